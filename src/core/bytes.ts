@@ -1,0 +1,129 @@
+// A growable byte writer and a bounds-checked reader with LEB128 varints (up to 2^53).
+// Hand-written rather than a library: the key-state codec is the hottest path of every write and
+// every delta, and a generic serializer (msgpack, protobuf) would allocate objects we do not need.
+
+import { DecodeError } from '../errors.js';
+
+export class Writer {
+  private buf: Uint8Array;
+  private view: DataView;
+  pos = 0;
+
+  constructor(initial = 256) {
+    this.buf = new Uint8Array(initial);
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  u8(n: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = n;
+  }
+
+  varint(n: number): void {
+    this.ensure(8);
+    while (n >= 0x80) {
+      this.buf[this.pos++] = (n % 0x80) | 0x80;
+      n = Math.floor(n / 0x80);
+    }
+    this.buf[this.pos++] = n;
+  }
+
+  u32(n: number): void {
+    this.ensure(4);
+    this.view.setUint32(this.pos, n);
+    this.pos += 4;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  /** Length-prefixed bytes. */
+  chunk(b: Uint8Array): void {
+    this.varint(b.length);
+    this.bytes(b);
+  }
+
+  /** A view of what was written (shares memory with the writer until it writes again). */
+  peek(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  /** A copy of what was written. */
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.pos);
+  }
+}
+
+export class Reader {
+  pos = 0;
+  constructor(
+    readonly buf: Uint8Array,
+    private readonly what = 'data',
+  ) {}
+
+  fail(reason: string): never {
+    throw new DecodeError(`malformed ${this.what}: ${reason} at byte ${this.pos}`);
+  }
+
+  get done(): boolean {
+    return this.pos >= this.buf.length;
+  }
+
+  u8(): number {
+    if (this.pos >= this.buf.length) this.fail('unexpected end');
+    return this.buf[this.pos++]!;
+  }
+
+  varint(): number {
+    let n = 0;
+    let scale = 1;
+    for (let i = 0; i < 8; i++) {
+      const b = this.u8();
+      n += (b & 0x7f) * scale;
+      if (b < 0x80) {
+        if (!Number.isSafeInteger(n)) this.fail('integer too large');
+        return n;
+      }
+      scale *= 0x80;
+    }
+    this.fail('varint too long');
+  }
+
+  u32(): number {
+    if (this.pos + 4 > this.buf.length) this.fail('unexpected end');
+    const b = this.buf;
+    const n = ((b[this.pos]! << 24) | (b[this.pos + 1]! << 16) | (b[this.pos + 2]! << 8) | b[this.pos + 3]!) >>> 0;
+    this.pos += 4;
+    return n;
+  }
+
+  bytes(n: number): Uint8Array {
+    if (n < 0 || this.pos + n > this.buf.length) this.fail(`length ${n} runs past the end`);
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
+  chunk(max = Number.MAX_SAFE_INTEGER): Uint8Array {
+    const n = this.varint();
+    if (n > max) this.fail(`length ${n} exceeds the limit ${max}`);
+    return this.bytes(n);
+  }
+
+  end(): void {
+    if (this.pos !== this.buf.length) this.fail(`${this.buf.length - this.pos} trailing bytes`);
+  }
+}

@@ -1,0 +1,107 @@
+// Delta selection and application (design note, "Delta for a peer" and "Cutting a delta").
+//
+// Given a peer's node clock P, the delta is every key holding a live dot P does not know, plus a
+// claim: the dots the receiver may add to its clock once it has merged the keys. We walk each
+// replica's live dots in counter order through the dot index and cut into chunks of bounded size.
+// Each chunk's claim is the sender's clock restricted to the counter ranges walked *in that chunk*,
+// so every chunk is self-contained: applied alone, out of order, twice, or with its neighbours
+// lost, it never makes the receiver's clock cover a live dot whose key it did not carry. A lost
+// chunk leaves a gap in the receiver's clock, which its next digest exposes and the next delta fills.
+
+import { Clock } from './clock.js';
+import { DecodeError } from '../errors.js';
+import { encodeKeyState } from './codec.js';
+import { merge, type KeyState } from './key-state.js';
+import type { ReplicaId } from './replica.js';
+
+/** What delta selection reads; one consistent snapshot of the sender's store. */
+export interface DeltaSource {
+  /** The sender's node clock in the same snapshot. */
+  readonly clock: Clock;
+  /** Live dots of replica r with counter > after, in counter order, with their keys. */
+  dotsAfter(r: ReplicaId, after: number): Iterable<{ readonly c: number; readonly key: Uint8Array }>;
+  /** The encoded state of a key. */
+  state(key: Uint8Array): Uint8Array | undefined;
+}
+
+export interface DeltaEntry {
+  readonly key: Uint8Array;
+  /** Encoded key state (see codec.ts). */
+  readonly state: Uint8Array;
+}
+
+export interface DeltaChunk {
+  readonly entries: DeltaEntry[];
+  /** Dots the receiver knows after merging `entries`. */
+  readonly claim: Clock;
+}
+
+export interface DeltaLimits {
+  /** Cut a chunk when its keys and states reach this many bytes (a single larger entry still goes). */
+  readonly maxBytes: number;
+  /** Cut a chunk at this many entries. */
+  readonly maxEntries: number;
+}
+
+export const DEFAULT_DELTA_LIMITS: DeltaLimits = { maxBytes: 1 << 20, maxEntries: 4096 };
+
+/** Yields the delta for a peer whose clock is `peer`, in bounded, self-contained chunks. */
+export function* selectDelta(
+  src: DeltaSource,
+  peer: Clock,
+  limits: DeltaLimits = DEFAULT_DELTA_LIMITS,
+): Generator<DeltaChunk> {
+  let entries: DeltaEntry[] = [];
+  let seen = new Set<string>();
+  let bytes = 0;
+  let claim = Clock.empty();
+
+  for (const r of src.clock.replicas()) {
+    let segmentStart = peer.base(r);
+    if (src.clock.max(r) <= segmentStart) continue;
+    for (const { c, key } of src.dotsAfter(r, segmentStart)) {
+      if (peer.covers(r, c)) continue;
+      if (entries.length >= limits.maxEntries || bytes >= limits.maxBytes) {
+        claimSlice(claim, src.clock, r, segmentStart, c - 1);
+        yield { entries, claim };
+        entries = [];
+        seen = new Set();
+        bytes = 0;
+        claim = Clock.empty();
+        segmentStart = c - 1;
+      }
+      // A key with siblings from several replicas is listed once per live dot; send it once a chunk.
+      const id = Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1');
+      if (seen.has(id)) continue;
+      const state = src.state(key);
+      if (state === undefined) continue; // index and states disagree: nothing to send for this dot
+      seen.add(id);
+      entries.push({ key, state });
+      bytes += key.length + state.length;
+    }
+    claimSlice(claim, src.clock, r, segmentStart, Number.MAX_SAFE_INTEGER);
+  }
+  if (entries.length > 0 || !claim.isEmpty()) yield { entries, claim };
+}
+
+function claimSlice(claim: Clock, clock: Clock, r: ReplicaId, lo: number, hi: number): void {
+  for (const [from, to] of clock.slice(r, lo, hi)) claim.addRange(r, from, to);
+}
+
+/**
+ * Applies one remote key state to the local one: the merged state and its encoding, or null when
+ * the remote state adds nothing (duplicates and old news cost no write).
+ */
+export function mergeEntry(
+  local: KeyState | undefined,
+  localBytes: Uint8Array | undefined,
+  remote: KeyState,
+): { state: KeyState; bytes: Uint8Array } | null {
+  const state = merge(local, remote);
+  // Only states no real history can produce cancel each other out; refuse them rather than store
+  // a key with no value and no tombstone.
+  if (state.sibs.length === 0) throw new DecodeError('inconsistent key state: the merge leaves no siblings');
+  const bytes = encodeKeyState(state);
+  if (localBytes !== undefined && Buffer.compare(bytes, localBytes) === 0) return null;
+  return { state, bytes };
+}

@@ -1,0 +1,86 @@
+// Key state, local write, merge and the resolver (design note, "Operations").
+// A key state is (context, siblings): the context holds every dot the state reflects, the siblings
+// are the live writes among them. One sibling is the common case; several mean concurrent writes.
+// A tombstone is a sibling whose value is null. All functions are pure and return canonical states
+// (siblings sorted by dot), so equal knowledge gives byte-equal encodings and equal digests.
+
+import { compareDots, type Dot, type ReplicaId } from './replica.js';
+import { vvCovers, vvUnion, vvWithDot, type VersionVector } from './version-vector.js';
+
+export interface Sibling {
+  readonly r: ReplicaId;
+  readonly c: number;
+  /** Hybrid logical clock timestamp of the write; orders concurrent siblings for the resolver. */
+  readonly hlc: number;
+  /** The value, or null for a delete (tombstone). */
+  readonly value: Uint8Array | null;
+}
+
+export interface KeyState {
+  readonly ctx: VersionVector;
+  readonly sibs: readonly Sibling[];
+}
+
+/**
+ * A local write at `dot` with the causal context the client read (default: the key's current
+ * context). Siblings the context covers are superseded; the others stay as concurrent siblings.
+ */
+export function localWrite(
+  old: KeyState | undefined,
+  dot: Dot,
+  hlc: number,
+  value: Uint8Array | null,
+  readCtx?: VersionVector,
+): KeyState {
+  const seen = readCtx ?? old?.ctx ?? [];
+  const sibs: Sibling[] = [];
+  for (const s of old?.sibs ?? []) if (!vvCovers(seen, s)) sibs.push(s);
+  sibs.push({ r: dot.r, c: dot.c, hlc, value });
+  sibs.sort(compareDots);
+  return { ctx: vvWithDot(vvUnion(old?.ctx ?? [], seen), dot), sibs };
+}
+
+/**
+ * Join of two states of the same key. Keep local siblings the remote state still holds or has not
+ * seen; add remote siblings the local context has not seen. Commutative, associative, idempotent.
+ */
+export function merge(local: KeyState | undefined, remote: KeyState): KeyState {
+  if (local === undefined) return remote;
+  const sibs: Sibling[] = [];
+  for (const s of local.sibs) {
+    if (!vvCovers(remote.ctx, s) || hasDot(remote.sibs, s)) sibs.push(s);
+  }
+  for (const s of remote.sibs) {
+    if (!vvCovers(local.ctx, s)) sibs.push(s);
+  }
+  sibs.sort(compareDots);
+  return { ctx: vvUnion(local.ctx, remote.ctx), sibs: dedupe(sibs) };
+}
+
+/**
+ * The sibling a plain read returns: highest HLC timestamp, ties broken by replica id, then counter.
+ * Deterministic, so every replica picks the same one. May be a tombstone (the key reads as absent).
+ */
+export function resolve(state: KeyState): Sibling {
+  let best = state.sibs[0]!;
+  for (let i = 1; i < state.sibs.length; i++) {
+    const s = state.sibs[i]!;
+    if (s.hlc > best.hlc || (s.hlc === best.hlc && compareDots(s, best) > 0)) best = s;
+  }
+  return best;
+}
+
+/** Does a plain read of this state find a value (not absent, not deleted)? */
+export function isLive(state: KeyState | undefined): boolean {
+  return state !== undefined && state.sibs.length > 0 && resolve(state).value !== null;
+}
+
+function hasDot(sibs: readonly Sibling[], d: Dot): boolean {
+  for (const s of sibs) if (s.r === d.r && s.c === d.c) return true;
+  return false;
+}
+
+/** Sorted input: drop repeated dots (the same write reached us by two paths). */
+function dedupe(sibs: Sibling[]): Sibling[] {
+  return sibs.filter((s, i) => i === 0 || compareDots(sibs[i - 1]!, s) !== 0);
+}

@@ -1,0 +1,329 @@
+// The replicated keyspace of one node: the design note's model on top of a storage backend.
+// Local writes and remote deltas each run as one transaction (key states, dot index, node clock,
+// digest and count change together); writes issued in the same event turn share one commit.
+
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { Clock } from '../core/clock.js';
+import { decodeKeyState } from '../core/codec.js';
+import { DEFAULT_DELTA_LIMITS, mergeEntry, selectDelta, type DeltaChunk, type DeltaEntry, type DeltaLimits } from '../core/delta.js';
+import { Digest } from '../core/digest.js';
+import { nextHlc } from '../core/hlc.js';
+import { localWrite, resolve, type KeyState } from '../core/key-state.js';
+import type { Dot, ReplicaId } from '../core/replica.js';
+import { decodeToken, encodeToken } from '../core/token.js';
+import { checkValue, DEFAULT_MAX_VALUE_BYTES, keyToBytes, MAX_KEY_BYTES } from '../core/validate.js';
+import { DecodeError, StoreError } from '../errors.js';
+import type { Backend } from './backend.js';
+import { ChangeSet } from './change-set.js';
+import { LmdbBackend } from './lmdb-backend.js';
+import { decodeStoreState, encodeStoreState, META_REPLICA, META_STATE, type StoreState } from './meta.js';
+import { stateHash } from './state-hash.js';
+
+export type Durability = 'strict' | 'relaxed';
+
+export interface KeyspaceOptions {
+  /** strict: on disk before a write resolves; relaxed: committed, flushed right after (well within 1 s). */
+  durability?: Durability;
+  maxValueBytes?: number;
+  /** Wall clock in ms, for HLC timestamps (injected so tests are deterministic). */
+  now?: () => number;
+}
+
+export type WriteOp =
+  | { type: 'put'; key: string; value: Uint8Array; context?: string }
+  | { type: 'del'; key: string; context?: string };
+
+export interface WriteResult {
+  key: string;
+  dot: Dot;
+}
+
+export interface SiblingView {
+  value: Uint8Array | null;
+  replica: ReplicaId;
+  counter: number;
+  hlc: number;
+}
+
+export interface ReadResult {
+  /** The resolved value; null when the key is deleted. */
+  value: Uint8Array | null;
+  siblings: SiblingView[];
+  /** Opaque causal-context token: pass it to a write to supersede exactly these siblings. */
+  context: string;
+}
+
+export interface ScanResult {
+  items: { key: string; value: Uint8Array }[];
+  /** Pass as `after` to continue; null when the scan reached the end of the prefix. */
+  cursor: string | null;
+}
+
+export interface Summary {
+  replicaId: ReplicaId;
+  clock: Clock;
+  digest: string;
+  keys: number;
+}
+
+/** A consistent view of the whole keyspace (one read transaction), for bootstrap and backup. */
+export interface KeyspaceSnapshot extends Omit<Summary, 'replicaId'> {
+  /** Key states in key order, after `after` when given (to resume an interrupted stream). */
+  entries(after?: Uint8Array): Iterable<DeltaEntry>;
+  close(): void;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export class Keyspace {
+  private work: StoreState;
+  private closed = false;
+  readonly maxValueBytes: number;
+  readonly durability: Durability;
+  private readonly now: () => number;
+
+  private constructor(
+    private readonly backend: Backend,
+    readonly replicaId: ReplicaId,
+    opts: KeyspaceOptions,
+  ) {
+    this.work = this.loadState();
+    this.maxValueBytes = opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+    this.durability = opts.durability ?? 'strict';
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Opens (creating if needed) the store in DATA_DIR/store. */
+  static openDir(dataDir: string, opts: KeyspaceOptions = {}): Promise<Keyspace> {
+    return Keyspace.open(new LmdbBackend(join(dataDir, 'store')), opts);
+  }
+
+  /** Opens a keyspace on a backend; a new store gets a fresh random replica id. */
+  static async open(backend: Backend, opts: KeyspaceOptions = {}): Promise<Keyspace> {
+    if (backend.getMeta(META_REPLICA) === undefined) {
+      const id = randomBytes(16);
+      const empty: StoreState = { clock: Clock.empty(), digest: new Digest(), count: 0, hlc: 0 };
+      await backend.write((w) => {
+        if (w.getMeta(META_REPLICA) !== undefined) return;
+        w.putMeta(META_REPLICA, id);
+        w.putMeta(META_STATE, encodeStoreState(empty));
+      }, true);
+    }
+    const raw = backend.getMeta(META_REPLICA)!;
+    if (raw.length !== 16) throw new StoreError('damaged store: the replica id record is not 16 bytes');
+    return new Keyspace(backend, Buffer.from(raw).toString('hex'), opts);
+  }
+
+  get commits(): number {
+    return this.backend.commits;
+  }
+
+  put(key: string, value: Uint8Array, opts: { context?: string } = {}): Promise<WriteResult> {
+    return this.write([{ type: 'put', key, value, ...opts }]).then((r) => r[0]!);
+  }
+
+  del(key: string, opts: { context?: string } = {}): Promise<WriteResult> {
+    return this.write([{ type: 'del', key, ...opts }]).then((r) => r[0]!);
+  }
+
+  /** Applies local writes in order, atomically. Everything is validated before the store is touched. */
+  async write(ops: readonly WriteOp[]): Promise<WriteResult[]> {
+    this.assertOpen();
+    const prepared = ops.map((op) => ({
+      key: op.key,
+      keyBytes: keyToBytes(op.key),
+      value: op.type === 'put' ? checkValue(op.value, this.maxValueBytes) : null,
+      ctx: op.context === undefined ? undefined : decodeToken(op.context),
+    }));
+    return this.transact((cs) => {
+      const self = this.replicaId;
+      let counter = cs.next.clock.base(self);
+      const results: WriteResult[] = [];
+      for (const op of prepared) {
+        const old = cs.load(op.keyBytes);
+        const dot = { r: self, c: ++counter };
+        const hlc = nextHlc(cs.next.hlc, this.now());
+        cs.replace(op.keyBytes, old, localWrite(old?.state, dot, hlc, op.value, op.ctx));
+        cs.next.clock.add(self, dot.c);
+        results.push({ key: op.key, dot });
+      }
+      return results;
+    });
+  }
+
+  /** Merges a delta chunk (from a peer or a snapshot stream) and adds its claim to the node clock. */
+  async applyDelta(chunk: DeltaChunk): Promise<{ changed: number }> {
+    this.assertOpen();
+    const remote = chunk.entries.map((e) => {
+      if (e.key.length < 1 || e.key.length > MAX_KEY_BYTES) throw new DecodeError(`delta key of ${e.key.length} bytes`);
+      try {
+        utf8.decode(e.key);
+      } catch {
+        throw new DecodeError('delta key is not valid UTF-8');
+      }
+      return { key: e.key, state: decodeKeyState(e.state, this.maxValueBytes) };
+    });
+    return this.transact((cs) => {
+      let changed = 0;
+      for (const { key, state } of remote) {
+        const old = cs.load(key);
+        const merged = mergeEntry(old?.state, old?.bytes, state);
+        if (merged === null) continue;
+        cs.replace(key, old, merged.state, merged.bytes);
+        changed++;
+      }
+      cs.next.clock.merge(chunk.claim);
+      return { changed };
+    });
+  }
+
+  /** The resolved value, or undefined when the key is absent or deleted. */
+  get(key: string): Uint8Array | undefined {
+    const s = this.loadKey(keyToBytes(key));
+    if (s === undefined) return undefined;
+    return resolve(s).value ?? undefined;
+  }
+
+  /** Everything about a key: resolved value, all siblings, and the context token. */
+  read(key: string): ReadResult | undefined {
+    const s = this.loadKey(keyToBytes(key));
+    if (s === undefined) return undefined;
+    return {
+      value: resolve(s).value,
+      siblings: s.sibs.map((x) => ({ value: x.value, replica: x.r, counter: x.c, hlc: x.hlc })),
+      context: encodeToken(s.ctx),
+    };
+  }
+
+  /** The context token for a key (the empty context when the key was never written). */
+  contextOf(key: string): string {
+    return encodeToken(this.loadKey(keyToBytes(key))?.ctx ?? []);
+  }
+
+  /** Keys with the prefix, in key (UTF-8 byte) order, skipping deleted ones. */
+  scan(opts: { prefix?: string; after?: string; limit?: number } = {}): ScanResult {
+    this.assertOpen();
+    const prefix = opts.prefix === undefined || opts.prefix === '' ? Buffer.alloc(0) : Buffer.from(opts.prefix, 'utf8');
+    const limit = opts.limit ?? 1000;
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('scan limit must be a positive integer');
+    const after = opts.after === undefined ? undefined : keyToBytes(opts.after);
+    const start = after !== undefined && Buffer.compare(after, prefix) > 0 ? after : prefix;
+    const snap = this.backend.openSnapshot();
+    try {
+      const items: ScanResult['items'] = [];
+      for (const { key, state } of snap.states(start.length ? start : undefined, start === after)) {
+        if (!startsWith(key, prefix)) return { items, cursor: null };
+        const value = resolve(decodeKeyState(state, this.maxValueBytes)).value;
+        if (value === null) continue;
+        items.push({ key: utf8.decode(key), value: Buffer.from(value) });
+        if (items.length === limit) return { items, cursor: items[limit - 1]!.key };
+      }
+      return { items, cursor: null };
+    } finally {
+      snap.close();
+    }
+  }
+
+  /** Live key count. */
+  count(): number {
+    return this.summary().keys;
+  }
+
+  /** Clock, digest and count as committed (one record, so always consistent with each other). */
+  summary(): Summary {
+    this.assertOpen();
+    const s = this.loadState();
+    return { replicaId: this.replicaId, clock: s.clock, digest: s.digest.hex(), keys: s.count };
+  }
+
+  /** The delta a peer with node clock `peer` lacks, chunked; reads one snapshot while iterated. */
+  *delta(peer: Clock, limits: DeltaLimits = DEFAULT_DELTA_LIMITS): Generator<DeltaChunk> {
+    this.assertOpen();
+    const snap = this.backend.openSnapshot();
+    try {
+      const { clock } = decodeStoreState(snap.getMeta(META_STATE)!);
+      yield* selectDelta({ clock, dotsAfter: (r, after) => snap.dotsAfter(r, after), state: (k) => snap.getState(k) }, peer, limits);
+    } finally {
+      snap.close();
+    }
+  }
+
+  /** A consistent snapshot of everything; close it when done. */
+  snapshot(): KeyspaceSnapshot {
+    this.assertOpen();
+    const snap = this.backend.openSnapshot();
+    const s = decodeStoreState(snap.getMeta(META_STATE)!);
+    return {
+      clock: s.clock,
+      digest: s.digest.hex(),
+      keys: s.count,
+      *entries(after?: Uint8Array) {
+        for (const { key, state } of snap.states(after, after !== undefined)) yield { key, state };
+      },
+      close: () => snap.close(),
+    };
+  }
+
+  /** Recomputes digest and count from every key state: a full check of the incremental ones. */
+  recompute(): { digest: string; keys: number } {
+    const snap = this.snapshot();
+    try {
+      const digest = new Digest();
+      let keys = 0;
+      for (const { key, state } of snap.entries()) {
+        digest.xor(stateHash(key, state));
+        if (resolve(decodeKeyState(state)).value !== null) keys++;
+      }
+      return { digest: digest.hex(), keys };
+    } finally {
+      snap.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.backend.close();
+  }
+
+  private loadKey(key: Uint8Array): KeyState | undefined {
+    this.assertOpen();
+    const bytes = this.backend.getState(key);
+    return bytes === undefined ? undefined : decodeKeyState(bytes, this.maxValueBytes);
+  }
+
+  private loadState(): StoreState {
+    const raw = this.backend.getMeta(META_STATE);
+    if (raw === undefined) throw new StoreError('damaged store: the state record is missing');
+    return decodeStoreState(raw);
+  }
+
+  /** Runs one transaction: compute a change set against the working state, then put it all. */
+  private async transact<T>(compute: (cs: ChangeSet) => T): Promise<T> {
+    try {
+      return await this.backend.write((w) => {
+        const cs = new ChangeSet(w, this.work, this.maxValueBytes);
+        const result = compute(cs);
+        cs.apply();
+        this.work = cs.next;
+        return result;
+      }, this.durability === 'strict');
+    } catch (err) {
+      if (err instanceof DecodeError || err instanceof StoreError) throw err;
+      // The commit itself failed (disk full, I/O error): go back to what is on disk.
+      this.work = this.loadState();
+      throw new StoreError(`write failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreError('the keyspace is closed');
+  }
+}
+
+function startsWith(key: Uint8Array, prefix: Uint8Array): boolean {
+  if (key.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (key[i] !== prefix[i]) return false;
+  return true;
+}
