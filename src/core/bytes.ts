@@ -69,10 +69,20 @@ export class Writer {
 
 export class Reader {
   pos = 0;
+  private hexView: Buffer | undefined;
   constructor(
     readonly buf: Uint8Array,
     private readonly what = 'data',
   ) {}
+
+  /** The next 16 bytes as 32 lowercase hex characters (a replica id). */
+  hex16(): string {
+    if (this.pos + 16 > this.buf.length) this.fail('unexpected end');
+    this.hexView ??= Buffer.from(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+    const s = this.hexView.toString('hex', this.pos, this.pos + 16);
+    this.pos += 16;
+    return s;
+  }
 
   fail(reason: string): never {
     throw new DecodeError(`malformed ${this.what}: ${reason} at byte ${this.pos}`);
@@ -94,6 +104,9 @@ export class Reader {
       const b = this.u8();
       n += (b & 0x7f) * scale;
       if (b < 0x80) {
+        // A trailing zero byte would be a second encoding of the same number; canonical bytes
+        // matter because the state digest hashes encodings.
+        if (b === 0 && i > 0) this.fail('non-minimal varint');
         if (!Number.isSafeInteger(n)) this.fail('integer too large');
         return n;
       }

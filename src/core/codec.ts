@@ -31,13 +31,8 @@ export function replicaToBytes(r: ReplicaId): Uint8Array {
   return b;
 }
 
-export function replicaFromBytes(buf: Uint8Array, offset: number): ReplicaId {
-  return Buffer.from(buf.buffer, buf.byteOffset + offset, 16).toString('hex');
-}
-
 function readReplica(rd: Reader): ReplicaId {
-  const b = rd.bytes(16);
-  return replicaFromBytes(b, 0);
+  return rd.hex16();
 }
 
 export function writeKeyState(w: Writer, s: KeyState): void {
@@ -63,47 +58,157 @@ export function writeKeyState(w: Writer, s: KeyState): void {
   }
 }
 
+// One scratch writer for the hot path: encode into it, then copy out exactly once.
+const scratch = new Writer(4096);
+
 export function encodeKeyState(s: KeyState): Uint8Array {
-  const w = new Writer(64 + s.sibs.reduce((n, x) => n + (x.value?.length ?? 0), 0));
-  writeKeyState(w, s);
-  return w.finish();
+  scratch.pos = 0;
+  writeKeyState(scratch, s);
+  return scratch.finish();
 }
 
-/** Decodes and validates a key state; values are views into `buf` (no copy). */
-export function readKeyState(rd: Reader, maxValueBytes = Number.MAX_SAFE_INTEGER): KeyState {
+/**
+ * The one parser of encoded key states: checks every rule of the format and reports the context
+ * entries and siblings to the callbacks, building nothing itself. Values are views into `buf`.
+ */
+function walkKeyState(
+  rd: Reader,
+  maxValueBytes: number,
+  onCtx: (pos: number, c: number) => void,
+  onSib: (idx: number, c: number, hlc: number, value: Uint8Array | null) => void,
+): void {
+  const buf = rd.buf;
   const version = rd.u8();
   if (version !== KEY_STATE_VERSION) rd.fail(`unknown key-state version ${version}`);
   const nCtx = rd.varint();
   if (nCtx < 1 || nCtx > 65536) rd.fail(`context size ${nCtx} out of range`);
-  const ctx: [ReplicaId, number][] = [];
+  const counters: number[] = [];
+  let prevPos = -1;
   for (let i = 0; i < nCtx; i++) {
-    const r = readReplica(rd);
+    const pos = rd.pos;
+    rd.bytes(16);
     const c = rd.varint();
     if (c < 1) rd.fail('context counter 0');
-    if (i > 0 && ctx[i - 1]![0] >= r) rd.fail('context replicas not ascending');
-    ctx.push([r, c]);
+    if (prevPos >= 0 && compare16(buf, prevPos, pos) >= 0) rd.fail('context replicas not ascending');
+    prevPos = pos;
+    counters.push(c);
+    onCtx(pos, c);
   }
   const nSibs = rd.varint();
   if (nSibs < 1 || nSibs > nCtx * 1024) rd.fail(`sibling count ${nSibs} out of range`);
-  const sibs: Sibling[] = [];
+  let prevIdx = -1;
+  let prevC = 0;
   for (let i = 0; i < nSibs; i++) {
     const idx = rd.varint();
-    const entry = ctx[idx];
-    if (entry === undefined) rd.fail(`sibling replica index ${idx} out of range`);
+    const max = counters[idx];
+    if (max === undefined) rd.fail(`sibling replica index ${idx} out of range`);
     const c = rd.varint();
-    if (c < 1 || c > entry[1]) rd.fail('sibling dot not covered by the context');
+    if (c < 1 || c > max) rd.fail('sibling dot not covered by the context');
+    if (idx < prevIdx || (idx === prevIdx && c <= prevC)) rd.fail('siblings not ascending');
+    prevIdx = idx;
+    prevC = c;
     const hlc = rd.varint();
     const kind = rd.u8();
     let value: Uint8Array | null = null;
     if (kind === 0) value = rd.chunk(maxValueBytes);
     else if (kind !== 1) rd.fail(`unknown sibling kind ${kind}`);
-    const prev = sibs[i - 1];
-    if (prev !== undefined && (prev.r > entry[0] || (prev.r === entry[0] && prev.c >= c))) {
-      rd.fail('siblings not ascending');
-    }
-    sibs.push({ r: entry[0], c, hlc, value });
+    onSib(idx, c, hlc, value);
   }
+}
+
+function compare16(buf: Uint8Array, a: number, b: number): number {
+  for (let i = 0; i < 16; i++) if (buf[a + i] !== buf[b + i]) return buf[a + i]! - buf[b + i]!;
+  return 0;
+}
+
+/** Decodes and validates a key state; values are views into `buf` (no copy). */
+export function readKeyState(rd: Reader, maxValueBytes = Number.MAX_SAFE_INTEGER): KeyState {
+  const ctx: [ReplicaId, number][] = [];
+  const sibs: Sibling[] = [];
+  const hex = Buffer.from(rd.buf.buffer, rd.buf.byteOffset, rd.buf.length);
+  walkKeyState(
+    rd,
+    maxValueBytes,
+    (pos, c) => ctx.push([hex.toString('hex', pos, pos + 16), c]),
+    (idx, c, hlc, value) => sibs.push({ r: ctx[idx]![0], c, hlc, value }),
+  );
   return { ctx, sibs };
+}
+
+/** What the store needs to know about a state to index it, without building it. */
+export interface KeyStateFacts {
+  /** Dot-index keys (16-byte replica id, 8-byte counter) of the siblings. */
+  readonly dots: Uint8Array[];
+  /** The value a plain read returns; null for a tombstone. */
+  readonly value: Uint8Array | null;
+  readonly maxHlc: number;
+}
+
+/**
+ * Validates an encoded state in one pass and picks the sibling a plain read returns: the same choice
+ * as resolve() in key-state.ts. Context entries are sorted by replica id, so comparing a sibling's
+ * context index is comparing its replica id. `onDot` sees each sibling's replica position and counter.
+ */
+function resolveWalk(
+  buf: Uint8Array,
+  maxValueBytes: number,
+  onDot?: (replicaPos: number, c: number) => void,
+): { value: Uint8Array | null; maxHlc: number } {
+  const rd = new Reader(buf, 'key state');
+  const positions: number[] = [];
+  let value: Uint8Array | null = null;
+  let bestHlc = -1;
+  let bestIdx = -1;
+  let bestC = -1;
+  walkKeyState(
+    rd,
+    maxValueBytes,
+    (pos) => positions.push(pos),
+    (idx, c, hlc, v) => {
+      onDot?.(positions[idx]!, c);
+      if (hlc > bestHlc || (hlc === bestHlc && (idx > bestIdx || (idx === bestIdx && c > bestC)))) {
+        value = v;
+        bestHlc = hlc;
+        bestIdx = idx;
+        bestC = c;
+      }
+    },
+  );
+  rd.end();
+  return { value, maxHlc: bestHlc };
+}
+
+/** Validates an encoded state and returns its facts, building no state objects. */
+export function inspectKeyState(buf: Uint8Array, maxValueBytes = Number.MAX_SAFE_INTEGER): KeyStateFacts {
+  const dots: Uint8Array[] = [];
+  const { value, maxHlc } = resolveWalk(buf, maxValueBytes, (pos, c) => dots.push(dotKeyAt(buf, pos, c)));
+  return { dots, value, maxHlc };
+}
+
+/** The value a plain read returns (null for a tombstone), validating as it goes. */
+export function resolveEncoded(buf: Uint8Array, maxValueBytes = Number.MAX_SAFE_INTEGER): Uint8Array | null {
+  return resolveWalk(buf, maxValueBytes).value;
+}
+
+/** Dot-index key: 16-byte replica id, then the counter as 8 bytes big-endian (sorts by counter). */
+export function dotKey(replica: Uint8Array, c: number): Buffer {
+  return dotKeyAt(replica, 0, c);
+}
+
+function dotKeyAt(buf: Uint8Array, pos: number, c: number): Buffer {
+  const k = Buffer.allocUnsafe(24);
+  k.set(buf.subarray(pos, pos + 16), 0);
+  k.writeUInt32BE(Math.floor(c / 0x100000000), 16);
+  k.writeUInt32BE(c >>> 0, 20);
+  return k;
+}
+
+export function dotKeyCounter(k: Uint8Array): number {
+  let hi = 0;
+  let lo = 0;
+  for (let i = 16; i < 20; i++) hi = hi * 256 + k[i]!;
+  for (let i = 20; i < 24; i++) lo = lo * 256 + k[i]!;
+  return hi * 0x100000000 + lo;
 }
 
 export function decodeKeyState(buf: Uint8Array, maxValueBytes?: number): KeyState {
@@ -111,6 +216,18 @@ export function decodeKeyState(buf: Uint8Array, maxValueBytes?: number): KeyStat
   const s = readKeyState(rd, maxValueBytes);
   rd.end();
   return s;
+}
+
+/** How many siblings an encoded state holds (each has its own dot-index entry). */
+export function siblingCount(buf: Uint8Array): number {
+  const rd = new Reader(buf, 'key state');
+  rd.u8();
+  const nCtx = rd.varint();
+  for (let i = 0; i < nCtx; i++) {
+    rd.pos += 16;
+    rd.varint();
+  }
+  return rd.varint();
 }
 
 export function writeClock(w: Writer, clock: Clock): void {

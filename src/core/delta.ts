@@ -10,7 +10,7 @@
 
 import { Clock } from './clock.js';
 import { DecodeError } from '../errors.js';
-import { encodeKeyState } from './codec.js';
+import { encodeKeyState, siblingCount } from './codec.js';
 import { merge, type KeyState } from './key-state.js';
 import type { ReplicaId } from './replica.js';
 
@@ -70,12 +70,14 @@ export function* selectDelta(
         claim = Clock.empty();
         segmentStart = c - 1;
       }
-      // A key with siblings from several replicas is listed once per live dot; send it once a chunk.
-      const id = Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1');
-      if (seen.has(id)) continue;
       const state = src.state(key);
       if (state === undefined) continue; // index and states disagree: nothing to send for this dot
-      seen.add(id);
+      // A key with several siblings is listed once per live dot; send it once a chunk.
+      if (siblingCount(state) > 1) {
+        const id = Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1');
+        if (seen.has(id)) continue;
+        seen.add(id);
+      }
       entries.push({ key, state });
       bytes += key.length + state.length;
     }
@@ -89,19 +91,14 @@ function claimSlice(claim: Clock, clock: Clock, r: ReplicaId, lo: number, hi: nu
 }
 
 /**
- * Applies one remote key state to the local one: the merged state and its encoding, or null when
- * the remote state adds nothing (duplicates and old news cost no write).
+ * Merges a remote key state into an existing local one: the merged state's canonical encoding, or
+ * null when the remote state adds nothing (duplicates and old news cost no write).
  */
-export function mergeEntry(
-  local: KeyState | undefined,
-  localBytes: Uint8Array | undefined,
-  remote: KeyState,
-): { state: KeyState; bytes: Uint8Array } | null {
+export function mergeEntry(local: KeyState, localBytes: Uint8Array, remote: KeyState): Uint8Array | null {
   const state = merge(local, remote);
   // Only states no real history can produce cancel each other out; refuse them rather than store
   // a key with no value and no tombstone.
   if (state.sibs.length === 0) throw new DecodeError('inconsistent key state: the merge leaves no siblings');
   const bytes = encodeKeyState(state);
-  if (localBytes !== undefined && Buffer.compare(bytes, localBytes) === 0) return null;
-  return { state, bytes };
+  return Buffer.compare(bytes, localBytes) === 0 ? null : bytes;
 }

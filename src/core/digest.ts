@@ -1,32 +1,41 @@
 // The state digest: XOR of a 128-bit hash of every (key, canonical key state). Order-independent
 // and its own inverse, so each change updates it in O(1): xor out the old state's hash, xor in the
 // new one. Two replicas with equal clocks must have equal digests; anything else is damage or a bug.
-// The hash itself is computed by the storage shell (node:crypto); this module only combines.
+// The hash itself is computed by the storage shell; this module only combines.
 
 export const DIGEST_BYTES = 16;
 
 export class Digest {
-  readonly bytes: Uint8Array;
+  private readonly w = new Uint32Array(4);
 
   constructor(bytes?: Uint8Array) {
-    this.bytes = new Uint8Array(DIGEST_BYTES);
     if (bytes !== undefined) {
       if (bytes.length !== DIGEST_BYTES) throw new RangeError(`digest must be ${DIGEST_BYTES} bytes`);
-      this.bytes.set(bytes);
+      const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+      for (let i = 0; i < 4; i++) this.w[i] = v.getUint32(i * 4);
     }
   }
 
-  /** Folds one 16-byte (or longer: the first 16 bytes are used) hash in, or out. */
-  xor(hash: Uint8Array): void {
-    const b = this.bytes;
-    for (let i = 0; i < DIGEST_BYTES; i++) b[i]! ^= hash[i]!;
+  /** Folds one hash (four 32-bit words) in, or out. */
+  xor(hash: ArrayLike<number>): void {
+    for (let i = 0; i < 4; i++) this.w[i]! ^= hash[i]!;
   }
 
   clone(): Digest {
-    return new Digest(this.bytes);
+    const d = new Digest();
+    d.w.set(this.w);
+    return d;
+  }
+
+  /** Big-endian bytes of the four words. */
+  get bytes(): Uint8Array {
+    const out = new Uint8Array(DIGEST_BYTES);
+    const v = new DataView(out.buffer);
+    for (let i = 0; i < 4; i++) v.setUint32(i * 4, this.w[i]!);
+    return out;
   }
 
   hex(): string {
-    return Buffer.from(this.bytes).toString('hex');
+    return [...this.w].map((x) => x.toString(16).padStart(8, '0')).join('');
   }
 }

@@ -33,8 +33,9 @@ export interface WriteView {
   getState(key: Uint8Array): Uint8Array | undefined;
   getMeta(name: string): Uint8Array | undefined;
   putState(key: Uint8Array, state: Uint8Array): void;
-  putDot(r: ReplicaId, c: number, key: Uint8Array): void;
-  delDot(r: ReplicaId, c: number): void;
+  /** Dot-index entry; `dot` is the 24-byte key made by dotKey() in codec.ts. */
+  putDot(dot: Uint8Array, key: Uint8Array): void;
+  delDot(dot: Uint8Array): void;
   putMeta(name: string, value: Uint8Array): void;
 }
 
@@ -53,18 +54,4 @@ export interface Backend {
   /** How many transactions have committed (for group-commit statistics). */
   readonly commits: number;
   close(): Promise<void>;
-}
-
-/** Dot-index key: 16-byte replica id, then the counter as 8 bytes big-endian (sorts by counter). */
-export function dotKey(rBytes: Uint8Array, c: number): Buffer {
-  const k = Buffer.allocUnsafe(24);
-  k.set(rBytes, 0);
-  k.writeUInt32BE(Math.floor(c / 0x100000000), 16);
-  k.writeUInt32BE(c >>> 0, 20);
-  return k;
-}
-
-export function dotKeyCounter(k: Uint8Array): number {
-  const b = Buffer.from(k.buffer, k.byteOffset, k.length);
-  return b.readUInt32BE(16) * 0x100000000 + b.readUInt32BE(20);
 }

@@ -2,27 +2,32 @@
 // whether a local write or a merged remote state, goes through replace(), which keeps the dot
 // index, the digest and the live count in step with the key state. Nothing touches the backend
 // until apply(): a throw while computing (a damaged record, a bad delta) leaves the store as it was.
+//
+// States are handled as encoded bytes plus their facts (dot-index keys, resolved value, max HLC);
+// objects are decoded only where a merge or an overwrite needs them. Applying a bootstrap-sized
+// delta into an empty store then costs one validating pass per key and no object graph.
 
-import { decodeKeyState, encodeKeyState } from '../core/codec.js';
-import { isLive, type KeyState } from '../core/key-state.js';
-import type { ReplicaId } from '../core/replica.js';
+import { decodeKeyState, inspectKeyState, type KeyStateFacts } from '../core/codec.js';
+import type { KeyState } from '../core/key-state.js';
 import type { WriteView } from './backend.js';
 import { encodeStoreState, META_STATE, type StoreState } from './meta.js';
 import { stateHash } from './state-hash.js';
 
-interface Staged {
-  key: Uint8Array;
-  state: KeyState;
-  bytes: Uint8Array;
+/** A key state as stored: its bytes and what the index needs to know about them. */
+export interface Stored {
+  readonly bytes: Uint8Array;
+  readonly facts: KeyStateFacts;
 }
 
-type DotOp = { put: true; r: ReplicaId; c: number; key: Uint8Array } | { put: false; r: ReplicaId; c: number };
+interface Staged extends Stored {
+  readonly key: Uint8Array;
+}
 
 export class ChangeSet {
   /** The store state as it will be after this transaction. */
   readonly next: StoreState;
   private readonly staged = new Map<string, Staged>();
-  private readonly dotOps: DotOp[] = [];
+  private readonly dotOps: { put: boolean; dot: Uint8Array; key: Uint8Array }[] = [];
 
   constructor(
     private readonly w: WriteView,
@@ -32,46 +37,51 @@ export class ChangeSet {
     this.next = { clock: current.clock.clone(), digest: current.digest.clone(), count: current.count, hlc: current.hlc };
   }
 
-  /** The key's state as this transaction sees it (earlier changes in it included). */
-  load(key: Uint8Array): { state: KeyState; bytes: Uint8Array } | undefined {
-    const staged = this.staged.get(idOf(key));
+  /**
+   * The key's state as this transaction sees it (earlier changes in it included). `id` is any
+   * string unique to the key (callers have the key as a string already).
+   */
+  load(key: Uint8Array, id: string): Stored | undefined {
+    const staged = this.staged.get(id);
     if (staged !== undefined) return staged;
     const bytes = this.w.getState(key);
-    return bytes === undefined ? undefined : { state: decodeKeyState(bytes, this.maxValueBytes), bytes };
+    return bytes === undefined ? undefined : { bytes, facts: inspectKeyState(bytes, this.maxValueBytes) };
   }
 
-  /** Replaces the key's state; `bytes` may be passed when already encoded. */
-  replace(key: Uint8Array, old: { state: KeyState; bytes: Uint8Array } | undefined, state: KeyState, bytes = encodeKeyState(state)): void {
+  /** The decoded form of a loaded state, for merges and overwrites. */
+  decode(s: Stored): KeyState {
+    return decodeKeyState(s.bytes, this.maxValueBytes);
+  }
+
+  /** Replaces the key's state with `bytes` (canonical encoding; facts derived here unless given). */
+  replace(key: Uint8Array, id: string, old: Stored | undefined, bytes: Uint8Array, facts = inspectKeyState(bytes)): void {
     const n = this.next;
     if (old !== undefined) {
       n.digest.xor(stateHash(key, old.bytes));
-      if (isLive(old.state)) n.count--;
-      for (const s of old.state.sibs) {
-        if (!state.sibs.some((x) => x.r === s.r && x.c === s.c)) this.dotOps.push({ put: false, r: s.r, c: s.c });
-      }
+      if (old.facts.value !== null) n.count--;
+      for (const d of old.facts.dots) if (!facts.dots.some((x) => equal24(x, d))) this.dotOps.push({ put: false, dot: d, key });
     }
     n.digest.xor(stateHash(key, bytes));
-    if (isLive(state)) n.count++;
-    for (const s of state.sibs) {
-      if (old === undefined || !old.state.sibs.some((x) => x.r === s.r && x.c === s.c)) {
-        this.dotOps.push({ put: true, r: s.r, c: s.c, key });
-      }
-      if (s.hlc > n.hlc) n.hlc = s.hlc;
+    if (facts.value !== null) n.count++;
+    for (const d of facts.dots) {
+      if (old === undefined || !old.facts.dots.some((x) => equal24(x, d))) this.dotOps.push({ put: true, dot: d, key });
     }
-    this.staged.set(idOf(key), { key, state, bytes });
+    if (facts.maxHlc > n.hlc) n.hlc = facts.maxHlc;
+    this.staged.set(id, { key, bytes, facts });
   }
 
   /** Writes everything. Only puts from here on: nothing here can fail half-way on bad input. */
   apply(): void {
     for (const { key, bytes } of this.staged.values()) this.w.putState(key, bytes);
     for (const op of this.dotOps) {
-      if (op.put) this.w.putDot(op.r, op.c, op.key);
-      else this.w.delDot(op.r, op.c);
+      if (op.put) this.w.putDot(op.dot, op.key);
+      else this.w.delDot(op.dot);
     }
     this.w.putMeta(META_STATE, encodeStoreState(this.next));
   }
 }
 
-function idOf(key: Uint8Array): string {
-  return Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1');
+function equal24(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < 24; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Clock } from '../core/clock.js';
-import { decodeKeyState } from '../core/codec.js';
+import { decodeKeyState, encodeKeyState, inspectKeyState, resolveEncoded } from '../core/codec.js';
 import { DEFAULT_DELTA_LIMITS, mergeEntry, selectDelta, type DeltaChunk, type DeltaEntry, type DeltaLimits } from '../core/delta.js';
 import { Digest } from '../core/digest.js';
 import { nextHlc } from '../core/hlc.js';
@@ -141,10 +141,11 @@ export class Keyspace {
       let counter = cs.next.clock.base(self);
       const results: WriteResult[] = [];
       for (const op of prepared) {
-        const old = cs.load(op.keyBytes);
+        const old = cs.load(op.keyBytes, op.key);
         const dot = { r: self, c: ++counter };
         const hlc = nextHlc(cs.next.hlc, this.now());
-        cs.replace(op.keyBytes, old, localWrite(old?.state, dot, hlc, op.value, op.ctx));
+        const next = localWrite(old === undefined ? undefined : cs.decode(old), dot, hlc, op.value, op.ctx);
+        cs.replace(op.keyBytes, op.key, old, encodeKeyState(next));
         cs.next.clock.add(self, dot.c);
         results.push({ key: op.key, dot });
       }
@@ -157,20 +158,26 @@ export class Keyspace {
     this.assertOpen();
     const remote = chunk.entries.map((e) => {
       if (e.key.length < 1 || e.key.length > MAX_KEY_BYTES) throw new DecodeError(`delta key of ${e.key.length} bytes`);
+      let id: string;
       try {
-        utf8.decode(e.key);
+        id = utf8.decode(e.key);
       } catch {
         throw new DecodeError('delta key is not valid UTF-8');
       }
-      return { key: e.key, state: decodeKeyState(e.state, this.maxValueBytes) };
+      // Validates the whole state before the transaction; a bad entry refuses the whole chunk.
+      return { key: e.key, id, bytes: e.state, facts: inspectKeyState(e.state, this.maxValueBytes) };
     });
     return this.transact((cs) => {
       let changed = 0;
-      for (const { key, state } of remote) {
-        const old = cs.load(key);
-        const merged = mergeEntry(old?.state, old?.bytes, state);
-        if (merged === null) continue;
-        cs.replace(key, old, merged.state, merged.bytes);
+      for (const { key, id, bytes, facts } of remote) {
+        const old = cs.load(key, id);
+        if (old === undefined) {
+          cs.replace(key, id, old, bytes, facts); // new key: valid bytes are canonical bytes
+        } else {
+          const merged = mergeEntry(cs.decode(old), old.bytes, decodeKeyState(bytes, this.maxValueBytes));
+          if (merged === null) continue;
+          cs.replace(key, id, old, merged);
+        }
         changed++;
       }
       cs.next.clock.merge(chunk.claim);
@@ -180,9 +187,9 @@ export class Keyspace {
 
   /** The resolved value, or undefined when the key is absent or deleted. */
   get(key: string): Uint8Array | undefined {
-    const s = this.loadKey(keyToBytes(key));
-    if (s === undefined) return undefined;
-    return resolve(s).value ?? undefined;
+    this.assertOpen();
+    const bytes = this.backend.getState(keyToBytes(key));
+    return bytes === undefined ? undefined : (resolveEncoded(bytes, this.maxValueBytes) ?? undefined);
   }
 
   /** Everything about a key: resolved value, all siblings, and the context token. */
@@ -214,9 +221,9 @@ export class Keyspace {
       const items: ScanResult['items'] = [];
       for (const { key, state } of snap.states(start.length ? start : undefined, start === after)) {
         if (!startsWith(key, prefix)) return { items, cursor: null };
-        const value = resolve(decodeKeyState(state, this.maxValueBytes)).value;
+        const value = resolveEncoded(state, this.maxValueBytes);
         if (value === null) continue;
-        items.push({ key: utf8.decode(key), value: Buffer.from(value) });
+        items.push({ key: utf8.decode(key), value });
         if (items.length === limit) return { items, cursor: items[limit - 1]!.key };
       }
       return { items, cursor: null };
@@ -273,7 +280,7 @@ export class Keyspace {
       let keys = 0;
       for (const { key, state } of snap.entries()) {
         digest.xor(stateHash(key, state));
-        if (resolve(decodeKeyState(state)).value !== null) keys++;
+        if (resolveEncoded(state) !== null) keys++;
       }
       return { digest: digest.hex(), keys };
     } finally {

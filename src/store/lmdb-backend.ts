@@ -5,10 +5,10 @@
 
 import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { replicaToBytes } from '../core/codec.js';
+import { dotKey, dotKeyCounter, replicaToBytes } from '../core/codec.js';
 import type { ReplicaId } from '../core/replica.js';
 import { StoreError } from '../errors.js';
-import { dotKey, dotKeyCounter, type Backend, type DotEntry, type Snapshot, type StateEntry, type WriteView } from './backend.js';
+import { type Backend, type DotEntry, type Snapshot, type StateEntry, type WriteView } from './backend.js';
 
 type Bin = Database<Buffer, Buffer>;
 
@@ -79,8 +79,8 @@ export class LmdbBackend implements Backend {
       getState: (key) => this.statesDb.get(key as Buffer),
       getMeta: (name) => this.metaDb.get(name),
       putState: (key, state) => void this.statesDb.put(key as Buffer, state as Buffer),
-      putDot: (r, c, key) => void this.dotsDb.put(dotKey(replicaToBytes(r), c), key as Buffer),
-      delDot: (r, c) => void this.dotsDb.remove(dotKey(replicaToBytes(r), c)),
+      putDot: (dot, key) => void this.dotsDb.put(dot as Buffer, key as Buffer),
+      delDot: (dot) => void this.dotsDb.remove(dot as Buffer),
       putMeta: (name, value) => void this.metaDb.put(name, value as Buffer),
     };
     const result = await this.root.transaction(() => {

@@ -2,6 +2,7 @@
 // one event turn run together as one "transaction". For property tests of whole clusters in one
 // process, where opening hundreds of LMDB environments would only add time.
 
+import { dotKeyCounter } from '../core/codec.js';
 import type { ReplicaId } from '../core/replica.js';
 import { StoreError } from '../errors.js';
 import type { Backend, DotEntry, Snapshot, StateEntry, WriteView } from './backend.js';
@@ -77,12 +78,13 @@ export class MemoryBackend implements Backend {
       getState: (key) => t.states.get(id(key)),
       getMeta: (name) => t.meta.get(name),
       putState: (key, state) => void t.states.set(id(key), state.slice()),
-      putDot: (r, c, key) => {
+      putDot: (dot, key) => {
+        const r = Buffer.from(dot.subarray(0, 16)).toString('hex');
         let m = t.dots.get(r);
         if (m === undefined) t.dots.set(r, (m = new Map()));
-        m.set(c, key.slice());
+        m.set(dotKeyCounter(dot), key.slice());
       },
-      delDot: (r, c) => void t.dots.get(r)?.delete(c),
+      delDot: (dot) => void t.dots.get(Buffer.from(dot.subarray(0, 16)).toString('hex'))?.delete(dotKeyCounter(dot)),
       putMeta: (name, value) => void t.meta.set(name, value.slice()),
     };
     for (const item of queue) {

@@ -1,0 +1,118 @@
+// The contract every storage backend passes (LMDB and memory run the same suite).
+import { expect, it } from 'vitest';
+import { dotKey, replicaToBytes } from '../../src/core/codec.js';
+import type { Backend } from '../../src/store/backend.js';
+
+const R1 = '1'.repeat(32);
+const R2 = '2'.repeat(32);
+const b = (s: string) => Buffer.from(s, 'utf8');
+const text = (u: Uint8Array | undefined) => (u === undefined ? undefined : Buffer.from(u).toString('utf8'));
+
+export function backendContract(make: () => Promise<{ backend: Backend; cleanup: () => Promise<void> }>): void {
+  const withBackend = (fn: (be: Backend) => Promise<void>) => async () => {
+    const { backend, cleanup } = await make();
+    try {
+      await fn(backend);
+    } finally {
+      await cleanup();
+    }
+  };
+
+  it(
+    'stores states, dots and meta, readable after the commit',
+    withBackend(async (be) => {
+      await be.write((w) => {
+        w.putState(b('k1'), b('s1'));
+        w.putDot(dotKey(replicaToBytes(R1), 1), b('k1'));
+        w.putMeta('m', b('meta'));
+      }, true);
+      expect(text(be.getState(b('k1')))).toBe('s1');
+      expect(text(be.getMeta('m'))).toBe('meta');
+      expect(be.getState(b('nope'))).toBeUndefined();
+    }),
+  );
+
+  it(
+    'reads its own writes inside one transaction',
+    withBackend(async (be) => {
+      const seen = await be.write((w) => {
+        w.putState(b('k'), b('v'));
+        return text(w.getState(b('k')));
+      }, false);
+      expect(seen).toBe('v');
+    }),
+  );
+
+  it(
+    'lists dots of one replica above a counter, in counter order',
+    withBackend(async (be) => {
+      await be.write((w) => {
+        for (const c of [300, 2, 70000, 1, 5]) w.putDot(dotKey(replicaToBytes(R1), c), b(`a${c}`));
+        w.putDot(dotKey(replicaToBytes(R2), 3), b('other'));
+        w.delDot(dotKey(replicaToBytes(R1), 5));
+      }, false);
+      const snap = be.openSnapshot();
+      expect([...snap.dotsAfter(R1, 1)].map((d) => [d.c, text(d.key)])).toEqual([
+        [2, 'a2'],
+        [300, 'a300'],
+        [70000, 'a70000'],
+      ]);
+      expect([...snap.dotsAfter(R2, 0)].map((d) => d.c)).toEqual([3]);
+      expect([...snap.dotsAfter('3'.repeat(32), 0)]).toEqual([]);
+      snap.close();
+    }),
+  );
+
+  it(
+    'iterates states in UTF-8 byte order from a start key',
+    withBackend(async (be) => {
+      const keys = ['b', 'a', 'é', 'z', 'ab', '\u{1F600}', '\uFFFD'];
+      await be.write((w) => keys.forEach((k) => w.putState(b(k), b(`v-${k}`))), false);
+      const snap = be.openSnapshot();
+      const sorted = [...keys].sort((x, y) => Buffer.compare(b(x), b(y)));
+      expect([...snap.states()].map((e) => text(e.key))).toEqual(sorted);
+      expect([...snap.states(b('ab'))].map((e) => text(e.key))).toEqual(sorted.slice(sorted.indexOf('ab')));
+      expect([...snap.states(b('ab'), true)].map((e) => text(e.key))).toEqual(sorted.slice(sorted.indexOf('ab') + 1));
+      snap.close();
+    }),
+  );
+
+  it(
+    'a snapshot does not see later writes',
+    withBackend(async (be) => {
+      await be.write((w) => w.putState(b('k'), b('old')), false);
+      const snap = be.openSnapshot();
+      await be.write((w) => {
+        w.putState(b('k'), b('new'));
+        w.putState(b('k2'), b('x'));
+      }, false);
+      expect(text(snap.getState(b('k')))).toBe('old');
+      expect([...snap.states()].length).toBe(1);
+      snap.close();
+      expect(text(be.getState(b('k')))).toBe('new');
+    }),
+  );
+
+  it(
+    'writes issued in one event turn share one commit',
+    withBackend(async (be) => {
+      const before = be.commits;
+      await Promise.all(Array.from({ length: 100 }, (_, i) => be.write((w) => w.putState(b(`k${i}`), b('v')), true)));
+      expect(be.commits - before).toBeLessThanOrEqual(2);
+      expect(be.commits - before).toBeGreaterThanOrEqual(1);
+    }),
+  );
+
+  it(
+    'a transaction that throws rejects its own promise only',
+    withBackend(async (be) => {
+      const ok = be.write((w) => w.putState(b('good'), b('1')), false);
+      const bad = be.write(() => {
+        throw new Error('refused');
+      }, false);
+      await expect(bad).rejects.toThrow('refused');
+      await ok;
+      expect(text(be.getState(b('good')))).toBe('1');
+    }),
+  );
+}
