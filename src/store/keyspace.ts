@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Clock } from '../core/clock.js';
-import { decodeKeyState, encodeKeyState, inspectKeyState, resolveEncoded } from '../core/codec.js';
+import { decodeKeyState, dotKey, encodeKeyState, inspectKeyState, replicaToBytes, resolveEncoded } from '../core/codec.js';
 import { DEFAULT_DELTA_LIMITS, mergeEntry, selectDelta, type DeltaChunk, type DeltaEntry, type DeltaLimits } from '../core/delta.js';
 import { Digest } from '../core/digest.js';
 import { nextHlc } from '../core/hlc.js';
@@ -138,14 +138,21 @@ export class Keyspace {
     }));
     return this.transact((cs) => {
       const self = this.replicaId;
+      const selfBytes = replicaToBytes(self);
       let counter = cs.next.clock.base(self);
       const results: WriteResult[] = [];
       for (const op of prepared) {
         const old = cs.load(op.keyBytes, op.key);
         const dot = { r: self, c: ++counter };
         const hlc = nextHlc(cs.next.hlc, this.now());
-        const next = localWrite(old === undefined ? undefined : cs.decode(old), dot, hlc, op.value, op.ctx);
-        cs.replace(op.keyBytes, op.key, old, encodeKeyState(next));
+        if (old === undefined && op.ctx === undefined) {
+          // A new key (the insert and import case): one sibling, facts known without a re-parse.
+          const state = { ctx: [[self, dot.c]] as const, sibs: [{ r: self, c: dot.c, hlc, value: op.value }] };
+          cs.replace(op.keyBytes, op.key, old, encodeKeyState(state), { dots: [dotKey(selfBytes, dot.c)], value: op.value, maxHlc: hlc });
+        } else {
+          const next = localWrite(old === undefined ? undefined : cs.decode(old), dot, hlc, op.value, op.ctx);
+          cs.replace(op.keyBytes, op.key, old, encodeKeyState(next));
+        }
         cs.next.clock.add(self, dot.c);
         results.push({ key: op.key, dot });
       }
