@@ -17,10 +17,12 @@ function program(): Command {
     .description('Peer-to-peer replication daemon: every node keeps a full copy of a shared key-value keyspace.')
     .version(pkg.version)
     .exitOverride()
+    .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (s, write) => write(s) });
 
-  cli
-    .command('daemon')
+  const sub = (name: string) => cli.command(name).exitOverride().showHelpAfterError();
+
+  sub('daemon')
     .description('run the replikv daemon for this machine (until SIGINT or SIGTERM)')
     .option('--config <file>', 'JSON config file (see config/default.json)')
     .option('--data-dir <dir>', 'data directory (overrides the config file)')
