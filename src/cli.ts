@@ -2,6 +2,7 @@
 // The replikv command line. Commands are thin: parse, call a function, map typed errors to exit
 // codes (64 usage, 78 configuration, 2 store or daemon unreachable, 1 anything else).
 
+import './polyfill.js';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig } from './config.js';
