@@ -1,0 +1,91 @@
+// The libp2p node: TCP, Noise, Yamux, identify and ping, optionally inside a private network
+// (swarm key) and behind an allow-list of PeerIds. Nothing discovers or dials on its own: the daemon
+// decides whom to dial.
+
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { identify, type Identify } from '@libp2p/identify';
+import type { ComponentLogger, ConnectionGater, Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
+import { ping, type Ping } from '@libp2p/ping';
+import { preSharedKey } from '@libp2p/pnet';
+import { tcp } from '@libp2p/tcp';
+import { multiaddr } from '@multiformats/multiaddr';
+import { createLibp2p } from 'libp2p';
+import { ConfigError } from '../errors.js';
+
+export interface NetworkOptions {
+  privateKey: PrivateKey;
+  /** Multiaddrs to listen on, e.g. '/ip4/127.0.0.1/tcp/0'. */
+  listen: string[];
+  /** Swarm key file bytes (readSwarmKeyFile): only peers with the same key can connect. */
+  swarmKey?: Uint8Array;
+  /** PeerIds allowed to connect either way; empty or absent allows any peer. */
+  allowList?: string[];
+  logger?: ComponentLogger;
+}
+
+export type Network = Libp2p<{ identify: Identify; ping: Ping }>;
+
+// A paused yamux stream keeps receiving up to one window, and the stream resets itself once its
+// read buffer (4 MiB by default) overflows: keep the window well below that.
+const MAX_STREAM_WINDOW = 1024 * 1024;
+
+/** Creates, starts and returns a node that is listening on every address in `opts.listen`. */
+export async function createNetwork(opts: NetworkOptions): Promise<Network> {
+  for (const addr of opts.listen) {
+    try {
+      multiaddr(addr);
+    } catch (err) {
+      throw new ConfigError(`invalid listen address "${addr}": ${(err as Error).message}`);
+    }
+  }
+  const allowed = allowListGater(opts.allowList ?? []);
+  return createLibp2p({
+    privateKey: opts.privateKey,
+    addresses: { listen: opts.listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW } })],
+    ...(opts.swarmKey !== undefined ? { connectionProtector: preSharedKey({ psk: opts.swarmKey }) } : {}),
+    ...(allowed !== undefined ? { connectionGater: allowed } : {}),
+    connectionManager: {
+      // Peers of one cluster often share a host (and tests share 127.0.0.1): the default of 5
+      // inbound connections per second per host would refuse legitimate reconnects.
+      inboundConnectionThreshold: 100,
+      // The daemon redials its peers itself.
+      reconnectRetries: 0,
+    },
+    ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
+    services: { identify: identify(), ping: ping() },
+    start: true,
+  });
+}
+
+/** A gater that refuses any remote peer not in `peers`, before and after encryption. */
+function allowListGater(peers: string[]): ConnectionGater | undefined {
+  if (peers.length === 0) return undefined;
+  const ids = new Set<string>();
+  for (const p of peers) {
+    try {
+      ids.add(peerIdFromString(p).toString());
+    } catch (err) {
+      throw new ConfigError(`invalid PeerId "${p}" in the allow-list: ${(err as Error).message}`);
+    }
+  }
+  const refused = (peer: PeerId): boolean => !ids.has(peer.toString());
+  return {
+    denyDialPeer: refused,
+    denyInboundEncryptedConnection: refused,
+    denyOutboundEncryptedConnection: refused,
+  };
+}
+
+/** The node's listen addresses, each ending in /p2p/<PeerId>, ready to hand to another node's dial. */
+export function fullAddrs(node: Libp2p): string[] {
+  const suffix = `/p2p/${node.peerId.toString()}`;
+  return node.getMultiaddrs().map((ma) => {
+    const s = ma.toString();
+    return s.endsWith(suffix) ? s : `${s}${suffix}`;
+  });
+}
