@@ -263,6 +263,24 @@ export class Keyspace {
     }
   }
 
+  /**
+   * The current states of some keys, for active push. The claim is exactly the states' live dots:
+   * a pushed batch may claim only what it carries, never the node's whole clock.
+   */
+  pushChunk(keys: Iterable<string>): DeltaChunk {
+    this.assertOpen();
+    const entries: DeltaEntry[] = [];
+    const claim = Clock.empty();
+    for (const key of keys) {
+      const kb = keyToBytes(key);
+      const state = this.backend.getState(kb);
+      if (state === undefined) continue;
+      entries.push({ key: kb, state });
+      for (const s of decodeKeyState(state).sibs) claim.add(s.r, s.c);
+    }
+    return { entries, claim };
+  }
+
   /** A consistent snapshot of everything; close it when done. */
   snapshot(): KeyspaceSnapshot {
     this.assertOpen();

@@ -1,0 +1,46 @@
+// What the control API asks of a running node. The daemon implements it; the control server
+// (server.ts) exposes it over HTTP+JSON on a Unix socket; the CLI talks to that socket.
+
+import type { ClockJSON } from '../core/clock.js';
+import type { ReadResult, ScanResult, WriteOp, WriteResult } from '../store/keyspace.js';
+
+export type Mode = 'push' | 'pull' | 'hybrid';
+export type NodeState = 'ready' | 'bootstrapping' | 'recovering';
+export type PeerState = 'alive' | 'suspect' | 'down';
+
+export interface PeerInfo {
+  peerId: string;
+  state: PeerState;
+  /** Our known writes that the peer lacked at its last digest (0 if it has everything we know). */
+  behind: number;
+  /** Multiaddrs we know for the peer (each ending in /p2p/PEERID). */
+  addrs: string[];
+  /** When we last heard from the peer (ms since the epoch), or null. */
+  lastSeen: number | null;
+  /** The peer's replica id, once it has told us. */
+  replicaId: string | null;
+}
+
+export interface Status {
+  peerId: string;
+  replicaId: string;
+  /** Full multiaddrs this node listens on, each ending in /p2p/PEERID. */
+  addrs: string[];
+  mode: Mode;
+  state: NodeState;
+  /** Live key count. */
+  keys: number;
+  /** State digest, hex. */
+  digest: string;
+  clock: ClockJSON;
+  peers: { peerId: string; state: PeerState; behind: number }[];
+}
+
+export interface NodeApi {
+  /** Local writes, applied atomically in order, then pushed to peers (in push and hybrid mode). */
+  write(ops: WriteOp[]): Promise<WriteResult[]>;
+  read(key: string): ReadResult | undefined;
+  scan(opts: { prefix?: string; after?: string; limit?: number }): ScanResult;
+  status(): Status;
+  peers(): PeerInfo[];
+}

@@ -1,0 +1,114 @@
+// Messages of /replikv/sync/1.0.0 (docs/protocol.md): pure encode and strict decode. Every frame
+// from a peer passes through decodeMessage, which either returns a well-formed message or throws
+// DecodeError; nothing else reaches the store.
+
+import { Reader, Writer } from '../core/bytes.js';
+import type { Clock } from '../core/clock.js';
+import { readClock, writeClock } from '../core/codec.js';
+import type { DeltaChunk, DeltaEntry } from '../core/delta.js';
+import { DIGEST_BYTES } from '../core/digest.js';
+import { MAX_KEY_BYTES } from '../core/validate.js';
+
+export const SYNC_PROTOCOL = '/replikv/sync/1.0.0';
+
+export const MSG = { digest: 1, delta: 2, end: 3, push: 4 } as const;
+
+const DIGEST_VERSION = 1;
+const MAX_PEER_ADDRS = 1024;
+const MAX_ADDR_BYTES = 1024;
+const MAX_ENTRIES = 65536;
+
+export interface DigestMessage {
+  type: typeof MSG.digest;
+  replicaId: string;
+  /** State digest, 16 bytes. */
+  digest: Uint8Array;
+  clock: Clock;
+  /** Peer exchange: multiaddrs ending in /p2p/PEERID (may be empty). */
+  peers: string[];
+}
+
+export interface DeltaMessage extends DeltaChunk {
+  type: typeof MSG.delta | typeof MSG.push;
+}
+
+export type Message = DigestMessage | DeltaMessage | { type: typeof MSG.end };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8enc = new TextEncoder();
+
+export function encodeDigest(m: Omit<DigestMessage, 'type'>): Uint8Array {
+  const w = new Writer(128);
+  w.u8(MSG.digest);
+  w.u8(DIGEST_VERSION);
+  w.bytes(Buffer.from(m.replicaId, 'hex'));
+  w.bytes(m.digest);
+  writeClock(w, m.clock);
+  w.varint(m.peers.length);
+  for (const a of m.peers) w.chunk(utf8enc.encode(a));
+  return w.finish();
+}
+
+/** DELTA or PUSH: a chunk of key states and its claim. */
+export function encodeEntries(type: typeof MSG.delta | typeof MSG.push, chunk: DeltaChunk): Uint8Array {
+  let size = 64;
+  for (const e of chunk.entries) size += e.key.length + e.state.length + 10;
+  const w = new Writer(size);
+  w.u8(type);
+  writeClock(w, chunk.claim);
+  w.varint(chunk.entries.length);
+  for (const e of chunk.entries) {
+    w.chunk(e.key);
+    w.chunk(e.state);
+  }
+  return w.finish();
+}
+
+export const END_MESSAGE = Uint8Array.of(MSG.end);
+
+/** Decodes one frame. Throws DecodeError naming what is wrong. Entry bytes are views into `frame`. */
+export function decodeMessage(frame: Uint8Array): Message {
+  const rd = new Reader(frame, 'sync message');
+  const type = rd.u8();
+  switch (type) {
+    case MSG.digest: {
+      const version = rd.u8();
+      if (version !== DIGEST_VERSION) rd.fail(`unsupported digest version ${version}`);
+      const replicaId = rd.hex16();
+      const digest = rd.bytes(DIGEST_BYTES).slice();
+      const clock = readClock(rd);
+      const n = rd.varint();
+      if (n > MAX_PEER_ADDRS) rd.fail(`${n} peer addresses exceed the limit ${MAX_PEER_ADDRS}`);
+      const peers: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const raw = rd.chunk(MAX_ADDR_BYTES);
+        try {
+          peers.push(utf8.decode(raw));
+        } catch {
+          rd.fail('peer address is not UTF-8');
+        }
+      }
+      rd.end();
+      return { type, replicaId, digest, clock, peers };
+    }
+    case MSG.delta:
+    case MSG.push: {
+      const claim = readClock(rd);
+      const n = rd.varint();
+      if (n > MAX_ENTRIES) rd.fail(`${n} entries exceed the limit ${MAX_ENTRIES}`);
+      const entries: DeltaEntry[] = [];
+      for (let i = 0; i < n; i++) {
+        const key = rd.chunk(MAX_KEY_BYTES);
+        if (key.length === 0) rd.fail('empty key');
+        entries.push({ key, state: rd.chunk() });
+      }
+      rd.end();
+      return { type, claim, entries };
+    }
+    case MSG.end:
+      rd.end();
+      return { type };
+    default:
+      return rd.fail(`unknown message type ${type}`);
+  }
+}

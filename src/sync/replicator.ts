@@ -1,0 +1,288 @@
+// The replication shell: connects the keyspace to peers over /replikv/sync/1.0.0
+// (docs/protocol.md). It dials and redials peers as membership says, runs a push-pull sync
+// exchange with random peers every gossip interval, and pushes local writes at once. Decisions
+// (what a peer lacks, whom to dial or gossip with) are made by pure code in core/ and membership.ts;
+// this file only moves frames and turns peer misbehaviour into a closed stream and a log line.
+
+import type { Connection, Libp2p, Stream } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
+import { multiaddr } from '@multiformats/multiaddr';
+import type { Logger } from 'pino';
+import type { Mode, PeerInfo } from '../control/api.js';
+import { DEFAULT_DELTA_LIMITS, type DeltaLimits } from '../core/delta.js';
+import { Clock } from '../core/clock.js';
+import { ReplikvError } from '../errors.js';
+import { FrameWriter, readFrames } from '../net/frames.js';
+import type { Keyspace } from '../store/keyspace.js';
+import { Membership, peerIdOf, type DialPlan } from './membership.js';
+import { decodeMessage, encodeDigest, encodeEntries, END_MESSAGE, MSG, SYNC_PROTOCOL, type DigestMessage } from './messages.js';
+
+export interface ReplicatorOptions {
+  mode: Mode;
+  gossipIntervalMs: number;
+  /** Peers to run a sync exchange with every interval. */
+  fanout: number;
+  maxFrameBytes: number;
+  bootstrap: string[];
+  deltaLimits?: DeltaLimits;
+  /** Source of randomness for gossip targets (tests may fix it). */
+  random?: () => number;
+}
+
+/** A peer broke the protocol; its stream is closed, the daemon goes on. */
+export class ProtocolError extends ReplikvError {
+  override readonly code = 'PROTOCOL_ERROR';
+}
+
+const DIAL_TIMEOUT_MS = 5_000;
+const PEX_EVERY_TICKS = 10;
+const ROUND_IDLE_MS = 15_000;
+
+export class Replicator {
+  readonly membership: Membership;
+  private tick = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly rounds = new Set<string>();
+  private readonly pushQueue = new Set<string>();
+  private pushScheduled = false;
+  private readonly pushStreams = new Map<string, Promise<FrameWriter>>();
+  private readonly pexSentAt = new Map<string, number>();
+  private readonly limits: DeltaLimits;
+  private readonly random: () => number;
+
+  constructor(
+    private readonly node: Libp2p,
+    private readonly ks: Keyspace,
+    private readonly log: Logger,
+    private readonly opts: ReplicatorOptions,
+  ) {
+    this.membership = new Membership(node.peerId.toString(), { intervalMs: opts.gossipIntervalMs });
+    this.limits = opts.deltaLimits ?? DEFAULT_DELTA_LIMITS;
+    this.random = opts.random ?? Math.random;
+  }
+
+  async start(): Promise<void> {
+    await this.node.handle(SYNC_PROTOCOL, (stream, connection) => void this.onStream(stream, connection), { maxInboundStreams: 256 });
+    this.node.addEventListener('peer:connect', (e) => this.membership.connected(e.detail.toString(), Date.now()));
+    this.node.addEventListener('peer:disconnect', (e) => {
+      const peer = e.detail.toString();
+      this.membership.disconnected(peer);
+      this.pushStreams.delete(peer);
+    });
+    this.node.addEventListener('peer:identify', (e) => {
+      this.membership.learn(e.detail.peerId.toString(), e.detail.listenAddrs.map((a) => a.toString()));
+    });
+    for (const addr of this.opts.bootstrap) this.membership.addSeed(addr);
+    this.timer = setInterval(() => this.onTick(), this.opts.gossipIntervalMs);
+    this.onTick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.node.unhandle(SYNC_PROTOCOL).catch(() => {});
+    const writers = await Promise.allSettled(this.pushStreams.values());
+    await Promise.allSettled(writers.map((w) => (w.status === 'fulfilled' ? w.value.close() : undefined)));
+    this.pushStreams.clear();
+  }
+
+  /** Local writes just committed: push their keys to every connected peer (not in pull mode). */
+  pushed(keys: Iterable<string>): void {
+    if (this.opts.mode === 'pull' || this.stopped) return;
+    for (const k of keys) this.pushQueue.add(k);
+    if (this.pushScheduled) return;
+    this.pushScheduled = true;
+    setImmediate(() => this.flushPush());
+  }
+
+  peers(): PeerInfo[] {
+    const now = Date.now();
+    const clock = this.ks.summary().clock;
+    return this.membership.list().map((p) => ({
+      peerId: p.peerId,
+      state: this.membership.state(p.peerId, now),
+      behind: clock.difference(p.clock ?? Clock.empty()).size(),
+      addrs: p.addrs,
+      lastSeen: p.lastSeen,
+      replicaId: p.replicaId,
+    }));
+  }
+
+  private onTick(): void {
+    if (this.stopped) return;
+    this.tick++;
+    const now = Date.now();
+    for (const plan of this.membership.dueDials(now)) void this.dial(plan);
+    if (this.opts.mode === 'push' && this.tick % 10 !== 1) return; // push mode: rounds only as a backstop
+    for (const peer of this.membership.gossipTargets(this.opts.fanout, this.random)) {
+      if (!this.rounds.has(peer)) void this.syncRound(peer);
+    }
+  }
+
+  private async dial(plan: DialPlan): Promise<void> {
+    try {
+      const conn = await this.node.dial(multiaddr(plan.addr), { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) });
+      const peer = conn.remotePeer.toString();
+      if (plan.peerId === null) this.membership.seedAnswered(plan.addr);
+      this.membership.learn(peer, [plan.addr]);
+      this.membership.connected(peer, Date.now());
+    } catch (err) {
+      if (this.stopped) return;
+      this.membership.dialFailed(plan, Date.now());
+      this.log.warn({ addr: plan.addr, reason: (err as Error).message }, 'dial failed');
+    }
+  }
+
+  /** One push-pull exchange with a peer, initiated by us. */
+  private async syncRound(peer: string): Promise<void> {
+    this.rounds.add(peer);
+    let stream: Stream | undefined;
+    // A peer that stops answering must not hold this slot forever: no frame for a while ends the round.
+    let idle: NodeJS.Timeout | undefined;
+    const lastHeard = { at: Date.now() };
+    try {
+      idle = setInterval(() => {
+        if (Date.now() - lastHeard.at > ROUND_IDLE_MS) stream?.abort(new ProtocolError(`no frame from the peer for ${ROUND_IDLE_MS} ms`));
+      }, ROUND_IDLE_MS / 4);
+      stream = await this.node.dialProtocol(peerIdFromString(peer), SYNC_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) });
+      const frames = readFrames(stream, { maxFrameBytes: this.opts.maxFrameBytes });
+      const writer = new FrameWriter(stream);
+      await writer.write(this.digestFor(peer));
+      await writer.flush();
+      const first = await frames.next();
+      if (first.done === true) throw new ProtocolError('stream closed before the digest');
+      const theirs = decodeMessage(first.value);
+      if (theirs.type !== MSG.digest) throw new ProtocolError(`expected DIGEST, got message type ${theirs.type}`);
+      await this.exchange(peer, theirs, frames, writer, lastHeard);
+    } catch (err) {
+      if (!this.stopped) this.log.warn({ peer, reason: (err as Error).message }, 'sync round failed');
+      stream?.abort(err as Error);
+    } finally {
+      clearInterval(idle);
+      this.rounds.delete(peer);
+    }
+  }
+
+  /** Both sides send what the other lacks, at the same time (so flow control cannot deadlock). */
+  private async exchange(
+    peer: string,
+    theirs: DigestMessage,
+    frames: AsyncGenerator<Uint8Array>,
+    writer: FrameWriter,
+    progress: { at: number } = { at: 0 },
+  ): Promise<void> {
+    this.heardDigest(peer, theirs);
+    await Promise.all([this.sendDelta(writer, theirs), this.receiveDelta(peer, frames, progress)]);
+    await writer.close();
+  }
+
+  private async sendDelta(writer: FrameWriter, theirs: DigestMessage): Promise<void> {
+    for (const chunk of this.ks.delta(theirs.clock, this.limits)) await writer.write(encodeEntries(MSG.delta, chunk));
+    await writer.write(END_MESSAGE);
+    await writer.flush();
+  }
+
+  private async receiveDelta(peer: string, frames: AsyncGenerator<Uint8Array>, progress: { at: number }): Promise<void> {
+    for (;;) {
+      const next = await frames.next();
+      progress.at = Date.now();
+      if (next.done === true) throw new ProtocolError('stream ended before END');
+      const m = decodeMessage(next.value);
+      if (m.type === MSG.end) return;
+      if (m.type !== MSG.delta) throw new ProtocolError(`expected DELTA or END, got message type ${m.type}`);
+      await this.ks.applyDelta(m);
+      this.membership.heard(peer, Date.now());
+    }
+  }
+
+  /** Inbound stream: a sync exchange (starts with DIGEST) or a push stream (starts with PUSH). */
+  private async onStream(stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer.toString();
+    try {
+      const frames = readFrames(stream, { maxFrameBytes: this.opts.maxFrameBytes });
+      const first = await frames.next();
+      if (first.done === true) return;
+      const m = decodeMessage(first.value);
+      if (m.type === MSG.digest) {
+        const writer = new FrameWriter(stream);
+        await writer.write(this.digestFor(peer));
+        await this.exchange(peer, m, frames, writer);
+        return;
+      }
+      if (m.type !== MSG.push) throw new ProtocolError(`a stream must start with DIGEST or PUSH, not message type ${m.type}`);
+      let push = m;
+      for (;;) {
+        await this.ks.applyDelta(push);
+        this.membership.heard(peer, Date.now());
+        const next = await frames.next();
+        if (next.done === true) return;
+        const msg = decodeMessage(next.value);
+        if (msg.type !== MSG.push) throw new ProtocolError(`expected PUSH, got message type ${msg.type}`);
+        push = msg;
+      }
+    } catch (err) {
+      if (this.stopped) return;
+      this.log.warn({ peer, reason: (err as Error).message }, 'closing sync stream from peer');
+      stream.abort(err as Error);
+    }
+  }
+
+  private async flushPush(): Promise<void> {
+    this.pushScheduled = false;
+    if (this.stopped || this.pushQueue.size === 0) return;
+    const keys = [...this.pushQueue];
+    this.pushQueue.clear();
+    const peers = this.membership.connectedPeers();
+    if (peers.length === 0) return;
+    const frame = encodeEntries(MSG.push, this.ks.pushChunk(keys));
+    await Promise.all(peers.map((peer) => this.sendPush(peer, frame)));
+  }
+
+  private async sendPush(peer: string, frame: Uint8Array): Promise<void> {
+    let writer = this.pushStreams.get(peer);
+    if (writer === undefined) {
+      writer = this.node
+        .dialProtocol(peerIdFromString(peer), SYNC_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+        .then((stream) => new FrameWriter(stream));
+      this.pushStreams.set(peer, writer);
+    }
+    try {
+      await (await writer).write(frame);
+    } catch (err) {
+      // The peer gets these writes through the next sync exchange instead.
+      this.pushStreams.delete(peer);
+      if (!this.stopped) this.log.debug({ peer, reason: (err as Error).message }, 'push failed');
+    }
+  }
+
+  private digestFor(peer: string): Uint8Array {
+    const s = this.ks.summary();
+    const last = this.pexSentAt.get(peer);
+    let peers: string[] = [];
+    if (last === undefined || this.tick - last >= PEX_EVERY_TICKS) {
+      this.pexSentAt.set(peer, this.tick);
+      peers = [...this.node.getMultiaddrs().map((a) => a.toString()), ...this.membership.exchangeAddrs()];
+    }
+    return encodeDigest({ replicaId: s.replicaId, digest: hexBytes(s.digest), clock: s.clock, peers });
+  }
+
+  private heardDigest(peer: string, d: DigestMessage): void {
+    this.membership.heard(peer, Date.now(), { replicaId: d.replicaId, clock: d.clock });
+    const before = this.membership.list().length;
+    for (const addr of d.peers) {
+      const id = peerIdOf(addr);
+      if (id !== null) this.membership.learn(id, [addr]);
+    }
+    if (this.membership.list().length > before) this.onTickDials();
+  }
+
+  /** New peers learned: dial them now rather than at the next tick. */
+  private onTickDials(): void {
+    for (const plan of this.membership.dueDials(Date.now())) void this.dial(plan);
+  }
+}
+
+function hexBytes(hex: string): Uint8Array {
+  return Buffer.from(hex, 'hex');
+}

@@ -1,0 +1,58 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Clock } from '../../src/core/clock.js';
+import { encodeKeyState } from '../../src/core/codec.js';
+import { localWrite } from '../../src/core/key-state.js';
+import { DecodeError } from '../../src/errors.js';
+import { throwsOnly } from '../core/arbitraries.js';
+import { decodeMessage, encodeDigest, encodeEntries, END_MESSAGE, MSG } from '../../src/sync/messages.js';
+
+const R = 'ab'.repeat(16);
+const clock = Clock.fromIntervals([
+  [R, 1, 10],
+  [R, 12, 12],
+]);
+const state = encodeKeyState(localWrite(undefined, { r: R, c: 3 }, 99, Buffer.from('value')));
+
+describe('sync messages', () => {
+  it('round-trip', () => {
+    const digest = new Uint8Array(16).fill(7);
+    const d = decodeMessage(encodeDigest({ replicaId: R, digest, clock, peers: ['/ip4/127.0.0.1/tcp/1/p2p/x'] }));
+    expect(d.type).toBe(MSG.digest);
+    if (d.type !== MSG.digest) return;
+    expect(d.replicaId).toBe(R);
+    expect([...d.digest]).toEqual([...digest]);
+    expect(d.clock.equals(clock)).toBe(true);
+    expect(d.peers).toEqual(['/ip4/127.0.0.1/tcp/1/p2p/x']);
+
+    for (const type of [MSG.delta, MSG.push] as const) {
+      const m = decodeMessage(encodeEntries(type, { claim: clock, entries: [{ key: Buffer.from('k'), state }] }));
+      expect(m.type).toBe(type);
+      if (m.type !== MSG.delta && m.type !== MSG.push) return;
+      expect(m.claim.equals(clock)).toBe(true);
+      expect(Buffer.from(m.entries[0]!.key).toString()).toBe('k');
+      expect(Buffer.compare(m.entries[0]!.state, state)).toBe(0);
+    }
+    expect(decodeMessage(END_MESSAGE)).toEqual({ type: MSG.end });
+  });
+
+  it('refuses any malformed frame with DecodeError, never another error', () => {
+    const valid = [
+      encodeDigest({ replicaId: R, digest: new Uint8Array(16), clock, peers: ['/ip4/1.2.3.4/tcp/5'] }),
+      encodeEntries(MSG.delta, { claim: clock, entries: [{ key: Buffer.from('key'), state }] }),
+      END_MESSAGE,
+    ];
+    fc.assert(
+      fc.property(fc.constantFrom(...valid), fc.nat(), fc.integer({ min: 1, max: 255 }), fc.boolean(), (m, pos, x, cut) => {
+        const bad = cut ? m.subarray(0, pos % m.length) : Uint8Array.from(m);
+        if (!cut) bad[pos % bad.length]! ^= x;
+        throwsOnly(DecodeError, () => decodeMessage(bad));
+      }),
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (b) => throwsOnly(DecodeError, () => decodeMessage(b))),
+    );
+    expect(() => decodeMessage(Uint8Array.of(9))).toThrow(/unknown message type 9/);
+    expect(() => decodeMessage(Uint8Array.of(MSG.end, 0))).toThrow(/trailing/);
+  });
+});
