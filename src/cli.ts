@@ -4,14 +4,22 @@
 
 import './polyfill.js';
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
-import { loadConfig } from './config.js';
-import { runDaemon } from './daemon.js';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { DaemonUnavailableError } from './control/client.js';
+import * as cmd from './control/commands.js';
+import { daemonCommand } from './daemon-command.js';
 import { ConfigError, ReplikvError, StoreError } from './errors.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 export const EXIT = { ok: 0, error: 1, unavailable: 2, usage: 64, config: 78 } as const;
+
+const io: cmd.Io = { stdin: process.stdin, stdout: process.stdout };
+
+function positiveInt(raw: string): number {
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || !Number.isSafeInteger(Number(raw))) throw new InvalidArgumentError('expected a positive integer');
+  return Number(raw);
+}
 
 function program(): Command {
   const cli = new Command('replikv')
@@ -22,16 +30,63 @@ function program(): Command {
     .configureOutput({ outputError: (s, write) => write(s) });
 
   const sub = (name: string) => cli.command(name).exitOverride().showHelpAfterError();
+  // Every client command finds the local daemon the same way and can answer in JSON.
+  const client = (name: string) =>
+    sub(name)
+      .option('--data-dir <dir>', "the daemon's data directory; its control socket is DIR/control.sock", './data')
+      .option('--control <path>', 'the control socket itself (overrides --data-dir)')
+      .option('--json', 'machine-readable JSON output');
 
-  sub('daemon')
-    .description('run the replikv daemon for this machine (until SIGINT or SIGTERM)')
-    .option('--config <file>', 'JSON config file (see config/default.json)')
-    .option('--data-dir <dir>', 'data directory (overrides the config file)')
-    .addOption(new Option('--durability <mode>', 'strict (synced before ack) or relaxed (synced within 1 s)').choices(['strict', 'relaxed']))
-    .action(async (opts: { config?: string; dataDir?: string; durability?: 'strict' | 'relaxed' }) => {
-      const config = loadConfig(opts.config, { dataDir: opts.dataDir, durability: opts.durability });
-      await runDaemon(config, (line) => process.stderr.write(line + '\n'));
-    });
+  cli.addCommand(daemonCommand().copyInheritedSettings(cli));
+
+  client('put')
+    .description('store VALUE under KEY on the local node (it then replicates to the peers)')
+    .argument('<key>', 'the key (UTF-8, 1 to 1024 bytes)')
+    .argument('<value>', 'the value as text, or - to read raw bytes from stdin')
+    .option('--context <token>', 'supersede exactly the versions a read returned (the context from get --json)')
+    .addHelpText('after', '\nPrints nothing on success; with --json, the write\'s dot {"dot":{"r":REPLICA,"c":COUNTER}}.\n')
+    .action((key: string, value: string, o: cmd.Target & { context?: string }) => cmd.putCommand({ ...o, key, value }, io));
+
+  client('get')
+    .description('print the value of KEY as raw bytes (no newline added); exit 1 if it is absent or deleted')
+    .argument('<key>', 'the key')
+    .addHelpText('after', '\nWith --json: {key, value|valueBase64, siblings, context}; a deleted key prints with value null.\n')
+    .action((key: string, o: cmd.Target) => cmd.getCommand({ ...o, key }, io));
+
+  client('del')
+    .description('delete KEY (a deletion replicates like a write)')
+    .argument('<key>', 'the key')
+    .option('--context <token>', 'delete exactly the versions a read returned (the context from get --json)')
+    .action((key: string, o: cmd.Target & { context?: string }) => cmd.delCommand({ ...o, key }, io));
+
+  client('scan')
+    .description('list live keys in key order as KEY<TAB>VALUE lines (values as UTF-8 text; use --json for exact bytes)')
+    .option('--prefix <prefix>', 'only keys starting with this prefix')
+    .option('--limit <n>', 'stop after N keys (default: all of them)', positiveInt)
+    .option('--after <cursor>', 'start after this key (the cursor of an earlier --json page)')
+    .addHelpText('after', '\nWith --json: {"items":[{key, value|valueBase64}], "cursor": KEY to continue after, or null}.\n')
+    .action((o: cmd.Target & { prefix?: string; limit?: number; after?: string }) => cmd.scanCommand(o, io));
+
+  client('import')
+    .description('stream NDJSON records {"key": K, "value": TEXT} or {"key": K, "valueBase64": B64} into the local node')
+    .argument('[file]', 'the NDJSON file, or - for stdin', '-')
+    .addHelpText('after', '\nA bad line stops the import; every line before it stays written, and the error names the line.\n')
+    .action((file: string, o: cmd.Target) => cmd.importCommand({ ...o, file }, io));
+
+  client('status')
+    .description("show the local node: peer id, replica id, addresses, mode, state, keys, digest and peers")
+    .action((o: cmd.Target) => cmd.statusCommand(o, io));
+
+  client('peers')
+    .description('list known peers with their state, how many of our writes they lack, and when we last heard from them')
+    .action((o: cmd.Target) => cmd.peersCommand(o, io));
+
+  sub('keygen')
+    .description('write a new swarm key (the pre-shared key of a private network) to FILE with mode 0600')
+    .requiredOption('--out <file>', 'where to write the key')
+    .option('--force', 'replace an existing file (every node then needs the new key)')
+    .option('--json', 'machine-readable JSON output')
+    .action((o: { out: string; force?: boolean; json?: boolean }) => cmd.keygenCommand(o, io));
 
   return cli;
 }
@@ -49,7 +104,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`replikv: ${err.message}\n`);
       return EXIT.config;
     }
-    if (err instanceof StoreError) {
+    if (err instanceof StoreError || err instanceof DaemonUnavailableError) {
       process.stderr.write(`replikv: ${err.message}\n`);
       return EXIT.unavailable;
     }

@@ -2,9 +2,20 @@
 // A wrong file is refused with the field and the reason, before anything is opened.
 
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { multiaddr } from '@multiformats/multiaddr';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+
+const isMultiaddr = (s: string) => {
+  try {
+    multiaddr(s);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const Multiaddr = z.string().refine(isMultiaddr, { message: 'not a valid multiaddr (e.g. /ip4/127.0.0.1/tcp/7400)' });
 
 export const ConfigSchema = z.strictObject({
   /** Where the store, identity and control socket live. */
@@ -18,12 +29,36 @@ export const ConfigSchema = z.strictObject({
     .min(1)
     .max(256 * 1024 * 1024)
     .default(16 * 1024 * 1024),
+  /** Addresses to listen on for peers. */
+  listen: z.array(Multiaddr).min(1).default(['/ip4/0.0.0.0/tcp/7400']),
+  /** Peers to contact at start; the rest are learned through gossip. */
+  bootstrap: z.array(Multiaddr).default([]),
+  /** push: writes pushed at once; pull: moved by digest rounds only; hybrid: both. */
+  mode: z.enum(['push', 'pull', 'hybrid']).default('hybrid'),
+  gossipIntervalMs: z.number().int().min(10).max(3_600_000).default(1000),
+  /** Peers to run a sync exchange with every gossip interval. */
+  fanout: z.number().int().min(1).max(64).default(2),
+  /** Pre-shared swarm key file (replikv keygen): only nodes with the same key can connect. */
+  swarmKey: z.string().min(1).nullable().default(null),
+  /** The node's private key file; default DATA_DIR/identity.key (created if missing). */
+  identity: z.string().min(1).nullable().default(null),
+  /** The control socket; default DATA_DIR/control.sock. */
+  control: z.string().min(1).nullable().default(null),
+  /** When not empty, only these PeerIds may connect. */
+  allowList: z.array(z.string().min(1)).default([]),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-export type Config = z.infer<typeof ConfigSchema>;
+type Parsed = z.infer<typeof ConfigSchema>;
+
+/** The configuration with every path resolved. */
+export interface Config extends Omit<Parsed, 'identity' | 'control'> {
+  identity: string;
+  control: string;
+}
 
 /** Loads and validates a config file (if given), applies overrides, resolves paths. */
-export function loadConfig(file: string | undefined, overrides: Partial<Config> = {}): Config {
+export function loadConfig(file: string | undefined, overrides: Partial<Parsed> = {}): Config {
   let raw: unknown = {};
   if (file !== undefined) {
     let text: string;
@@ -38,7 +73,9 @@ export function loadConfig(file: string | undefined, overrides: Partial<Config> 
       throw new ConfigError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
     }
   }
-  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  const defined = Object.fromEntries(
+    Object.entries(overrides).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0)),
+  );
   const merged = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? { ...raw, ...defined } : raw;
   const result = ConfigSchema.safeParse(merged);
   if (!result.success) {
@@ -46,5 +83,13 @@ export function loadConfig(file: string | undefined, overrides: Partial<Config> 
     const reasons = result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`);
     throw new ConfigError(`invalid ${where}: ${reasons.join('; ')}`);
   }
-  return { ...result.data, dataDir: resolve(result.data.dataDir) };
+  const c = result.data;
+  const dataDir = resolve(c.dataDir);
+  return {
+    ...c,
+    dataDir,
+    swarmKey: c.swarmKey === null ? null : resolve(c.swarmKey),
+    identity: resolve(c.identity ?? join(dataDir, 'identity.key')),
+    control: resolve(c.control ?? join(dataDir, 'control.sock')),
+  };
 }

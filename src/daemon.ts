@@ -1,35 +1,105 @@
-// The daemon process. For now it opens the node's store and reports its state; networking and the
-// control socket come on top of this. It runs until SIGINT or SIGTERM, then closes the store
-// cleanly (every acknowledged write is already committed; close waits for the last flush).
+// The daemon: store, identity, libp2p node, replicator and control socket, started in that order
+// and stopped in reverse on SIGINT or SIGTERM (stop accepting control requests, stop syncing,
+// close peers, then close the store, which waits for the last commit and flush).
 
+import { pino, type Logger } from 'pino';
+import type { NodeApi, Status } from './control/api.js';
+import { startControlServer } from './control/server.js';
 import type { Config } from './config.js';
+import { loadOrCreateIdentity } from './net/identity.js';
+import { createNetwork, fullAddrs } from './net/node.js';
+import { readSwarmKeyFile } from './net/swarm-key.js';
+import { ReplikvError } from './errors.js';
 import { Keyspace } from './store/keyspace.js';
+import { Replicator } from './sync/replicator.js';
 
-export async function runDaemon(config: Config, log: (line: string) => void): Promise<void> {
+/** Frames carry at most one value of maxValueBytes plus keys, states and framing. */
+const FRAME_SLACK = 2 * 1024 * 1024;
+
+export interface RunningDaemon {
+  api: NodeApi;
+  stop(): Promise<void>;
+}
+
+export async function startDaemon(config: Config, log: Logger): Promise<RunningDaemon> {
   const ks = await Keyspace.openDir(config.dataDir, { durability: config.durability, maxValueBytes: config.maxValueBytes });
-  const s = ks.summary();
-  log(
-    JSON.stringify({
-      msg: 'replikv store open',
+  const node = await createNetwork({
+    privateKey: await loadOrCreateIdentity(config.identity),
+    listen: config.listen,
+    swarmKey: config.swarmKey === null ? undefined : readSwarmKeyFile(config.swarmKey),
+    allowList: config.allowList,
+  }).catch(async (err: unknown) => {
+    await ks.close();
+    if (err instanceof ReplikvError) throw err;
+    throw new ReplikvError(`cannot start networking on ${config.listen.join(', ')}: ${(err as Error).message}`, { cause: err });
+  });
+  const replicator = new Replicator(node, ks, log, {
+    mode: config.mode,
+    gossipIntervalMs: config.gossipIntervalMs,
+    fanout: config.fanout,
+    maxFrameBytes: config.maxValueBytes + FRAME_SLACK,
+    bootstrap: config.bootstrap,
+  });
+  const status = (): Status => {
+    const s = ks.summary();
+    return {
+      peerId: node.peerId.toString(),
       replicaId: s.replicaId,
-      dataDir: config.dataDir,
-      durability: config.durability,
+      addrs: fullAddrs(node),
+      mode: config.mode,
+      state: 'ready',
       keys: s.keys,
       digest: s.digest,
       clock: s.clock.toJSON(),
-    }),
-  );
-  await new Promise<void>((resolve) => {
-    // Signal listeners alone do not keep Node running; this handle does until we are told to stop.
-    const alive = setInterval(() => {}, 1 << 30);
-    const stop = (signal: string) => {
-      clearInterval(alive);
-      log(JSON.stringify({ msg: 'shutting down', signal }));
-      resolve();
+      peers: replicator.peers().map(({ peerId, state, behind }) => ({ peerId, state, behind })),
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
-  await ks.close();
-  log(JSON.stringify({ msg: 'store closed' }));
+  };
+  const api: NodeApi = {
+    write: async (ops) => {
+      const results = await ks.write(ops);
+      replicator.pushed(ops.map((op) => op.key));
+      return results;
+    },
+    read: (key) => ks.read(key),
+    scan: (opts) => ks.scan(opts),
+    status,
+    peers: () => replicator.peers(),
+  };
+  let control: Awaited<ReturnType<typeof startControlServer>>;
+  try {
+    // Routine control-socket events are debug-level, so the first info line is the daemon's own.
+    const controlLog = (obj: object) => ('error' in obj ? log.warn(obj) : log.debug(obj));
+    control = await startControlServer(config.control, api, controlLog, { maxValueBytes: config.maxValueBytes });
+  } catch (err) {
+    await node.stop();
+    await ks.close();
+    throw err;
+  }
+  const s = status();
+  // The first log line: who this node is and where to reach it.
+  log.info({ peerId: s.peerId, replicaId: s.replicaId, addrs: s.addrs, mode: config.mode, dataDir: config.dataDir, control: config.control }, 'replikv daemon started');
+  await replicator.start();
+  return {
+    api,
+    async stop() {
+      await control.close();
+      await replicator.stop();
+      await node.stop();
+      await ks.close();
+    },
+  };
 }
+
+/** Runs the daemon until SIGINT or SIGTERM. */
+export async function runDaemon(config: Config): Promise<void> {
+  const log = pino({ level: config.logLevel, base: undefined }, pino.destination({ dest: 2, sync: true }));
+  const daemon = await startDaemon(config, log);
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  log.info({ signal }, 'shutting down');
+  await daemon.stop();
+  log.info('stopped');
+}
+

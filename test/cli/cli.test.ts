@@ -1,10 +1,10 @@
-// The real CLI as a child process: help, usage errors, config validation, and the daemon's
-// start / SIGTERM / restart cycle on a real data directory.
+// The real CLI as a child process: help, usage errors and config validation. The daemon's
+// lifecycle is tested in test/daemon/replication.test.ts.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { built, run, until } from '../helpers/process.js';
+import { built, run } from '../helpers/process.js';
 
 const CLI = built('src/cli.ts');
 const dirs: string[] = [];
@@ -52,24 +52,5 @@ describe('replikv CLI', () => {
     const missing = run([CLI, 'daemon', '--config', join(dir, 'nope.json')]);
     expect((await missing.exited).code).toBe(78);
     expect(missing.stderr()).toMatch(/cannot read config file .*nope\.json: ENOENT/);
-  });
-
-  it('runs the daemon until SIGTERM, closes cleanly, and keeps its replica id across restarts', async () => {
-    const dataDir = tmp();
-    const start = async () => {
-      const d = run([CLI, 'daemon', '--data-dir', dataDir]);
-      await until(() => d.stderr().includes('store open') || d.proc.exitCode !== null, 'the daemon to open its store');
-      const first = JSON.parse(d.stderr().split('\n')[0]!) as { replicaId: string; dataDir: string };
-      d.proc.kill('SIGTERM');
-      const { code } = await d.exited;
-      expect(code, d.stderr()).toBe(0);
-      expect(d.stderr()).toMatch(/store closed/);
-      return first;
-    };
-    const a = await start();
-    const b = await start();
-    expect(a.replicaId).toMatch(/^[0-9a-f]{32}$/);
-    expect(b.replicaId).toBe(a.replicaId);
-    expect(a.dataDir).toBe(dataDir);
   });
 });

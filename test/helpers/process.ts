@@ -34,3 +34,26 @@ export async function until(check: () => boolean, what: string, ms = 20_000): Pr
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/**
+ * Polls an async probe until its value passes `ok`, or fails after `ms`; the failure message shows
+ * the last value (or error) seen, so a timeout says how far things got.
+ */
+export async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, what: string, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown = 'nothing yet';
+  for (;;) {
+    try {
+      const v = await probe();
+      if (ok(v)) return v;
+      last = v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      const shown = last instanceof Error ? last.message : JSON.stringify(last)?.slice(0, 500);
+      throw new Error(`timed out after ${ms} ms waiting for ${what}; last seen: ${shown}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

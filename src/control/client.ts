@@ -1,0 +1,153 @@
+// The client side of the control API (docs/control-api.md): one method per route, over the
+// daemon's Unix socket. Connection problems and refused requests become typed errors, so the CLI
+// can tell "no daemon" (exit 2) from "the daemon said no" (exit 1).
+
+import { basename, dirname } from 'node:path';
+import { Agent, request } from 'node:http';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { InvalidKeyError, ReplikvError } from '../errors.js';
+import type { PeerInfo, Status } from './api.js';
+import { CONTEXT_HEADER, type ErrorReply, type ImportReply, type KeyJson, type ScanPage, type WriteReply } from './wire.js';
+
+/** Nothing answers on the control socket. */
+export class DaemonUnavailableError extends ReplikvError {
+  override readonly code = 'DAEMON_UNAVAILABLE';
+}
+
+/** The daemon refused or failed a request; `code` is the server's error code when it gave one. */
+export class RequestError extends ReplikvError {
+  override readonly code: string;
+  constructor(
+    message: string,
+    readonly status: number,
+    code?: string,
+  ) {
+    super(message);
+    this.code = code ?? `HTTP_${status}`;
+  }
+}
+
+// Keep-alive: the server then never closes a connection while we still send a body it answered
+// early (an error), which would turn its answer into EPIPE here. Idle sockets are unref'd, so
+// they do not keep a CLI process alive.
+const agent = new Agent({ keepAlive: true });
+
+type Body = Uint8Array | Readable | AsyncIterable<Uint8Array>;
+
+interface Reply {
+  status: number;
+  body: Buffer;
+}
+
+export class ControlClient {
+  constructor(readonly socketPath: string) {}
+
+  /** Stores `value` (bytes, or a stream of them) under `key`. */
+  async put(key: string, value: Body, opts: { context?: string } = {}): Promise<WriteReply> {
+    return this.json(await this.call('PUT', keyPath(key), value, contextHeader(opts.context)));
+  }
+
+  async del(key: string, opts: { context?: string } = {}): Promise<WriteReply> {
+    return this.json(await this.call('DELETE', keyPath(key), undefined, contextHeader(opts.context)));
+  }
+
+  /** The resolved value, or undefined when the key is absent or deleted. */
+  async get(key: string): Promise<Uint8Array | undefined> {
+    const r = await this.call('GET', keyPath(key));
+    if (r.status === 404) return undefined;
+    this.check(r);
+    return r.body;
+  }
+
+  /** Everything about a key (a deleted key has value null); undefined when it was never written. */
+  async getJson(key: string): Promise<KeyJson | undefined> {
+    const r = await this.call('GET', `${keyPath(key)}?format=json`);
+    return r.status === 404 ? undefined : this.json(r);
+  }
+
+  async scan(opts: { prefix?: string; after?: string; limit?: number } = {}): Promise<ScanPage> {
+    const q = new URLSearchParams();
+    if (opts.prefix !== undefined) q.set('prefix', opts.prefix);
+    if (opts.after !== undefined) q.set('after', opts.after);
+    if (opts.limit !== undefined) q.set('limit', String(opts.limit));
+    return this.json(await this.call('GET', `/v1/scan?${q}`));
+  }
+
+  /** Streams NDJSON records (see docs/control-api.md) to the daemon. */
+  async import(ndjson: Readable | AsyncIterable<Uint8Array>): Promise<ImportReply> {
+    return this.json(await this.call('POST', '/v1/import', ndjson, { 'content-type': 'application/x-ndjson' }));
+  }
+
+  async status(): Promise<Status> {
+    return this.json(await this.call('GET', '/v1/status'));
+  }
+
+  async peers(): Promise<PeerInfo[]> {
+    return this.json(await this.call('GET', '/v1/peers'));
+  }
+
+  private json<T>(r: Reply): T {
+    this.check(r);
+    return JSON.parse(r.body.toString('utf8')) as T;
+  }
+
+  private check(r: Reply): void {
+    if (r.status >= 200 && r.status < 300) return;
+    let reply: Partial<ErrorReply> = {};
+    try {
+      reply = JSON.parse(r.body.toString('utf8')) as ErrorReply;
+    } catch {
+      // not JSON: fall back to the status alone
+    }
+    throw new RequestError(reply.error ?? `the daemon answered HTTP ${r.status}`, r.status, reply.code);
+  }
+
+  private call(method: string, path: string, body?: Body, headers: Record<string, string> = {}): Promise<Reply> {
+    return new Promise<Reply>((resolve, reject) => {
+      const req = request({ socketPath: this.socketPath, method, path, headers, agent });
+      let connected = false;
+      req.once('socket', (s) => (s.connecting ? s.once('connect', () => (connected = true)) : (connected = true)));
+      const failed = (err: NodeJS.ErrnoException) => reject(connected ? this.requestError(err) : this.connectionError(err));
+      req.on('error', failed);
+      req.once('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', failed);
+        res.once('end', () => {
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) });
+          if (!req.writableFinished) req.destroy(); // answered early (an error): stop uploading
+        });
+      });
+      if (body === undefined || body instanceof Uint8Array) req.end(body);
+      else pipeline(body, req).catch(failed); // a failing source aborts the request
+    });
+  }
+
+  private connectionError(err: NodeJS.ErrnoException): Error {
+    const where = this.socketPath;
+    if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
+      const hint = basename(where) === 'control.sock' ? `replikv daemon --data-dir ${dirname(where)}` : 'replikv daemon';
+      return new DaemonUnavailableError(`no replikv daemon is listening on ${where} (start one with: ${hint})`, { cause: err });
+    }
+    if (err.code === 'EACCES') return new DaemonUnavailableError(`permission denied on the control socket ${where}`, { cause: err });
+    return this.requestError(err);
+  }
+
+  private requestError(err: NodeJS.ErrnoException): Error {
+    if (err instanceof ReplikvError) return err;
+    return new RequestError(`request to the daemon on ${this.socketPath} failed: ${err.message}`, 0, err.code);
+  }
+}
+
+function keyPath(key: string): string {
+  try {
+    return `/v1/keys/${encodeURIComponent(key)}`;
+  } catch {
+    throw new InvalidKeyError('invalid key: not well-formed Unicode (lone surrogate)');
+  }
+}
+
+function contextHeader(context: string | undefined): Record<string, string> {
+  return context === undefined ? {} : { [CONTEXT_HEADER]: context };
+}

@@ -1,0 +1,158 @@
+// The CLI's client commands: each takes typed options and an Io, talks to the local daemon through
+// ControlClient, and writes plain text (or JSON with `json`). Errors are typed; cli.ts maps them
+// to exit codes.
+
+import { open } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { ReplikvError } from '../errors.js';
+import { writeSwarmKeyFile } from '../net/swarm-key.js';
+import type { PeerInfo, Status } from './api.js';
+import { ControlClient } from './client.js';
+import type { ScanItem } from './wire.js';
+
+/** A key the daemon does not have (or has only as a deletion). */
+export class NotFoundError extends ReplikvError {
+  override readonly code = 'NOT_FOUND';
+}
+
+export interface Io {
+  stdin: Readable;
+  stdout: Writable;
+}
+
+export interface Target {
+  /** The daemon's data directory; its socket is DIR/control.sock. */
+  dataDir?: string;
+  /** The control socket itself (wins over dataDir). */
+  control?: string;
+  json?: boolean;
+}
+
+const SCAN_PAGE = 1000;
+
+export function socketPathOf(t: Target): string {
+  return resolve(t.control ?? join(t.dataDir ?? './data', 'control.sock'));
+}
+
+const clientOf = (t: Target) => new ControlClient(socketPathOf(t));
+
+/** Writes, waiting for the stream to drain when it asks to (large scans into a slow pipe). */
+async function emit(out: Writable, data: string | Uint8Array): Promise<void> {
+  if (!out.write(data)) await new Promise<void>((ok) => out.once('drain', ok));
+}
+
+const emitJson = (io: Io, value: unknown) => emit(io.stdout, JSON.stringify(value) + '\n');
+
+export async function putCommand(o: Target & { key: string; value: string; context?: string }, io: Io): Promise<void> {
+  const body = o.value === '-' ? io.stdin : Buffer.from(o.value, 'utf8');
+  const reply = await clientOf(o).put(o.key, body, { context: o.context });
+  if (o.json) await emitJson(io, reply);
+}
+
+export async function delCommand(o: Target & { key: string; context?: string }, io: Io): Promise<void> {
+  const reply = await clientOf(o).del(o.key, { context: o.context });
+  if (o.json) await emitJson(io, reply);
+}
+
+/** Raw value bytes; with json the full record (a deleted key then prints with value null). */
+export async function getCommand(o: Target & { key: string }, io: Io): Promise<void> {
+  const client = clientOf(o);
+  if (o.json) {
+    const rec = await client.getJson(o.key);
+    if (rec === undefined) throw new NotFoundError(`not found: ${o.key}`);
+    return emitJson(io, rec);
+  }
+  const value = await client.get(o.key);
+  if (value === undefined) throw new NotFoundError(`not found: ${o.key}`);
+  await emit(io.stdout, value);
+}
+
+/** Pages through the scan; stops after `limit` items when given. Output is streamed page by page. */
+export async function scanCommand(o: Target & { prefix?: string; after?: string; limit?: number }, io: Io): Promise<void> {
+  const client = clientOf(o);
+  let remaining = o.limit ?? Infinity;
+  let after = o.after;
+  let cursor: string | null = null;
+  let first = true;
+  if (o.json) await emit(io.stdout, '{"items":[');
+  do {
+    const page = await client.scan({ prefix: o.prefix, after, limit: Math.min(remaining, SCAN_PAGE) });
+    const lines = page.items.map((item) => (o.json ? JSON.stringify(item) : `${item.key}\t${textOf(item)}\n`));
+    if (lines.length > 0) {
+      await emit(io.stdout, (o.json && !first ? ',' : '') + lines.join(o.json ? ',' : ''));
+      first = false;
+    }
+    remaining -= page.items.length;
+    cursor = page.cursor;
+    after = cursor ?? undefined;
+  } while (cursor !== null && remaining > 0);
+  if (o.json) await emit(io.stdout, `],"cursor":${JSON.stringify(cursor)}}\n`);
+}
+
+const textOf = (item: ScanItem) => item.value ?? Buffer.from(item.valueBase64!, 'base64').toString('utf8');
+
+/** Streams an NDJSON file (or stdin for `-` or no file) to the daemon. */
+export async function importCommand(o: Target & { file?: string }, io: Io): Promise<void> {
+  let source: Readable = io.stdin;
+  if (o.file !== undefined && o.file !== '-') {
+    try {
+      source = (await open(o.file, 'r')).createReadStream();
+    } catch (err) {
+      throw new ReplikvError(`cannot read ${o.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  const reply = await clientOf(o).import(source);
+  await (o.json ? emitJson(io, reply) : emit(io.stdout, `imported ${reply.imported} keys\n`));
+}
+
+export async function statusCommand(o: Target, io: Io): Promise<void> {
+  const s = await clientOf(o).status();
+  await (o.json ? emitJson(io, s) : emit(io.stdout, formatStatus(s)));
+}
+
+export async function peersCommand(o: Target, io: Io): Promise<void> {
+  const peers = await clientOf(o).peers();
+  await (o.json ? emitJson(io, peers) : emit(io.stdout, formatPeers(peers, Date.now())));
+}
+
+export async function keygenCommand(o: { out: string; force?: boolean; json?: boolean }, io: Io): Promise<void> {
+  const file = resolve(o.out);
+  writeSwarmKeyFile(file, o.force ?? false);
+  await (o.json
+    ? emitJson(io, { file })
+    : emit(io.stdout, `wrote a new swarm key to ${file} (mode 0600); copy it to every node of the swarm\n`));
+}
+
+export function formatStatus(s: Status): string {
+  const [firstAddr, ...moreAddrs] = s.addrs;
+  const rows = [
+    ['peer', s.peerId],
+    ['replica', s.replicaId],
+    ['addrs', firstAddr ?? '(none)'],
+    ...moreAddrs.map((a) => ['', a]),
+    ['mode', s.mode],
+    ['state', s.state],
+    ['keys', String(s.keys)],
+    ['digest', s.digest],
+    ['peers', String(s.peers.length)],
+  ];
+  const peers = s.peers.map((p) => ['', p.peerId, p.state, `behind ${p.behind}`]);
+  return table(rows) + (peers.length > 0 ? table(peers) : '');
+}
+
+export function formatPeers(peers: PeerInfo[], now: number): string {
+  if (peers.length === 0) return 'no peers\n';
+  const seen = (t: number | null) => (t === null ? '-' : `${Math.max(0, Math.round((now - t) / 1000))}s ago`);
+  return table([
+    ['PEER', 'STATE', 'BEHIND', 'LAST SEEN', 'REPLICA', 'ADDRS'],
+    ...peers.map((p) => [p.peerId, p.state, String(p.behind), seen(p.lastSeen), p.replicaId ?? '-', p.addrs.join(' ') || '-']),
+  ]);
+}
+
+/** Left-aligned columns, two spaces apart, no trailing spaces. */
+function table(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]! + 2))).join('') + '\n').join('');
+}

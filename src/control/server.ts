@@ -1,0 +1,204 @@
+// The control API: HTTP with JSON on a Unix socket (mode 0600), so only the daemon's own user can
+// drive it and no port is opened. Routes are documented in docs/control-api.md. A bad request is
+// answered with a typed error and never takes the server down.
+
+import { chmod, lstat, unlink } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
+import { DEFAULT_MAX_VALUE_BYTES } from '../core/validate.js';
+import { DecodeError, InvalidKeyError, InvalidTokenError, InvalidValueError, ReplikvError } from '../errors.js';
+import type { ReadResult } from '../store/keyspace.js';
+import type { NodeApi } from './api.js';
+import { ImportLineError, importNdjson } from './import-stream.js';
+import { CONTEXT_HEADER, toJsonValue, toJsonValueOrNull, type KeyJson, type ScanPage } from './wire.js';
+
+export interface ControlServer {
+  readonly socketPath: string;
+  close(): Promise<void>;
+}
+
+export interface ControlServerOptions {
+  /** The node's value limit; PUT bodies beyond it plus PUT_SLACK_BYTES are refused unread (413). */
+  maxValueBytes?: number;
+}
+
+/** The socket path is taken by a live daemon, or is not a socket we may replace. */
+export class ControlSocketError extends ReplikvError {
+  override readonly code = 'CONTROL_SOCKET';
+}
+
+/** A request that does not fit the API (bad query, bad header, bad percent-encoding). */
+export class BadRequestError extends ReplikvError {
+  override readonly code = 'BAD_REQUEST';
+}
+
+class PayloadTooLargeError extends ReplikvError {
+  override readonly code = 'PAYLOAD_TOO_LARGE';
+}
+
+export const PUT_SLACK_BYTES = 64 * 1024;
+export const MAX_SCAN_LIMIT = 10_000;
+const DEFAULT_SCAN_LIMIT = 1000;
+const CLIENT_ERRORS = [InvalidKeyError, InvalidValueError, InvalidTokenError, DecodeError, BadRequestError, ImportLineError];
+
+export async function startControlServer(
+  socketPath: string,
+  api: NodeApi,
+  log: (obj: object) => void = () => {},
+  opts: ControlServerOptions = {},
+): Promise<ControlServer> {
+  const maxValueBytes = opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+  await removeStaleSocket(socketPath);
+  const server = createServer((req, res) => {
+    route(req, res, api, maxValueBytes).catch((err: unknown) => fail(req, res, err, log));
+  });
+  server.requestTimeout = 0; // an import may stream for longer than Node's 5-minute default
+  // The socket is created under a umask that leaves it owner-only from the first instant;
+  // the chmod after listen only makes that explicit.
+  const umask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(err.code === 'EADDRINUSE' ? new ControlSocketError(`${socketPath} was taken by another daemon while starting`) : err),
+      );
+      server.listen(socketPath, resolve);
+    });
+  } finally {
+    process.umask(umask);
+  }
+  await chmod(socketPath, 0o600);
+  log({ msg: 'control socket listening', socketPath });
+  return {
+    socketPath,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve()); // also removes the socket file
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** A socket file left by a dead daemon is removed; one a live daemon answers on is refused. */
+async function removeStaleSocket(path: string): Promise<void> {
+  let isSocket: boolean;
+  try {
+    isSocket = (await lstat(path)).isSocket();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new ControlSocketError(`cannot check control socket ${path}: ${(err as NodeJS.ErrnoException).code}`);
+  }
+  if (!isSocket) throw new ControlSocketError(`${path} exists and is not a socket; refusing to replace it`);
+  const live = await new Promise<boolean>((resolve, reject) => {
+    const probe = connect(path);
+    probe.setTimeout(2000, () => (probe.destroy(), resolve(true))); // a hung daemon still holds it
+    probe.once('connect', () => (probe.destroy(), resolve(true)));
+    probe.once('error', (err: NodeJS.ErrnoException) =>
+      err.code === 'ECONNREFUSED' ? resolve(false) : reject(new ControlSocketError(`cannot check control socket ${path}: ${err.code}`)),
+    );
+  });
+  if (live) throw new ControlSocketError(`another replikv daemon is already listening on ${path}`);
+  await unlink(path);
+}
+
+async function route(req: IncomingMessage, res: ServerResponse, api: NodeApi, maxValueBytes: number): Promise<void> {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+  const method = req.method ?? 'GET';
+
+  if (path.startsWith('/v1/keys/')) {
+    const key = decodeKey(path.slice('/v1/keys/'.length));
+    if (method === 'PUT') {
+      const value = await readBody(req, maxValueBytes + PUT_SLACK_BYTES);
+      const [r] = await api.write([{ type: 'put', key, value, ...contextOf(req) }]);
+      return sendJson(res, 200, { dot: r!.dot });
+    }
+    if (method === 'DELETE') {
+      const [r] = await api.write([{ type: 'del', key, ...contextOf(req) }]);
+      return sendJson(res, 200, { dot: r!.dot });
+    }
+    if (method === 'GET') return getKey(res, key, api.read(key), query.get('format'));
+  }
+  if (path === '/v1/scan' && method === 'GET') {
+    const page = api.scan({ prefix: query.get('prefix') ?? undefined, after: query.get('after') || undefined, limit: scanLimit(query.get('limit')) });
+    return sendJson(res, 200, { items: page.items.map((i) => ({ key: i.key, ...toJsonValue(i.value) })), cursor: page.cursor } satisfies ScanPage);
+  }
+  if (path === '/v1/import' && method === 'POST') return sendJson(res, 200, { imported: await importNdjson(req, (ops) => api.write(ops), maxValueBytes) });
+  if (path === '/v1/status' && method === 'GET') return sendJson(res, 200, api.status());
+  if (path === '/v1/peers' && method === 'GET') return sendJson(res, 200, api.peers());
+  sendJson(res, 404, { error: `no route for ${method} ${path}` });
+}
+
+function getKey(res: ServerResponse, key: string, r: ReadResult | undefined, format: string | null): void {
+  if (format !== null && format !== 'json' && format !== 'raw') throw new BadRequestError(`unknown format "${format}" (json or raw)`);
+  if (format === 'json') {
+    if (r === undefined) return sendJson(res, 404, { error: 'not found' });
+    const siblings = r.siblings.map((s) => ({
+      ...toJsonValueOrNull(s.value),
+      replica: s.replica,
+      counter: s.counter,
+      hlc: s.hlc,
+      deleted: s.value === null,
+    }));
+    return sendJson(res, 200, { key, ...toJsonValueOrNull(r.value), siblings, context: r.context } satisfies KeyJson);
+  }
+  if (r === undefined || r.value === null) return sendJson(res, 404, { error: 'not found' });
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': r.value.length });
+  res.end(r.value);
+}
+
+function decodeKey(encoded: string): string {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    throw new InvalidKeyError('invalid key: bad percent-encoding in the path (use encodeURIComponent)');
+  }
+}
+
+function contextOf(req: IncomingMessage): { context?: string } {
+  const v = req.headers[CONTEXT_HEADER];
+  if (Array.isArray(v)) throw new BadRequestError(`give ${CONTEXT_HEADER} at most once`);
+  return v === undefined ? {} : { context: v };
+}
+
+function scanLimit(raw: string | null): number {
+  if (raw === null || raw === '') return DEFAULT_SCAN_LIMIT;
+  const n = /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= 1 && n <= MAX_SCAN_LIMIT)) throw new BadRequestError(`limit must be an integer from 1 to ${MAX_SCAN_LIMIT}, got "${raw}"`);
+  return n;
+}
+
+/** Reads a body of at most `cap` bytes; a larger one is refused before it is buffered. */
+async function readBody(req: IncomingMessage, cap: number): Promise<Buffer> {
+  const tooLarge = () => new PayloadTooLargeError(`request body larger than ${cap} bytes (the value limit plus ${PUT_SLACK_BYTES})`);
+  if (Number(req.headers['content-length'] ?? 0) > cap) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > cap) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+function fail(req: IncomingMessage, res: ServerResponse, err: unknown, log: (obj: object) => void): void {
+  // Drain what the client is still sending, so it can read the answer instead of stalling.
+  req.resume();
+  if (res.headersSent) return void res.destroy();
+  if (err instanceof PayloadTooLargeError) return sendJson(res, 413, { error: err.message, code: err.code });
+  if (CLIENT_ERRORS.some((type) => err instanceof type)) {
+    const e = err as ReplikvError;
+    return sendJson(res, 400, { error: e.message, code: e.code });
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  log({ msg: 'control request failed', method: req.method, url: req.url, error: e.stack ?? e.message });
+  sendJson(res, 500, { error: `internal error: ${e.message}`, ...(e instanceof ReplikvError ? { code: e.code } : {}) });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const data = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': data.length });
+  res.end(data);
+}

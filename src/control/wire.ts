@@ -1,0 +1,78 @@
+// The JSON shapes the control API sends, shared by the server and the client. Values are bytes;
+// JSON carries them as a UTF-8 string when they are valid UTF-8 (readable, exact) and as base64
+// otherwise, so no byte is ever lost to a replacement character.
+
+import { isUtf8 } from 'node:buffer';
+import type { Dot } from '../core/replica.js';
+
+export type JsonValue = { value: string; valueBase64?: never } | { valueBase64: string; value?: never };
+
+export interface WriteReply {
+  dot: Dot;
+}
+
+export interface SiblingJson {
+  /** null (and no valueBase64) for a deletion. */
+  value?: string | null;
+  valueBase64?: string;
+  replica: string;
+  counter: number;
+  hlc: number;
+  deleted: boolean;
+}
+
+export interface KeyJson {
+  key: string;
+  /** The resolved value; null when the key is deleted. */
+  value?: string | null;
+  valueBase64?: string;
+  siblings: SiblingJson[];
+  /** Causal-context token: send it back as x-replikv-context to supersede exactly these siblings. */
+  context: string;
+}
+
+export type ScanItem = { key: string } & JsonValue;
+
+export interface ScanPage {
+  items: ScanItem[];
+  /** Pass as `after` to continue; null at the end. */
+  cursor: string | null;
+}
+
+export interface ImportReply {
+  imported: number;
+}
+
+export interface ErrorReply {
+  error: string;
+  code?: string;
+}
+
+export const CONTEXT_HEADER = 'x-replikv-context';
+
+export function toJsonValue(bytes: Uint8Array): JsonValue {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  return isUtf8(buf) ? { value: buf.toString('utf8') } : { valueBase64: buf.toString('base64') };
+}
+
+/** Same rule, with null for a deleted value. */
+export function toJsonValueOrNull(bytes: Uint8Array | null): JsonValue | { value: null } {
+  return bytes === null ? { value: null } : toJsonValue(bytes);
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * The bytes of a JSON-carried value, or a reason it is not one. A string value must be
+ * well-formed Unicode (a lone surrogate has no UTF-8 form); base64 must be canonical padded base64.
+ */
+export function fromJsonValue(v: { value?: unknown; valueBase64?: unknown }): Uint8Array | string {
+  if (v.value !== undefined && v.valueBase64 !== undefined) return 'give either "value" or "valueBase64", not both';
+  if (typeof v.value === 'string') {
+    return v.value.isWellFormed() ? Buffer.from(v.value, 'utf8') : '"value" is not well-formed Unicode (use "valueBase64")';
+  }
+  if (typeof v.valueBase64 === 'string') {
+    return BASE64.test(v.valueBase64) ? Buffer.from(v.valueBase64, 'base64') : '"valueBase64" is not valid base64';
+  }
+  return 'expected a string "value" or "valueBase64"';
+}

@@ -1,0 +1,38 @@
+// `replikv daemon`: its flags and config loading. Kept apart from daemon.ts so that the client
+// commands, which share cli.ts, start without loading the storage and network stack.
+
+import { Command, Option } from 'commander';
+import { loadConfig, type Config } from './config.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** `replikv daemon`: flags override the config file. */
+export function daemonCommand(): Command {
+  return new Command('daemon')
+    .description('run the replikv daemon for this machine: replicate with peers, serve the local control socket (until SIGINT or SIGTERM)')
+    .option('--config <file>', 'JSON config file (see config/default.json)')
+    .option('--data-dir <dir>', 'data directory (default ./data)')
+    .option('--listen <multiaddr>', 'address to listen on for peers; repeat for more (default /ip4/0.0.0.0/tcp/7400)', collect)
+    .option('--bootstrap <multiaddr>', 'a peer to contact at start; repeat for more', collect)
+    .addOption(new Option('--mode <mode>', 'how writes move: push, pull or hybrid (default hybrid)').choices(['push', 'pull', 'hybrid']))
+    .option('--gossip-interval <ms>', 'milliseconds between digest rounds (default 1000)', (v) => Number(v))
+    .option('--swarm-key <file>', 'private network key (make one with: replikv keygen --out FILE)')
+    .option('--identity <file>', 'private key file (default DATA_DIR/identity.key, created if missing)')
+    .option('--control <path>', 'control socket (default DATA_DIR/control.sock)')
+    .addOption(new Option('--durability <mode>', 'strict (synced before ack) or relaxed (synced within 1 s)').choices(['strict', 'relaxed']))
+    .action(async (opts: Record<string, unknown>) => {
+      const config = loadConfig(opts.config as string | undefined, {
+        dataDir: opts.dataDir as string | undefined,
+        listen: opts.listen as string[] | undefined,
+        bootstrap: opts.bootstrap as string[] | undefined,
+        mode: opts.mode as Config['mode'] | undefined,
+        gossipIntervalMs: opts.gossipInterval as number | undefined,
+        swarmKey: opts.swarmKey as string | undefined,
+        identity: opts.identity as string | undefined,
+        control: opts.control as string | undefined,
+        durability: opts.durability as Config['durability'] | undefined,
+      });
+      const { runDaemon } = await import('./daemon.js');
+      await runDaemon(config);
+    });
+}
