@@ -1,5 +1,9 @@
-// `npm run bench`: every benchmark, one after the other, in one process run so that ratios
-// are measured side by side. Set BENCH_KEYS to run smaller.
+// `npm run bench`: every benchmark, one after the other, so that ratios are measured side by side.
+// `npm run bench -- keyspace` or `-- daemons` runs one; BENCH_KEYS=200000 runs the keyspace smaller.
+import '../src/polyfill.js';
+import { benchDaemons } from './daemons.js';
 import { benchKeyspace } from './keyspace.js';
 
-await benchKeyspace();
+const only = process.argv[2];
+if (only === undefined || only === 'keyspace') await benchKeyspace();
+if (only === undefined || only === 'daemons') await benchDaemons();

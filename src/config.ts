@@ -37,7 +37,7 @@ export const ConfigSchema = z.strictObject({
   mode: z.enum(['push', 'pull', 'hybrid']).default('hybrid'),
   gossipIntervalMs: z.number().int().min(10).max(3_600_000).default(1000),
   /** Peers to run a sync exchange with every gossip interval. */
-  fanout: z.number().int().min(1).max(64).default(2),
+  fanout: z.number().int().min(1).max(64).default(1),
   /** Pre-shared swarm key file (replikv keygen): only nodes with the same key can connect. */
   swarmKey: z.string().min(1).nullable().default(null),
   /** The node's private key file; default DATA_DIR/identity.key (created if missing). */

@@ -2,16 +2,14 @@
 // I/O), so the rules are testable: the replicator feeds it events and asks it what to dial and
 // whom to gossip with.
 //
-// A peer is alive while connected and heard from within `suspectAfterMs`; suspect when silent
-// longer than that or disconnected but seen within `downAfterMs`; down otherwise. A failed dial
-// backs off exponentially from the gossip interval up to `maxBackoffMs`.
+// A peer is alive while connected; suspect when disconnected but seen within `downAfterMs`; down
+// otherwise. A failed dial backs off exponentially from the gossip interval up to `maxBackoffMs`.
 
 import type { Clock } from '../core/clock.js';
 import type { PeerState } from '../control/api.js';
 
 export interface MembershipOptions {
   intervalMs: number;
-  suspectAfterMs?: number;
   downAfterMs?: number;
   maxBackoffMs?: number;
 }
@@ -49,7 +47,6 @@ export function peerIdOf(addr: string): string | null {
 export class Membership {
   private readonly peers = new Map<string, Peer>();
   private readonly seeds = new Map<string, Seed>();
-  private readonly suspectAfter: number;
   private readonly downAfter: number;
   private readonly maxBackoff: number;
 
@@ -57,7 +54,6 @@ export class Membership {
     readonly self: string,
     private readonly opts: MembershipOptions,
   ) {
-    this.suspectAfter = opts.suspectAfterMs ?? 3 * opts.intervalMs;
     this.downAfter = opts.downAfterMs ?? 10 * opts.intervalMs;
     this.maxBackoff = opts.maxBackoffMs ?? 30_000;
   }
@@ -157,8 +153,10 @@ export class Membership {
   state(peerId: string, now: number): PeerState {
     const p = this.peers.get(peerId);
     if (p === undefined) return 'down';
+    // A connection is the liveness signal: libp2p's connection monitor pings it and closes it when
+    // the peer stops answering. Gossip silence is not, since push mode exchanges digests rarely.
+    if (p.connected) return 'alive';
     const silent = p.lastSeen === null ? Infinity : now - p.lastSeen;
-    if (p.connected) return silent <= this.suspectAfter ? 'alive' : 'suspect';
     return silent <= this.downAfter ? 'suspect' : 'down';
   }
 

@@ -248,7 +248,9 @@ export class Replicator {
       this.pushStreams.set(peer, writer);
     }
     try {
-      await (await writer).write(frame);
+      const w = await writer;
+      await w.write(frame);
+      await w.flush(); // the batching already happened in pushed(); do not wait another turn
     } catch (err) {
       // The peer gets these writes through the next sync exchange instead.
       this.pushStreams.delete(peer);

@@ -1,10 +1,19 @@
 // Helpers for tests that run real child processes.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+/** The repository root: the nearest folder above this file with a package.json (works from dist/ too). */
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+}
 
 /** The compiled file for a source path relative to the repository root (npm test builds first). */
 export function built(relative: string): string {
-  return fileURLToPath(new URL(`../../dist/${relative.replace(/\.ts$/, '.js')}`, import.meta.url));
+  return join(repoRoot(), 'dist', relative.replace(/\.ts$/, '.js'));
 }
 
 export interface Child {
