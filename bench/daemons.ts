@@ -7,6 +7,11 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { pino } from 'pino';
+import { loadConfig } from '../src/config.js';
+import { startDaemon } from '../src/daemon.js';
 import { CLI, Fleet, untilConnected, untilConverged, type TestDaemon } from '../test/helpers/daemons.js';
 import { run } from '../test/helpers/process.js';
 
@@ -55,6 +60,42 @@ function ensureSs(): void {
   }
 }
 
+/**
+ * Replication alone: two daemons in this process (real libp2p TCP between them, real LMDB), from
+ * the origin's write acknowledgement to the value being readable on the peer. Leaves out the
+ * control socket round trip and the process wake-ups the end-to-end figure includes.
+ */
+async function replicationOnly(n: number): Promise<number[]> {
+  const dirs = [mkdtempSync(join(tmpdir(), 'rkv-b-')), mkdtempSync(join(tmpdir(), 'rkv-b-'))];
+  const log = pino({ level: 'warn' });
+  const config = (dataDir: string, bootstrap: string[]) => loadConfig(undefined, { dataDir, listen: ['/ip4/127.0.0.1/tcp/0'], mode: 'push', bootstrap });
+  const a = await startDaemon(config(dirs[0]!, []), log);
+  const b = await startDaemon(config(dirs[1]!, [a.api.status().addrs[0]!]), log);
+  try {
+    const deadline = Date.now() + 30_000;
+    while (!b.api.status().peers.some((p) => p.state === 'alive') || !a.api.status().peers.some((p) => p.state === 'alive')) {
+      if (Date.now() > deadline) throw new Error('the two in-process daemons did not connect');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const key = `rep/${i}`;
+      await a.api.write([{ type: 'put', key, value: Buffer.from('x') }]);
+      const t0 = performance.now();
+      while (b.api.read(key) === undefined) {
+        if (performance.now() - t0 > 30_000) throw new Error(`${key} not visible on the peer after 30 s`);
+        await new Promise((r) => setImmediate(r));
+      }
+      out.push(performance.now() - t0);
+    }
+    return out;
+  } finally {
+    await b.stop();
+    await a.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+}
+
 export async function benchDaemons(): Promise<void> {
   ensureSs();
   console.log('\n# daemons: three local nodes on 127.0.0.1');
@@ -65,9 +106,12 @@ export async function benchDaemons(): Promise<void> {
       const nodes = await fleet.cluster(3, { mode, gossipIntervalMs: 1000 });
       await untilConnected(nodes);
       const xs = await latency(nodes[0]!, nodes[1]!, LATENCY_SAMPLES[mode]);
-      rows.push([`write-to-visible on a peer, ${mode} mode (${xs.length} writes, 1 s gossip)`, `p50 ${pct(xs, 50).toFixed(2)} ms, p99 ${pct(xs, 99).toFixed(2)} ms`]);
+      rows.push([`end to end: put on node 1 until a GET on node 2 sees it, ${mode} mode (${xs.length} writes)`, `p50 ${pct(xs, 50).toFixed(2)} ms, p99 ${pct(xs, 99).toFixed(2)} ms`]);
       await fleet.cleanup();
     }
+
+    const rep = await replicationOnly(300);
+    rows.push(['replication alone, push (2 daemons in one process, ack to visible)', `p50 ${pct(rep, 50).toFixed(2)} ms, p99 ${pct(rep, 99).toFixed(2)} ms`]);
 
     const nodes = await fleet.cluster(3, { mode: 'hybrid', gossipIntervalMs: 1000 });
     await untilConnected(nodes);
