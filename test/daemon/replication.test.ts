@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Fleet, untilConnected, untilConverged } from '../helpers/daemons.js';
+import { eventually } from '../helpers/process.js';
 
 const fleet = new Fleet();
 afterEach(async (ctx) => {
@@ -47,6 +48,21 @@ describe('membership and conflicts', () => {
     await untilConnected([a, b, c, d]);
     const peersOfA = (await a.client.peers()).map((p) => p.peerId).sort();
     expect(peersOfA).toEqual([b.peerId, c.peerId, d.peerId].sort());
+  });
+
+  it('redials a peer that went away, with backoff, once it is back at its address', async () => {
+    const aDir = fleet.tmpdir();
+    let a = await fleet.start({ dataDir: aDir });
+    const listen = a.addr.replace(/\/p2p\/.*$/, ''); // come back on the same port
+    const b = await fleet.start({ bootstrap: [a.addr] });
+    await untilConnected([a, b]);
+    await a.stop();
+    await eventually(() => b.status(), (s) => s.peers.every((p) => p.state !== 'alive'), 'b to notice a is gone');
+    a = await fleet.start({ dataDir: aDir, listen }); // a has no bootstrap: b must come back to it
+    await untilConnected([a, b]);
+    expect((await a.cli('put', 'after-restart', 'yes')).code).toBe(0);
+    await untilConverged([a, b], 1);
+    expect(b.child.stderr()).toMatch(/dial failed/); // it did try while a was away
   });
 
   it('writes to one key made while two nodes cannot reach each other end as siblings with one resolved value', async () => {

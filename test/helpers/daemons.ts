@@ -16,6 +16,8 @@ export interface DaemonOptions {
   gossipIntervalMs?: number;
   dataDir?: string;
   identity?: string;
+  /** Default /ip4/127.0.0.1/tcp/0 (a port the OS picks). */
+  listen?: string;
   extra?: string[];
 }
 
@@ -34,7 +36,7 @@ export class TestDaemon {
 
   async start(): Promise<this> {
     const o = this.opts;
-    const args = [CLI, 'daemon', '--data-dir', this.dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--mode', o.mode ?? 'hybrid'];
+    const args = [CLI, 'daemon', '--data-dir', this.dataDir, '--listen', o.listen ?? '/ip4/127.0.0.1/tcp/0', '--mode', o.mode ?? 'hybrid'];
     args.push('--gossip-interval', String(o.gossipIntervalMs ?? 200));
     for (const b of o.bootstrap ?? []) args.push('--bootstrap', b);
     if (o.swarmKey !== undefined) args.push('--swarm-key', o.swarmKey);
