@@ -5,16 +5,20 @@
 import './polyfill.js';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { DaemonUnavailableError } from './control/client.js';
+import { DaemonUnavailableError, RequestError } from './control/client.js';
 import * as cmd from './control/commands.js';
 import { daemonCommand } from './daemon-command.js';
 import { ConfigError, ReplikvError, StoreError } from './errors.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-export const EXIT = { ok: 0, error: 1, unavailable: 2, usage: 64, config: 78 } as const;
+export const EXIT = { ok: 0, error: 1, unavailable: 2, concern: 3, usage: 64, config: 78 } as const;
 
 const io: cmd.Io = { stdin: process.stdin, stdout: process.stdout };
+
+function replicaCount(raw: string): number | 'all' {
+  return raw === 'all' ? 'all' : positiveInt(raw);
+}
 
 function positiveInt(raw: string): number {
   if (!/^\d+$/.test(raw) || Number(raw) < 1 || !Number.isSafeInteger(Number(raw))) throw new InvalidArgumentError('expected a positive integer');
@@ -39,13 +43,19 @@ function program(): Command {
 
   cli.addCommand(daemonCommand().copyInheritedSettings(cli));
 
-  client('put')
+  // put, del and import can wait until N replicas, the writer included, hold the write durably.
+  const withConcern = (c: Command) =>
+    c
+      .option('--w <n>', 'return only once N replicas (this one included) stored the write durably; "all" = every connected peer too', replicaCount)
+      .option('--timeout <ms>', 'how long --w may wait (default 5000); on timeout: exit 3, the write is not undone', positiveInt);
+
+  withConcern(client('put'))
     .description('store VALUE under KEY on the local node (it then replicates to the peers)')
     .argument('<key>', 'the key (UTF-8, 1 to 1024 bytes)')
     .argument('<value>', 'the value as text, or - to read raw bytes from stdin')
     .option('--context <token>', 'supersede exactly the versions a read returned (the context from get --json)')
     .addHelpText('after', '\nPrints nothing on success; with --json, the write\'s dot {"dot":{"r":REPLICA,"c":COUNTER}}.\n')
-    .action((key: string, value: string, o: cmd.Target & { context?: string }) => cmd.putCommand({ ...o, key, value }, io));
+    .action((key: string, value: string, o: cmd.Target & cmd.Concern & { context?: string }) => cmd.putCommand({ ...o, key, value }, io));
 
   client('get')
     .description('print the value of KEY as raw bytes (no newline added); exit 1 if it is absent or deleted')
@@ -53,11 +63,11 @@ function program(): Command {
     .addHelpText('after', '\nWith --json: {key, value|valueBase64, siblings, context}; a deleted key prints with value null.\n')
     .action((key: string, o: cmd.Target) => cmd.getCommand({ ...o, key }, io));
 
-  client('del')
+  withConcern(client('del'))
     .description('delete KEY (a deletion replicates like a write)')
     .argument('<key>', 'the key')
     .option('--context <token>', 'delete exactly the versions a read returned (the context from get --json)')
-    .action((key: string, o: cmd.Target & { context?: string }) => cmd.delCommand({ ...o, key }, io));
+    .action((key: string, o: cmd.Target & cmd.Concern & { context?: string }) => cmd.delCommand({ ...o, key }, io));
 
   client('scan')
     .description('list live keys in key order as KEY<TAB>VALUE lines (values as UTF-8 text; use --json for exact bytes)')
@@ -67,7 +77,7 @@ function program(): Command {
     .addHelpText('after', '\nWith --json: {"items":[{key, value|valueBase64}], "cursor": KEY to continue after, or null}.\n')
     .action((o: cmd.Target & { prefix?: string; limit?: number; after?: string }) => cmd.scanCommand(o, io));
 
-  client('import')
+  withConcern(client('import'))
     .description('stream NDJSON records {"key": K, "value": TEXT} or {"key": K, "valueBase64": B64} into the local node')
     .argument('[file]', 'the NDJSON file, or - for stdin', '-')
     .addHelpText('after', '\nA bad line stops the import; every line before it stays written, and the error names the line.\n')
@@ -107,6 +117,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof StoreError || err instanceof DaemonUnavailableError) {
       process.stderr.write(`replikv: ${err.message}\n`);
       return EXIT.unavailable;
+    }
+    if (err instanceof RequestError && err.code === 'WRITE_CONCERN') {
+      process.stderr.write(`replikv: ${err.message}\n`);
+      return EXIT.concern;
     }
     if (err instanceof ReplikvError) {
       process.stderr.write(`replikv: ${err.message}\n`);

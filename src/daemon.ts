@@ -64,6 +64,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     scan: (opts) => ks.scan(opts),
     status,
     peers: () => replicator.peers(),
+    awaitReplicas: (dots, concern) => replicator.waitForReplicas(dots, concern.w, concern.timeoutMs),
   };
   let control: Awaited<ReturnType<typeof startControlServer>>;
   try {

@@ -1,7 +1,7 @@
 // What the control API asks of a running node. The daemon implements it; the control server
 // (server.ts) exposes it over HTTP+JSON on a Unix socket; the CLI talks to that socket.
 
-import type { ClockJSON } from '../core/clock.js';
+import type { Clock, ClockJSON } from '../core/clock.js';
 import type { ReadResult, ScanResult, WriteOp, WriteResult } from '../store/keyspace.js';
 
 export type Mode = 'push' | 'pull' | 'hybrid';
@@ -36,6 +36,13 @@ export interface Status {
   peers: { peerId: string; state: PeerState; behind: number }[];
 }
 
+/** How many replicas, the writer included, must hold a write durably before it is acknowledged. */
+export interface WriteConcernSpec {
+  /** A count, or 'all' for this node and every peer connected at the time of the write. */
+  w: number | 'all';
+  timeoutMs: number;
+}
+
 export interface NodeApi {
   /** Local writes, applied atomically in order, then pushed to peers (in push and hybrid mode). */
   write(ops: WriteOp[]): Promise<WriteResult[]>;
@@ -43,4 +50,6 @@ export interface NodeApi {
   scan(opts: { prefix?: string; after?: string; limit?: number }): ScanResult;
   status(): Status;
   peers(): PeerInfo[];
+  /** Waits until the write concern holds for `dots`; resolves with the replica count, or rejects with WriteConcernError. */
+  awaitReplicas(dots: Clock, concern: WriteConcernSpec): Promise<number>;
 }

@@ -8,7 +8,9 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidKeyError, ReplikvError } from '../errors.js';
 import type { PeerInfo, Status } from './api.js';
-import { CONTEXT_HEADER, type ErrorReply, type ImportReply, type KeyJson, type ScanPage, type WriteReply } from './wire.js';
+import { CONTEXT_HEADER,
+  TIMEOUT_HEADER,
+  W_HEADER, type ErrorReply, type ImportReply, type KeyJson, type ScanPage, type WriteReply } from './wire.js';
 
 /** Nothing answers on the control socket. */
 export class DaemonUnavailableError extends ReplikvError {
@@ -44,12 +46,12 @@ export class ControlClient {
   constructor(readonly socketPath: string) {}
 
   /** Stores `value` (bytes, or a stream of them) under `key`. */
-  async put(key: string, value: Body, opts: { context?: string } = {}): Promise<WriteReply> {
-    return this.json(await this.call('PUT', keyPath(key), value, contextHeader(opts.context)));
+  async put(key: string, value: Body, opts: WriteOptions = {}): Promise<WriteReply> {
+    return this.json(await this.call('PUT', keyPath(key), value, { ...contextHeader(opts.context), ...concernHeaders(opts) }));
   }
 
-  async del(key: string, opts: { context?: string } = {}): Promise<WriteReply> {
-    return this.json(await this.call('DELETE', keyPath(key), undefined, contextHeader(opts.context)));
+  async del(key: string, opts: WriteOptions = {}): Promise<WriteReply> {
+    return this.json(await this.call('DELETE', keyPath(key), undefined, { ...contextHeader(opts.context), ...concernHeaders(opts) }));
   }
 
   /** The resolved value, or undefined when the key is absent or deleted. */
@@ -75,8 +77,8 @@ export class ControlClient {
   }
 
   /** Streams NDJSON records (see docs/control-api.md) to the daemon. */
-  async import(ndjson: Readable | AsyncIterable<Uint8Array>): Promise<ImportReply> {
-    return this.json(await this.call('POST', '/v1/import', ndjson, { 'content-type': 'application/x-ndjson' }));
+  async import(ndjson: Readable | AsyncIterable<Uint8Array>, opts: Omit<WriteOptions, 'context'> = {}): Promise<ImportReply> {
+    return this.json(await this.call('POST', '/v1/import', ndjson, { 'content-type': 'application/x-ndjson', ...concernHeaders(opts) }));
   }
 
   async status(): Promise<Status> {
@@ -146,6 +148,19 @@ function keyPath(key: string): string {
   } catch {
     throw new InvalidKeyError('invalid key: not well-formed Unicode (lone surrogate)');
   }
+}
+
+/** Options of a write: the context it supersedes and its write concern. */
+export interface WriteOptions {
+  context?: string;
+  /** Replicas, the writer included, that must hold the write before the call returns ('all': every connected peer too). */
+  w?: number | 'all';
+  timeoutMs?: number;
+}
+
+function concernHeaders(opts: WriteOptions): Record<string, string> {
+  if (opts.w === undefined) return {};
+  return { [W_HEADER]: String(opts.w), ...(opts.timeoutMs === undefined ? {} : { [TIMEOUT_HEADER]: String(opts.timeoutMs) }) };
 }
 
 function contextHeader(context: string | undefined): Record<string, string> {

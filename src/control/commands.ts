@@ -44,14 +44,20 @@ async function emit(out: Writable, data: string | Uint8Array): Promise<void> {
 
 const emitJson = (io: Io, value: unknown) => emit(io.stdout, JSON.stringify(value) + '\n');
 
-export async function putCommand(o: Target & { key: string; value: string; context?: string }, io: Io): Promise<void> {
+/** Write concern options of put, del and import. */
+export interface Concern {
+  w?: number | 'all';
+  timeout?: number;
+}
+
+export async function putCommand(o: Target & Concern & { key: string; value: string; context?: string }, io: Io): Promise<void> {
   const body = o.value === '-' ? io.stdin : Buffer.from(o.value, 'utf8');
-  const reply = await clientOf(o).put(o.key, body, { context: o.context });
+  const reply = await clientOf(o).put(o.key, body, { context: o.context, w: o.w, timeoutMs: o.timeout });
   if (o.json) await emitJson(io, reply);
 }
 
-export async function delCommand(o: Target & { key: string; context?: string }, io: Io): Promise<void> {
-  const reply = await clientOf(o).del(o.key, { context: o.context });
+export async function delCommand(o: Target & Concern & { key: string; context?: string }, io: Io): Promise<void> {
+  const reply = await clientOf(o).del(o.key, { context: o.context, w: o.w, timeoutMs: o.timeout });
   if (o.json) await emitJson(io, reply);
 }
 
@@ -93,7 +99,7 @@ export async function scanCommand(o: Target & { prefix?: string; after?: string;
 const textOf = (item: ScanItem) => item.value ?? Buffer.from(item.valueBase64!, 'base64').toString('utf8');
 
 /** Streams an NDJSON file (or stdin for `-` or no file) to the daemon. */
-export async function importCommand(o: Target & { file?: string }, io: Io): Promise<void> {
+export async function importCommand(o: Target & Concern & { file?: string }, io: Io): Promise<void> {
   let source: Readable = io.stdin;
   if (o.file !== undefined && o.file !== '-') {
     try {
@@ -102,7 +108,7 @@ export async function importCommand(o: Target & { file?: string }, io: Io): Prom
       throw new ReplikvError(`cannot read ${o.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   }
-  const reply = await clientOf(o).import(source);
+  const reply = await clientOf(o).import(source, { w: o.w, timeoutMs: o.timeout });
   await (o.json ? emitJson(io, reply) : emit(io.stdout, `imported ${reply.imported} keys\n`));
 }
 

@@ -8,9 +8,22 @@ import { connect } from 'node:net';
 import { DEFAULT_MAX_VALUE_BYTES } from '../core/validate.js';
 import { DecodeError, InvalidKeyError, InvalidTokenError, InvalidValueError, ReplikvError } from '../errors.js';
 import type { ReadResult } from '../store/keyspace.js';
-import type { NodeApi } from './api.js';
+import { Clock } from '../core/clock.js';
+import { WriteConcernError } from '../sync/write-concern.js';
+import type { NodeApi, WriteConcernSpec } from './api.js';
 import { ImportLineError, importNdjson } from './import-stream.js';
-import { CONTEXT_HEADER, toJsonValue, toJsonValueOrNull, type KeyJson, type ScanPage } from './wire.js';
+import {
+  CONTEXT_HEADER,
+  DEFAULT_CONCERN_TIMEOUT_MS,
+  TIMEOUT_HEADER,
+  toJsonValue,
+  toJsonValueOrNull,
+  W_HEADER,
+  type ImportReply,
+  type KeyJson,
+  type ScanPage,
+  type WriteReply,
+} from './wire.js';
 
 export interface ControlServer {
   readonly socketPath: string;
@@ -109,14 +122,15 @@ async function route(req: IncomingMessage, res: ServerResponse, api: NodeApi, ma
 
   if (path.startsWith('/v1/keys/')) {
     const key = decodeKey(path.slice('/v1/keys/'.length));
-    if (method === 'PUT') {
-      const value = await readBody(req, maxValueBytes + PUT_SLACK_BYTES);
-      const [r] = await api.write([{ type: 'put', key, value, ...contextOf(req) }]);
-      return sendJson(res, 200, { dot: r!.dot });
-    }
-    if (method === 'DELETE') {
-      const [r] = await api.write([{ type: 'del', key, ...contextOf(req) }]);
-      return sendJson(res, 200, { dot: r!.dot });
+    if (method === 'PUT' || method === 'DELETE') {
+      const concern = concernOf(req);
+      const value = method === 'PUT' ? await readBody(req, maxValueBytes + PUT_SLACK_BYTES) : null;
+      const op = value === null ? { type: 'del' as const, key, ...contextOf(req) } : { type: 'put' as const, key, value, ...contextOf(req) };
+      const [r] = await api.write([op]);
+      const dots = Clock.empty();
+      dots.add(r!.dot.r, r!.dot.c);
+      const replicas = concern === null ? undefined : await api.awaitReplicas(dots, concern);
+      return sendJson(res, 200, { dot: r!.dot, replicas } satisfies WriteReply);
     }
     if (method === 'GET') return getKey(res, key, api.read(key), query.get('format'));
   }
@@ -124,7 +138,18 @@ async function route(req: IncomingMessage, res: ServerResponse, api: NodeApi, ma
     const page = api.scan({ prefix: query.get('prefix') ?? undefined, after: query.get('after') || undefined, limit: scanLimit(query.get('limit')) });
     return sendJson(res, 200, { items: page.items.map((i) => ({ key: i.key, ...toJsonValue(i.value) })), cursor: page.cursor } satisfies ScanPage);
   }
-  if (path === '/v1/import' && method === 'POST') return sendJson(res, 200, { imported: await importNdjson(req, (ops) => api.write(ops), maxValueBytes) });
+  if (path === '/v1/import' && method === 'POST') {
+    const concern = concernOf(req);
+    const dots = Clock.empty();
+    const write = async (ops: Parameters<NodeApi['write']>[0]) => {
+      const results = await api.write(ops);
+      for (const r of results) dots.add(r.dot.r, r.dot.c);
+      return results;
+    };
+    const imported = await importNdjson(req, write, maxValueBytes);
+    const replicas = concern === null ? undefined : await api.awaitReplicas(dots, concern);
+    return sendJson(res, 200, { imported, replicas } satisfies ImportReply);
+  }
   if (path === '/v1/status' && method === 'GET') return sendJson(res, 200, api.status());
   if (path === '/v1/peers' && method === 'GET') return sendJson(res, 200, api.peers());
   sendJson(res, 404, { error: `no route for ${method} ${path}` });
@@ -188,6 +213,7 @@ function fail(req: IncomingMessage, res: ServerResponse, err: unknown, log: (obj
   req.resume();
   if (res.headersSent) return void res.destroy();
   if (err instanceof PayloadTooLargeError) return sendJson(res, 413, { error: err.message, code: err.code });
+  if (err instanceof WriteConcernError) return sendJson(res, 504, { error: err.message, code: err.code, acked: err.acked, wanted: err.wanted });
   if (CLIENT_ERRORS.some((type) => err instanceof type)) {
     const e = err as ReplikvError;
     return sendJson(res, 400, { error: e.message, code: e.code });
@@ -195,6 +221,19 @@ function fail(req: IncomingMessage, res: ServerResponse, err: unknown, log: (obj
   const e = err instanceof Error ? err : new Error(String(err));
   log({ msg: 'control request failed', method: req.method, url: req.url, error: e.stack ?? e.message });
   sendJson(res, 500, { error: `internal error: ${e.message}`, ...(e instanceof ReplikvError ? { code: e.code } : {}) });
+}
+
+/** The write concern headers, or null when the client asked for none. */
+function concernOf(req: IncomingMessage): WriteConcernSpec | null {
+  const w = req.headers[W_HEADER];
+  if (w === undefined) return null;
+  const t = req.headers[TIMEOUT_HEADER];
+  const timeoutMs = t === undefined ? DEFAULT_CONCERN_TIMEOUT_MS : Number(t);
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) throw new BadRequestError(`${TIMEOUT_HEADER} must be a positive number of milliseconds`);
+  if (w === 'all') return { w, timeoutMs };
+  const n = Number(w);
+  if (!Number.isSafeInteger(n) || n < 1) throw new BadRequestError(`${W_HEADER} must be a positive replica count or "all"`);
+  return { w: n, timeoutMs };
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -9,6 +9,8 @@ export type JsonValue = { value: string; valueBase64?: never } | { valueBase64: 
 
 export interface WriteReply {
   dot: Dot;
+  /** With a write concern: how many replicas, the writer included, hold the write. */
+  replicas?: number;
 }
 
 export interface SiblingJson {
@@ -41,6 +43,7 @@ export interface ScanPage {
 
 export interface ImportReply {
   imported: number;
+  replicas?: number;
 }
 
 export interface ErrorReply {
@@ -49,6 +52,10 @@ export interface ErrorReply {
 }
 
 export const CONTEXT_HEADER = 'x-replikv-context';
+/** Write concern: a replica count or "all", and how long to wait for it in milliseconds. */
+export const W_HEADER = 'x-replikv-w';
+export const TIMEOUT_HEADER = 'x-replikv-timeout';
+export const DEFAULT_CONCERN_TIMEOUT_MS = 5000;
 
 export function toJsonValue(bytes: Uint8Array): JsonValue {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);

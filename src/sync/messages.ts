@@ -11,7 +11,7 @@ import { MAX_KEY_BYTES } from '../core/validate.js';
 
 export const SYNC_PROTOCOL = '/replikv/sync/1.0.0';
 
-export const MSG = { digest: 1, delta: 2, end: 3, push: 4 } as const;
+export const MSG = { digest: 1, delta: 2, end: 3, push: 4, ack: 5 } as const;
 
 const DIGEST_VERSION = 1;
 const MAX_PEER_ADDRS = 1024;
@@ -30,9 +30,17 @@ export interface DigestMessage {
 
 export interface DeltaMessage extends DeltaChunk {
   type: typeof MSG.delta | typeof MSG.push;
+  /** PUSH only: the sender's sequence number for this push on this stream (0 for DELTA). */
+  seq: number;
 }
 
-export type Message = DigestMessage | DeltaMessage | { type: typeof MSG.end };
+/** The receiver of PUSH `seq` has applied it and stored it as durably as its configuration says. */
+export interface AckMessage {
+  type: typeof MSG.ack;
+  seq: number;
+}
+
+export type Message = DigestMessage | DeltaMessage | AckMessage | { type: typeof MSG.end };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const utf8enc = new TextEncoder();
@@ -49,12 +57,13 @@ export function encodeDigest(m: Omit<DigestMessage, 'type'>): Uint8Array {
   return w.finish();
 }
 
-/** DELTA or PUSH: a chunk of key states and its claim. */
-export function encodeEntries(type: typeof MSG.delta | typeof MSG.push, chunk: DeltaChunk): Uint8Array {
+/** DELTA or PUSH: a chunk of key states and its claim (a PUSH also carries its sequence number). */
+export function encodeEntries(type: typeof MSG.delta | typeof MSG.push, chunk: DeltaChunk, seq = 0): Uint8Array {
   let size = 64;
   for (const e of chunk.entries) size += e.key.length + e.state.length + 10;
   const w = new Writer(size);
   w.u8(type);
+  if (type === MSG.push) w.varint(seq);
   writeClock(w, chunk.claim);
   w.varint(chunk.entries.length);
   for (const e of chunk.entries) {
@@ -65,6 +74,13 @@ export function encodeEntries(type: typeof MSG.delta | typeof MSG.push, chunk: D
 }
 
 export const END_MESSAGE = Uint8Array.of(MSG.end);
+
+export function encodeAck(seq: number): Uint8Array {
+  const w = new Writer(10);
+  w.u8(MSG.ack);
+  w.varint(seq);
+  return w.finish();
+}
 
 /** Decodes one frame. Throws DecodeError naming what is wrong. Entry bytes are views into `frame`. */
 export function decodeMessage(frame: Uint8Array): Message {
@@ -93,6 +109,7 @@ export function decodeMessage(frame: Uint8Array): Message {
     }
     case MSG.delta:
     case MSG.push: {
+      const seq = type === MSG.push ? rd.varint() : 0;
       const claim = readClock(rd);
       const n = rd.varint();
       if (n > MAX_ENTRIES) rd.fail(`${n} entries exceed the limit ${MAX_ENTRIES}`);
@@ -103,11 +120,16 @@ export function decodeMessage(frame: Uint8Array): Message {
         entries.push({ key, state: rd.chunk() });
       }
       rd.end();
-      return { type, claim, entries };
+      return { type, seq, claim, entries };
     }
     case MSG.end:
       rd.end();
       return { type };
+    case MSG.ack: {
+      const seq = rd.varint();
+      rd.end();
+      return { type, seq };
+    }
     default:
       return rd.fail(`unknown message type ${type}`);
   }

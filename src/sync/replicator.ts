@@ -15,7 +15,8 @@ import { ReplikvError } from '../errors.js';
 import { FrameWriter, readFrames } from '../net/frames.js';
 import type { Keyspace } from '../store/keyspace.js';
 import { Membership, peerIdOf, type DialPlan } from './membership.js';
-import { decodeMessage, encodeDigest, encodeEntries, END_MESSAGE, MSG, SYNC_PROTOCOL, type DigestMessage } from './messages.js';
+import { decodeMessage, encodeAck, encodeDigest, encodeEntries, END_MESSAGE, MSG, SYNC_PROTOCOL, type DigestMessage } from './messages.js';
+import { WriteConcern } from './write-concern.js';
 
 export interface ReplicatorOptions {
   mode: Mode;
@@ -37,6 +38,8 @@ export class ProtocolError extends ReplikvError {
 const DIAL_TIMEOUT_MS = 5_000;
 const PEX_EVERY_TICKS = 10;
 const ROUND_IDLE_MS = 15_000;
+/** Claims of recent pushes, kept until acknowledged; an ACK for an older one is covered by digests. */
+const PUSH_CLAIMS_KEPT = 4096;
 
 export class Replicator {
   readonly membership: Membership;
@@ -47,6 +50,11 @@ export class Replicator {
   private readonly pushQueue = new Set<string>();
   private pushScheduled = false;
   private readonly pushStreams = new Map<string, Promise<FrameWriter>>();
+  private pushSeq = 0;
+  private readonly pushClaims = new Map<number, Clock>();
+  /** Per peer: the dots it is known to hold durably (acknowledged pushes, its latest digest). */
+  private readonly holds = new Map<string, Clock>();
+  readonly concern = new WriteConcern(() => this.holds.values());
   private readonly pexSentAt = new Map<string, number>();
   private readonly limits: DeltaLimits;
   private readonly random: () => number;
@@ -211,10 +219,13 @@ export class Replicator {
         return;
       }
       if (m.type !== MSG.push) throw new ProtocolError(`a stream must start with DIGEST or PUSH, not message type ${m.type}`);
+      const acks = new FrameWriter(stream);
       let push = m;
       for (;;) {
         await this.ks.applyDelta(push);
         this.membership.heard(peer, Date.now());
+        await acks.write(encodeAck(push.seq)); // applyDelta resolved: stored as durably as configured
+        await acks.flush();
         const next = await frames.next();
         if (next.done === true) return;
         const msg = decodeMessage(next.value);
@@ -235,7 +246,11 @@ export class Replicator {
     this.pushQueue.clear();
     const peers = this.membership.connectedPeers();
     if (peers.length === 0) return;
-    const frame = encodeEntries(MSG.push, this.ks.pushChunk(keys));
+    const chunk = this.ks.pushChunk(keys);
+    const seq = ++this.pushSeq;
+    this.pushClaims.set(seq, chunk.claim);
+    if (this.pushClaims.size > PUSH_CLAIMS_KEPT) this.pushClaims.delete(seq - PUSH_CLAIMS_KEPT);
+    const frame = encodeEntries(MSG.push, chunk, seq);
     await Promise.all(peers.map((peer) => this.sendPush(peer, frame)));
   }
 
@@ -244,7 +259,10 @@ export class Replicator {
     if (writer === undefined) {
       writer = this.node
         .dialProtocol(peerIdFromString(peer), SYNC_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
-        .then((stream) => new FrameWriter(stream));
+        .then((stream) => {
+          void this.readAcks(peer, stream);
+          return new FrameWriter(stream);
+        });
       this.pushStreams.set(peer, writer);
     }
     try {
@@ -256,6 +274,39 @@ export class Replicator {
       this.pushStreams.delete(peer);
       if (!this.stopped) this.log.debug({ peer, reason: (err as Error).message }, 'push failed');
     }
+  }
+
+  /** ACKs come back on the push stream: the peer now holds that push's claim. */
+  private async readAcks(peer: string, stream: Stream): Promise<void> {
+    try {
+      for await (const frame of readFrames(stream, { maxFrameBytes: 1024 })) {
+        const m = decodeMessage(frame);
+        if (m.type !== MSG.ack) throw new ProtocolError(`expected ACK on a push stream, got message type ${m.type}`);
+        const claim = this.pushClaims.get(m.seq);
+        if (claim !== undefined) this.learnHeld(peer, claim);
+      }
+    } catch (err) {
+      if (!this.stopped) this.log.debug({ peer, reason: (err as Error).message }, 'push stream closed');
+      stream.abort(err as Error);
+    } finally {
+      this.pushStreams.delete(peer);
+    }
+  }
+
+  private learnHeld(peer: string, dots: Clock): void {
+    let held = this.holds.get(peer);
+    if (held === undefined) this.holds.set(peer, (held = Clock.empty()));
+    held.merge(dots);
+    this.concern.changed();
+  }
+
+  /**
+   * Waits until `w` replicas (this one included; 'all' = this one and every connected peer) hold
+   * every dot in `dots`. Rejects with WriteConcernError after `timeoutMs`.
+   */
+  waitForReplicas(dots: Clock, w: number | 'all', timeoutMs: number): Promise<number> {
+    const wanted = w === 'all' ? 1 + this.membership.connectedPeers().length : w;
+    return this.concern.wait(dots, wanted, timeoutMs);
   }
 
   private digestFor(peer: string): Uint8Array {
@@ -271,6 +322,7 @@ export class Replicator {
 
   private heardDigest(peer: string, d: DigestMessage): void {
     this.membership.heard(peer, Date.now(), { replicaId: d.replicaId, clock: d.clock });
+    this.learnHeld(peer, d.clock);
     const before = this.membership.list().length;
     for (const addr of d.peers) {
       const id = peerIdOf(addr);

@@ -1,6 +1,7 @@
 // The real CLI (dist/src/cli.js) as a child process against a control server in this process:
 // put/get/del/scan/import/status/peers, their --json forms, exit codes, and keygen.
 import { spawn } from 'node:child_process';
+import { WriteConcern } from '../../src/sync/write-concern.js';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,7 +48,7 @@ async function node() {
       peers: PEERS.map(({ peerId, state, behind }) => ({ peerId, state, behind })),
     };
   };
-  const api: NodeApi = { write: (ops) => ks.write(ops), read: (k) => ks.read(k), scan: (o) => ks.scan(o), status, peers: () => PEERS };
+  const api: NodeApi = { write: (ops) => ks.write(ops), read: (k) => ks.read(k), scan: (o) => ks.scan(o), status, peers: () => PEERS, awaitReplicas: (dots, c) => new WriteConcern(() => []).wait(dots, c.w === 'all' ? 1 : c.w, c.timeoutMs) };
   const server = await startControlServer(join(dir, 'control.sock'), api);
   cleanup.push(() => server.close());
   return { dir, ks };

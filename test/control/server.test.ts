@@ -1,6 +1,7 @@
 // The control server on a real Unix socket, backed by a real Keyspace, driven through ControlClient:
 // every route, bad input (400, 413, 404) with the server still answering, and socket handling.
 import { spawn } from 'node:child_process';
+import { WriteConcern } from '../../src/sync/write-concern.js';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -64,6 +65,7 @@ function adapter(ks: Keyspace) {
       };
     },
     peers: () => PEERS,
+    awaitReplicas: (dots, c) => new WriteConcern(() => []).wait(dots, c.w === 'all' ? 1 : c.w, c.timeoutMs),
   };
   return { api, batches, maxInFlight: () => maxInFlight };
 }

@@ -1,0 +1,67 @@
+// Write concern: wait until N replicas, the writer included, hold a write durably. A peer counts
+// once what it is known to hold (acknowledged pushes and its latest digest, see Replicator) covers
+// every dot of the write. Timing out says how many did and undoes nothing.
+
+import type { Clock } from '../core/clock.js';
+import { ReplikvError } from '../errors.js';
+
+export class WriteConcernError extends ReplikvError {
+  override readonly code = 'WRITE_CONCERN';
+  constructor(
+    readonly acked: number,
+    readonly wanted: number,
+    timeoutMs: number,
+  ) {
+    super(`write concern not met: ${acked} of ${wanted} replicas stored the write within ${timeoutMs} ms (the write is not undone)`);
+  }
+}
+
+interface Waiter {
+  dots: Clock;
+  wanted: number;
+  done: (acked: number) => void;
+}
+
+export class WriteConcern {
+  private readonly waiters = new Set<Waiter>();
+
+  /** `holdings()` lists, per peer, the dots that peer is known to hold durably. */
+  constructor(private readonly holdings: () => Iterable<Clock>) {}
+
+  /** Replicas (this one included) known to hold every dot in `dots`. */
+  count(dots: Clock): number {
+    let n = 1;
+    for (const held of this.holdings()) if (held.coversClock(dots)) n++;
+    return n;
+  }
+
+  /** Resolves with the replica count once `wanted` replicas hold `dots`; rejects with WriteConcernError at the timeout. */
+  wait(dots: Clock, wanted: number, timeoutMs: number): Promise<number> {
+    const now = this.count(dots);
+    if (now >= wanted) return Promise.resolve(now);
+    return new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(waiter);
+        reject(new WriteConcernError(this.count(dots), wanted, timeoutMs));
+      }, timeoutMs);
+      const waiter: Waiter = {
+        dots,
+        wanted,
+        done: (acked) => {
+          clearTimeout(timer);
+          this.waiters.delete(waiter);
+          resolve(acked);
+        },
+      };
+      this.waiters.add(waiter);
+    });
+  }
+
+  /** Something new is known about a peer: settle the waiters it satisfies. */
+  changed(): void {
+    for (const w of [...this.waiters]) {
+      const n = this.count(w.dots);
+      if (n >= w.wanted) w.done(n);
+    }
+  }
+}
