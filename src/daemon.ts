@@ -52,6 +52,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       digest: s.digest,
       clock: s.clock.toJSON(),
       peers: replicator.peers().map(({ peerId, state, behind }) => ({ peerId, state, behind })),
+      transfer: { ...replicator.transfer },
     };
   };
   const api: NodeApi = {

@@ -34,6 +34,8 @@ export interface Status {
   digest: string;
   clock: ClockJSON;
   peers: { peerId: string; state: PeerState; behind: number }[];
+  /** Sync traffic since the daemon started: frame bytes each way, and key states applied from peers. */
+  transfer: { bytesReceived: number; bytesSent: number; keysReceived: number };
 }
 
 /** How many replicas, the writer included, must hold a write durably before it is acknowledged. */

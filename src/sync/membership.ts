@@ -108,6 +108,11 @@ export class Membership {
     }
   }
 
+  /** The replica id the peer last told us, or null. */
+  replicaOf(peerId: string): string | null {
+    return this.peers.get(peerId)?.replicaId ?? null;
+  }
+
   seedAnswered(addr: string): void {
     this.seeds.delete(addr);
   }

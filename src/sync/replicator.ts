@@ -55,6 +55,8 @@ export class Replicator {
   /** Per peer: the dots it is known to hold durably (acknowledged pushes, its latest digest). */
   private readonly holds = new Map<string, Clock>();
   readonly concern = new WriteConcern(() => this.holds.values());
+  /** Sync traffic since start: frame bytes (framing included, transport overhead not) and keys applied. */
+  readonly transfer = { bytesReceived: 0, bytesSent: 0, keysReceived: 0 };
   private readonly pexSentAt = new Map<string, number>();
   private readonly limits: DeltaLimits;
   private readonly random: () => number;
@@ -154,8 +156,8 @@ export class Replicator {
         if (Date.now() - lastHeard.at > ROUND_IDLE_MS) stream?.abort(new ProtocolError(`no frame from the peer for ${ROUND_IDLE_MS} ms`));
       }, ROUND_IDLE_MS / 4);
       stream = await this.node.dialProtocol(peerIdFromString(peer), SYNC_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) });
-      const frames = readFrames(stream, { maxFrameBytes: this.opts.maxFrameBytes });
-      const writer = new FrameWriter(stream);
+      const frames = this.framesOf(stream, this.opts.maxFrameBytes);
+      const writer = this.writerFor(stream);
       await writer.write(this.digestFor(peer));
       await writer.flush();
       const first = await frames.next();
@@ -200,6 +202,7 @@ export class Replicator {
       if (m.type === MSG.end) return;
       if (m.type !== MSG.delta) throw new ProtocolError(`expected DELTA or END, got message type ${m.type}`);
       await this.ks.applyDelta(m);
+      this.transfer.keysReceived += m.entries.length;
       this.membership.heard(peer, Date.now());
     }
   }
@@ -208,21 +211,22 @@ export class Replicator {
   private async onStream(stream: Stream, connection: Connection): Promise<void> {
     const peer = connection.remotePeer.toString();
     try {
-      const frames = readFrames(stream, { maxFrameBytes: this.opts.maxFrameBytes });
+      const frames = this.framesOf(stream, this.opts.maxFrameBytes);
       const first = await frames.next();
       if (first.done === true) return;
       const m = decodeMessage(first.value);
       if (m.type === MSG.digest) {
-        const writer = new FrameWriter(stream);
+        const writer = this.writerFor(stream);
         await writer.write(this.digestFor(peer));
         await this.exchange(peer, m, frames, writer);
         return;
       }
       if (m.type !== MSG.push) throw new ProtocolError(`a stream must start with DIGEST or PUSH, not message type ${m.type}`);
-      const acks = new FrameWriter(stream);
+      const acks = this.writerFor(stream);
       let push = m;
       for (;;) {
         await this.ks.applyDelta(push);
+        this.transfer.keysReceived += push.entries.length;
         this.membership.heard(peer, Date.now());
         await acks.write(encodeAck(push.seq)); // applyDelta resolved: stored as durably as configured
         await acks.flush();
@@ -261,7 +265,7 @@ export class Replicator {
         .dialProtocol(peerIdFromString(peer), SYNC_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
         .then((stream) => {
           void this.readAcks(peer, stream);
-          return new FrameWriter(stream);
+          return this.writerFor(stream);
         });
       this.pushStreams.set(peer, writer);
     }
@@ -276,10 +280,21 @@ export class Replicator {
     }
   }
 
+  private async *framesOf(stream: Stream, maxFrameBytes: number): AsyncGenerator<Uint8Array> {
+    for await (const frame of readFrames(stream, { maxFrameBytes })) {
+      this.transfer.bytesReceived += frame.length + 1;
+      yield frame;
+    }
+  }
+
+  private writerFor(stream: Stream): FrameWriter {
+    return new CountingWriter(stream, (n) => (this.transfer.bytesSent += n + 1));
+  }
+
   /** ACKs come back on the push stream: the peer now holds that push's claim. */
   private async readAcks(peer: string, stream: Stream): Promise<void> {
     try {
-      for await (const frame of readFrames(stream, { maxFrameBytes: 1024 })) {
+      for await (const frame of this.framesOf(stream, 1024)) {
         const m = decodeMessage(frame);
         if (m.type !== MSG.ack) throw new ProtocolError(`expected ACK on a push stream, got message type ${m.type}`);
         const claim = this.pushClaims.get(m.seq);
@@ -321,6 +336,12 @@ export class Replicator {
   }
 
   private heardDigest(peer: string, d: DigestMessage): void {
+    const previous = this.membership.replicaOf(peer);
+    if (previous !== null && previous !== d.replicaId) {
+      // Same PeerId, new data directory: what the old replica held is gone with it.
+      this.holds.delete(peer);
+      this.log.info({ peer, replicaId: d.replicaId, previous }, 'peer came back as a new replica');
+    }
     this.membership.heard(peer, Date.now(), { replicaId: d.replicaId, clock: d.clock });
     this.learnHeld(peer, d.clock);
     const before = this.membership.list().length;
@@ -339,4 +360,19 @@ export class Replicator {
 
 function hexBytes(hex: string): Uint8Array {
   return Buffer.from(hex, 'hex');
+}
+
+/** A FrameWriter that reports the size of every frame it is given. */
+class CountingWriter extends FrameWriter {
+  constructor(
+    stream: Stream,
+    private readonly count: (bytes: number) => void,
+  ) {
+    super(stream);
+  }
+
+  override write(frame: Uint8Array): Promise<void> {
+    this.count(frame.length);
+    return super.write(frame);
+  }
 }

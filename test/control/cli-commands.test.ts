@@ -46,6 +46,7 @@ async function node() {
       digest: s.digest,
       clock: s.clock.toJSON(),
       peers: PEERS.map(({ peerId, state, behind }) => ({ peerId, state, behind })),
+      transfer: { bytesReceived: 0, bytesSent: 0, keysReceived: 0 },
     };
   };
   const api: NodeApi = { write: (ops) => ks.write(ops), read: (k) => ks.read(k), scan: (o) => ks.scan(o), status, peers: () => PEERS, awaitReplicas: (dots, c) => new WriteConcern(() => []).wait(dots, c.w === 'all' ? 1 : c.w, c.timeoutMs) };

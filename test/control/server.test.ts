@@ -62,6 +62,7 @@ function adapter(ks: Keyspace) {
         digest: s.digest,
         clock: s.clock.toJSON(),
         peers: PEERS.map(({ peerId, state, behind }) => ({ peerId, state, behind })),
+        transfer: { bytesReceived: 0, bytesSent: 0, keysReceived: 0 },
       };
     },
     peers: () => PEERS,
