@@ -11,10 +11,12 @@ import { createNetwork, fullAddrs } from './net/node.js';
 import { readSwarmKeyFile } from './net/swarm-key.js';
 import { ReplikvError } from './errors.js';
 import { Keyspace } from './store/keyspace.js';
+import { Bootstrapper } from './sync/bootstrap.js';
 import { Replicator } from './sync/replicator.js';
 
 /** Frames carry at most one value of maxValueBytes plus keys, states and framing. */
 const FRAME_SLACK = 2 * 1024 * 1024;
+const PROGRESS_LOG_MS = 3000;
 
 export interface RunningDaemon {
   api: NodeApi;
@@ -40,6 +42,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     maxFrameBytes: config.maxValueBytes + FRAME_SLACK,
     bootstrap: config.bootstrap,
   });
+  let bootstrapper: Bootstrapper | undefined;
   const status = (): Status => {
     const s = ks.summary();
     return {
@@ -47,12 +50,13 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       replicaId: s.replicaId,
       addrs: fullAddrs(node),
       mode: config.mode,
-      state: 'ready',
+      state: replicator.bootstrapping ? 'bootstrapping' : 'ready',
       keys: s.keys,
       digest: s.digest,
       clock: s.clock.toJSON(),
       peers: replicator.peers().map(({ peerId, state, behind }) => ({ peerId, state, behind })),
       transfer: { ...replicator.transfer },
+      ...(replicator.bootstrapping && bootstrapper !== undefined ? { bootstrap: { ...bootstrapper.progress } } : {}),
     };
   };
   const api: NodeApi = {
@@ -80,10 +84,23 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   const s = status();
   // The first log line: who this node is and where to reach it.
   log.info({ peerId: s.peerId, replicaId: s.replicaId, addrs: s.addrs, mode: config.mode, dataDir: config.dataDir, control: config.control }, 'replikv daemon started');
+  if (Bootstrapper.needed(ks, config.bootstrap.length > 0)) {
+    const boot = new Bootstrapper(node, ks, replicator.membership, log, config.maxValueBytes + FRAME_SLACK);
+    bootstrapper = boot;
+    replicator.bootstrapping = true;
+    log.info('bootstrapping: streaming a snapshot of the keyspace from a peer');
+    const progress = setInterval(() => log.info({ ...boot.progress }, 'bootstrap progress'), PROGRESS_LOG_MS);
+    void boot.run().finally(() => {
+      clearInterval(progress);
+      replicator.bootstrapping = false;
+      log.info({ keys: ks.summary().keys }, 'ready');
+    });
+  }
   await replicator.start();
   return {
     api,
     async stop() {
+      bootstrapper?.stop();
       await control.close();
       await replicator.stop();
       await node.stop();

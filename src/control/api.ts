@@ -3,6 +3,7 @@
 
 import type { Clock, ClockJSON } from '../core/clock.js';
 import type { ReadResult, ScanResult, WriteOp, WriteResult } from '../store/keyspace.js';
+import type { BootstrapProgress } from '../sync/bootstrap.js';
 
 export type Mode = 'push' | 'pull' | 'hybrid';
 export type NodeState = 'ready' | 'bootstrapping' | 'recovering';
@@ -36,6 +37,8 @@ export interface Status {
   peers: { peerId: string; state: PeerState; behind: number }[];
   /** Sync traffic since the daemon started: frame bytes each way, and key states applied from peers. */
   transfer: { bytesReceived: number; bytesSent: number; keysReceived: number };
+  /** While state is "bootstrapping": keys and bytes received so far, rate (keys/s) and ETA. */
+  bootstrap?: BootstrapProgress;
 }
 
 /** How many replicas, the writer included, must hold a write durably before it is acknowledged. */

@@ -135,6 +135,11 @@ export class Clock {
     return out;
   }
 
+  /** The dots both clocks hold (this ∩ other). */
+  intersect(other: Clock): Clock {
+    return this.difference(this.difference(other));
+  }
+
   /** How many dots this clock holds (for "behind" counts: a.difference(b).size()). */
   size(): number {
     let n = 0;

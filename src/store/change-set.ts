@@ -28,6 +28,7 @@ export class ChangeSet {
   readonly next: StoreState;
   private readonly staged = new Map<string, Staged>();
   private readonly dotOps: { put: boolean; dot: Uint8Array; key: Uint8Array }[] = [];
+  private readonly meta: [string, Uint8Array][] = [];
 
   constructor(
     private readonly w: WriteView,
@@ -70,6 +71,11 @@ export class ChangeSet {
     this.staged.set(id, { key, bytes, facts });
   }
 
+  /** Another meta record to write in this transaction (e.g. bootstrap progress with its chunk). */
+  setMeta(name: string, value: Uint8Array): void {
+    this.meta.push([name, value]);
+  }
+
   /** Writes everything. Only puts from here on: nothing here can fail half-way on bad input. */
   apply(): void {
     for (const { key, bytes } of this.staged.values()) this.w.putState(key, bytes);
@@ -77,6 +83,7 @@ export class ChangeSet {
       if (op.put) this.w.putDot(op.dot, op.key);
       else this.w.delDot(op.dot);
     }
+    for (const [name, value] of this.meta) this.w.putMeta(name, value);
     this.w.putMeta(META_STATE, encodeStoreState(this.next));
   }
 }

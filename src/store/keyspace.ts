@@ -160,8 +160,11 @@ export class Keyspace {
     });
   }
 
-  /** Merges a delta chunk (from a peer or a snapshot stream) and adds its claim to the node clock. */
-  async applyDelta(chunk: DeltaChunk): Promise<{ changed: number }> {
+  /**
+   * Merges a delta chunk (from a peer or a snapshot stream) and adds its claim to the node clock.
+   * `meta`, when given, is written in the same transaction (progress that must match the data).
+   */
+  async applyDelta(chunk: DeltaChunk, meta?: { name: string; value: Uint8Array }): Promise<{ changed: number }> {
     this.assertOpen();
     const remote = chunk.entries.map((e) => {
       if (e.key.length < 1 || e.key.length > MAX_KEY_BYTES) throw new DecodeError(`delta key of ${e.key.length} bytes`);
@@ -188,6 +191,7 @@ export class Keyspace {
         changed++;
       }
       cs.next.clock.merge(chunk.claim);
+      if (meta !== undefined) cs.setMeta(meta.name, meta.value);
       return { changed };
     });
   }
@@ -237,6 +241,12 @@ export class Keyspace {
     } finally {
       snap.close();
     }
+  }
+
+  /** A meta record (other modules' small persistent state, such as bootstrap progress). */
+  getMeta(name: string): Uint8Array | undefined {
+    this.assertOpen();
+    return this.backend.getMeta(name);
   }
 
   /** Live key count. */

@@ -11,7 +11,7 @@ import { MAX_KEY_BYTES } from '../core/validate.js';
 
 export const SYNC_PROTOCOL = '/replikv/sync/1.0.0';
 
-export const MSG = { digest: 1, delta: 2, end: 3, push: 4, ack: 5 } as const;
+export const MSG = { digest: 1, delta: 2, end: 3, push: 4, ack: 5, snapRequest: 6, snapBegin: 7, snapChunk: 8, snapEnd: 9, busy: 10 } as const;
 
 const DIGEST_VERSION = 1;
 const MAX_PEER_ADDRS = 1024;
@@ -40,7 +40,32 @@ export interface AckMessage {
   seq: number;
 }
 
-export type Message = DigestMessage | DeltaMessage | AckMessage | { type: typeof MSG.end };
+/** A new node asks for a snapshot of the keyspace in key order, after `after` (empty: from the start). */
+export interface SnapRequestMessage {
+  type: typeof MSG.snapRequest;
+  after: Uint8Array;
+}
+
+/** The snapshot's clock (what every state in it reflects) and its live key count (for progress). */
+export interface SnapBeginMessage {
+  type: typeof MSG.snapBegin;
+  clock: Clock;
+  keys: number;
+}
+
+export interface SnapChunkMessage {
+  type: typeof MSG.snapChunk;
+  entries: DeltaEntry[];
+}
+
+export type Message =
+  | DigestMessage
+  | DeltaMessage
+  | AckMessage
+  | SnapRequestMessage
+  | SnapBeginMessage
+  | SnapChunkMessage
+  | { type: typeof MSG.end | typeof MSG.snapEnd | typeof MSG.busy };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const utf8enc = new TextEncoder();
@@ -65,15 +90,59 @@ export function encodeEntries(type: typeof MSG.delta | typeof MSG.push, chunk: D
   w.u8(type);
   if (type === MSG.push) w.varint(seq);
   writeClock(w, chunk.claim);
-  w.varint(chunk.entries.length);
-  for (const e of chunk.entries) {
-    w.chunk(e.key);
-    w.chunk(e.state);
-  }
+  writeEntries(w, chunk.entries);
   return w.finish();
 }
 
 export const END_MESSAGE = Uint8Array.of(MSG.end);
+
+export const SNAP_END_MESSAGE = Uint8Array.of(MSG.snapEnd);
+/** Answer to a DIGEST from a node that is still bootstrapping: no exchange now. */
+export const BUSY_MESSAGE = Uint8Array.of(MSG.busy);
+
+export function encodeSnapRequest(after: Uint8Array): Uint8Array {
+  const w = new Writer(after.length + 8);
+  w.u8(MSG.snapRequest);
+  w.chunk(after);
+  return w.finish();
+}
+
+export function encodeSnapBegin(clock: Clock, keys: number): Uint8Array {
+  const w = new Writer(64);
+  w.u8(MSG.snapBegin);
+  writeClock(w, clock);
+  w.varint(keys);
+  return w.finish();
+}
+
+export function encodeSnapChunk(entries: DeltaEntry[]): Uint8Array {
+  let size = 16;
+  for (const e of entries) size += e.key.length + e.state.length + 10;
+  const w = new Writer(size);
+  w.u8(MSG.snapChunk);
+  writeEntries(w, entries);
+  return w.finish();
+}
+
+function writeEntries(w: Writer, entries: DeltaEntry[]): void {
+  w.varint(entries.length);
+  for (const e of entries) {
+    w.chunk(e.key);
+    w.chunk(e.state);
+  }
+}
+
+function readEntries(rd: Reader): DeltaEntry[] {
+  const n = rd.varint();
+  if (n > MAX_ENTRIES) rd.fail(`${n} entries exceed the limit ${MAX_ENTRIES}`);
+  const entries: DeltaEntry[] = [];
+  for (let i = 0; i < n; i++) {
+    const key = rd.chunk(MAX_KEY_BYTES);
+    if (key.length === 0) rd.fail('empty key');
+    entries.push({ key, state: rd.chunk() });
+  }
+  return entries;
+}
 
 export function encodeAck(seq: number): Uint8Array {
   const w = new Writer(10);
@@ -111,20 +180,31 @@ export function decodeMessage(frame: Uint8Array): Message {
     case MSG.push: {
       const seq = type === MSG.push ? rd.varint() : 0;
       const claim = readClock(rd);
-      const n = rd.varint();
-      if (n > MAX_ENTRIES) rd.fail(`${n} entries exceed the limit ${MAX_ENTRIES}`);
-      const entries: DeltaEntry[] = [];
-      for (let i = 0; i < n; i++) {
-        const key = rd.chunk(MAX_KEY_BYTES);
-        if (key.length === 0) rd.fail('empty key');
-        entries.push({ key, state: rd.chunk() });
-      }
+      const entries = readEntries(rd);
       rd.end();
       return { type, seq, claim, entries };
     }
     case MSG.end:
+    case MSG.snapEnd:
+    case MSG.busy:
       rd.end();
       return { type };
+    case MSG.snapRequest: {
+      const after = rd.chunk(MAX_KEY_BYTES);
+      rd.end();
+      return { type, after };
+    }
+    case MSG.snapBegin: {
+      const clock = readClock(rd);
+      const keys = rd.varint();
+      rd.end();
+      return { type, clock, keys };
+    }
+    case MSG.snapChunk: {
+      const entries = readEntries(rd);
+      rd.end();
+      return { type, entries };
+    }
     case MSG.ack: {
       const seq = rd.varint();
       rd.end();

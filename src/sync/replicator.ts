@@ -15,7 +15,22 @@ import { ReplikvError } from '../errors.js';
 import { FrameWriter, readFrames } from '../net/frames.js';
 import type { Keyspace } from '../store/keyspace.js';
 import { Membership, peerIdOf, type DialPlan } from './membership.js';
-import { decodeMessage, encodeAck, encodeDigest, encodeEntries, END_MESSAGE, MSG, SYNC_PROTOCOL, type DigestMessage } from './messages.js';
+import {
+  BUSY_MESSAGE,
+  decodeMessage,
+  encodeAck,
+  encodeDigest,
+  encodeEntries,
+  encodeSnapBegin,
+  encodeSnapChunk,
+  END_MESSAGE,
+  MSG,
+  SNAP_END_MESSAGE,
+  SYNC_PROTOCOL,
+  type DigestMessage,
+  type SnapRequestMessage,
+} from './messages.js';
+import type { DeltaEntry } from '../core/delta.js';
 import { WriteConcern } from './write-concern.js';
 
 export interface ReplicatorOptions {
@@ -59,6 +74,8 @@ export class Replicator {
   readonly transfer = { bytesReceived: 0, bytesSent: 0, keysReceived: 0 };
   private readonly pexSentAt = new Map<string, number>();
   private readonly limits: DeltaLimits;
+  /** While this node bootstraps it neither starts nor answers sync exchanges, nor serves snapshots. */
+  bootstrapping = false;
   private readonly random: () => number;
 
   constructor(
@@ -124,6 +141,7 @@ export class Replicator {
     this.tick++;
     const now = Date.now();
     for (const plan of this.membership.dueDials(now)) void this.dial(plan);
+    if (this.bootstrapping) return; // the snapshot stream is bringing everything; rounds would repeat it
     if (this.opts.mode === 'push' && this.tick % 10 !== 1) return; // push mode: rounds only as a backstop
     for (const peer of this.membership.gossipTargets(this.opts.fanout, this.random)) {
       if (!this.rounds.has(peer)) void this.syncRound(peer);
@@ -163,6 +181,7 @@ export class Replicator {
       const first = await frames.next();
       if (first.done === true) throw new ProtocolError('stream closed before the digest');
       const theirs = decodeMessage(first.value);
+      if (theirs.type === MSG.busy) return; // the peer is bootstrapping; try again next round
       if (theirs.type !== MSG.digest) throw new ProtocolError(`expected DIGEST, got message type ${theirs.type}`);
       await this.exchange(peer, theirs, frames, writer, lastHeard);
     } catch (err) {
@@ -215,6 +234,13 @@ export class Replicator {
       const first = await frames.next();
       if (first.done === true) return;
       const m = decodeMessage(first.value);
+      if ((m.type === MSG.digest || m.type === MSG.snapRequest) && this.bootstrapping) {
+        const w = this.writerFor(stream);
+        await w.write(BUSY_MESSAGE);
+        await w.close();
+        return;
+      }
+      if (m.type === MSG.snapRequest) return await this.serveSnapshot(stream, m);
       if (m.type === MSG.digest) {
         const writer = this.writerFor(stream);
         await writer.write(this.digestFor(peer));
@@ -240,6 +266,31 @@ export class Replicator {
       if (this.stopped) return;
       this.log.warn({ peer, reason: (err as Error).message }, 'closing sync stream from peer');
       stream.abort(err as Error);
+    }
+  }
+
+  /** Streams one consistent snapshot in key order, after the key the requester already has. */
+  private async serveSnapshot(stream: Stream, req: SnapRequestMessage): Promise<void> {
+    const snap = this.ks.snapshot();
+    try {
+      const writer = this.writerFor(stream);
+      await writer.write(encodeSnapBegin(snap.clock, snap.keys));
+      let batch: DeltaEntry[] = [];
+      let bytes = 0;
+      for (const e of snap.entries(req.after.length > 0 ? Buffer.from(req.after) : undefined)) {
+        batch.push(e);
+        bytes += e.key.length + e.state.length;
+        if (batch.length >= this.limits.maxEntries || bytes >= this.limits.maxBytes) {
+          await writer.write(encodeSnapChunk(batch)); // waits while the requester is behind
+          batch = [];
+          bytes = 0;
+        }
+      }
+      if (batch.length > 0) await writer.write(encodeSnapChunk(batch));
+      await writer.write(SNAP_END_MESSAGE);
+      await writer.close();
+    } finally {
+      snap.close();
     }
   }
 

@@ -38,7 +38,7 @@ describe('Clock', () => {
     );
   });
 
-  it('union, difference, size and coversClock agree with set algebra', () => {
+  it('union, intersection, difference, size and coversClock agree with set algebra', () => {
     fc.assert(
       fc.property(dotSet, dotSet, (a, b) => {
         const ca = build(a);
@@ -52,6 +52,7 @@ describe('Clock', () => {
         expect(contents(diff)).toEqual(new Set([...ma].filter((d) => !mb.has(d))));
         expect(diff.size()).toBe([...ma].filter((d) => !mb.has(d)).length);
         expect(ca.coversClock(cb)).toBe([...mb].every((d) => ma.has(d)));
+        expect(contents(ca.intersect(cb))).toEqual(new Set([...ma].filter((d) => mb.has(d))));
         expect(union.coversClock(ca) && union.coversClock(cb)).toBe(true);
       }),
     );

@@ -1,0 +1,196 @@
+// Bootstrap of an empty node (a new machine, or a failed disk replaced) from its peers' snapshots
+// (design note, "Bootstrap / rebuild"). A peer streams one consistent snapshot in key order; every
+// chunk is merged together with the progress record (last key, keys and bytes so far, the claim),
+// in one transaction, so a node killed half-way resumes after the last key it stored, from the
+// same peer or another. Nothing is claimed until the end: then the claim is the intersection of
+// the clocks of every snapshot that contributed keys (each of them reflects at least that), and
+// ordinary delta sync finishes the job with whatever was written meanwhile.
+
+import type { Libp2p, Stream } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
+import type { Logger } from 'pino';
+import { Reader, Writer } from '../core/bytes.js';
+import { Clock } from '../core/clock.js';
+import { readClock, writeClock } from '../core/codec.js';
+import { FrameWriter, readFrames } from '../net/frames.js';
+import type { Keyspace } from '../store/keyspace.js';
+import type { Membership } from './membership.js';
+import { decodeMessage, encodeSnapRequest, MSG, SYNC_PROTOCOL } from './messages.js';
+
+export const META_BOOTSTRAP = 'bootstrap';
+
+export interface BootstrapRecord {
+  done: boolean;
+  /** The last key stored (empty before the first chunk). */
+  after: Uint8Array;
+  /** Intersection of the clocks of the snapshots used so far; null before the first. */
+  claim: Clock | null;
+  keys: number;
+  bytes: number;
+}
+
+export function encodeBootstrapRecord(r: BootstrapRecord): Uint8Array {
+  const w = new Writer(64 + r.after.length);
+  w.u8(1);
+  w.u8(r.done ? 1 : 0);
+  w.chunk(r.after);
+  w.u8(r.claim === null ? 0 : 1);
+  if (r.claim !== null) writeClock(w, r.claim);
+  w.varint(r.keys);
+  w.varint(r.bytes);
+  return w.finish();
+}
+
+export function decodeBootstrapRecord(buf: Uint8Array): BootstrapRecord {
+  const rd = new Reader(buf, 'bootstrap record');
+  if (rd.u8() !== 1) rd.fail('unknown bootstrap record version');
+  const done = rd.u8() === 1;
+  const after = rd.chunk().slice();
+  const claim = rd.u8() === 1 ? readClock(rd) : null;
+  const keys = rd.varint();
+  const bytes = rd.varint();
+  rd.end();
+  return { done, after, claim, keys, bytes };
+}
+
+export interface BootstrapProgress {
+  keysReceived: number;
+  bytesReceived: number;
+  /** Live keys in the snapshot being streamed (an estimate of the total). */
+  keysTotal: number | null;
+  /** Keys per second over the last few seconds. */
+  rate: number;
+  etaSeconds: number | null;
+  /** The peer streaming to us now. */
+  peer: string | null;
+}
+
+const RETRY_WAIT_MS = 200;
+
+export class Bootstrapper {
+  private record: BootstrapRecord;
+  private stopped = false;
+  private stream: Stream | undefined;
+  private readonly failedAt = new Map<string, number>();
+  private readonly samples: [number, number][] = [];
+  readonly progress: BootstrapProgress;
+
+  constructor(
+    private readonly node: Libp2p,
+    private readonly ks: Keyspace,
+    private readonly membership: Membership,
+    private readonly log: Logger,
+    private readonly maxFrameBytes: number,
+  ) {
+    const raw = ks.getMeta(META_BOOTSTRAP);
+    this.record = raw === undefined ? { done: false, after: new Uint8Array(0), claim: null, keys: 0, bytes: 0 } : decodeBootstrapRecord(raw);
+    this.progress = { keysReceived: this.record.keys, bytesReceived: this.record.bytes, keysTotal: null, rate: 0, etaSeconds: null, peer: null };
+  }
+
+  /** A store needs a bootstrap when one is under way, or when it is empty and has peers to ask. */
+  static needed(ks: Keyspace, haveBootstrapPeers: boolean): boolean {
+    const raw = ks.getMeta(META_BOOTSTRAP);
+    if (raw !== undefined) return !decodeBootstrapRecord(raw).done;
+    const s = ks.summary();
+    return haveBootstrapPeers && s.keys === 0 && s.clock.isEmpty();
+  }
+
+  /** Streams snapshots from connected peers until one completes; resumes after every failure. */
+  async run(): Promise<void> {
+    if (this.record.after.length > 0) {
+      this.log.info({ after: Buffer.from(this.record.after).toString(), keys: this.record.keys }, 'resuming bootstrap after the last key stored');
+    }
+    while (!this.stopped) {
+      const peer = this.pickPeer();
+      if (peer === null) {
+        await new Promise((r) => setTimeout(r, RETRY_WAIT_MS));
+        continue;
+      }
+      try {
+        if (await this.streamFrom(peer)) return;
+      } catch (err) {
+        if (this.stopped) return;
+        this.failedAt.set(peer, Date.now());
+        this.log.warn({ peer, reason: (err as Error).message, after: Buffer.from(this.record.after).toString() }, 'bootstrap stream failed; going on from another peer');
+      } finally {
+        this.progress.peer = null;
+      }
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.stream?.abort(new Error('stopping'));
+  }
+
+  /** A connected peer, preferring those that have not failed us recently. */
+  private pickPeer(): string | null {
+    const peers = this.membership.connectedPeers();
+    if (peers.length === 0) return null;
+    peers.sort((a, b) => (this.failedAt.get(a) ?? 0) - (this.failedAt.get(b) ?? 0));
+    return peers[0]!;
+  }
+
+  /** One snapshot stream. True when it completed the bootstrap; false when the peer was busy. */
+  private async streamFrom(peer: string): Promise<boolean> {
+    const stream = await this.node.dialProtocol(peerIdFromString(peer), SYNC_PROTOCOL, { signal: AbortSignal.timeout(5000) });
+    this.stream = stream;
+    this.progress.peer = peer;
+    const writer = new FrameWriter(stream);
+    await writer.write(encodeSnapRequest(this.record.after));
+    await writer.flush();
+    const frames = readFrames(stream, { maxFrameBytes: this.maxFrameBytes });
+    let claim: Clock | null = null;
+    for await (const frame of frames) {
+      const m = decodeMessage(frame);
+      if (m.type === MSG.busy) {
+        this.failedAt.set(peer, Date.now());
+        await new Promise((r) => setTimeout(r, RETRY_WAIT_MS));
+        return false;
+      }
+      if (m.type === MSG.snapBegin) {
+        claim = this.record.claim === null ? m.clock : this.record.claim.intersect(m.clock);
+        this.progress.keysTotal = m.keys;
+        continue;
+      }
+      if (claim === null) throw new Error(`expected SNAP_BEGIN first, got message type ${m.type}`);
+      if (m.type === MSG.snapChunk) {
+        if (m.entries.length === 0) continue;
+        const bytes = m.entries.reduce((n, e) => n + e.key.length + e.state.length, 0);
+        const next: BootstrapRecord = {
+          done: false,
+          after: m.entries[m.entries.length - 1]!.key.slice(),
+          claim,
+          keys: this.record.keys + m.entries.length,
+          bytes: this.record.bytes + bytes,
+        };
+        await this.ks.applyDelta({ entries: m.entries, claim: Clock.empty() }, { name: META_BOOTSTRAP, value: encodeBootstrapRecord(next) });
+        this.record = next;
+        this.noteProgress();
+        continue;
+      }
+      if (m.type === MSG.snapEnd) {
+        const done: BootstrapRecord = { ...this.record, done: true, claim };
+        await this.ks.applyDelta({ entries: [], claim }, { name: META_BOOTSTRAP, value: encodeBootstrapRecord(done) });
+        this.record = done;
+        await writer.close().catch(() => {});
+        this.log.info({ peer, keys: this.record.keys, bytes: this.record.bytes }, 'bootstrap complete');
+        return true;
+      }
+      throw new Error(`unexpected message type ${m.type} in a snapshot stream`);
+    }
+    throw new Error('the snapshot stream ended before SNAP_END');
+  }
+
+  private noteProgress(): void {
+    const p = this.progress;
+    p.keysReceived = this.record.keys;
+    p.bytesReceived = this.record.bytes;
+    const now = Date.now();
+    this.samples.push([now, p.keysReceived]);
+    while (this.samples.length > 1 && now - this.samples[0]![0] > 5000) this.samples.shift();
+    const [t0, k0] = this.samples[0]!;
+    p.rate = now > t0 ? ((p.keysReceived - k0) * 1000) / (now - t0) : 0;
+    p.etaSeconds = p.keysTotal !== null && p.rate > 0 ? Math.max(0, (p.keysTotal - p.keysReceived) / p.rate) : null;
+  }
+}
