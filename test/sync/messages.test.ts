@@ -5,7 +5,19 @@ import { encodeKeyState } from '../../src/core/codec.js';
 import { localWrite } from '../../src/core/key-state.js';
 import { DecodeError } from '../../src/errors.js';
 import { throwsOnly } from '../core/arbitraries.js';
-import { decodeMessage, encodeDigest, encodeEntries, END_MESSAGE, MSG } from '../../src/sync/messages.js';
+import {
+  BUSY_MESSAGE,
+  decodeMessage,
+  encodeAck,
+  encodeDigest,
+  encodeEntries,
+  encodeSnapBegin,
+  encodeSnapChunk,
+  encodeSnapRequest,
+  END_MESSAGE,
+  MSG,
+  SNAP_END_MESSAGE,
+} from '../../src/sync/messages.js';
 
 const R = 'ab'.repeat(16);
 const clock = Clock.fromIntervals([
@@ -34,6 +46,15 @@ describe('sync messages', () => {
       expect(Buffer.compare(m.entries[0]!.state, state)).toBe(0);
     }
     expect(decodeMessage(END_MESSAGE)).toEqual({ type: MSG.end });
+    expect(decodeMessage(encodeAck(42))).toEqual({ type: MSG.ack, seq: 42 });
+    expect(decodeMessage(BUSY_MESSAGE)).toEqual({ type: MSG.busy });
+    expect(decodeMessage(SNAP_END_MESSAGE)).toEqual({ type: MSG.snapEnd });
+    const req = decodeMessage(encodeSnapRequest(Buffer.from('after-me')));
+    expect(req.type === MSG.snapRequest && Buffer.from(req.after).toString()).toBe('after-me');
+    const begin = decodeMessage(encodeSnapBegin(clock, 1234));
+    expect(begin.type === MSG.snapBegin && begin.keys === 1234 && begin.clock.equals(clock)).toBe(true);
+    const chunk = decodeMessage(encodeSnapChunk([{ key: Buffer.from('k'), state }]));
+    expect(chunk.type === MSG.snapChunk && chunk.entries.length).toBe(1);
   });
 
   it('refuses any malformed frame with DecodeError, never another error', () => {
@@ -52,7 +73,7 @@ describe('sync messages', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), (b) => throwsOnly(DecodeError, () => decodeMessage(b))),
     );
-    expect(() => decodeMessage(Uint8Array.of(9))).toThrow(/unknown message type 9/);
+    expect(() => decodeMessage(Uint8Array.of(99))).toThrow(/unknown message type 99/);
     expect(() => decodeMessage(Uint8Array.of(MSG.end, 0))).toThrow(/trailing/);
   });
 });
