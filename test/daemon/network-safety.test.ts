@@ -80,7 +80,7 @@ describe('untrusted peers', () => {
     const R = 'cd'.repeat(16);
     const badState = Uint8Array.of(1, 1, ...new Uint8Array(16), 1, 1, 5, 0, 0, 0); // sibling index out of range
     const attacks: [string, Uint8Array[]][] = [
-      ['unknown message type', [frame(Uint8Array.of(9, 1, 2, 3))]],
+      ['unknown message type', [frame(Uint8Array.of(99, 1, 2, 3))]],
       ['a stream that starts with END', [frame(END_MESSAGE)]],
       ['an oversized frame', [Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x04), new Uint8Array(1024)]], // claims 1 GiB
       ['a truncated digest', [frame(encodeDigest({ replicaId: R, digest: new Uint8Array(16), clock: Clock.empty(), peers: [] }).subarray(0, 20))]],
@@ -100,7 +100,7 @@ describe('untrusted peers', () => {
       });
     }
     await until(() => (a.child.stderr().match(/closing sync stream from peer/g) ?? []).length >= attacks.length, 'a logged reason per refused stream');
-    expect(a.child.stderr()).toMatch(/unknown message type 9/);
+    expect(a.child.stderr()).toMatch(/unknown message type 99/);
     expect(a.child.stderr()).toMatch(/exceeds|too large/i);
     // nothing reached the store, and the daemon still serves and replicates
     const after = await a.status();
