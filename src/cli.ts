@@ -83,6 +83,12 @@ function program(): Command {
     .addHelpText('after', '\nA bad line stops the import; every line before it stays written, and the error names the line.\n')
     .action((file: string, o: cmd.Target) => cmd.importCommand({ ...o, file }, io));
 
+  client('wait')
+    .description('wait until the local node is ready (done bootstrapping from its peers); a progress bar on a terminal')
+    .option('--ready', 'wait for the state "ready" (the default, and the only condition so far)')
+    .option('--timeout <ms>', 'give up after MS milliseconds: exit 1, saying how far the node got', positiveInt)
+    .action((o: cmd.Target & { timeout?: number }) => cmd.waitCommand(o, io));
+
   client('status')
     .description("show the local node: peer id, replica id, addresses, mode, state, keys, digest and peers")
     .action((o: cmd.Target) => cmd.statusCommand(o, io));

@@ -2,6 +2,7 @@
 // ControlClient, and writes plain text (or JSON with `json`). Errors are typed; cli.ts maps them
 // to exit codes.
 
+import cliProgress from 'cli-progress';
 import { open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -130,6 +131,52 @@ export async function keygenCommand(o: { out: string; force?: boolean; json?: bo
     : emit(io.stdout, `wrote a new swarm key to ${file} (mode 0600); copy it to every node of the swarm\n`));
 }
 
+const POLL_MS = 250;
+const { SingleBar, Presets } = cliProgress;
+type SingleBar = InstanceType<typeof cliProgress.SingleBar>;
+
+/**
+ * Waits until the local node is ready (done bootstrapping), drawing a progress bar on stderr when
+ * it is a terminal. Exits with an error naming the state and progress when the timeout passes.
+ */
+export async function waitCommand(o: Target & { timeout?: number }, io: Io): Promise<void> {
+  const client = clientOf(o);
+  const deadline = o.timeout === undefined ? Infinity : Date.now() + o.timeout;
+  let bar: SingleBar | undefined;
+  try {
+    for (;;) {
+      const s = await client.status();
+      if (s.state === 'ready') {
+        if (bar !== undefined) bar.update(bar.getTotal());
+        bar?.stop();
+        bar = undefined;
+        return o.json ? emitJson(io, s) : emit(io.stdout, 'ready\n');
+      }
+      const b = s.bootstrap;
+      if (process.stderr.isTTY && b?.keysTotal != null) {
+        const payload = { rate: Math.round(b.rate).toLocaleString('en-US'), mb: (b.bytesReceived / 1e6).toFixed(1) };
+        if (bar === undefined) {
+          bar = new SingleBar(
+            { format: `${s.state} [{bar}] {percentage}% | {value}/{total} keys | {mb} MB | {rate} keys/s | ETA {eta_formatted}`, stream: process.stderr, hideCursor: true },
+            Presets.shades_classic,
+          );
+          bar.start(b.keysTotal, b.keysReceived, payload);
+        } else {
+          bar.setTotal(Math.max(b.keysTotal, b.keysReceived));
+          bar.update(b.keysReceived, payload);
+        }
+      }
+      if (Date.now() > deadline) {
+        const progress = b === undefined ? '' : ` (${b.keysReceived} of ${b.keysTotal ?? '?'} keys)`;
+        throw new ReplikvError(`not ready after ${o.timeout} ms: the node is ${s.state}${progress}`);
+      }
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  } finally {
+    bar?.stop();
+  }
+}
+
 export function formatStatus(s: Status): string {
   const [firstAddr, ...moreAddrs] = s.addrs;
   const rows = [
@@ -139,6 +186,9 @@ export function formatStatus(s: Status): string {
     ...moreAddrs.map((a) => ['', a]),
     ['mode', s.mode],
     ['state', s.state],
+    ...(s.bootstrap === undefined
+      ? []
+      : [['bootstrap', `${s.bootstrap.keysReceived} of ${s.bootstrap.keysTotal ?? '?'} keys, ${(s.bootstrap.bytesReceived / 1e6).toFixed(1)} MB, ${Math.round(s.bootstrap.rate)} keys/s, ETA ${s.bootstrap.etaSeconds === null ? '?' : `${Math.ceil(s.bootstrap.etaSeconds)} s`}`]]),
     ['keys', String(s.keys)],
     ['digest', s.digest],
     ['peers', String(s.peers.length)],

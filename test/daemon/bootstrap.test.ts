@@ -34,6 +34,8 @@ describe('bootstrap from a snapshot stream', () => {
     d = await fleet.start(opts);
     await until(() => d.child.stderr().includes('resuming bootstrap after the last key stored'), 'the log to say it resumes');
     const resumed = await d.status();
+    const text = await d.cli('status');
+    expect(text.stdout).toMatch(/bootstrap\s+\d+ of 200000 keys/);
     expect(resumed.state).toBe('bootstrapping');
     expect(resumed.bootstrap!.keysReceived).toBeGreaterThanOrEqual(20_000); // not starting over
 
@@ -49,7 +51,9 @@ describe('bootstrap from a snapshot stream', () => {
     expect(serving.state).toBe('bootstrapping');
     await victim.stop('SIGKILL');
 
-    await eventually(() => d.status(), (s) => s.state === 'ready', 'the new node to be ready', 120_000);
+    const wait = await d.cli('wait', '--ready', '--timeout', '120000');
+    expect(wait.code, wait.stderr).toBe(0);
+    expect(wait.stdout).toBe('ready\n');
     const [, done] = await untilConverged([survivor, d], KEYS, 120_000);
     expect(done!.digest).toBe(full!.digest);
     expect(d.child.stderr()).toMatch(/bootstrap stream failed; going on from another peer/);
