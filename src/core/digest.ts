@@ -21,6 +21,11 @@ export class Digest {
     for (let i = 0; i < 4; i++) this.w[i]! ^= hash[i]!;
   }
 
+  /** Folds another digest in (or out): how a difference between two digests carries over. */
+  xorDigest(other: Digest): void {
+    this.xor(other.w);
+  }
+
   clone(): Digest {
     const d = new Digest();
     d.w.set(this.w);

@@ -33,6 +33,8 @@ export interface WriteView {
   getState(key: Uint8Array): Uint8Array | undefined;
   getMeta(name: string): Uint8Array | undefined;
   putState(key: Uint8Array, state: Uint8Array): void;
+  /** Removes a key's state (repair only: replication itself never forgets a key). */
+  delState(key: Uint8Array): void;
   /** Dot-index entry; `dot` is the 24-byte key made by dotKey() in codec.ts. */
   putDot(dot: Uint8Array, key: Uint8Array): void;
   delDot(dot: Uint8Array): void;

@@ -9,6 +9,7 @@
 
 import { decodeKeyState, inspectKeyState, type KeyStateFacts } from '../core/codec.js';
 import type { KeyState } from '../core/key-state.js';
+import { DecodeError } from '../errors.js';
 import type { WriteView } from './backend.js';
 import { encodeStoreState, META_STATE, type StoreState } from './meta.js';
 import { stateHash } from './state-hash.js';
@@ -44,9 +45,19 @@ export class ChangeSet {
    */
   load(key: Uint8Array, id: string): Stored | undefined {
     const staged = this.staged.get(id);
-    if (staged !== undefined) return staged;
+    if (staged !== undefined) return staged.bytes === REMOVED ? undefined : staged;
     const bytes = this.w.getState(key);
     return bytes === undefined ? undefined : { bytes, facts: inspectKeyState(bytes, this.maxValueBytes) };
+  }
+
+  /** Like load, but unreadable bytes (damage on disk) come back with empty facts instead of throwing. */
+  loadDamaged(key: Uint8Array, id: string): Stored | undefined {
+    try {
+      return this.load(key, id);
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err;
+      return { bytes: this.w.getState(key)!, facts: { dots: [], value: null, maxHlc: 0 } };
+    }
   }
 
   /** The decoded form of a loaded state, for merges and overwrites. */
@@ -71,6 +82,15 @@ export class ChangeSet {
     this.staged.set(id, { key, bytes, facts });
   }
 
+  /** Removes the key (repair only). `old` may be unreadable damage: facts with no dots, no value. */
+  remove(key: Uint8Array, id: string, old: Stored): void {
+    const n = this.next;
+    n.digest.xor(stateHash(key, old.bytes));
+    if (old.facts.value !== null) n.count--;
+    for (const d of old.facts.dots) this.dotOps.push({ put: false, dot: d, key });
+    this.staged.set(id, { key, bytes: REMOVED, facts: old.facts });
+  }
+
   /** Another meta record to write in this transaction (e.g. bootstrap progress with its chunk). */
   setMeta(name: string, value: Uint8Array): void {
     this.meta.push([name, value]);
@@ -78,7 +98,10 @@ export class ChangeSet {
 
   /** Writes everything. Only puts from here on: nothing here can fail half-way on bad input. */
   apply(): void {
-    for (const { key, bytes } of this.staged.values()) this.w.putState(key, bytes);
+    for (const { key, bytes } of this.staged.values()) {
+      if (bytes === REMOVED) this.w.delState(key);
+      else this.w.putState(key, bytes);
+    }
     for (const op of this.dotOps) {
       if (op.put) this.w.putDot(op.dot, op.key);
       else this.w.delDot(op.dot);
@@ -87,6 +110,9 @@ export class ChangeSet {
     this.w.putMeta(META_STATE, encodeStoreState(this.next));
   }
 }
+
+/** Marks a staged key as removed; compared by identity. */
+const REMOVED = new Uint8Array(0);
 
 function equal24(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < 24; i++) if (a[i] !== b[i]) return false;

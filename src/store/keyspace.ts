@@ -5,16 +5,17 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Clock } from '../core/clock.js';
-import { decodeKeyState, dotKey, encodeKeyState, inspectKeyState, replicaToBytes, resolveEncoded } from '../core/codec.js';
+import { decodeKeyState, dotKey, encodeKeyState, inspectKeyState, replicaToBytes, resolveEncoded, type KeyStateFacts } from '../core/codec.js';
 import { DEFAULT_DELTA_LIMITS, mergeEntry, selectDelta, type DeltaChunk, type DeltaEntry, type DeltaLimits } from '../core/delta.js';
 import { Digest } from '../core/digest.js';
 import { nextHlc } from '../core/hlc.js';
 import { localWrite, resolve, type KeyState } from '../core/key-state.js';
 import type { Dot, ReplicaId } from '../core/replica.js';
+import { repairKey } from '../core/repair.js';
 import { decodeToken, encodeToken } from '../core/token.js';
 import { checkValue, DEFAULT_MAX_VALUE_BYTES, keyToBytes, MAX_KEY_BYTES } from '../core/validate.js';
 import { DecodeError, StoreError } from '../errors.js';
-import type { Backend } from './backend.js';
+import type { Backend, ReadView } from './backend.js';
 import { ChangeSet } from './change-set.js';
 import { LmdbBackend } from './lmdb-backend.js';
 import { decodeStoreState, encodeStoreState, META_REPLICA, META_STATE, type StoreState } from './meta.js';
@@ -75,6 +76,12 @@ export interface KeyspaceSnapshot extends Omit<Summary, 'replicaId'> {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+interface Recount {
+  digest: Digest;
+  keys: number;
+  unreadable: number;
+}
 
 export class Keyspace {
   private work: StoreState;
@@ -166,17 +173,7 @@ export class Keyspace {
    */
   async applyDelta(chunk: DeltaChunk, meta?: { name: string; value: Uint8Array }): Promise<{ changed: number }> {
     this.assertOpen();
-    const remote = chunk.entries.map((e) => {
-      if (e.key.length < 1 || e.key.length > MAX_KEY_BYTES) throw new DecodeError(`delta key of ${e.key.length} bytes`);
-      let id: string;
-      try {
-        id = utf8.decode(e.key);
-      } catch {
-        throw new DecodeError('delta key is not valid UTF-8');
-      }
-      // Validates the whole state before the transaction; a bad entry refuses the whole chunk.
-      return { key: e.key, id, bytes: e.state, facts: inspectKeyState(e.state, this.maxValueBytes) };
-    });
+    const remote = this.validated(chunk.entries);
     return this.transact((cs) => {
       let changed = 0;
       for (const { key, id, bytes, facts } of remote) {
@@ -193,6 +190,73 @@ export class Keyspace {
       cs.next.clock.merge(chunk.claim);
       if (meta !== undefined) cs.setMeta(meta.name, meta.value);
       return { changed };
+    });
+  }
+
+  /**
+   * Repair from a healthy peer (core/repair.ts): the states of every key in (after, upTo] become
+   * what the peer's snapshot (clock `peerClock`) holds, keeping the writes only this replica holds.
+   * `remote` is the peer's entries in that range; `upTo` undefined means to the end. One
+   * transaction. Unreadable local states are replaced, not refused.
+   */
+  async repairRange(remote: readonly DeltaEntry[], after: Uint8Array | undefined, upTo: Uint8Array | undefined, peerClock: Clock): Promise<{ replaced: number; removed: number }> {
+    this.assertOpen();
+    const theirs = new Map(this.validated(remote).map((e) => [e.id, e]));
+    const keys = new Map<string, Uint8Array>();
+    const snap = this.backend.openSnapshot();
+    try {
+      for (const { key } of snap.states(after, after !== undefined)) {
+        if (upTo !== undefined && Buffer.compare(key, upTo) > 0) break;
+        keys.set(Buffer.from(key).toString('latin1'), key);
+      }
+    } finally {
+      snap.close();
+    }
+    for (const e of theirs.values()) keys.set(e.id, e.key);
+    return this.transact((cs) => {
+      let replaced = 0;
+      let removed = 0;
+      for (const [id, key] of keys) {
+        const old = cs.loadDamaged(key, id);
+        const remoteState = theirs.get(id);
+        const out = repairKey(old && this.readable(old.bytes), remoteState && decodeKeyState(remoteState.bytes), peerClock);
+        if (out === undefined) {
+          if (old === undefined) continue;
+          cs.remove(key, id, old);
+          removed++;
+          continue;
+        }
+        const bytes = encodeKeyState(out);
+        if (old !== undefined && Buffer.compare(old.bytes, bytes) === 0) continue;
+        cs.replace(key, id, old, bytes);
+        replaced++;
+      }
+      return { replaced, removed };
+    });
+  }
+
+  /**
+   * Ends a repair: the node clock takes in the peer's snapshot clock, and digest and count are
+   * recounted from every state, so damage to the stored totals is mended too.
+   */
+  async finishRepair(peerClock: Clock): Promise<void> {
+    this.assertOpen();
+    const snap = this.backend.openSnapshot();
+    let before: StoreState;
+    let recount: Recount;
+    try {
+      before = decodeStoreState(snap.getMeta(META_STATE)!);
+      recount = this.recount(snap);
+    } finally {
+      snap.close();
+    }
+    await this.transact((cs) => {
+      cs.next.clock.merge(peerClock);
+      // Writes committed since the snapshot changed digest and count incrementally; the recount
+      // takes their place as the base (an XOR digest carries the difference over exactly).
+      cs.next.digest.xorDigest(before.digest);
+      cs.next.digest.xorDigest(recount.digest);
+      cs.next.count += recount.keys - before.count;
     });
   }
 
@@ -307,20 +371,61 @@ export class Keyspace {
     };
   }
 
-  /** Recomputes digest and count from every key state: a full check of the incremental ones. */
-  recompute(): { digest: string; keys: number } {
-    const snap = this.snapshot();
+  /**
+   * Recomputes digest and count from every key state, as of one snapshot: a full check of the
+   * incremental ones (`stored`). `unreadable` counts states that do not decode (damage).
+   */
+  recompute(): { digest: string; keys: number; unreadable: number; stored: { digest: string; keys: number } } {
+    this.assertOpen();
+    const snap = this.backend.openSnapshot();
     try {
-      const digest = new Digest();
-      let keys = 0;
-      for (const { key, state } of snap.entries()) {
-        digest.xor(stateHash(key, state));
-        if (resolveEncoded(state) !== null) keys++;
-      }
-      return { digest: digest.hex(), keys };
+      const stored = decodeStoreState(snap.getMeta(META_STATE)!);
+      const r = this.recount(snap);
+      return { digest: r.digest.hex(), keys: r.keys, unreadable: r.unreadable, stored: { digest: stored.digest.hex(), keys: stored.count } };
     } finally {
       snap.close();
     }
+  }
+
+  private recount(snap: ReadView): Recount {
+    const digest = new Digest();
+    let keys = 0;
+    let unreadable = 0;
+    for (const { key, state } of snap.states()) {
+      digest.xor(stateHash(key, state));
+      try {
+        if (resolveEncoded(state, this.maxValueBytes) !== null) keys++;
+      } catch (err) {
+        if (!(err instanceof DecodeError)) throw err;
+        unreadable++;
+      }
+    }
+    return { digest, keys, unreadable };
+  }
+
+  /** A stored state decoded, or undefined when it is damaged beyond reading. */
+  private readable(bytes: Uint8Array): KeyState | undefined {
+    try {
+      return decodeKeyState(bytes, this.maxValueBytes);
+    } catch (err) {
+      if (err instanceof DecodeError) return undefined;
+      throw err;
+    }
+  }
+
+  /** Checks entries from a peer or a file (key UTF-8 and length, the whole state grammar) before any transaction. */
+  private validated(entries: readonly DeltaEntry[]): { key: Uint8Array; id: string; bytes: Uint8Array; facts: KeyStateFacts }[] {
+    return entries.map((e) => {
+      if (e.key.length < 1 || e.key.length > MAX_KEY_BYTES) throw new DecodeError(`delta key of ${e.key.length} bytes`);
+      let id: string;
+      try {
+        id = utf8.decode(e.key);
+      } catch {
+        throw new DecodeError('delta key is not valid UTF-8');
+      }
+      // Validates the whole state before the transaction; a bad entry refuses the whole chunk.
+      return { key: e.key, id, bytes: e.state, facts: inspectKeyState(e.state, this.maxValueBytes) };
+    });
   }
 
   async close(): Promise<void> {

@@ -79,6 +79,7 @@ export class LmdbBackend implements Backend {
       getState: (key) => this.statesDb.get(key as Buffer),
       getMeta: (name) => this.metaDb.get(name),
       putState: (key, state) => void this.statesDb.put(key as Buffer, state as Buffer),
+      delState: (key) => void this.statesDb.remove(key as Buffer),
       putDot: (dot, key) => void this.dotsDb.put(dot as Buffer, key as Buffer),
       delDot: (dot) => void this.dotsDb.remove(dot as Buffer),
       putMeta: (name, value) => void this.metaDb.put(name, value as Buffer),

@@ -78,6 +78,7 @@ export class MemoryBackend implements Backend {
       getState: (key) => t.states.get(id(key)),
       getMeta: (name) => t.meta.get(name),
       putState: (key, state) => void t.states.set(id(key), state.slice()),
+      delState: (key) => void t.states.delete(id(key)),
       putDot: (dot, key) => {
         const r = Buffer.from(dot.subarray(0, 16)).toString('hex');
         let m = t.dots.get(r);

@@ -1,5 +1,6 @@
 // Shared fast-check generators for the core tests.
 import fc from 'fast-check';
+import type { KeyState, Sibling } from '../../src/core/key-state.js';
 
 /** A handful of fixed replica ids, so generated clocks overlap often. */
 export const REPLICAS = ['0'.repeat(31) + '1', '0'.repeat(31) + '2', 'a'.repeat(32), 'f'.repeat(31) + '0', '7'.repeat(32)];
@@ -17,3 +18,23 @@ export function throwsOnly(type: abstract new (...args: never[]) => Error, fn: (
     if (!(err instanceof type)) throw new Error(`expected only ${type.name}, got ${(err as Error)?.name}: ${(err as Error)?.message}`);
   }
 }
+
+// One write's data is a function of its dot, as in the real system (a dot is one write).
+export const sibling = (r: string, c: number, tomb: boolean): Sibling => ({
+  r,
+  c,
+  hlc: (c * 7919 + r.charCodeAt(0)) % 50,
+  value: tomb ? null : new TextEncoder().encode(`${r.slice(0, 4)}:${c}`),
+});
+
+/** States whose siblings are covered by their context, the invariant every real state keeps. */
+export const keyState: fc.Arbitrary<KeyState> = fc
+  .uniqueArray(fc.tuple(replica, fc.integer({ min: 1, max: 9 })), { selector: ([r]) => r, minLength: 1, maxLength: 4 })
+  .chain((ctxEntries) => {
+    const ctx = [...ctxEntries].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+    const candidates = ctx.flatMap(([r, max]) => Array.from({ length: max }, (_, i) => [r, i + 1] as const));
+    return fc.subarray(candidates, { minLength: 1, maxLength: Math.min(3, candidates.length) }).map((picked) => ({
+      ctx,
+      sibs: picked.map(([r, c]) => sibling(r, c, c % 4 === 0)).sort((a, b) => (a.r === b.r ? a.c - b.c : a.r < b.r ? -1 : 1)),
+    }));
+  });

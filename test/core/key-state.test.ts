@@ -1,29 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeKeyState, encodeKeyState } from '../../src/core/codec.js';
-import { isLive, localWrite, merge, resolve, type KeyState, type Sibling } from '../../src/core/key-state.js';
+import { isLive, localWrite, merge, resolve, type KeyState } from '../../src/core/key-state.js';
 import { DecodeError } from '../../src/errors.js';
-import { REPLICAS, replica, throwsOnly } from './arbitraries.js';
-
-// One write's data is a function of its dot, as in the real system (a dot is one write).
-const sibling = (r: string, c: number, tomb: boolean): Sibling => ({
-  r,
-  c,
-  hlc: (c * 7919 + r.charCodeAt(0)) % 50,
-  value: tomb ? null : new TextEncoder().encode(`${r.slice(0, 4)}:${c}`),
-});
-
-/** States whose siblings are covered by their context, the invariant every real state keeps. */
-const keyState: fc.Arbitrary<KeyState> = fc
-  .uniqueArray(fc.tuple(replica, fc.integer({ min: 1, max: 9 })), { selector: ([r]) => r, minLength: 1, maxLength: 4 })
-  .chain((ctxEntries) => {
-    const ctx = [...ctxEntries].sort((a, b) => (a[0] < b[0] ? -1 : 1));
-    const candidates = ctx.flatMap(([r, max]) => Array.from({ length: max }, (_, i) => [r, i + 1] as const));
-    return fc.subarray(candidates, { minLength: 1, maxLength: Math.min(3, candidates.length) }).map((picked) => ({
-      ctx,
-      sibs: picked.map(([r, c]) => sibling(r, c, c % 4 === 0)).sort((a, b) => (a.r === b.r ? a.c - b.c : a.r < b.r ? -1 : 1)),
-    }));
-  });
+import { keyState, REPLICAS, sibling, throwsOnly } from './arbitraries.js';
 
 const bytes = (s: KeyState) => Buffer.from(encodeKeyState(s)).toString('hex');
 

@@ -33,6 +33,19 @@ export function backendContract(make: () => Promise<{ backend: Backend; cleanup:
   );
 
   it(
+    'removes a state, and a snapshot opened before still sees it',
+    withBackend(async (be) => {
+      await be.write((w) => ['a', 'b'].forEach((k) => w.putState(b(k), b(`v-${k}`))), true);
+      const before = be.openSnapshot();
+      await be.write((w) => w.delState(b('a')), true);
+      expect(be.getState(b('a'))).toBeUndefined();
+      expect([...be.openSnapshot().states()].map((e) => text(e.key))).toEqual(['b']);
+      expect(text(before.getState(b('a')))).toBe('v-a');
+      before.close();
+    }),
+  );
+
+  it(
     'reads its own writes inside one transaction',
     withBackend(async (be) => {
       const seen = await be.write((w) => {

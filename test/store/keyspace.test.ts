@@ -39,7 +39,7 @@ describe('keyspace on LMDB', () => {
     expect(ks.read('a')?.value).toBeNull(); // a tombstone remains, so peers learn of the delete
     expect(ks.count()).toBe(1);
     expect(ks.get('never')).toBeUndefined();
-    expect(ks.recompute()).toEqual({ digest: ks.summary().digest, keys: 1 });
+    expect(ks.recompute()).toMatchObject({ digest: ks.summary().digest, keys: 1, unreadable: 0 });
   });
 
   it('keeps writes made with an old context as siblings, and a write with the read context supersedes them', async () => {
@@ -123,7 +123,7 @@ describe('keyspace on LMDB', () => {
     expect(after.digest).toBe(before.digest);
     expect(after.keys).toBe(49);
     expect(txt(again.get('k42'))).toBe('v42');
-    expect(again.recompute()).toEqual({ digest: after.digest, keys: 49 });
+    expect(again.recompute()).toMatchObject({ digest: after.digest, keys: 49, unreadable: 0 });
     // counters go on from where they were: the next write's dot is new
     const next = await again.put('k0', Buffer.from('again'));
     expect(next.dot.c).toBe(before.clock.base(before.replicaId) + 1);

@@ -1,0 +1,39 @@
+// Repair of a damaged store from a healthy peer's snapshot: the peer's key-ordered chunks are
+// applied range by range (each range one transaction, so the node keeps serving writes), keys this
+// node holds between them are checked too, and the end adds the peer's clock and recounts the
+// totals. The per-key decision is the pure repairKey in core/repair.ts.
+
+import type { Clock } from '../core/clock.js';
+import type { DeltaEntry } from '../core/delta.js';
+import type { Keyspace } from './keyspace.js';
+
+export interface RepairReport {
+  /** Key states the peer sent. */
+  received: number;
+  /** Local states replaced (damaged, stale or missing here). */
+  replaced: number;
+  /** Local keys removed (the peer does not have them and they hold no write of this node's). */
+  removed: number;
+  digestBefore: string;
+  digestAfter: string;
+}
+
+export async function repairFromSnapshot(ks: Keyspace, peerClock: Clock, chunks: AsyncIterable<readonly DeltaEntry[]> | Iterable<readonly DeltaEntry[]>): Promise<RepairReport> {
+  const report: RepairReport = { received: 0, replaced: 0, removed: 0, digestBefore: ks.recompute().digest, digestAfter: '' };
+  let after: Uint8Array | undefined;
+  const add = (r: { replaced: number; removed: number }) => {
+    report.replaced += r.replaced;
+    report.removed += r.removed;
+  };
+  for await (const entries of chunks) {
+    if (entries.length === 0) continue;
+    const upTo = entries[entries.length - 1]!.key;
+    add(await ks.repairRange(entries, after, upTo, peerClock));
+    report.received += entries.length;
+    after = upTo;
+  }
+  add(await ks.repairRange([], after, undefined, peerClock)); // local keys after the peer's last
+  await ks.finishRepair(peerClock);
+  report.digestAfter = ks.summary().digest;
+  return report;
+}
