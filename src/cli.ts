@@ -97,6 +97,17 @@ function program(): Command {
     .description('list known peers with their state, how many of our writes they lack, and when we last heard from them')
     .action((o: cmd.Target) => cmd.peersCommand(o, io));
 
+  client('verify')
+    .description("check this node's keyspace: recount its digest from every state, and compare it with each connected peer's at an equal clock")
+    .addHelpText('after', '\nExit 0 when nothing is wrong, 1 when damage is found (then run replikv repair on the damaged node).\n')
+    .action((o: cmd.Target) => cmd.verifyCommand(o, io));
+
+  client('repair')
+    .description("re-fetch the keyspace from a healthy peer into this (damaged) node, keeping writes only this node holds")
+    .option('--peer <peerId>', 'the peer to repair from (default: any connected peer)')
+    .addHelpText('after', '\nThe node keeps accepting writes; it reports state "recovering" and serves no peer until done.\n')
+    .action((o: cmd.Target & { peer?: string }) => cmd.repairCommand(o, io));
+
   sub('keygen')
     .description('write a new swarm key (the pre-shared key of a private network) to FILE with mode 0600')
     .requiredOption('--out <file>', 'where to write the key')

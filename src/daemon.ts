@@ -12,6 +12,7 @@ import { readSwarmKeyFile } from './net/swarm-key.js';
 import { ReplikvError } from './errors.js';
 import { Keyspace } from './store/keyspace.js';
 import { Bootstrapper } from './sync/bootstrap.js';
+import { RepairError, repairNode, verifyNode } from './sync/integrity.js';
 import { Replicator } from './sync/replicator.js';
 
 /** Frames carry at most one value of maxValueBytes plus keys, states and framing. */
@@ -43,6 +44,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     bootstrap: config.bootstrap,
   });
   let bootstrapper: Bootstrapper | undefined;
+  let repairing = false;
   const status = (): Status => {
     const s = ks.summary();
     return {
@@ -50,7 +52,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       replicaId: s.replicaId,
       addrs: fullAddrs(node),
       mode: config.mode,
-      state: replicator.bootstrapping ? 'bootstrapping' : 'ready',
+      state: repairing ? 'recovering' : replicator.bootstrapping ? 'bootstrapping' : 'ready',
       keys: s.keys,
       digest: s.digest,
       clock: s.clock.toJSON(),
@@ -70,6 +72,20 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     status,
     peers: () => replicator.peers(),
     awaitReplicas: (dots, concern) => replicator.waitForReplicas(dots, concern.w, concern.timeoutMs),
+    verify: () => verifyNode(ks, replicator),
+    repair: async (peer) => {
+      if (replicator.bootstrapping) throw new RepairError(`the node is ${repairing ? 'already repairing' : 'bootstrapping'}; try again when it is ready`);
+      // While repairing, the node neither serves its (damaged) keyspace to peers nor runs rounds.
+      repairing = replicator.bootstrapping = true;
+      log.warn({ peer: peer ?? 'any' }, 'repair: re-fetching the keyspace from a peer');
+      try {
+        const report = await repairNode(ks, replicator, peer);
+        log.info({ ...report }, 'repair complete');
+        return report;
+      } finally {
+        repairing = replicator.bootstrapping = false;
+      }
+    },
   };
   let control: Awaited<ReturnType<typeof startControlServer>>;
   try {

@@ -4,6 +4,9 @@
 import type { Clock, ClockJSON } from '../core/clock.js';
 import type { ReadResult, ScanResult, WriteOp, WriteResult } from '../store/keyspace.js';
 import type { BootstrapProgress } from '../sync/bootstrap.js';
+import type { RepairReply, VerifyReport } from '../sync/integrity.js';
+
+export type { RepairReply, VerifyReport };
 
 export type Mode = 'push' | 'pull' | 'hybrid';
 export type NodeState = 'ready' | 'bootstrapping' | 'recovering';
@@ -57,4 +60,8 @@ export interface NodeApi {
   peers(): PeerInfo[];
   /** Waits until the write concern holds for `dots`; resolves with the replica count, or rejects with WriteConcernError. */
   awaitReplicas(dots: Clock, concern: WriteConcernSpec): Promise<number>;
+  /** Recounts the local digest and compares it with every connected peer's at an equal clock. */
+  verify(): Promise<VerifyReport>;
+  /** Mends this node from a healthy peer (the given one, or any connected one), keeping its own writes. */
+  repair(peer?: string): Promise<RepairReply>;
 }

@@ -7,7 +7,7 @@ import { Agent, request } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidKeyError, ReplikvError } from '../errors.js';
-import type { PeerInfo, Status } from './api.js';
+import type { PeerInfo, RepairReply, Status, VerifyReport } from './api.js';
 import { CONTEXT_HEADER,
   TIMEOUT_HEADER,
   W_HEADER, type ErrorReply, type ImportReply, type KeyJson, type ScanPage, type WriteReply } from './wire.js';
@@ -87,6 +87,14 @@ export class ControlClient {
 
   async peers(): Promise<PeerInfo[]> {
     return this.json(await this.call('GET', '/v1/peers'));
+  }
+
+  async verify(): Promise<VerifyReport> {
+    return this.json(await this.call('POST', '/v1/verify'));
+  }
+
+  async repair(peer?: string): Promise<RepairReply> {
+    return this.json(await this.call('POST', peer === undefined ? '/v1/repair' : `/v1/repair?peer=${encodeURIComponent(peer)}`));
   }
 
   private json<T>(r: Reply): T {

@@ -131,6 +131,46 @@ export async function keygenCommand(o: { out: string; force?: boolean; json?: bo
     : emit(io.stdout, `wrote a new swarm key to ${file} (mode 0600); copy it to every node of the swarm\n`));
 }
 
+/** Recounts the local digest and compares with every connected peer; exit 1 when damage is found. */
+export async function verifyCommand(o: Target, io: Io): Promise<void> {
+  const r = await clientOf(o).verify();
+  if (o.json) await emitJson(io, r);
+  else {
+    const l = r.local;
+    const rows = [
+      [
+        'local',
+        l.ok
+          ? `ok: ${l.keys} keys, digest ${l.digest} recounted from every state`
+          : `DAMAGED: recounted ${l.keysRecomputed} keys and digest ${l.recomputed}; the store says ${l.keys} keys and ${l.digest}; ${l.unreadable} unreadable states`,
+      ],
+      ...r.peers.map((p) => [
+        `peer ${p.peerId}`,
+        p.match === true
+          ? 'ok: same digest at the same clock'
+          : p.match === false
+            ? `DIFFERENT digest at the same clock (theirs ${p.digest})`
+            : `not compared: ${p.error ?? 'clocks still differ (writes in flight); try again'}`,
+      ]),
+    ];
+    if (r.peers.length === 0) rows.push(['peers', 'none connected: only the local recount was checked']);
+    const width = Math.max(...rows.map(([k]) => k!.length));
+    await emit(io.stdout, rows.map(([k, v]) => `${k!.padEnd(width)}  ${v}\n`).join(''));
+  }
+  if (!r.ok) throw new ReplikvError('damage found: run `replikv repair` on the damaged node (it re-fetches the keyspace from a peer and keeps its own writes)');
+}
+
+/** Re-fetches the keyspace from a healthy peer, keeping writes only this node holds. */
+export async function repairCommand(o: Target & { peer?: string }, io: Io): Promise<void> {
+  const r = await clientOf(o).repair(o.peer);
+  await (o.json
+    ? emitJson(io, r)
+    : emit(
+        io.stdout,
+        `repaired from ${r.peer}: received ${r.received} key states, replaced ${r.replaced}, removed ${r.removed}; digest ${r.digestBefore} -> ${r.digestAfter}\n`,
+      ));
+}
+
 const POLL_MS = 250;
 const { SingleBar, Presets } = cliProgress;
 type SingleBar = InstanceType<typeof cliProgress.SingleBar>;

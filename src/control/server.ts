@@ -2,6 +2,7 @@
 // drive it and no port is opened. Routes are documented in docs/control-api.md. A bad request is
 // answered with a typed error and never takes the server down.
 
+import { RepairError } from '../sync/integrity.js';
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
@@ -152,6 +153,8 @@ async function route(req: IncomingMessage, res: ServerResponse, api: NodeApi, ma
   }
   if (path === '/v1/status' && method === 'GET') return sendJson(res, 200, api.status());
   if (path === '/v1/peers' && method === 'GET') return sendJson(res, 200, api.peers());
+  if (path === '/v1/verify' && method === 'POST') return sendJson(res, 200, await api.verify());
+  if (path === '/v1/repair' && method === 'POST') return sendJson(res, 200, await api.repair(query.get('peer') ?? undefined));
   sendJson(res, 404, { error: `no route for ${method} ${path}` });
 }
 
@@ -213,6 +216,7 @@ function fail(req: IncomingMessage, res: ServerResponse, err: unknown, log: (obj
   req.resume();
   if (res.headersSent) return void res.destroy();
   if (err instanceof PayloadTooLargeError) return sendJson(res, 413, { error: err.message, code: err.code });
+  if (err instanceof RepairError) return sendJson(res, 409, { error: err.message, code: err.code });
   if (err instanceof WriteConcernError) return sendJson(res, 504, { error: err.message, code: err.code, acked: err.acked, wanted: err.wanted });
   if (CLIENT_ERRORS.some((type) => err instanceof type)) {
     const e = err as ReplikvError;

@@ -11,7 +11,7 @@ import { MAX_KEY_BYTES } from '../core/validate.js';
 
 export const SYNC_PROTOCOL = '/replikv/sync/1.0.0';
 
-export const MSG = { digest: 1, delta: 2, end: 3, push: 4, ack: 5, snapRequest: 6, snapBegin: 7, snapChunk: 8, snapEnd: 9, busy: 10 } as const;
+export const MSG = { digest: 1, delta: 2, end: 3, push: 4, ack: 5, snapRequest: 6, snapBegin: 7, snapChunk: 8, snapEnd: 9, busy: 10, verify: 11 } as const;
 
 const DIGEST_VERSION = 1;
 const MAX_PEER_ADDRS = 1024;
@@ -65,7 +65,7 @@ export type Message =
   | SnapRequestMessage
   | SnapBeginMessage
   | SnapChunkMessage
-  | { type: typeof MSG.end | typeof MSG.snapEnd | typeof MSG.busy };
+  | { type: typeof MSG.end | typeof MSG.snapEnd | typeof MSG.busy | typeof MSG.verify };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const utf8enc = new TextEncoder();
@@ -99,6 +99,8 @@ export const END_MESSAGE = Uint8Array.of(MSG.end);
 export const SNAP_END_MESSAGE = Uint8Array.of(MSG.snapEnd);
 /** Answer to a DIGEST from a node that is still bootstrapping: no exchange now. */
 export const BUSY_MESSAGE = Uint8Array.of(MSG.busy);
+/** Asks for the peer's DIGEST alone, so `replikv verify` can compare without moving data. */
+export const VERIFY_MESSAGE = Uint8Array.of(MSG.verify);
 
 export function encodeSnapRequest(after: Uint8Array): Uint8Array {
   const w = new Writer(after.length + 8);
@@ -187,6 +189,7 @@ export function decodeMessage(frame: Uint8Array): Message {
     case MSG.end:
     case MSG.snapEnd:
     case MSG.busy:
+    case MSG.verify:
       rd.end();
       return { type };
     case MSG.snapRequest: {

@@ -23,10 +23,12 @@ import {
   encodeEntries,
   encodeSnapBegin,
   encodeSnapChunk,
+  encodeSnapRequest,
   END_MESSAGE,
   MSG,
   SNAP_END_MESSAGE,
   SYNC_PROTOCOL,
+  VERIFY_MESSAGE,
   type DigestMessage,
   type SnapRequestMessage,
 } from './messages.js';
@@ -234,6 +236,12 @@ export class Replicator {
       const first = await frames.next();
       if (first.done === true) return;
       const m = decodeMessage(first.value);
+      if (m.type === MSG.verify) {
+        const w = this.writerFor(stream);
+        await w.write(this.bootstrapping ? BUSY_MESSAGE : this.ownDigest([]));
+        await w.close();
+        return;
+      }
       if ((m.type === MSG.digest || m.type === MSG.snapRequest) && this.bootstrapping) {
         const w = this.writerFor(stream);
         await w.write(BUSY_MESSAGE);
@@ -376,14 +384,74 @@ export class Replicator {
   }
 
   private digestFor(peer: string): Uint8Array {
-    const s = this.ks.summary();
     const last = this.pexSentAt.get(peer);
     let peers: string[] = [];
     if (last === undefined || this.tick - last >= PEX_EVERY_TICKS) {
       this.pexSentAt.set(peer, this.tick);
       peers = [...this.node.getMultiaddrs().map((a) => a.toString()), ...this.membership.exchangeAddrs()];
     }
+    return this.ownDigest(peers);
+  }
+
+  private ownDigest(peers: string[]): Uint8Array {
+    const s = this.ks.summary();
     return encodeDigest({ replicaId: s.replicaId, digest: hexBytes(s.digest), clock: s.clock, peers });
+  }
+
+  /**
+   * Opens a snapshot stream from a peer (the whole keyspace in key order, one read transaction on
+   * its side): its clock and live key count, then the chunks. Throws when the peer is busy.
+   */
+  async snapshotFrom(peer: string): Promise<{ clock: Clock; keys: number; chunks: AsyncGenerator<DeltaEntry[]> }> {
+    const stream = await this.node.dialProtocol(peerIdFromString(peer), SYNC_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) });
+    const writer = this.writerFor(stream);
+    const frames = this.framesOf(stream, this.opts.maxFrameBytes);
+    try {
+      await writer.write(encodeSnapRequest(new Uint8Array(0)));
+      await writer.flush();
+      const first = await frames.next();
+      const begin = first.done === true ? undefined : decodeMessage(first.value);
+      if (begin?.type === MSG.busy) throw new ReplikvError(`peer ${peer} is bootstrapping and cannot serve a snapshot now`);
+      if (begin?.type !== MSG.snapBegin) throw new ProtocolError(`expected SNAP_BEGIN, got ${begin === undefined ? 'the end of the stream' : `message type ${begin.type}`}`);
+      const chunks = async function* (): AsyncGenerator<DeltaEntry[]> {
+        try {
+          for await (const frame of frames) {
+            const m = decodeMessage(frame);
+            if (m.type === MSG.snapEnd) return void (await writer.close());
+            if (m.type !== MSG.snapChunk) throw new ProtocolError(`unexpected message type ${m.type} in a snapshot stream`);
+            yield m.entries;
+          }
+          throw new ProtocolError('the snapshot stream ended before SNAP_END');
+        } catch (err) {
+          stream.abort(err as Error);
+          throw err;
+        }
+      };
+      return { clock: begin.clock, keys: begin.keys, chunks: chunks() };
+    } catch (err) {
+      stream.abort(err as Error);
+      throw err;
+    }
+  }
+
+  /** A peer's current clock and digest (a VERIFY query: no data moves); 'busy' while it bootstraps. */
+  async queryDigest(peer: string): Promise<DigestMessage | 'busy'> {
+    const stream = await this.node.dialProtocol(peerIdFromString(peer), SYNC_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) });
+    try {
+      const writer = this.writerFor(stream);
+      await writer.write(VERIFY_MESSAGE);
+      await writer.flush();
+      const first = await this.framesOf(stream, this.opts.maxFrameBytes).next();
+      if (first.done === true) throw new ProtocolError('stream closed before the digest');
+      const m = decodeMessage(first.value);
+      await writer.close();
+      if (m.type === MSG.busy) return 'busy';
+      if (m.type !== MSG.digest) throw new ProtocolError(`expected DIGEST, got message type ${m.type}`);
+      return m;
+    } catch (err) {
+      stream.abort(err as Error);
+      throw err;
+    }
   }
 
   private heardDigest(peer: string, d: DigestMessage): void {

@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { NodeApi, PeerInfo, Status } from '../../src/control/api.js';
+import type { NodeApi, PeerInfo, Status, VerifyReport } from '../../src/control/api.js';
+import { RepairError } from '../../src/sync/integrity.js';
 import { startControlServer } from '../../src/control/server.js';
 import { readSwarmKeyFile } from '../../src/net/swarm-key.js';
 import { Keyspace } from '../../src/store/keyspace.js';
@@ -49,10 +50,17 @@ async function node() {
       transfer: { bytesReceived: 0, bytesSent: 0, keysReceived: 0 },
     };
   };
-  const api: NodeApi = { write: (ops) => ks.write(ops), read: (k) => ks.read(k), scan: (o) => ks.scan(o), status, peers: () => PEERS, awaitReplicas: (dots, c) => new WriteConcern(() => []).wait(dots, c.w === 'all' ? 1 : c.w, c.timeoutMs) };
+  const api: NodeApi = { write: (ops) => ks.write(ops), read: (k) => ks.read(k), scan: (o) => ks.scan(o), status, peers: () => PEERS, awaitReplicas: (dots, c) => new WriteConcern(() => []).wait(dots, c.w === 'all' ? 1 : c.w, c.timeoutMs), verify: async () => localVerify(ks), repair: () => Promise.reject(new RepairError('no connected peer to repair from')) };
   const server = await startControlServer(join(dir, 'control.sock'), api);
   cleanup.push(() => server.close());
   return { dir, ks };
+}
+
+/** verify with no peers: the local recount alone (what a lone daemon answers). */
+function localVerify(ks: Keyspace): VerifyReport {
+  const r = ks.recompute();
+  const ok = r.digest === r.stored.digest && r.unreadable === 0;
+  return { ok, local: { ok, digest: r.stored.digest, recomputed: r.digest, keys: r.stored.keys, keysRecomputed: r.keys, unreadable: r.unreadable }, peers: [] };
 }
 
 /** Runs the CLI to completion; exit code and output. */
@@ -161,6 +169,20 @@ describe('replikv client commands', () => {
     expect(peers.stdout).toMatch(/^PEER\s+STATE\s+BEHIND/);
     expect(peers.stdout).toMatch(/12D3KooWPeerA\s+alive\s+3\s+\d+s ago/);
     expect(JSON.parse((await cli('peers', '--json', '--data-dir', dir)).stdout)).toEqual(PEERS);
+  });
+
+  it('verify recounts the store and exits 0; repair with no peer exits 1 with the reason', async () => {
+    const { dir, ks } = await node();
+    await ks.put('a', Buffer.from('1'));
+    const v = await cli('verify', '--data-dir', dir);
+    expect(v.code, v.stderr).toBe(0);
+    expect(v.stdout).toMatch(/^local\s+ok: 1 keys, digest [0-9a-f]{32}/m);
+    expect(v.stdout).toMatch(/none connected/);
+    const j = await cli('verify', '--json', '--data-dir', dir);
+    expect(JSON.parse(j.stdout)).toMatchObject({ ok: true, local: { keys: 1, unreadable: 0 }, peers: [] });
+    const r = await cli('repair', '--data-dir', dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no connected peer to repair from/);
   });
 
   it('exits 2 naming the socket when no daemon listens, and 64 on a usage error', async () => {

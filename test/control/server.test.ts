@@ -50,6 +50,8 @@ function adapter(ks: Keyspace) {
     },
     read: (key) => ks.read(key),
     scan: (opts) => ks.scan(opts),
+    verify: () => Promise.reject(new Error('not used here')),
+    repair: () => Promise.reject(new Error('not used here')),
     status: (): Status => {
       const s = ks.summary();
       return {

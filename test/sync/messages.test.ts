@@ -7,6 +7,7 @@ import { DecodeError } from '../../src/errors.js';
 import { throwsOnly } from '../core/arbitraries.js';
 import {
   BUSY_MESSAGE,
+  VERIFY_MESSAGE,
   decodeMessage,
   encodeAck,
   encodeDigest,
@@ -48,6 +49,8 @@ describe('sync messages', () => {
     expect(decodeMessage(END_MESSAGE)).toEqual({ type: MSG.end });
     expect(decodeMessage(encodeAck(42))).toEqual({ type: MSG.ack, seq: 42 });
     expect(decodeMessage(BUSY_MESSAGE)).toEqual({ type: MSG.busy });
+    expect(decodeMessage(VERIFY_MESSAGE)).toEqual({ type: MSG.verify });
+    expect(() => decodeMessage(Uint8Array.of(MSG.verify, 0))).toThrow(/trailing/);
     expect(decodeMessage(SNAP_END_MESSAGE)).toEqual({ type: MSG.snapEnd });
     const req = decodeMessage(encodeSnapRequest(Buffer.from('after-me')));
     expect(req.type === MSG.snapRequest && Buffer.from(req.after).toString()).toBe('after-me');
