@@ -222,8 +222,10 @@ export class Replicator {
       const m = decodeMessage(next.value);
       if (m.type === MSG.end) return;
       if (m.type !== MSG.delta) throw new ProtocolError(`expected DELTA or END, got message type ${m.type}`);
-      await this.ks.applyDelta(m);
+      // Counted on receipt: lmdb-js shows a commit to readers before applyDelta resolves, so a
+      // status read after the await could see the keys without the count.
       this.transfer.keysReceived += m.entries.length;
+      await this.ks.applyDelta(m);
       this.membership.heard(peer, Date.now());
     }
   }
@@ -259,8 +261,8 @@ export class Replicator {
       const acks = this.writerFor(stream);
       let push = m;
       for (;;) {
+        this.transfer.keysReceived += push.entries.length; // on receipt, as in receiveDelta
         await this.ks.applyDelta(push);
-        this.transfer.keysReceived += push.entries.length;
         this.membership.heard(peer, Date.now());
         await acks.write(encodeAck(push.seq)); // applyDelta resolved: stored as durably as configured
         await acks.flush();
