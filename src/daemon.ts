@@ -70,6 +70,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     status,
     peers: () => replicator.peers(),
     awaitReplicas: (dots, concern) => replicator.waitForReplicas(dots, concern.w, concern.timeoutMs),
+    changes: (since) => ks.changes(since),
   };
   let control: Awaited<ReturnType<typeof startControlServer>>;
   try {

@@ -2,7 +2,7 @@
 // (server.ts) exposes it over HTTP+JSON on a Unix socket; the CLI talks to that socket.
 
 import type { Clock, ClockJSON } from '../core/clock.js';
-import type { ReadResult, ScanResult, WriteOp, WriteResult } from '../store/keyspace.js';
+import type { KeyspaceChanges, ReadResult, ScanResult, WriteOp, WriteResult } from '../store/keyspace.js';
 import type { BootstrapProgress } from '../sync/bootstrap.js';
 
 export type Mode = 'push' | 'pull' | 'hybrid';
@@ -57,4 +57,6 @@ export interface NodeApi {
   peers(): PeerInfo[];
   /** Waits until the write concern holds for `dots`; resolves with the replica count, or rejects with WriteConcernError. */
   awaitReplicas(dots: Clock, concern: WriteConcernSpec): Promise<number>;
+  /** One consistent snapshot's summary and the key states holding a dot `since` lacks (for backups). */
+  changes(since: Clock): KeyspaceChanges;
 }

@@ -50,6 +50,7 @@ function adapter(ks: Keyspace) {
     },
     read: (key) => ks.read(key),
     scan: (opts) => ks.scan(opts),
+    changes: (since) => ks.changes(since),
     status: (): Status => {
       const s = ks.summary();
       return {
