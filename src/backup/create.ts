@@ -10,7 +10,7 @@ import { ReplikvError } from '../errors.js';
 import { planBackup } from './chain.js';
 import { COMPRESSION } from './chunk-codec.js';
 import { BackupError } from './errors.js';
-import { decodeChunk, decodeHead, FrameSplitter, isEnd, prefix, type StreamHead } from './frames.js';
+import { chunkEntryCount, decodeHead, FrameSplitter, isEnd, prefix, type StreamHead } from './frames.js';
 import { clockOf, clockToText, type BackupType, type Manifest } from './manifest.js';
 import type { Repo } from './repo.js';
 
@@ -71,7 +71,7 @@ export async function createBackup(o: CreateOptions): Promise<Manifest> {
           ended = true;
           continue;
         }
-        const n = decodeChunk(frame).entries.length; // checks the frame before it is stored
+        const n = chunkEntryCount(frame);
         parts.push(prefix(frame), frame);
         partBytes += 4 + frame.length;
         partEntries += n;

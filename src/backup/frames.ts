@@ -60,6 +60,18 @@ export function decodeChunk(frame: Uint8Array): DeltaChunk {
   return { entries: m.entries, claim: m.claim };
 }
 
+/**
+ * The key-state count of a DELTA frame, read from its header only (the claim, then the count):
+ * `backup create` stores frames unchanged, and verify and restore decode them in full.
+ */
+export function chunkEntryCount(frame: Uint8Array): number {
+  const rd = new Reader(frame, 'backup stream frame');
+  const type = rd.u8();
+  if (type !== MSG.delta) rd.fail(`expected a delta frame, got message type ${type}`);
+  readClock(rd);
+  return rd.varint();
+}
+
 /** The 4-byte length prefix of a frame. */
 export function prefix(frame: Uint8Array): Buffer {
   const p = Buffer.allocUnsafe(4);

@@ -20,18 +20,19 @@ const MANIFEST = 'manifest.json';
 
 const codeOf = (err: unknown) => (err as NodeJS.ErrnoException).code;
 
-async function writeSynced(file: string, data: Uint8Array | string): Promise<void> {
+async function writeSynced(file: string, data: Uint8Array | string, sync = true): Promise<void> {
   const fh = await open(file, 'wx', 0o600);
   try {
     await fh.writeFile(data);
-    await fh.sync();
+    if (sync) await fh.sync();
   } finally {
     await fh.close();
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
+/** fsync of a file or directory already written. */
+async function syncPath(path: string): Promise<void> {
+  const fh = await open(path, 'r');
   try {
     await fh.sync();
   } finally {
@@ -192,7 +193,7 @@ export class BackupWriter {
   async addChunk(index: number, raw: Buffer, entries: number): Promise<ChunkInfo> {
     const file = `chunk-${String(index).padStart(6, '0')}.bin`;
     const stored = await encodeStored(raw, this.key, `${this.id}/${file}`);
-    await writeSynced(join(this.tmp, file), stored);
+    await writeSynced(join(this.tmp, file), stored, false); // synced together in finish(), off the stream's path
     const info = { file, sha256: createHash('sha256').update(stored).digest('hex'), bytes: stored.length, rawBytes: raw.length, entries };
     this.chunks[index] = info;
     return info;
@@ -204,15 +205,16 @@ export class BackupWriter {
 
   /** Writes the manifest and makes the backup visible under its id. */
   async finish(manifest: Manifest): Promise<void> {
+    await Promise.all(this.chunks.map((c) => syncPath(join(this.tmp, c.file))));
     await writeSynced(join(this.tmp, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
-    await syncDir(this.tmp);
+    await syncPath(this.tmp);
     const root = join(this.repoDir, 'backups');
     try {
       await rename(this.tmp, join(root, this.id));
     } catch (err) {
       throw new BackupError(`cannot store backup ${this.id}: ${codeOf(err) === 'ENOTEMPTY' || codeOf(err) === 'EEXIST' ? 'another backup took that id meanwhile' : codeOf(err)}`);
     }
-    await syncDir(root);
+    await syncPath(root);
   }
 
   async abort(): Promise<void> {

@@ -16,10 +16,16 @@ export async function serveBackupStream(res: ServerResponse, api: NodeApi, body:
   const since = decodeClock(body); // a DecodeError becomes a 400 before anything is sent
   const view = api.changes(since);
   let gone = false;
-  res.once('close', () => (gone = true));
+  let wake = () => {};
+  res.once('close', () => ((gone = true), wake()));
   const send = async (frame: Uint8Array) => {
     res.write(prefix(frame));
-    if (!res.write(frame) && !gone) await new Promise<void>((ok) => (res.once('drain', ok), res.once('close', ok)));
+    if (res.write(frame) || gone) return;
+    await new Promise<void>((ok) => {
+      wake = ok;
+      res.once('drain', ok);
+    });
+    res.removeListener('drain', wake);
   };
   try {
     res.writeHead(200, { 'content-type': 'application/octet-stream' });
