@@ -2,9 +2,10 @@
 // (Unix socket), the repository on disk. A history of full, incremental and differential backups
 // with writes, deletes and concurrent siblings in between; restoring up to each backup must give
 // exactly the keyspace of that moment. Then damage: flipped bytes, missing chunks and links, wrong keys.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pruneSelection } from '../../src/backup/chain.js';
 import { createBackup } from '../../src/backup/create.js';
@@ -43,7 +44,11 @@ async function node() {
   const server = await startControlServer(join(dir, 'control.sock'), api);
   cleanup.push(() => server.close());
   const client = new ControlClient(join(dir, 'control.sock'));
-  return { ks, backup: (repo: Repo, type: BackupType) => createBackup({ repo, type, open: (since) => client.backupStream(since) }) };
+  return {
+    ks,
+    client,
+    backup: (repo: Repo, type: BackupType) => createBackup({ repo, type, open: (since) => client.backupStream(since) }),
+  };
 }
 
 /** Everything a reader can see: every key (deleted ones too) with its siblings, plus the summary. */
@@ -194,6 +199,37 @@ describe('backup and restore', () => {
       writeFileSync(manifest, readFileSync(manifest, 'utf8').replace('"keys"', '"kees"'));
       await expect(repo.manifests()).rejects.toThrow(`${manifest} is damaged`);
     });
+  });
+
+  it('a backup cut short never looks complete, and leftovers of a killed one are not listed', async () => {
+    const { ks, client, backup } = await node();
+    const dir = join(tmp(), 'repo');
+    const repo = await Repo.openOrCreate(dir);
+    await write(ks, 0, 20_000, 'v'.repeat(100));
+    await backup(repo, 'full');
+    await write(ks, 0, 100, 'later');
+    // the real stream, cut off after 1 MB (a daemon that died, a broken connection)
+    const cut = async (since: Uint8Array) => {
+      const body = await client.backupStream(since);
+      return Readable.from(
+        (async function* () {
+          let sent = 0;
+          for await (const data of body as AsyncIterable<Buffer>) {
+            if (sent > 1e6) break;
+            sent += data.length;
+            yield data;
+          }
+          body.destroy();
+        })(),
+      );
+    };
+    await expect(createBackup({ repo, type: 'full', open: cut })).rejects.toThrow(/ended early; nothing was stored/);
+    expect(readdirSync(join(dir, 'backups'))).toEqual(['000001-full']);
+    // a process killed mid-backup leaves its temporary directory, which is never listed
+    mkdirSync(join(dir, 'backups', '.tmp-000002-full-dead'));
+    writeFileSync(join(dir, 'backups', '.tmp-000002-full-dead', 'manifest.json'), '{}');
+    expect((await repo.manifests()).map((m) => m.id)).toEqual(['000001-full']);
+    expect((await backup(repo, 'incremental')).id).toBe('000002-incremental');
   });
 
   it('prune deletes old chains whole and keeps the newest full backups restorable', async () => {
