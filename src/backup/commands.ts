@@ -34,8 +34,9 @@ async function withBar<T>(bar: Progress, run: () => Promise<T>): Promise<T> {
 }
 
 export async function backupCreateCommand(o: Target & RepoOptions & { type: BackupType }, io: Io): Promise<void> {
-  const repo = await Repo.openOrCreate(o.repo, await passphraseOf(o));
   const client = new ControlClient(socketPathOf(o));
+  await client.status(); // no daemon: say so before a repository is created
+  const repo = await Repo.openOrCreate(o.repo, await passphraseOf(o));
   const bar = progressBar(`backup ${o.type}`, 'keys');
   const m = await withBar(bar, () =>
     createBackup({ repo, type: o.type, open: (since) => client.backupStream(since), onProgress: (p) => bar.update(p.entries, p.expected) }),

@@ -36,6 +36,7 @@ export interface CreateOptions {
 export async function createBackup(o: CreateOptions): Promise<Manifest> {
   const plan = planBackup(await o.repo.manifests(), o.type);
   const since = plan.parent === null ? Clock.empty() : clockOf(plan.parent.clock, `manifest of ${plan.parent.id}`);
+  const time = (o.now?.() ?? new Date()).toISOString(); // the snapshot's moment, near enough
   const body = await o.open(encodeClock(since));
   const writer = await o.repo.writer(plan.id);
   try {
@@ -91,7 +92,7 @@ export async function createBackup(o: CreateOptions): Promise<Manifest> {
       seq: plan.seq,
       type: o.type,
       parent: plan.parent?.id ?? null,
-      time: (o.now?.() ?? new Date()).toISOString(),
+      time,
       since: plan.parent?.clock ?? clockToText(since),
       clock: clockToText(head.clock),
       digest: head.digest,
