@@ -79,7 +79,8 @@ export async function benchBackup(): Promise<void> {
   const dirs = [mkdtempSync(join(tmpdir(), 'replikv-bench-bk-'))];
   const [root] = dirs as [string];
   const ks = await Keyspace.openDir(join(root, 'node'), { durability: 'relaxed' });
-  const api = { changes: (since) => ks.changes(since) } as Pick<NodeApi, 'changes'> as NodeApi;
+  // What backup create asks of a daemon: that it answers, and the stream.
+  const api = { changes: (since) => ks.changes(since), status: () => ({ keys: ks.count() }) } as Pick<NodeApi, 'changes'> as NodeApi;
   const socket = join(root, 'control.sock');
   const server = await startControlServer(socket, api);
   try {
