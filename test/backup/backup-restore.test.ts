@@ -232,6 +232,15 @@ describe('backup and restore', () => {
     expect((await backup(repo, 'incremental')).id).toBe('000002-incremental');
   });
 
+  it('a bad clock in a stream request is refused with 400, and the server goes on', async () => {
+    const { ks, client, backup } = await node();
+    await write(ks, 0, 10, 'x');
+    const bad = client.backupStream(Uint8Array.of(0xff, 0xff, 0xff));
+    await expect(bad).rejects.toMatchObject({ status: 400, code: 'DECODE_ERROR' });
+    const repo = await Repo.openOrCreate(join(tmp(), 'repo'));
+    expect((await backup(repo, 'full')).keys).toBe(10);
+  });
+
   it('prune deletes old chains whole and keeps the newest full backups restorable', async () => {
     const { ks, backup } = await node();
     const repo = await Repo.openOrCreate(join(tmp(), 'repo'));
