@@ -18,7 +18,7 @@ export const CHUNK_BYTES = 4 * 1024 * 1024;
 const IN_FLIGHT = 3;
 
 export interface CreateProgress {
-  /** Key states received so far, and the best guess of the total (the snapshot's live keys for a full backup). */
+  /** Key states received so far, and the best guess of the total (live keys for a full backup, new writes otherwise). */
   entries: number;
   expected: number;
   bytes: number;
@@ -65,7 +65,8 @@ export async function createBackup(o: CreateOptions): Promise<Manifest> {
         if (ended) throw new BackupError('the daemon sent data after the end of the backup stream');
         if (head === undefined) {
           head = decodeHead(frame);
-          progress.expected = o.type === 'full' ? head.keys : 0;
+          // at most one key state per write the parent lacks (fewer when a key was written twice)
+          progress.expected = o.type === 'full' ? head.keys : head.clock.difference(since).size();
           continue;
         }
         if (isEnd(frame)) {
