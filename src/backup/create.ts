@@ -37,9 +37,10 @@ export async function createBackup(o: CreateOptions): Promise<Manifest> {
   const plan = planBackup(await o.repo.manifests(), o.type);
   const since = plan.parent === null ? Clock.empty() : clockOf(plan.parent.clock, `manifest of ${plan.parent.id}`);
   const time = (o.now?.() ?? new Date()).toISOString(); // the snapshot's moment, near enough
-  const body = await o.open(encodeClock(since));
   const writer = await o.repo.writer(plan.id);
+  let body: Readable | undefined;
   try {
+    body = await o.open(encodeClock(since));
     const pending = new Set<Promise<unknown>>();
     let index = 0;
     let parts: Buffer[] = [];
@@ -108,7 +109,7 @@ export async function createBackup(o: CreateOptions): Promise<Manifest> {
     await writer.finish(manifest);
     return manifest;
   } catch (err) {
-    body.destroy();
+    body?.destroy();
     await writer.abort();
     if (err instanceof ReplikvError) throw err;
     throw new BackupError(`the backup stream from the daemon broke off (${(err as Error).message}); nothing was stored`, { cause: err });
