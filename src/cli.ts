@@ -1,18 +1,22 @@
 #!/usr/bin/env node
 // The replikv command line. Commands are thin: parse, call a function, map typed errors to exit
-// codes (64 usage, 78 configuration, 2 store or daemon unreachable, 1 anything else).
+// codes (64 usage, 78 configuration, 2 store or daemon unreachable, 3 write concern not met,
+// 4 a damaged backup or a wrong key, 1 anything else).
 
 import './polyfill.js';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { DaemonUnavailableError, RequestError } from './control/client.js';
 import * as cmd from './control/commands.js';
+import { backupCreateCommand, backupListCommand, backupPruneCommand, backupVerifyCommand, restoreCommand, type RepoOptions } from './backup/commands.js';
+import { DamagedBackupError, WrongKeyError } from './backup/errors.js';
+import { BACKUP_TYPES, type BackupType } from './backup/manifest.js';
 import { daemonCommand } from './daemon-command.js';
 import { ConfigError, ReplikvError, StoreError } from './errors.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-export const EXIT = { ok: 0, error: 1, unavailable: 2, concern: 3, usage: 64, config: 78 } as const;
+export const EXIT = { ok: 0, error: 1, unavailable: 2, concern: 3, damaged: 4, usage: 64, config: 78 } as const;
 
 const io: cmd.Io = { stdin: process.stdin, stdout: process.stdout };
 
@@ -115,7 +119,57 @@ function program(): Command {
     .option('--json', 'machine-readable JSON output')
     .action((o: { out: string; force?: boolean; json?: boolean }) => cmd.keygenCommand(o, io));
 
+  backupCommands(cli);
   return cli;
+}
+
+function backupType(raw: string): BackupType {
+  if (!(BACKUP_TYPES as readonly string[]).includes(raw)) throw new InvalidArgumentError(`expected one of ${BACKUP_TYPES.join(', ')}`);
+  return raw as BackupType;
+}
+
+/** backup create|list|verify|prune and restore. */
+function backupCommands(cli: Command): void {
+  const backup = cli.command('backup').description('back up the keyspace of the local daemon into a repository, and manage the repository').exitOverride();
+  const sub = (name: string) =>
+    backup
+      .command(name)
+      .exitOverride()
+      .showHelpAfterError()
+      .requiredOption('--repo <dir>', 'the backup repository')
+      .option('--json', 'machine-readable JSON output');
+  const keyFile = (c: Command) => c.option('--key-file <file>', 'a file holding the passphrase of an encrypted repository');
+
+  keyFile(sub('create'))
+    .description('take a backup of the running daemon from one consistent snapshot (the daemon keeps running)')
+    .requiredOption('--type <type>', 'full (everything), incremental (changes since the newest backup) or differential (changes since the newest full one)', backupType)
+    .option('--data-dir <dir>', "the daemon's data directory; its control socket is DIR/control.sock", './data')
+    .option('--control <path>', 'the control socket itself (overrides --data-dir)')
+    .addHelpText('after', '\nCreates the repository if DIR does not exist or is empty; with --key-file it is encrypted (AES-256-GCM).\n')
+    .action((o: cmd.Target & RepoOptions & { type: BackupType }) => backupCreateCommand(o, io));
+
+  sub('list')
+    .description('list the backups: id, type, parent, time, live keys, changed keys, stored size')
+    .addHelpText('after', '\nWith --json: [{id, type, parent, time, keys, bytes}].\n')
+    .action((o: RepoOptions) => backupListCommand(o, io));
+
+  keyFile(sub('verify'))
+    .description("check every chunk (hash; with the key also decryption and decoding) and every backup's chain")
+    .option('--id <id>', 'check only this backup and the backups it builds on')
+    .action((o: RepoOptions & { id?: string }) => backupVerifyCommand(o, io));
+
+  sub('prune')
+    .description('delete all but the N newest full backups, with the backups built on the deleted ones')
+    .requiredOption('--keep-full <n>', 'full backups to keep', positiveInt)
+    .action((o: RepoOptions & { keepFull: number }) => backupPruneCommand(o, io));
+
+  keyFile(cli.command('restore').exitOverride().showHelpAfterError())
+    .description('build a new data directory from a backup chain (no daemon needed); the restored node gets a fresh replica id')
+    .requiredOption('--repo <dir>', 'the backup repository')
+    .requiredOption('--data-dir <dir>', 'the new data directory (must not exist, or be empty)')
+    .option('--until <id>', 'restore up to this backup (default: the newest)')
+    .option('--json', 'machine-readable JSON output')
+    .action((o: RepoOptions & { dataDir: string; until?: string }) => restoreCommand(o, io));
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -138,6 +192,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof RequestError && err.code === 'WRITE_CONCERN') {
       process.stderr.write(`replikv: ${err.message}\n`);
       return EXIT.concern;
+    }
+    if (err instanceof DamagedBackupError || err instanceof WrongKeyError) {
+      process.stderr.write(`replikv: ${err.message}\n`);
+      return EXIT.damaged;
     }
     if (err instanceof ReplikvError) {
       process.stderr.write(`replikv: ${err.message}\n`);

@@ -86,6 +86,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
         repairing = replicator.bootstrapping = false;
       }
     },
+    changes: (since) => ks.changes(since),
   };
   let control: Awaited<ReturnType<typeof startControlServer>>;
   try {

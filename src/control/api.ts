@@ -2,7 +2,7 @@
 // (server.ts) exposes it over HTTP+JSON on a Unix socket; the CLI talks to that socket.
 
 import type { Clock, ClockJSON } from '../core/clock.js';
-import type { ReadResult, ScanResult, WriteOp, WriteResult } from '../store/keyspace.js';
+import type { KeyspaceChanges, ReadResult, ScanResult, WriteOp, WriteResult } from '../store/keyspace.js';
 import type { BootstrapProgress } from '../sync/bootstrap.js';
 import type { RepairReply, VerifyReport } from '../sync/integrity.js';
 
@@ -64,4 +64,6 @@ export interface NodeApi {
   verify(): Promise<VerifyReport>;
   /** Mends this node from a healthy peer (the given one, or any connected one), keeping its own writes. */
   repair(peer?: string): Promise<RepairReply>;
+  /** One consistent snapshot's summary and the key states holding a dot `since` lacks (for backups). */
+  changes(since: Clock): KeyspaceChanges;
 }

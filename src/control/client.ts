@@ -3,7 +3,7 @@
 // can tell "no daemon" (exit 2) from "the daemon said no" (exit 1).
 
 import { basename, dirname } from 'node:path';
-import { Agent, request } from 'node:http';
+import { Agent, request, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidKeyError, ReplikvError } from '../errors.js';
@@ -113,22 +113,42 @@ export class ControlClient {
     throw new RequestError(reply.error ?? `the daemon answered HTTP ${r.status}`, r.status, reply.code);
   }
 
-  private call(method: string, path: string, body?: Body, headers: Record<string, string> = {}): Promise<Reply> {
+  /**
+   * The backup stream (docs/control-api.md): everything the node holds that `since` (an encoded
+   * clock; empty for all of it) lacks. Resolves with the response body as it arrives.
+   */
+  async backupStream(since: Uint8Array): Promise<IncomingMessage> {
+    const { res } = await this.send('POST', '/v1/backup/stream', since, { 'content-type': 'application/octet-stream' });
+    if (res.statusCode === 200) return res;
+    this.check(await this.collect(res));
+    return res;
+  }
+
+  private async call(method: string, path: string, body?: Body, headers: Record<string, string> = {}): Promise<Reply> {
+    const { req, res } = await this.send(method, path, body, headers);
+    const reply = await this.collect(res);
+    if (!req.writableFinished) req.destroy(); // answered early (an error): stop uploading
+    return reply;
+  }
+
+  private collect(res: IncomingMessage): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', (err) => reject(this.requestError(err)));
+      res.once('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+    });
+  }
+
+  /** Sends a request; resolves once the response headers are in. */
+  private send(method: string, path: string, body?: Body, headers: Record<string, string> = {}): Promise<{ req: ClientRequest; res: IncomingMessage }> {
+    return new Promise((resolve, reject) => {
       const req = request({ socketPath: this.socketPath, method, path, headers, agent });
       let connected = false;
       req.once('socket', (s) => (s.connecting ? s.once('connect', () => (connected = true)) : (connected = true)));
       const failed = (err: NodeJS.ErrnoException) => reject(connected ? this.requestError(err) : this.connectionError(err));
       req.on('error', failed);
-      req.once('response', (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', failed);
-        res.once('end', () => {
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) });
-          if (!req.writableFinished) req.destroy(); // answered early (an error): stop uploading
-        });
-      });
+      req.once('response', (res) => resolve({ req, res }));
       if (body === undefined || body instanceof Uint8Array) req.end(body);
       else pipeline(body, req).catch(failed); // a failing source aborts the request
     });

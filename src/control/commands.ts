@@ -247,7 +247,7 @@ export function formatPeers(peers: PeerInfo[], now: number): string {
 }
 
 /** Left-aligned columns, two spaces apart, no trailing spaces. */
-function table(rows: string[][]): string {
+export function table(rows: string[][]): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]! + 2))).join('') + '\n').join('');

@@ -12,6 +12,7 @@ import type { ReadResult } from '../store/keyspace.js';
 import { Clock } from '../core/clock.js';
 import { WriteConcernError } from '../sync/write-concern.js';
 import type { NodeApi, WriteConcernSpec } from './api.js';
+import { MAX_SINCE_BYTES, serveBackupStream } from './backup-stream.js';
 import { ImportLineError, importNdjson } from './import-stream.js';
 import {
   CONTEXT_HEADER,
@@ -151,6 +152,7 @@ async function route(req: IncomingMessage, res: ServerResponse, api: NodeApi, ma
     const replicas = concern === null ? undefined : await api.awaitReplicas(dots, concern);
     return sendJson(res, 200, { imported, replicas } satisfies ImportReply);
   }
+  if (path === '/v1/backup/stream' && method === 'POST') return serveBackupStream(res, api, await readBody(req, MAX_SINCE_BYTES));
   if (path === '/v1/status' && method === 'GET') return sendJson(res, 200, api.status());
   if (path === '/v1/peers' && method === 'GET') return sendJson(res, 200, api.peers());
   if (path === '/v1/verify' && method === 'POST') return sendJson(res, 200, await api.verify());

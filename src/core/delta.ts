@@ -86,6 +86,22 @@ export function* selectDelta(
   if (entries.length > 0 || !claim.isEmpty()) yield { entries, claim };
 }
 
+/** Cuts a stream of entries (a key-ordered snapshot) into chunks within the limits; claims are left empty. */
+export function* chunkEntries(entries: Iterable<DeltaEntry>, limits: DeltaLimits = DEFAULT_DELTA_LIMITS): Generator<DeltaChunk> {
+  let chunk: DeltaEntry[] = [];
+  let bytes = 0;
+  for (const e of entries) {
+    chunk.push(e);
+    bytes += e.key.length + e.state.length;
+    if (chunk.length >= limits.maxEntries || bytes >= limits.maxBytes) {
+      yield { entries: chunk, claim: Clock.empty() };
+      chunk = [];
+      bytes = 0;
+    }
+  }
+  if (chunk.length > 0) yield { entries: chunk, claim: Clock.empty() };
+}
+
 function claimSlice(claim: Clock, clock: Clock, r: ReplicaId, lo: number, hi: number): void {
   for (const [from, to] of clock.slice(r, lo, hi)) claim.addRange(r, from, to);
 }

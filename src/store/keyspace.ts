@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Clock } from '../core/clock.js';
 import { decodeKeyState, dotKey, encodeKeyState, inspectKeyState, replicaToBytes, resolveEncoded, type KeyStateFacts } from '../core/codec.js';
-import { DEFAULT_DELTA_LIMITS, mergeEntry, selectDelta, type DeltaChunk, type DeltaEntry, type DeltaLimits } from '../core/delta.js';
+import { chunkEntries, DEFAULT_DELTA_LIMITS, mergeEntry, selectDelta, type DeltaChunk, type DeltaSource, type DeltaEntry, type DeltaLimits } from '../core/delta.js';
 import { Digest } from '../core/digest.js';
 import { nextHlc } from '../core/hlc.js';
 import { localWrite, resolve, type KeyState } from '../core/key-state.js';
@@ -15,7 +15,7 @@ import { repairKey } from '../core/repair.js';
 import { decodeToken, encodeToken } from '../core/token.js';
 import { checkValue, DEFAULT_MAX_VALUE_BYTES, keyToBytes, MAX_KEY_BYTES } from '../core/validate.js';
 import { DecodeError, StoreError } from '../errors.js';
-import type { Backend, ReadView } from './backend.js';
+import type { Backend, ReadView, Snapshot } from './backend.js';
 import { ChangeSet } from './change-set.js';
 import { LmdbBackend } from './lmdb-backend.js';
 import { decodeStoreState, encodeStoreState, META_REPLICA, META_STATE, type StoreState } from './meta.js';
@@ -72,6 +72,15 @@ export interface Summary {
 export interface KeyspaceSnapshot extends Omit<Summary, 'replicaId'> {
   /** Key states in key order, after `after` when given (to resume an interrupted stream). */
   entries(after?: Uint8Array): Iterable<DeltaEntry>;
+  close(): void;
+}
+
+/**
+ * A consistent view for a backup: the summary of one snapshot and the key states holding a dot
+ * `since` lacks (every key state, in key order, when `since` is empty), chunked.
+ */
+export interface KeyspaceChanges extends Omit<Summary, 'replicaId'> {
+  chunks: Iterable<DeltaChunk>;
   close(): void;
 }
 
@@ -331,10 +340,24 @@ export class Keyspace {
     const snap = this.backend.openSnapshot();
     try {
       const { clock } = decodeStoreState(snap.getMeta(META_STATE)!);
-      yield* selectDelta({ clock, dotsAfter: (r, after) => snap.dotsAfter(r, after), state: (k) => snap.getState(k) }, peer, limits);
+      yield* selectDelta(deltaSource(snap, clock), peer, limits);
     } finally {
       snap.close();
     }
+  }
+
+  /**
+   * What a backup covering `since` lacks, from one snapshot (close it when done). The full case
+   * walks the states in key order, which is faster than the per-replica dot walk; its chunks
+   * claim nothing, so the reader adds the snapshot's clock once it has everything.
+   */
+  changes(since: Clock, limits: DeltaLimits = DEFAULT_DELTA_LIMITS): KeyspaceChanges {
+    const { snap, summary } = this.openSummarized();
+    return {
+      ...summary,
+      chunks: since.isEmpty() ? chunkEntries(snap.states(), limits) : selectDelta(deltaSource(snap, summary.clock), since, limits),
+      close: () => snap.close(),
+    };
   }
 
   /**
@@ -357,13 +380,9 @@ export class Keyspace {
 
   /** A consistent snapshot of everything; close it when done. */
   snapshot(): KeyspaceSnapshot {
-    this.assertOpen();
-    const snap = this.backend.openSnapshot();
-    const s = decodeStoreState(snap.getMeta(META_STATE)!);
+    const { snap, summary } = this.openSummarized();
     return {
-      clock: s.clock,
-      digest: s.digest.hex(),
-      keys: s.count,
+      ...summary,
       *entries(after?: Uint8Array) {
         for (const { key, state } of snap.states(after, after !== undefined)) yield { key, state };
       },
@@ -434,6 +453,14 @@ export class Keyspace {
     await this.backend.close();
   }
 
+  /** A read snapshot and the summary recorded in it. */
+  private openSummarized(): { snap: Snapshot; summary: Omit<Summary, 'replicaId'> } {
+    this.assertOpen();
+    const snap = this.backend.openSnapshot();
+    const s = decodeStoreState(snap.getMeta(META_STATE)!);
+    return { snap, summary: { clock: s.clock, digest: s.digest.hex(), keys: s.count } };
+  }
+
   private loadKey(key: Uint8Array): KeyState | undefined {
     this.assertOpen();
     const bytes = this.backend.getState(key);
@@ -467,6 +494,10 @@ export class Keyspace {
   private assertOpen(): void {
     if (this.closed) throw new StoreError('the keyspace is closed');
   }
+}
+
+function deltaSource(snap: Snapshot, clock: Clock): DeltaSource {
+  return { clock, dotsAfter: (r, after) => snap.dotsAfter(r, after), state: (k) => snap.getState(k) };
 }
 
 function startsWith(key: Uint8Array, prefix: Uint8Array): boolean {

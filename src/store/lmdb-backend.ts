@@ -14,6 +14,17 @@ type Bin = Database<Buffer, Buffer>;
 
 const MAX_DOT_KEY = Buffer.alloc(8, 0xff);
 
+/**
+ * Values as bytes, copied out with Buffer.from. With encoding 'binary' lmdb-js copies each value
+ * into a new ArrayBuffer of its own, which made reading every state of a 1,000,000-key store take
+ * about 0.9 s; copying into Node's pooled buffers takes about 0.37 s (bench/backup.ts reads them
+ * all for a full backup). A decoder that copies also lets point reads use getBinaryFast.
+ */
+const COPYING = {
+  encode: (value: Uint8Array) => value,
+  decode: (bytes: Uint8Array, size?: unknown) => Buffer.from(bytes.subarray(0, typeof size === 'number' ? size : bytes.length)),
+};
+
 export class LmdbBackend implements Backend {
   private readonly root: RootDatabase;
   private readonly statesDb: Bin;
@@ -30,7 +41,7 @@ export class LmdbBackend implements Backend {
     } catch (err) {
       throw new StoreError(`cannot open the store at ${dir}: ${(err as Error).message}`, { cause: err });
     }
-    const bin = { encoding: 'binary', keyEncoding: 'binary' } as const;
+    const bin = { encoder: COPYING, keyEncoding: 'binary' } as const;
     this.statesDb = this.root.openDB({ name: 'states', ...bin }) as unknown as Bin;
     this.dotsDb = this.root.openDB({ name: 'dots', ...bin }) as unknown as Bin;
     this.metaDb = this.root.openDB({ name: 'meta', encoding: 'binary' }) as unknown as Database<Buffer, string>;

@@ -50,7 +50,7 @@ async function node() {
       transfer: { bytesReceived: 0, bytesSent: 0, keysReceived: 0 },
     };
   };
-  const api: NodeApi = { write: (ops) => ks.write(ops), read: (k) => ks.read(k), scan: (o) => ks.scan(o), status, peers: () => PEERS, awaitReplicas: (dots, c) => new WriteConcern(() => []).wait(dots, c.w === 'all' ? 1 : c.w, c.timeoutMs), verify: async () => localVerify(ks), repair: () => Promise.reject(new RepairError('no connected peer to repair from')) };
+  const api: NodeApi = { write: (ops) => ks.write(ops), read: (k) => ks.read(k), scan: (o) => ks.scan(o), status, peers: () => PEERS, awaitReplicas: (dots, c) => new WriteConcern(() => []).wait(dots, c.w === 'all' ? 1 : c.w, c.timeoutMs), verify: async () => localVerify(ks), repair: () => Promise.reject(new RepairError('no connected peer to repair from')), changes: (since) => ks.changes(since) };
   const server = await startControlServer(join(dir, 'control.sock'), api);
   cleanup.push(() => server.close());
   return { dir, ks };

@@ -52,6 +52,7 @@ function adapter(ks: Keyspace) {
     scan: (opts) => ks.scan(opts),
     verify: () => Promise.reject(new Error('not used here')),
     repair: () => Promise.reject(new Error('not used here')),
+    changes: (since) => ks.changes(since),
     status: (): Status => {
       const s = ks.summary();
       return {
