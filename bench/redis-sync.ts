@@ -21,7 +21,6 @@ export interface SyncTiming {
   firstLogMs: number;
   /** From spawning the replica to link up, no sync in progress and DBSIZE equal to n. */
   syncedMs: number;
-  version: string;
 }
 
 const MSET_KEYS = 1000;
@@ -93,11 +92,10 @@ export class RedisPair {
   }
 
   /** A primary on a free port, filled with the dataset through pipelined MSETs. */
-  async primary(data: Dataset): Promise<{ port: number; fillMs: number; version: string }> {
+  async primary(data: Dataset): Promise<{ port: number; version: string }> {
     const { port } = await this.server(['--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0']);
     const c = await connectWithin(port, 10_000);
     this.clients.push(c);
-    const t0 = performance.now();
     const pending: Promise<unknown>[] = [];
     for (let b = 0; b < data.n; b += MSET_KEYS) {
       const args: (string | Uint8Array)[] = ['MSET'];
@@ -106,15 +104,14 @@ export class RedisPair {
       if (pending.length >= IN_FLIGHT) await pending.shift();
     }
     await Promise.all(pending);
-    const fillMs = performance.now() - t0;
     const size = await c.call('DBSIZE');
     if (size !== data.n) throw new Error(`the Redis primary holds ${size} keys, not ${data.n}`);
     const info = String(await c.call('INFO', 'server'));
-    return { port, fillMs, version: /redis_version:(\S+)/.exec(info)?.[1] ?? '?' };
+    return { port, version: /redis_version:(\S+)/.exec(info)?.[1] ?? '?' };
   }
 
   /** Starts a replica of the primary on `port` and times its full sync. */
-  async replicaSync(primaryPort: number, n: number, timeoutMs: number): Promise<Omit<SyncTiming, 'version'>> {
+  async replicaSync(primaryPort: number, n: number, timeoutMs: number): Promise<SyncTiming> {
     const t0 = performance.now();
     const { port, firstLog } = await this.server(['--replicaof', '127.0.0.1', String(primaryPort), '--repl-diskless-load', 'swapdb']);
     const c = await connectWithin(port, timeoutMs);
