@@ -1,11 +1,14 @@
 // `npm run bench`: every benchmark, one after the other, so that ratios are measured side by side.
-// `npm run bench -- keyspace`, `-- daemons` or `-- backup` runs one; BENCH_KEYS=200000 runs the keyspace smaller.
+// `npm run bench -- keyspace`, `-- daemons`, `-- bootstrap` or `-- backup` runs one; BENCH_KEYS=200000
+// runs the keyspace, bootstrap and backup benchmarks smaller.
 import '../src/polyfill.js';
 import { benchBackup } from './backup.js';
+import { benchBootstrap } from './bootstrap.js';
 import { benchDaemons } from './daemons.js';
 import { benchKeyspace } from './keyspace.js';
 
 const only = process.argv[2];
 if (only === undefined || only === 'keyspace') await benchKeyspace();
 if (only === undefined || only === 'daemons') await benchDaemons();
+if (only === undefined || only === 'bootstrap') await benchBootstrap();
 if (only === undefined || only === 'backup') await benchBackup();

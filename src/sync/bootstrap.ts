@@ -103,7 +103,7 @@ export class Bootstrapper {
     while (!this.stopped) {
       const peer = this.pickPeer();
       if (peer === null) {
-        await new Promise((r) => setTimeout(r, RETRY_WAIT_MS));
+        await this.connectOrWait();
         continue;
       }
       try {
@@ -121,6 +121,22 @@ export class Bootstrapper {
   stop(): void {
     this.stopped = true;
     this.stream?.abort(new Error('stopping'));
+  }
+
+  /**
+   * Waits until a peer connects, or RETRY_WAIT_MS. At start the bootstrap peers are being dialled:
+   * the stream begins as soon as the first one is up instead of at the next poll.
+   */
+  private connectOrWait(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.node.removeEventListener('peer:connect', done);
+        resolve();
+      };
+      const timer = setTimeout(done, RETRY_WAIT_MS);
+      this.node.addEventListener('peer:connect', done);
+    });
   }
 
   /** A connected peer, preferring those that have not failed us recently. */
@@ -151,6 +167,7 @@ export class Bootstrapper {
       if (m.type === MSG.snapBegin) {
         claim = this.record.claim === null ? m.clock : this.record.claim.intersect(m.clock);
         this.progress.keysTotal = m.keys;
+        this.log.info({ peer, keys: m.keys, after: Buffer.from(this.record.after).toString() }, 'streaming a snapshot from peer');
         continue;
       }
       if (claim === null) throw new Error(`expected SNAP_BEGIN first, got message type ${m.type}`);
