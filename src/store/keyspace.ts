@@ -4,8 +4,9 @@
 
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { Writer } from '../core/bytes.js';
 import { Clock } from '../core/clock.js';
-import { decodeKeyState, dotKey, encodeKeyState, inspectKeyState, replicaToBytes, resolveEncoded } from '../core/codec.js';
+import { decodeKeyState, dotKey, encodeFirstWrite, encodeKeyState, inspectKeyState, replicaToBytes, resolveEncoded } from '../core/codec.js';
 import { DEFAULT_DELTA_LIMITS, mergeEntry, selectDelta, type DeltaChunk, type DeltaEntry, type DeltaLimits } from '../core/delta.js';
 import { Digest } from '../core/digest.js';
 import { nextHlc } from '../core/hlc.js';
@@ -16,6 +17,7 @@ import { checkValue, DEFAULT_MAX_VALUE_BYTES, keyToBytes, MAX_KEY_BYTES } from '
 import { DecodeError, StoreError } from '../errors.js';
 import type { Backend } from './backend.js';
 import { ChangeSet } from './change-set.js';
+import { keyText } from './key-text.js';
 import { LmdbBackend } from './lmdb-backend.js';
 import { decodeStoreState, encodeStoreState, META_REPLICA, META_STATE, type StoreState } from './meta.js';
 import { stateHash } from './state-hash.js';
@@ -147,8 +149,8 @@ export class Keyspace {
         const hlc = nextHlc(cs.next.hlc, this.now());
         if (old === undefined && op.ctx === undefined) {
           // A new key (the insert and import case): one sibling, facts known without a re-parse.
-          const state = { ctx: [[self, dot.c]] as const, sibs: [{ r: self, c: dot.c, hlc, value: op.value }] };
-          cs.replace(op.keyBytes, op.key, old, encodeKeyState(state), { dots: [dotKey(selfBytes, dot.c)], value: op.value, maxHlc: hlc });
+          const bytes = encodeFirstWrite(selfBytes, dot.c, hlc, op.value);
+          cs.replace(op.keyBytes, op.key, old, bytes, { dots: [dotKey(selfBytes, dot.c)], value: op.value, maxHlc: hlc });
         } else {
           const next = localWrite(old === undefined ? undefined : cs.decode(old), dot, hlc, op.value, op.ctx);
           cs.replace(op.keyBytes, op.key, old, encodeKeyState(next));
@@ -230,14 +232,21 @@ export class Keyspace {
     const snap = this.backend.openSnapshot();
     try {
       const items: ScanResult['items'] = [];
-      for (const { key, state } of snap.states(start.length ? start : undefined, start === after)) {
-        if (!startsWith(key, prefix)) return { items, cursor: null };
+      // The visitor sees views of the backend's read buffer: only the resolved values are copied,
+      // into one shared arena, and no key state is decoded beyond what resolving it needs.
+      const values = new Writer(1 << 16);
+      let cursor: string | null = null;
+      snap.visitStates(start.length ? start : undefined, start === after, (key, state) => {
+        if (!startsWith(key, prefix)) return false;
         const value = resolveEncoded(state, this.maxValueBytes);
-        if (value === null) continue;
-        items.push({ key: utf8.decode(key), value });
-        if (items.length === limit) return { items, cursor: items[limit - 1]!.key };
-      }
-      return { items, cursor: null };
+        if (value === null) return true;
+        values.bytes(value);
+        items.push({ key: keyText(key), value: values.take() });
+        if (items.length < limit) return true;
+        cursor = items[limit - 1]!.key;
+        return false;
+      });
+      return { items, cursor };
     } finally {
       snap.close();
     }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeKeyState, encodeKeyState } from '../../src/core/codec.js';
+import { decodeKeyState, encodeFirstWrite, encodeKeyState, replicaToBytes } from '../../src/core/codec.js';
 import { isLive, localWrite, merge, resolve, type KeyState, type Sibling } from '../../src/core/key-state.js';
 import { DecodeError } from '../../src/errors.js';
 import { REPLICAS, replica, throwsOnly } from './arbitraries.js';
@@ -107,6 +107,15 @@ describe('key-state codec', () => {
     );
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 100 }), (b) => throwsOnly(DecodeError, () => decodeKeyState(b))),
+    );
+  });
+
+  it('encodes a first write exactly as the general encoder does', () => {
+    fc.assert(
+      fc.property(replica, fc.integer({ min: 1, max: 2 ** 53 - 1 }), fc.nat(), fc.option(fc.uint8Array({ maxLength: 300 })), (r, c, hlc, value) => {
+        const general = encodeKeyState(localWrite(undefined, { r, c }, hlc, value));
+        expect(Buffer.from(encodeFirstWrite(replicaToBytes(r), c, hlc, value)).toString('hex')).toBe(Buffer.from(general).toString('hex'));
+      }),
     );
   });
 
