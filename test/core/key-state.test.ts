@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeKeyState, encodeFirstWrite, encodeKeyState, replicaToBytes } from '../../src/core/codec.js';
+import { decodeKeyState, dotKey, encodeFirstWrite, encodeKeyState, inspectKeyState, replicaToBytes, resolveEncoded, siblingCount } from '../../src/core/codec.js';
 import { isLive, localWrite, merge, resolve, type KeyState, type Sibling } from '../../src/core/key-state.js';
 import { DecodeError } from '../../src/errors.js';
 import { REPLICAS, replica, throwsOnly } from './arbitraries.js';
@@ -116,6 +116,46 @@ describe('key-state codec', () => {
         const general = encodeKeyState(localWrite(undefined, { r, c }, hlc, value));
         expect(Buffer.from(encodeFirstWrite(replicaToBytes(r), c, hlc, value)).toString('hex')).toBe(Buffer.from(general).toString('hex'));
       }),
+    );
+  });
+
+  it('reads facts, resolved values and sibling counts from bytes exactly as the full decoder does', () => {
+    const hex = (b: Uint8Array | null) => (b === null ? null : Buffer.from(b).toString('hex'));
+    // the result of a function, or the name of the error it threw
+    const outcome = (fn: () => unknown) => {
+      try {
+        return fn();
+      } catch (err) {
+        return (err as Error).name;
+      }
+    };
+    const viaDecoder = (b: Uint8Array, max?: number) =>
+      outcome(() => {
+        const s = decodeKeyState(b, max);
+        const best = resolve(s);
+        return { dots: s.sibs.map((x) => hex(dotKey(replicaToBytes(x.r), x.c))), value: hex(best.value), maxHlc: best.hlc, n: s.sibs.length };
+      });
+    const viaFacts = (b: Uint8Array, max?: number) =>
+      outcome(() => {
+        const f = inspectKeyState(b, max);
+        expect(hex(resolveEncoded(b, max))).toBe(hex(f.value));
+        return { dots: f.dots.map(hex), value: hex(f.value), maxHlc: f.maxHlc, n: siblingCount(b) };
+      });
+    // the common shape (one context entry, one sibling) has its own fast path: generate it often
+    const single = fc
+      .tuple(replica, fc.integer({ min: 1, max: 300 }), fc.integer({ min: 0, max: 300 }), fc.boolean())
+      .map(([r, c, more, tomb]): KeyState => ({ ctx: [[r, c + more]], sibs: [sibling(r, c, tomb)] }));
+    fc.assert(
+      fc.property(fc.oneof(keyState, single), fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max: 255 }), fc.nat(12), (s, pos, x, max) => {
+        const enc = encodeKeyState(s);
+        const bad = Uint8Array.from(enc);
+        bad[pos % bad.length]! ^= x;
+        for (const input of [enc, bad, enc.subarray(0, pos % enc.length)]) {
+          expect(viaFacts(input)).toEqual(viaDecoder(input));
+          expect(viaFacts(input, max)).toEqual(viaDecoder(input, max));
+        }
+      }),
+      { numRuns: 3000 },
     );
   });
 

@@ -78,6 +78,35 @@ export function backendContract(make: () => Promise<{ backend: Backend; cleanup:
   );
 
   it(
+    'visits the same states as it iterates, and stops when the visitor says so or throws',
+    withBackend(async (be) => {
+      const keys = ['b', 'a', 'é', 'z', 'ab', '\u{1F600}'];
+      await be.write((w) => keys.forEach((k) => w.putState(b(k), b(`v-${k}`))), false);
+      const snap = be.openSnapshot();
+      const visited = (from: Uint8Array | undefined, exclusive: boolean, stopAfter = Infinity) => {
+        const seen: string[] = [];
+        snap.visitStates(from, exclusive, (key, state) => {
+          seen.push(`${text(key)}=${text(state)}`);
+          return seen.length < stopAfter;
+        });
+        return seen;
+      };
+      const iterated = (from?: Uint8Array, exclusive = false) => [...snap.states(from, exclusive)].map((e) => `${text(e.key)}=${text(e.state)}`);
+      expect(visited(undefined, false)).toEqual(iterated());
+      expect(visited(b('ab'), false)).toEqual(iterated(b('ab')));
+      expect(visited(b('ab'), true)).toEqual(iterated(b('ab'), true));
+      expect(visited(undefined, false, 2)).toEqual(iterated().slice(0, 2));
+      expect(() =>
+        snap.visitStates(undefined, false, () => {
+          throw new Error('visitor failed');
+        }),
+      ).toThrow('visitor failed');
+      expect(visited(b('b'), false)).toEqual(iterated(b('b'))); // the snapshot still reads
+      snap.close();
+    }),
+  );
+
+  it(
     'a snapshot does not see later writes',
     withBackend(async (be) => {
       await be.write((w) => w.putState(b('k'), b('old')), false);
