@@ -15,6 +15,7 @@ import { Writer } from '../core/bytes.js';
 import { dotKey, dotKeyCounter, replicaToBytes } from '../core/codec.js';
 import type { ReplicaId } from '../core/replica.js';
 import { StoreError } from '../errors.js';
+import { TableTail } from './lmdb-tail.js';
 import { type Backend, type DotEntry, type Snapshot, type StateEntry, type StateVisitor, type WriteView } from './backend.js';
 
 type Bin = Database<Buffer, Buffer>;
@@ -126,24 +127,37 @@ export class LmdbBackend implements Backend {
 
   async write<T>(fn: (w: WriteView) => T, durable: boolean): Promise<T> {
     this.assertOpen();
-    const view: WriteView = {
-      getState: (key) => this.statesDb.get(key as Buffer),
-      getMeta: (name) => this.metaDb.get(name),
-      putState: (key, state) => void this.statesDb.put(key as Buffer, state as Buffer),
-      putDot: (dot, key) => void this.dotsDb.put(dot as Buffer, key as Buffer),
-      delDot: (dot) => void this.dotsDb.remove(dot as Buffer),
-      putMeta: (name, value) => void this.metaDb.put(name, value as Buffer),
-    };
     const result = await this.root.transaction(() => {
       const id = this.root.getWriteTxnId();
       if (id !== this.lastTxnId) {
         this.lastTxnId = id;
         this.commits++;
       }
-      return fn(view);
+      return fn(this.writeView());
     });
     if (durable) await this.root.flushed;
     return result;
+  }
+
+  /** What one transaction callback writes through; only valid inside it. */
+  private writeView(): WriteView {
+    const states = new TableTail(this.statesDb, this.statesView);
+    const dots = new TableTail(this.dotsDb, this.dotsView);
+    const arena = new Writer(1 << 12);
+    return {
+      getState: (key) => {
+        if (states.above(key)) return undefined;
+        const view = this.statesView.get(key);
+        if (view === undefined) return undefined;
+        arena.bytes(view);
+        return arena.take();
+      },
+      getMeta: (name) => this.metaDb.get(name),
+      putState: (key, state) => states.put(key, state),
+      putDot: (dot, key) => dots.put(dot, key),
+      delDot: (dot) => void this.dotsDb.remove(dot as Buffer),
+      putMeta: (name, value) => void this.metaDb.put(name, value as Buffer),
+    };
   }
 
   async close(): Promise<void> {
