@@ -57,6 +57,15 @@ export class Writer {
     this.pos += b.length;
   }
 
+  /** src[start, end): a plain loop for short ranges, where set() and its view cost more. */
+  range(src: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    this.ensure(n);
+    if (n > 64) this.buf.set(src.subarray(start, end), this.pos);
+    else for (let i = 0; i < n; i++) this.buf[this.pos + i] = src[start + i]!;
+    this.pos += n;
+  }
+
   /** Length-prefixed bytes. */
   chunk(b: Uint8Array): void {
     this.varint(b.length);

@@ -279,16 +279,20 @@ function fastVarint(buf: Uint8Array, p: number): number {
 }
 
 /** Dot-index key: 16-byte replica id, then the counter as 8 bytes big-endian (sorts by counter). */
-export function dotKey(replica: Uint8Array, c: number): Buffer {
+export function dotKey(replica: Uint8Array, c: number): Uint8Array {
   return dotKeyAt(replica, 0, c);
 }
 
-function dotKeyAt(buf: Uint8Array, pos: number, c: number): Buffer {
-  const k = Buffer.allocUnsafe(24);
-  k.set(buf.subarray(pos, pos + 16), 0);
-  k.writeUInt32BE(Math.floor(c / 0x100000000), 16);
-  k.writeUInt32BE(c >>> 0, 20);
-  return k;
+// Dot keys come from an arena too: every write and every new key of a delta makes one, and a
+// Buffer of its own (pool slice, subarray, checked writeUInt32BE) cost more than the rest of it.
+const dotArena = new Writer(1 << 16);
+
+function dotKeyAt(buf: Uint8Array, pos: number, c: number): Uint8Array {
+  const w = dotArena;
+  w.range(buf, pos, pos + 16);
+  w.u32(Math.floor(c / 0x100000000));
+  w.u32(c >>> 0);
+  return w.take();
 }
 
 export function dotKeyCounter(k: Uint8Array): number {
