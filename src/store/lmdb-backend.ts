@@ -15,6 +15,7 @@ import { Writer } from '../core/bytes.js';
 import { dotKey, dotKeyCounter, replicaToBytes } from '../core/codec.js';
 import type { ReplicaId } from '../core/replica.js';
 import { StoreError } from '../errors.js';
+import { SequentialReads } from './lmdb-sequential.js';
 import { TableTail } from './lmdb-tail.js';
 import { type Backend, type DotEntry, type Snapshot, type StateEntry, type StateVisitor, type WriteView } from './backend.js';
 
@@ -91,10 +92,11 @@ export class LmdbBackend implements Backend {
       arena.bytes(view);
       return arena.take();
     };
+    const reads = new SequentialReads(statesView, transaction);
     let open = true;
     return {
       getState: (key) => {
-        const view = statesView.get(key, { transaction });
+        const view = reads.get(key);
         return view === undefined ? undefined : keep(view);
       },
       getMeta: (name) => this.metaDb.get(name, { transaction }),
@@ -119,6 +121,7 @@ export class LmdbBackend implements Backend {
         }
       },
       close: () => {
+        reads.stop();
         if (open) transaction.done();
         open = false;
       },

@@ -5,6 +5,7 @@
 // Together these took bulk loads from about twice the cost of a bare get + 2 puts to below it.
 
 import type { Database } from 'lmdb';
+import { compareBytes } from './lmdb-sequential.js';
 
 const APPEND = { append: true } as const;
 
@@ -51,11 +52,4 @@ export class TableTail {
     this.last.set(key);
     this.lastLength = key.length;
   }
-}
-
-/** Byte order (LMDB's default key order): negative, zero or positive like Buffer.compare. */
-function compareBytes(a: Uint8Array, b: Uint8Array, bLength: number): number {
-  const n = Math.min(a.length, bLength);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
-  return a.length - bLength;
 }
