@@ -169,8 +169,8 @@ export function readKeyState(rd: Reader, maxValueBytes = Number.MAX_SAFE_INTEGER
 export interface KeyStateFacts {
   /** Dot-index keys (16-byte replica id, 8-byte counter) of the siblings. */
   readonly dots: Uint8Array[];
-  /** The value a plain read returns; null for a tombstone. */
-  readonly value: Uint8Array | null;
+  /** Does a plain read find a value (the resolved sibling is not a tombstone)? */
+  readonly live: boolean;
   readonly maxHlc: number;
 }
 
@@ -210,20 +210,20 @@ function resolveWalk(
 
 /** Validates an encoded state and returns its facts, building no state objects. */
 export function inspectKeyState(buf: Uint8Array, maxValueBytes = Number.MAX_SAFE_INTEGER): KeyStateFacts {
-  if (parseSingle(buf, maxValueBytes)) return { dots: [dotKeyAt(buf, 2, single.c)], value: single.value, maxHlc: single.hlc };
+  if (parseSingle(buf, maxValueBytes)) return { dots: [dotKeyAt(buf, 2, single.c)], live: single.valueAt >= 0, maxHlc: single.hlc };
   const dots: Uint8Array[] = [];
   const { value, maxHlc } = resolveWalk(buf, maxValueBytes, (pos, c) => dots.push(dotKeyAt(buf, pos, c)));
-  return { dots, value, maxHlc };
+  return { dots, live: value !== null, maxHlc };
 }
 
 /** The value a plain read returns (null for a tombstone), validating as it goes. */
 export function resolveEncoded(buf: Uint8Array, maxValueBytes = Number.MAX_SAFE_INTEGER): Uint8Array | null {
-  if (parseSingle(buf, maxValueBytes)) return single.value;
+  if (parseSingle(buf, maxValueBytes)) return single.valueAt < 0 ? null : buf.subarray(single.valueAt, buf.length);
   return resolveWalk(buf, maxValueBytes).value;
 }
 
-/** What parseSingle found (module state, so the fast path allocates nothing). */
-const single = { c: 0, hlc: 0, value: null as Uint8Array | null };
+/** What parseSingle found (module state, so the fast path allocates nothing); the value ends the state. */
+const single = { c: 0, hlc: 0, /** where the value starts; -1 for a tombstone */ valueAt: -1 };
 let varintEnd = 0;
 
 /**
@@ -248,11 +248,11 @@ function parseSingle(buf: Uint8Array, maxValueBytes: number): boolean {
   const kind = buf[p];
   if (kind === 1) {
     if (p + 1 !== buf.length) return false;
-    single.value = null;
+    single.valueAt = -1;
   } else if (kind === 0) {
     const len = fastVarint(buf, p + 1);
     if (len < 0 || len > maxValueBytes || varintEnd + len !== buf.length) return false;
-    single.value = buf.subarray(varintEnd, buf.length);
+    single.valueAt = varintEnd;
   } else {
     return false;
   }

@@ -63,11 +63,11 @@ export class ChangeSet {
     const ops = this.dotOps;
     if (old !== undefined) {
       n.digest.xor(stateHash(key, old.bytes));
-      if (old.facts.value !== null) n.count--;
+      if (old.facts.live) n.count--;
       for (const d of old.facts.dots) if (!facts.dots.some((x) => equal24(x, d))) ops.push(d, null);
     }
     n.digest.xor(stateHash(key, bytes));
-    if (facts.value !== null) n.count++;
+    if (facts.live) n.count++;
     for (const d of facts.dots) {
       if (old === undefined || !old.facts.dots.some((x) => equal24(x, d))) ops.push(d, key);
     }

@@ -148,7 +148,7 @@ export class Keyspace {
         if (old === undefined && op.ctx === undefined) {
           // A new key (the insert and import case): one sibling, facts known without a re-parse.
           const bytes = encodeFirstWrite(selfBytes, dot.c, hlc, op.value);
-          cs.replace(op.keyBytes, op.key, old, bytes, { dots: [dotKey(selfBytes, dot.c)], value: op.value, maxHlc: hlc });
+          cs.replace(op.keyBytes, op.key, old, bytes, { dots: [dotKey(selfBytes, dot.c)], live: op.value !== null, maxHlc: hlc });
         } else {
           const next = localWrite(old === undefined ? undefined : cs.decode(old), dot, hlc, op.value, op.ctx);
           cs.replace(op.keyBytes, op.key, old, encodeKeyState(next));

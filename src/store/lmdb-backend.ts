@@ -3,11 +3,11 @@
 // write transaction and commits it on its writer thread; with overlappingSync (the Linux default)
 // the commit is visible first and flushed right after, so `durable` writes wait for `flushed`.
 //
-// Reads go through second handles on the same tables ("view" handles) whose codecs hand out
-// views of lmdb-js's shared read buffers instead of copies. With `encoding: 'binary'` lmdb-js
-// copies every key and value it reads with Uint8Array#slice, a fresh ArrayBuffer each; at a
-// million keys that allocation and its garbage cost more than LMDB's own work. Here the bytes are
-// either used at once (visitStates) or copied into an arena (one buffer per 64 KiB of results).
+// Reads go through further handles on the same tables whose codecs hand out either views of
+// lmdb-js's shared read buffer (for scans, which use each entry at once) or copies in an arena
+// (one buffer per 64 KiB of results). With `encoding: 'binary'` lmdb-js copies every key and value
+// it reads with Uint8Array#slice, a fresh ArrayBuffer each; at a million keys that allocation and
+// its garbage cost more than LMDB's own work.
 
 import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
@@ -22,27 +22,40 @@ import { type Backend, type DotEntry, type Snapshot, type StateEntry, type State
 type Bin = Database<Buffer, Buffer>;
 /** A table read through views: keys and values are only valid until lmdb-js's next read. */
 type ViewDb = Database<Uint8Array, Uint8Array>;
+/** The dot index read with counters as keys and copied values. */
+type DotsDb = Database<Uint8Array, number>;
 
 const MAX_DOT_KEY = Buffer.alloc(8, 0xff);
 const subarray = Uint8Array.prototype.subarray;
 
-/** Keys as views of lmdb-js's key buffer (its binary key encoding slices a copy of each). */
-const viewKeys = {
-  writeKey: (key: Uint8Array, target: Uint8Array, start: number) => {
-    target.set(key, start);
-    return start + key.length;
-  },
-  readKey: (target: Uint8Array, start: number, end: number) => subarray.call(target, start, end),
-};
-
 /**
- * Values as views of lmdb-js's shared read buffer. lmdb-js gives a decoder that copies (the
- * default when it does not ask for a stable buffer) that buffer itself, with `length` set to the
- * value's size; nothing is copied here.
+ * Copies of what lmdb-js read, taken from one append-only arena shared by every snapshot: a view
+ * it hands out is never written again, so copies of any snapshot may sit side by side in it.
  */
-const viewValues = {
-  encode: (value: Uint8Array) => value,
-  decode: (bytes: Uint8Array) => subarray.call(bytes, 0, bytes.length),
+const copies = new Writer(1 << 16);
+function copy(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  copies.range(bytes, start, end);
+  return copies.take();
+}
+
+const writeKey = (key: Uint8Array, target: Uint8Array, start: number) => {
+  target.set(key, start);
+  return start + key.length;
+};
+// lmdb-js hands a decoder that copies (the default when it does not ask for a stable buffer) its
+// shared read buffer itself, with `length` set to the value's size.
+const passValue = (value: Uint8Array) => value;
+const views = {
+  keyEncoder: { writeKey, readKey: (target: Uint8Array, start: number, end: number) => subarray.call(target, start, end) },
+  encoder: { encode: passValue, decode: (bytes: Uint8Array) => subarray.call(bytes, 0, bytes.length) },
+};
+const copied = {
+  keyEncoder: { writeKey, readKey: copy },
+  encoder: { encode: passValue, decode: (bytes: Uint8Array) => copy(bytes, 0, bytes.length) },
+};
+const dotCounters = {
+  keyEncoder: { writeKey, readKey: (target: Uint8Array, start: number) => dotKeyCounter(subarray.call(target, start, start + 24)) },
+  encoder: copied.encoder,
 };
 
 export class LmdbBackend implements Backend {
@@ -50,7 +63,8 @@ export class LmdbBackend implements Backend {
   private readonly statesDb: Bin;
   private readonly dotsDb: Bin;
   private readonly statesView: ViewDb;
-  private readonly dotsView: ViewDb;
+  private readonly statesCopy: ViewDb;
+  private readonly dotsCopy: DotsDb;
   private readonly metaDb: Database<Buffer, string>;
   private lastTxnId = -1;
   commits = 0;
@@ -66,9 +80,10 @@ export class LmdbBackend implements Backend {
     const bin = { encoding: 'binary', keyEncoding: 'binary' } as const;
     this.statesDb = this.root.openDB({ name: 'states', ...bin }) as unknown as Bin;
     this.dotsDb = this.root.openDB({ name: 'dots', ...bin }) as unknown as Bin;
-    const view = { keyEncoder: viewKeys, encoder: viewValues } as const;
-    this.statesView = this.root.openDB({ name: 'states', ...view } as never) as unknown as ViewDb;
-    this.dotsView = this.root.openDB({ name: 'dots', ...view } as never) as unknown as ViewDb;
+    const handle = <T>(name: string, codec: object) => this.root.openDB({ name, ...codec } as never) as unknown as T;
+    this.statesView = handle('states', views);
+    this.statesCopy = handle('states', copied);
+    this.dotsCopy = handle('dots', dotCounters);
     this.metaDb = this.root.openDB({ name: 'meta', encoding: 'binary' }) as unknown as Database<Buffer, string>;
   }
 
@@ -85,31 +100,22 @@ export class LmdbBackend implements Backend {
   openSnapshot(): Snapshot {
     this.assertOpen();
     const transaction = this.root.useReadTransaction();
-    const { statesView, dotsView } = this;
-    // Everything this snapshot hands out is copied into one arena: stable, and no buffer per entry.
-    const arena = new Writer(1 << 16);
-    const keep = (view: Uint8Array) => {
-      arena.bytes(view);
-      return arena.take();
-    };
-    const reads = new SequentialReads(statesView, transaction);
+    const { statesView, statesCopy, dotsCopy } = this;
+    const reads = new SequentialReads(statesCopy, transaction);
     let open = true;
     return {
-      getState: (key) => {
-        const view = reads.get(key);
-        return view === undefined ? undefined : keep(view);
-      },
+      getState: (key) => reads.get(key),
       getMeta: (name) => this.metaDb.get(name, { transaction }),
       *dotsAfter(r: ReplicaId, after: number): Iterable<DotEntry> {
         const rb = replicaToBytes(r);
         const end = Buffer.concat([rb, MAX_DOT_KEY]);
-        for (const { key, value } of dotsView.getRange({ start: dotKey(rb, after + 1), end, inclusiveEnd: true, transaction })) {
-          yield { c: dotKeyCounter(key), key: keep(value) };
+        for (const { key, value } of dotsCopy.getRange({ start: dotKey(rb, after + 1), end, inclusiveEnd: true, transaction })) {
+          yield { c: key, key: value };
         }
       },
       *states(from?: Uint8Array, exclusive = false): Iterable<StateEntry> {
         const opts = from === undefined ? { transaction } : { start: from, exclusiveStart: exclusive, transaction };
-        for (const { key, value } of statesView.getRange(opts)) yield { key: keep(key), state: keep(value) };
+        for (const { key, value } of statesCopy.getRange(opts)) yield { key, state: value };
       },
       visitStates(from: Uint8Array | undefined, exclusive: boolean, visit: StateVisitor): void {
         const opts = from === undefined ? { transaction } : { start: from, exclusiveStart: exclusive, transaction };
@@ -144,17 +150,10 @@ export class LmdbBackend implements Backend {
 
   /** What one transaction callback writes through; only valid inside it. */
   private writeView(): WriteView {
-    const states = new TableTail(this.statesDb, this.statesView);
-    const dots = new TableTail(this.dotsDb, this.dotsView);
-    const arena = new Writer(1 << 12);
+    const states = new TableTail(this.statesDb);
+    const dots = new TableTail(this.dotsDb);
     return {
-      getState: (key) => {
-        if (states.above(key)) return undefined;
-        const view = this.statesView.get(key);
-        if (view === undefined) return undefined;
-        arena.bytes(view);
-        return arena.take();
-      },
+      getState: (key) => (states.above(key) ? undefined : this.statesCopy.get(key)),
       getMeta: (name) => this.metaDb.get(name),
       putState: (key, state) => states.put(key, state),
       putDot: (dot, key) => dots.put(dot, key),

@@ -24,7 +24,7 @@ export class SequentialReads {
     private readonly transaction: Transaction,
   ) {}
 
-  /** The value of the key (a view, valid until the table is read again), or undefined. */
+  /** The value of the key, as the handle's codec gives it, or undefined. */
   get(key: Uint8Array): Uint8Array | undefined {
     if (this.range !== undefined) {
       const next = this.range.next();

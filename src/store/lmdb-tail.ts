@@ -22,11 +22,7 @@ export class TableTail {
   private last = new Uint8Array(64);
   private lastLength = -1; // -1: not read yet; 0: the table is empty
 
-  constructor(
-    private readonly db: Database<Uint8Array, Uint8Array>,
-    /** The same table read through views (lastKey copies what it needs). */
-    private readonly view: Database<Uint8Array, Uint8Array>,
-  ) {}
+  constructor(private readonly db: Database<Uint8Array, Uint8Array>) {}
 
   /** Is the key above every key of the table (so certainly absent)? */
   above(key: Uint8Array): boolean {
@@ -44,7 +40,7 @@ export class TableTail {
 
   private readLast(): void {
     this.lastLength = 0;
-    for (const key of this.view.getKeys({ reverse: true, limit: 1 })) this.remember(key);
+    for (const key of this.db.getKeys({ reverse: true, limit: 1 })) this.remember(key);
   }
 
   private remember(key: Uint8Array): void {
