@@ -53,6 +53,8 @@ const copied = {
   keyEncoder: { writeKey, readKey: copy },
   encoder: { encode: passValue, decode: (bytes: Uint8Array) => copy(bytes, 0, bytes.length) },
 };
+/** Values copied, keys as views: for point reads, which compare keys but keep only values. */
+const copiedValues = { keyEncoder: views.keyEncoder, encoder: copied.encoder };
 const dotCounters = {
   keyEncoder: { writeKey, readKey: (target: Uint8Array, start: number) => dotKeyCounter(subarray.call(target, start, start + 24)) },
   encoder: copied.encoder,
@@ -64,6 +66,7 @@ export class LmdbBackend implements Backend {
   private readonly dotsDb: Bin;
   private readonly statesView: ViewDb;
   private readonly statesCopy: ViewDb;
+  private readonly statesValues: ViewDb;
   private readonly dotsCopy: DotsDb;
   private readonly metaDb: Database<Buffer, string>;
   private lastTxnId = -1;
@@ -83,6 +86,7 @@ export class LmdbBackend implements Backend {
     const handle = <T>(name: string, codec: object) => this.root.openDB({ name, ...codec } as never) as unknown as T;
     this.statesView = handle('states', views);
     this.statesCopy = handle('states', copied);
+    this.statesValues = handle('states', copiedValues);
     this.dotsCopy = handle('dots', dotCounters);
     this.metaDb = this.root.openDB({ name: 'meta', encoding: 'binary' }) as unknown as Database<Buffer, string>;
   }
@@ -100,8 +104,8 @@ export class LmdbBackend implements Backend {
   openSnapshot(): Snapshot {
     this.assertOpen();
     const transaction = this.root.useReadTransaction();
-    const { statesView, statesCopy, dotsCopy } = this;
-    const reads = new SequentialReads(statesCopy, transaction);
+    const { statesView, statesCopy, statesValues, dotsCopy } = this;
+    const reads = new SequentialReads(statesValues, transaction);
     let open = true;
     return {
       getState: (key) => reads.get(key),
@@ -153,7 +157,7 @@ export class LmdbBackend implements Backend {
     const states = new TableTail(this.statesDb);
     const dots = new TableTail(this.dotsDb);
     return {
-      getState: (key) => (states.above(key) ? undefined : this.statesCopy.get(key)),
+      getState: (key) => (states.above(key) ? undefined : this.statesValues.get(key)),
       getMeta: (name) => this.metaDb.get(name),
       putState: (key, state) => states.put(key, state),
       putDot: (dot, key) => dots.put(dot, key),
