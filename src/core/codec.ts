@@ -218,7 +218,10 @@ export function inspectKeyState(buf: Uint8Array, maxValueBytes = Number.MAX_SAFE
 
 /** The value a plain read returns (null for a tombstone), validating as it goes. */
 export function resolveEncoded(buf: Uint8Array, maxValueBytes = Number.MAX_SAFE_INTEGER): Uint8Array | null {
-  if (parseSingle(buf, maxValueBytes)) return single.valueAt < 0 ? null : buf.subarray(single.valueAt, buf.length);
+  if (parseSingle(buf, maxValueBytes)) {
+    // a plain view even when buf is a Buffer (whose subarray() goes through its species constructor)
+    return single.valueAt < 0 ? null : new Uint8Array(buf.buffer, buf.byteOffset + single.valueAt, buf.length - single.valueAt);
+  }
   return resolveWalk(buf, maxValueBytes).value;
 }
 
@@ -295,11 +298,12 @@ function dotKeyAt(buf: Uint8Array, pos: number, c: number): Uint8Array {
   return w.take();
 }
 
-export function dotKeyCounter(k: Uint8Array): number {
+/** The counter of a dot-index key (the key at `at` in `k`). */
+export function dotKeyCounter(k: Uint8Array, at = 0): number {
   let hi = 0;
   let lo = 0;
-  for (let i = 16; i < 20; i++) hi = hi * 256 + k[i]!;
-  for (let i = 20; i < 24; i++) lo = lo * 256 + k[i]!;
+  for (let i = at + 16; i < at + 20; i++) hi = hi * 256 + k[i]!;
+  for (let i = at + 20; i < at + 24; i++) lo = lo * 256 + k[i]!;
   return hi * 0x100000000 + lo;
 }
 

@@ -42,14 +42,24 @@ export function murmur3x86_128(bytes: Uint8Array, len = bytes.length, seed = 0):
     h4 ^= Math.imul(rotl(Math.imul(word(bytes, i + 12), C4), 18), C1);
     h4 = (Math.imul(rotl(h4, 13) + h1, 5) + 0x32ac3b17) | 0;
   }
-  // tail: up to 15 bytes, little-endian into k1..k4
-  const tail = [0, 0, 0, 0];
-  for (let j = blocks; j < len; j++) tail[(j - blocks) >> 2]! |= bytes[j]! << (((j - blocks) & 3) * 8);
+  // tail: up to 15 bytes, little-endian into k1..k4 (locals, not an array: no allocation per hash)
+  let k1 = 0;
+  let k2 = 0;
+  let k3 = 0;
+  let k4 = 0;
+  for (let j = blocks; j < len; j++) {
+    const b = bytes[j]! << (((j - blocks) & 3) * 8);
+    const lane = (j - blocks) >> 2;
+    if (lane === 0) k1 |= b;
+    else if (lane === 1) k2 |= b;
+    else if (lane === 2) k3 |= b;
+    else k4 |= b;
+  }
   const rest = len - blocks;
-  if (rest > 12) h4 ^= Math.imul(rotl(Math.imul(tail[3]!, C4), 18), C1);
-  if (rest > 8) h3 ^= Math.imul(rotl(Math.imul(tail[2]!, C3), 17), C4);
-  if (rest > 4) h2 ^= Math.imul(rotl(Math.imul(tail[1]!, C2), 16), C3);
-  if (rest > 0) h1 ^= Math.imul(rotl(Math.imul(tail[0]!, C1), 15), C2);
+  if (rest > 12) h4 ^= Math.imul(rotl(Math.imul(k4, C4), 18), C1);
+  if (rest > 8) h3 ^= Math.imul(rotl(Math.imul(k3, C3), 17), C4);
+  if (rest > 4) h2 ^= Math.imul(rotl(Math.imul(k2, C2), 16), C3);
+  if (rest > 0) h1 ^= Math.imul(rotl(Math.imul(k1, C1), 15), C2);
 
   h1 ^= len;
   h2 ^= len;
