@@ -172,3 +172,10 @@ export class Reader {
     if (this.pos !== this.buf.length) this.fail(`${this.buf.length - this.pos} trailing bytes`);
   }
 }
+
+/** Byte order (LMDB's default key order), like Buffer.compare; b is b[0, bLength). */
+export function compareBytes(a: Uint8Array, b: Uint8Array, bLength = b.length): number {
+  const n = Math.min(a.length, bLength);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - bLength;
+}

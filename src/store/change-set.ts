@@ -8,8 +8,10 @@
 // delta into an empty store then costs one validating pass per key and no object graph.
 
 import { decodeKeyState, inspectKeyState, type KeyStateFacts } from '../core/codec.js';
+import { compareBytes } from '../core/bytes.js';
 import type { KeyState } from '../core/key-state.js';
 import type { WriteView } from './backend.js';
+import { keyId } from './key-text.js';
 import { encodeStoreState, META_STATE, type StoreState } from './meta.js';
 import { stateHash } from './state-hash.js';
 
@@ -24,9 +26,9 @@ export class ChangeSet {
   readonly next: StoreState;
   // The staged states and dot-index changes, kept in flat arrays rather than an object per
   // change: a bulk delta stages thousands per transaction, and fewer objects is less GC work.
-  /** Index into keys / states / facts, by the key's id. */
-  private readonly staged = new Map<string, number>();
   private readonly keys: Uint8Array[] = [];
+  /** Where each staged key sits in keys / states / facts. */
+  private readonly staged = new StagedIndex(this.keys);
   private readonly states: Uint8Array[] = [];
   private readonly facts: KeyStateFacts[] = [];
   /** Dot-index changes in order, as pairs: (dot, key) puts the entry, (dot, null) removes it. */
@@ -41,13 +43,10 @@ export class ChangeSet {
     this.next = { clock: current.clock.clone(), digest: current.digest.clone(), count: current.count, hlc: current.hlc };
   }
 
-  /**
-   * The key's state as this transaction sees it (earlier changes in it included). `id` is any
-   * string unique to the key (callers have the key as a string already).
-   */
-  load(key: Uint8Array, id: string): Stored | undefined {
-    const i = this.staged.get(id);
-    if (i !== undefined) return { bytes: this.states[i]!, facts: this.facts[i]! };
+  /** The key's state as this transaction sees it (earlier changes in it included). */
+  load(key: Uint8Array): Stored | undefined {
+    const i = this.staged.find(key);
+    if (i >= 0) return { bytes: this.states[i]!, facts: this.facts[i]! };
     const bytes = this.w.getState(key);
     return bytes === undefined ? undefined : { bytes, facts: inspectKeyState(bytes, this.maxValueBytes) };
   }
@@ -58,7 +57,7 @@ export class ChangeSet {
   }
 
   /** Replaces the key's state with `bytes` (canonical encoding; facts derived here unless given). */
-  replace(key: Uint8Array, id: string, old: Stored | undefined, bytes: Uint8Array, facts = inspectKeyState(bytes)): void {
+  replace(key: Uint8Array, old: Stored | undefined, bytes: Uint8Array, facts = inspectKeyState(bytes)): void {
     const n = this.next;
     const ops = this.dotOps;
     if (old !== undefined) {
@@ -72,12 +71,12 @@ export class ChangeSet {
       if (old === undefined || !old.facts.dots.some((x) => equal24(x, d))) ops.push(d, key);
     }
     if (facts.maxHlc > n.hlc) n.hlc = facts.maxHlc;
-    const i = this.staged.get(id);
-    if (i === undefined) {
-      this.staged.set(id, this.keys.length);
+    const i = this.staged.find(key);
+    if (i < 0) {
       this.keys.push(key);
       this.states.push(bytes);
       this.facts.push(facts);
+      this.staged.added();
     } else {
       this.states[i] = bytes;
       this.facts[i] = facts;
@@ -107,4 +106,38 @@ export class ChangeSet {
 function equal24(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < 24; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/**
+ * Finds staged keys. While keys arrive in ascending order (every bulk load, and any batch written
+ * in key order) one comparison with the last says a key is new; a Map by key is built only when
+ * they do not. This spared a string and two Map operations per key on the bulk paths.
+ */
+class StagedIndex {
+  private ascending = true;
+  private byId: Map<string, number> | undefined;
+
+  constructor(private readonly keys: Uint8Array[]) {}
+
+  /** The key's index in keys, or -1. */
+  find(key: Uint8Array): number {
+    const n = this.keys.length;
+    if (n === 0 || (this.ascending && compareBytes(key, this.keys[n - 1]!) > 0)) return -1;
+    return this.index().get(keyId(key)) ?? -1;
+  }
+
+  /** Records the key just pushed onto keys. */
+  added(): void {
+    const i = this.keys.length - 1;
+    if (i > 0 && compareBytes(this.keys[i]!, this.keys[i - 1]!) <= 0) this.ascending = false;
+    this.byId?.set(keyId(this.keys[i]!), i);
+  }
+
+  private index(): Map<string, number> {
+    if (this.byId === undefined) {
+      this.byId = new Map();
+      for (let i = 0; i < this.keys.length; i++) this.byId.set(keyId(this.keys[i]!), i);
+    }
+    return this.byId;
+  }
 }

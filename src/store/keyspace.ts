@@ -17,7 +17,7 @@ import { checkValue, DEFAULT_MAX_VALUE_BYTES, keyToBytes, MAX_KEY_BYTES } from '
 import { DecodeError, StoreError } from '../errors.js';
 import type { Backend } from './backend.js';
 import { ChangeSet } from './change-set.js';
-import { keyText } from './key-text.js';
+import { checkKeyText, keyText } from './key-text.js';
 import { LmdbBackend } from './lmdb-backend.js';
 import { decodeStoreState, encodeStoreState, META_REPLICA, META_STATE, type StoreState } from './meta.js';
 import { stateHash } from './state-hash.js';
@@ -142,16 +142,16 @@ export class Keyspace {
       let counter = cs.next.clock.base(self);
       const results: WriteResult[] = [];
       for (const op of prepared) {
-        const old = cs.load(op.keyBytes, op.key);
+        const old = cs.load(op.keyBytes);
         const dot = { r: self, c: ++counter };
         const hlc = nextHlc(cs.next.hlc, this.now());
         if (old === undefined && op.ctx === undefined) {
           // A new key (the insert and import case): one sibling, facts known without a re-parse.
           const bytes = encodeFirstWrite(selfBytes, dot.c, hlc, op.value);
-          cs.replace(op.keyBytes, op.key, old, bytes, { dots: [dotKey(selfBytes, dot.c)], live: op.value !== null, maxHlc: hlc });
+          cs.replace(op.keyBytes, old, bytes, { dots: [dotKey(selfBytes, dot.c)], live: op.value !== null, maxHlc: hlc });
         } else {
           const next = localWrite(old === undefined ? undefined : cs.decode(old), dot, hlc, op.value, op.ctx);
-          cs.replace(op.keyBytes, op.key, old, encodeKeyState(next));
+          cs.replace(op.keyBytes, old, encodeKeyState(next));
         }
         cs.next.clock.add(self, dot.c);
         results.push({ key: op.key, dot });
@@ -175,15 +175,15 @@ export class Keyspace {
         // transaction keeps no per-entry results alive across event turns (a bootstrap-sized
         // delta spent a fifth of its time copying those in the young-generation GC).
         if (key.length < 1 || key.length > MAX_KEY_BYTES) throw new DecodeError(`delta key of ${key.length} bytes`);
-        const id = keyText(key, 'delta key');
+        checkKeyText(key, 'delta key');
         const facts = inspectKeyState(state, this.maxValueBytes);
-        const old = cs.load(key, id);
+        const old = cs.load(key);
         if (old === undefined) {
-          cs.replace(key, id, old, state, facts); // new key: valid bytes are canonical bytes
+          cs.replace(key, old, state, facts); // new key: valid bytes are canonical bytes
         } else {
           const merged = mergeEntry(cs.decode(old), old.bytes, decodeKeyState(state, this.maxValueBytes));
           if (merged === null) continue;
-          cs.replace(key, id, old, merged);
+          cs.replace(key, old, merged);
         }
         changed++;
       }

@@ -4,6 +4,7 @@
 // per key cost about three times a cursor step at a million keys, and was most of selection.
 
 import type { Database, Transaction } from 'lmdb';
+import { compareBytes } from '../core/bytes.js';
 
 type ViewDb = Database<Uint8Array, Uint8Array>;
 type Range = Iterator<{ key: Uint8Array; value: Uint8Array }>;
@@ -63,11 +64,4 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = a.length - 1; i >= 0; i--) if (a[i] !== b[i]) return false; // keys differ most at the end
   return true;
-}
-
-/** Byte order (LMDB's default key order), like Buffer.compare; b is b[0, bLength). */
-export function compareBytes(a: Uint8Array, b: Uint8Array, bLength = b.length): number {
-  const n = Math.min(a.length, bLength);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
-  return a.length - bLength;
 }

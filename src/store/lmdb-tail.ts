@@ -5,7 +5,7 @@
 // Together these took bulk loads from about twice the cost of a bare get + 2 puts to below it.
 
 import type { Database } from 'lmdb';
-import { compareBytes } from './lmdb-sequential.js';
+import { compareBytes } from '../core/bytes.js';
 
 const APPEND = { append: true } as const;
 
