@@ -57,11 +57,14 @@ export class Writer {
     this.pos += b.length;
   }
 
-  /** src[start, end): a plain loop for short ranges, where set() and its view cost more. */
+  /**
+   * src[start, end). A plain loop below 1 KiB: set() needs a view of the range, and allocating it
+   * (a Buffer's subarray() even runs a JS constructor) cost more than copying a key or a state.
+   */
   range(src: Uint8Array, start: number, end: number): void {
     const n = end - start;
     this.ensure(n);
-    if (n > 64) this.buf.set(src.subarray(start, end), this.pos);
+    if (n > 1024) this.buf.set(src.subarray(start, end), this.pos);
     else for (let i = 0; i < n; i++) this.buf[this.pos + i] = src[start + i]!;
     this.pos += n;
   }

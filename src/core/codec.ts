@@ -210,10 +210,30 @@ function resolveWalk(
 
 /** Validates an encoded state and returns its facts, building no state objects. */
 export function inspectKeyState(buf: Uint8Array, maxValueBytes = Number.MAX_SAFE_INTEGER): KeyStateFacts {
-  if (parseSingle(buf, maxValueBytes)) return { dots: [dotKeyAt(buf, 2, single.c)], live: single.valueAt >= 0, maxHlc: single.hlc };
-  const dots: Uint8Array[] = [];
-  const { value, maxHlc } = resolveWalk(buf, maxValueBytes, (pos, c) => dots.push(dotKeyAt(buf, pos, c)));
-  return { dots, live: value !== null, maxHlc };
+  return inspectKeyStateInto(buf, maxValueBytes, { dots: [], live: false, maxHlc: 0 });
+}
+
+/** Facts that a caller fills again and again (it must not keep them). */
+export interface ScratchFacts extends KeyStateFacts {
+  dots: Uint8Array[];
+  live: boolean;
+  maxHlc: number;
+}
+
+/** inspectKeyState into `out` (its dots replaced), for bulk paths that would only drop the object. */
+export function inspectKeyStateInto(buf: Uint8Array, maxValueBytes: number, out: ScratchFacts): ScratchFacts {
+  if (parseSingle(buf, maxValueBytes)) {
+    out.dots.length = 1; // from 1 to 1 (the usual case) keeps the array's storage
+    out.dots[0] = dotKeyAt(buf, 2, single.c);
+    out.live = single.valueAt >= 0;
+    out.maxHlc = single.hlc;
+    return out;
+  }
+  out.dots.length = 0;
+  const { value, maxHlc } = resolveWalk(buf, maxValueBytes, (pos, c) => out.dots.push(dotKeyAt(buf, pos, c)));
+  out.live = value !== null;
+  out.maxHlc = maxHlc;
+  return out;
 }
 
 /** The value a plain read returns (null for a tombstone), validating as it goes. */

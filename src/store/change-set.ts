@@ -3,11 +3,11 @@
 // index, the digest and the live count in step with the key state. Nothing touches the backend
 // until apply(): a throw while computing (a damaged record, a bad delta) leaves the store as it was.
 //
-// States are handled as encoded bytes plus their facts (dot-index keys, resolved value, max HLC);
+// States are handled as encoded bytes plus their facts (dot-index keys, liveness, max HLC);
 // objects are decoded only where a merge or an overwrite needs them. Applying a bootstrap-sized
 // delta into an empty store then costs one validating pass per key and no object graph.
 
-import { decodeKeyState, inspectKeyState, type KeyStateFacts } from '../core/codec.js';
+import { decodeKeyState, inspectKeyState, inspectKeyStateInto, type KeyStateFacts, type ScratchFacts } from '../core/codec.js';
 import { compareBytes } from '../core/bytes.js';
 import type { KeyState } from '../core/key-state.js';
 import type { WriteView } from './backend.js';
@@ -27,10 +27,11 @@ export class ChangeSet {
   // The staged states and dot-index changes, kept in flat arrays rather than an object per
   // change: a bulk delta stages thousands per transaction, and fewer objects is less GC work.
   private readonly keys: Uint8Array[] = [];
-  /** Where each staged key sits in keys / states / facts. */
+  /** Where each staged key sits in keys and states. */
   private readonly staged = new StagedIndex(this.keys);
   private readonly states: Uint8Array[] = [];
-  private readonly facts: KeyStateFacts[] = [];
+  /** The facts of the state being staged; made once, filled per replace(). */
+  private readonly scratch: ScratchFacts = { dots: [], live: false, maxHlc: 0 };
   /** Dot-index changes in order, as pairs: (dot, key) puts the entry, (dot, null) removes it. */
   private readonly dotOps: (Uint8Array | null)[] = [];
   private readonly meta: [string, Uint8Array][] = [];
@@ -46,9 +47,13 @@ export class ChangeSet {
   /** The key's state as this transaction sees it (earlier changes in it included). */
   load(key: Uint8Array): Stored | undefined {
     const i = this.staged.find(key);
-    if (i >= 0) return { bytes: this.states[i]!, facts: this.facts[i]! };
+    if (i >= 0) return this.stored(this.states[i]!);
     const bytes = this.w.getState(key);
-    return bytes === undefined ? undefined : { bytes, facts: inspectKeyState(bytes, this.maxValueBytes) };
+    return bytes === undefined ? undefined : this.stored(bytes);
+  }
+
+  private stored(bytes: Uint8Array): Stored {
+    return { bytes, facts: inspectKeyState(bytes, this.maxValueBytes) };
   }
 
   /** The decoded form of a loaded state, for merges and overwrites. */
@@ -56,8 +61,12 @@ export class ChangeSet {
     return decodeKeyState(s.bytes, this.maxValueBytes);
   }
 
-  /** Replaces the key's state with `bytes` (canonical encoding; facts derived here unless given). */
-  replace(key: Uint8Array, old: Stored | undefined, bytes: Uint8Array, facts = inspectKeyState(bytes)): void {
+  /**
+   * Replaces the key's state with `bytes`, a canonical encoding, which is checked here (the whole
+   * key-state grammar and the value size limit): a bad one throws before anything is put.
+   */
+  replace(key: Uint8Array, old: Stored | undefined, bytes: Uint8Array): void {
+    const facts = inspectKeyStateInto(bytes, this.maxValueBytes, this.scratch);
     const n = this.next;
     const ops = this.dotOps;
     if (old !== undefined) {
@@ -75,11 +84,9 @@ export class ChangeSet {
     if (i < 0) {
       this.keys.push(key);
       this.states.push(bytes);
-      this.facts.push(facts);
       this.staged.added();
     } else {
       this.states[i] = bytes;
-      this.facts[i] = facts;
     }
   }
 

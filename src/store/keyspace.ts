@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Writer } from '../core/bytes.js';
 import { Clock } from '../core/clock.js';
-import { decodeKeyState, dotKey, encodeFirstWrite, encodeKeyState, inspectKeyState, replicaToBytes, resolveEncoded } from '../core/codec.js';
+import { decodeKeyState, encodeFirstWrite, encodeKeyState, replicaToBytes, resolveEncoded } from '../core/codec.js';
 import { DEFAULT_DELTA_LIMITS, mergeEntry, selectDelta, type DeltaChunk, type DeltaEntry, type DeltaLimits } from '../core/delta.js';
 import { Digest } from '../core/digest.js';
 import { nextHlc } from '../core/hlc.js';
@@ -146,9 +146,8 @@ export class Keyspace {
         const dot = { r: self, c: ++counter };
         const hlc = nextHlc(cs.next.hlc, this.now());
         if (old === undefined && op.ctx === undefined) {
-          // A new key (the insert and import case): one sibling, facts known without a re-parse.
-          const bytes = encodeFirstWrite(selfBytes, dot.c, hlc, op.value);
-          cs.replace(op.keyBytes, old, bytes, { dots: [dotKey(selfBytes, dot.c)], live: op.value !== null, maxHlc: hlc });
+          // A new key (the insert and import case): one sibling, encoded straight from its parts.
+          cs.replace(op.keyBytes, old, encodeFirstWrite(selfBytes, dot.c, hlc, op.value));
         } else {
           const next = localWrite(old === undefined ? undefined : cs.decode(old), dot, hlc, op.value, op.ctx);
           cs.replace(op.keyBytes, old, encodeKeyState(next));
@@ -176,10 +175,9 @@ export class Keyspace {
         // delta spent a fifth of its time copying those in the young-generation GC).
         if (key.length < 1 || key.length > MAX_KEY_BYTES) throw new DecodeError(`delta key of ${key.length} bytes`);
         checkKeyText(key, 'delta key');
-        const facts = inspectKeyState(state, this.maxValueBytes);
         const old = cs.load(key);
         if (old === undefined) {
-          cs.replace(key, old, state, facts); // new key: valid bytes are canonical bytes
+          cs.replace(key, old, state); // new key: valid bytes are canonical bytes (replace checks them)
         } else {
           const merged = mergeEntry(cs.decode(old), old.bytes, decodeKeyState(state, this.maxValueBytes));
           if (merged === null) continue;
