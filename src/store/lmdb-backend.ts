@@ -15,7 +15,7 @@ import { Writer } from '../core/bytes.js';
 import { dotKey, dotKeyCounter, replicaToBytes } from '../core/codec.js';
 import type { ReplicaId } from '../core/replica.js';
 import { StoreError } from '../errors.js';
-import { SequentialReads } from './lmdb-sequential.js';
+import { comparedKeys, SequentialReads } from './lmdb-sequential.js';
 import { TableTail } from './lmdb-tail.js';
 import { type Backend, type DotEntry, type Snapshot, type StateEntry, type StateVisitor, type WriteView } from './backend.js';
 
@@ -60,8 +60,8 @@ const copied = {
   keyEncoder: { writeKey, readKey: copy },
   encoder: { encode: passValue, decode: (bytes: Uint8Array) => copy(bytes, 0, bytes.length) },
 };
-/** Values copied, keys as views: for point reads, which compare keys but keep only values. */
-const copiedValues = { keyEncoder: views.keyEncoder, encoder: copied.encoder };
+/** Values copied, keys only compared: for point reads (SequentialReads). */
+const copiedValues = { keyEncoder: comparedKeys, encoder: copied.encoder };
 const dotCounters = {
   keyEncoder: { writeKey, readKey: (target: Uint8Array, start: number) => dotKeyCounter(target, start) },
   encoder: copied.encoder,

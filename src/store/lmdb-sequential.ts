@@ -6,8 +6,26 @@
 import type { Database, Transaction } from 'lmdb';
 import { compareBytes } from '../core/bytes.js';
 
-type ViewDb = Database<Uint8Array, Uint8Array>;
-type Range = Iterator<{ key: Uint8Array; value: Uint8Array }>;
+/** The table as SequentialReads reads it: through the keyEncoder below, values as its codec gives them. */
+type SeqDb = Database<Uint8Array, Uint8Array | number>;
+type Range = Iterator<{ key: number; value: Uint8Array }>;
+
+/**
+ * lmdb-js key codec for SequentialReads' handle: it only compares the cursor's key with the one
+ * asked for, so the key is copied into one scratch buffer and readKey returns its length, instead
+ * of a view per key (the young-generation GC's work grows with every object a bulk read makes).
+ */
+const scratch = new Uint8Array(4096); // above LMDB's largest key
+export const comparedKeys = {
+  writeKey(key: Uint8Array, target: Uint8Array, start: number): number {
+    target.set(key, start);
+    return start + key.length;
+  },
+  readKey(target: Uint8Array, start: number, end: number): number {
+    for (let i = start; i < end; i++) scratch[i - start] = target[i]!;
+    return end - start;
+  },
+};
 
 /** Ascending lookups in a row before a cursor is tried, and after one failed. */
 const TRY_AFTER = 2;
@@ -21,7 +39,7 @@ export class SequentialReads {
   private lastLength = 0;
 
   constructor(
-    private readonly db: ViewDb,
+    private readonly db: SeqDb,
     private readonly transaction: Transaction,
   ) {}
 
@@ -29,7 +47,7 @@ export class SequentialReads {
   get(key: Uint8Array): Uint8Array | undefined {
     if (this.range !== undefined) {
       const next = this.range.next();
-      if (!next.done && equalBytes(next.value.key, key)) {
+      if (!next.done && scratchEquals(next.value.key, key)) {
         this.remember(key);
         return next.value.value;
       }
@@ -38,10 +56,10 @@ export class SequentialReads {
     }
     this.ascending = this.lastLength > 0 && compareBytes(key, this.last, this.lastLength) > 0 ? this.ascending + 1 : 0;
     this.remember(key);
-    const value = this.db.get(key, { transaction: this.transaction });
+    const value = this.db.get(key, { transaction: this.transaction }) as Uint8Array | undefined;
     if (value !== undefined && this.ascending >= this.threshold) {
       // positioned lazily, on the next get: a search only if the pattern goes on
-      this.range = this.db.getRange({ start: key, exclusiveStart: true, transaction: this.transaction })[Symbol.iterator]();
+      this.range = this.db.getRange({ start: key, exclusiveStart: true, transaction: this.transaction })[Symbol.iterator]() as unknown as Range;
       this.threshold = TRY_AFTER;
     }
     return value;
@@ -60,8 +78,9 @@ export class SequentialReads {
   }
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = a.length - 1; i >= 0; i--) if (a[i] !== b[i]) return false; // keys differ most at the end
+/** Is the key readKey just copied (of this length) equal to `key`? */
+function scratchEquals(length: number, key: Uint8Array): boolean {
+  if (length !== key.length) return false;
+  for (let i = length - 1; i >= 0; i--) if (scratch[i] !== key[i]) return false; // keys differ most at the end
   return true;
 }
