@@ -7,9 +7,9 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 const latin1Slice = Buffer.prototype.latin1Slice;
 
 /**
- * The key's string, or DecodeError (naming the key as `what`) when the bytes are not UTF-8. ASCII keys (the usual kind) skip
- * the TextDecoder: a byte check and a latin1 slice cost about half as much per key, which a full
- * scan or a bootstrap-sized delta pays a million times.
+ * The key's string, or DecodeError (naming the key as `what`) when the bytes are not UTF-8. ASCII
+ * keys (the usual kind) skip the TextDecoder: a byte check and a latin1 slice cost about half as
+ * much per key, which a full scan pays a million times.
  */
 export function keyText(key: Uint8Array, what = 'key'): string {
   for (let i = 0; i < key.length; i++) {

@@ -59,7 +59,8 @@ export class SequentialReads {
     const value = this.db.get(key, { transaction: this.transaction }) as Uint8Array | undefined;
     if (value !== undefined && this.ascending >= this.threshold) {
       // positioned lazily, on the next get: a search only if the pattern goes on
-      this.range = this.db.getRange({ start: key, exclusiveStart: true, transaction: this.transaction })[Symbol.iterator]() as unknown as Range;
+      const after = this.db.getRange({ start: key, exclusiveStart: true, transaction: this.transaction });
+      this.range = after[Symbol.iterator]() as unknown as Range;
       this.threshold = TRY_AFTER;
     }
     return value;
