@@ -8,6 +8,8 @@ export class Writer {
   private buf: Uint8Array;
   private view: DataView;
   pos = 0;
+  /** Start of the bytes not yet handed out by take(); everything before it is never written again. */
+  private mark = 0;
 
   constructor(initial = 256) {
     this.buf = new Uint8Array(initial);
@@ -16,12 +18,17 @@ export class Writer {
 
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
+    // Only the bytes after `mark` move: views handed out by take() keep the old buffer alive and
+    // unchanged. A writer used only through take() thus keeps a steady buffer size (an arena).
+    const live = this.pos - this.mark;
+    let size = this.mark > 0 ? this.buf.length : this.buf.length * 2;
+    while (size < live + n) size *= 2;
     const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.pos));
+    next.set(this.buf.subarray(this.mark, this.pos));
     this.buf = next;
     this.view = new DataView(next.buffer);
+    this.pos = live;
+    this.mark = 0;
   }
 
   u8(n: number): void {
@@ -50,6 +57,18 @@ export class Writer {
     this.pos += b.length;
   }
 
+  /**
+   * src[start, end). A plain loop below 1 KiB: set() needs a view of the range, and allocating it
+   * (a Buffer's subarray() even runs a JS constructor) cost more than copying a key or a state.
+   */
+  range(src: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    this.ensure(n);
+    if (n > 1024) this.buf.set(src.subarray(start, end), this.pos);
+    else for (let i = 0; i < n; i++) this.buf[this.pos + i] = src[start + i]!;
+    this.pos += n;
+  }
+
   /** Length-prefixed bytes. */
   chunk(b: Uint8Array): void {
     this.varint(b.length);
@@ -58,12 +77,28 @@ export class Writer {
 
   /** A view of what was written (shares memory with the writer until it writes again). */
   peek(): Uint8Array {
-    return this.buf.subarray(0, this.pos);
+    return this.buf.subarray(this.mark, this.pos);
   }
 
   /** A copy of what was written. */
   finish(): Uint8Array {
-    return this.buf.slice(0, this.pos);
+    return this.buf.slice(this.mark, this.pos);
+  }
+
+  /**
+   * What was written since the last take(), as a view that stays valid and unchanged: the writer
+   * never writes those bytes again. Many small encodings then share one buffer instead of each
+   * allocating its own (slice() makes a new ArrayBuffer per call, which is what the hot paths paid).
+   */
+  take(): Uint8Array {
+    const out = this.buf.subarray(this.mark, this.pos);
+    this.mark = this.pos;
+    return out;
+  }
+
+  /** Forgets what was written since the last take() (an encoding that failed half-way). */
+  discard(): void {
+    this.pos = this.mark;
   }
 }
 
@@ -139,4 +174,11 @@ export class Reader {
   end(): void {
     if (this.pos !== this.buf.length) this.fail(`${this.buf.length - this.pos} trailing bytes`);
   }
+}
+
+/** Byte order (LMDB's default key order), like Buffer.compare; b is b[0, bLength). */
+export function compareBytes(a: Uint8Array, b: Uint8Array, bLength = b.length): number {
+  const n = Math.min(a.length, bLength);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - bLength;
 }

@@ -58,13 +58,43 @@ export function writeKeyState(w: Writer, s: KeyState): void {
   }
 }
 
-// One scratch writer for the hot path: encode into it, then copy out exactly once.
-const scratch = new Writer(4096);
+// Encodings are handed out as views of one shared arena (Writer.take), not as copies: a write or a
+// merge encodes one state per key, and a fresh ArrayBuffer per state cost more than the encoding
+// (allocation, GC, and lmdb-js resolving each new buffer's address before it can put it).
+const arena = new Writer(1 << 16);
 
+/** The canonical encoding; the bytes are never written again (safe to keep). */
 export function encodeKeyState(s: KeyState): Uint8Array {
-  scratch.pos = 0;
-  writeKeyState(scratch, s);
-  return scratch.finish();
+  try {
+    writeKeyState(arena, s);
+  } catch (err) {
+    arena.discard();
+    throw err;
+  }
+  return arena.take();
+}
+
+/**
+ * encodeKeyState of a key's first write, { ctx: [[r, c]], sibs: [{ r, c, hlc, value }] }, written
+ * straight from its parts: the insert and import path then builds no state objects at all.
+ */
+export function encodeFirstWrite(replica: Uint8Array, c: number, hlc: number, value: Uint8Array | null): Uint8Array {
+  const w = arena;
+  w.u8(KEY_STATE_VERSION);
+  w.u8(1); // one context entry
+  w.bytes(replica);
+  w.varint(c);
+  w.u8(1); // one sibling, at context index 0
+  w.u8(0);
+  w.varint(c);
+  w.varint(hlc);
+  if (value === null) {
+    w.u8(1);
+  } else {
+    w.u8(0);
+    w.chunk(value);
+  }
+  return w.take();
 }
 
 /**
@@ -139,8 +169,8 @@ export function readKeyState(rd: Reader, maxValueBytes = Number.MAX_SAFE_INTEGER
 export interface KeyStateFacts {
   /** Dot-index keys (16-byte replica id, 8-byte counter) of the siblings. */
   readonly dots: Uint8Array[];
-  /** The value a plain read returns; null for a tombstone. */
-  readonly value: Uint8Array | null;
+  /** Does a plain read find a value (the resolved sibling is not a tombstone)? */
+  readonly live: boolean;
   readonly maxHlc: number;
 }
 
@@ -180,34 +210,120 @@ function resolveWalk(
 
 /** Validates an encoded state and returns its facts, building no state objects. */
 export function inspectKeyState(buf: Uint8Array, maxValueBytes = Number.MAX_SAFE_INTEGER): KeyStateFacts {
-  const dots: Uint8Array[] = [];
-  const { value, maxHlc } = resolveWalk(buf, maxValueBytes, (pos, c) => dots.push(dotKeyAt(buf, pos, c)));
-  return { dots, value, maxHlc };
+  return inspectKeyStateInto(buf, maxValueBytes, { dots: [], live: false, maxHlc: 0 });
+}
+
+/** Facts that a caller fills again and again (it must not keep them). */
+export interface ScratchFacts extends KeyStateFacts {
+  dots: Uint8Array[];
+  live: boolean;
+  maxHlc: number;
+}
+
+/** inspectKeyState into `out` (its dots replaced), for bulk paths that would only drop the object. */
+export function inspectKeyStateInto(buf: Uint8Array, maxValueBytes: number, out: ScratchFacts): ScratchFacts {
+  if (parseSingle(buf, maxValueBytes)) {
+    out.dots.length = 1; // from 1 to 1 (the usual case) keeps the array's storage
+    out.dots[0] = dotKeyAt(buf, 2, single.c);
+    out.live = single.valueAt >= 0;
+    out.maxHlc = single.hlc;
+    return out;
+  }
+  out.dots.length = 0;
+  const { value, maxHlc } = resolveWalk(buf, maxValueBytes, (pos, c) => out.dots.push(dotKeyAt(buf, pos, c)));
+  out.live = value !== null;
+  out.maxHlc = maxHlc;
+  return out;
 }
 
 /** The value a plain read returns (null for a tombstone), validating as it goes. */
 export function resolveEncoded(buf: Uint8Array, maxValueBytes = Number.MAX_SAFE_INTEGER): Uint8Array | null {
+  if (parseSingle(buf, maxValueBytes)) {
+    // a plain view even when buf is a Buffer (whose subarray() goes through its species constructor)
+    return single.valueAt < 0 ? null : new Uint8Array(buf.buffer, buf.byteOffset + single.valueAt, buf.length - single.valueAt);
+  }
   return resolveWalk(buf, maxValueBytes).value;
 }
 
+/** What parseSingle found (module state, so the fast path allocates nothing); the value ends the state. */
+const single = { c: 0, hlc: 0, /** where the value starts; -1 for a tombstone */ valueAt: -1 };
+let varintEnd = 0;
+
+/**
+ * The fast path for the common shape, one context entry and one sibling: a straight-line parse
+ * with no Reader, callbacks or arrays, which made full scans and bulk deltas several times slower
+ * than LMDB's own work. It accepts exactly what walkKeyState accepts for that shape and returns
+ * false for anything else, valid or not; the general walk then decides (and names the error).
+ */
+function parseSingle(buf: Uint8Array, maxValueBytes: number): boolean {
+  // version 1, one context entry (a one-byte varint), replica at 2..18, its counter
+  if (buf.length < 23 || buf[0] !== KEY_STATE_VERSION || buf[1] !== 1) return false;
+  const ctxC = fastVarint(buf, 18);
+  if (ctxC < 1) return false;
+  let p = varintEnd;
+  // one sibling, naming context entry 0
+  if (buf[p] !== 1 || buf[p + 1] !== 0) return false;
+  const c = fastVarint(buf, p + 2);
+  if (c < 1 || c > ctxC) return false;
+  const hlc = fastVarint(buf, varintEnd);
+  if (hlc < 0) return false;
+  p = varintEnd;
+  const kind = buf[p];
+  if (kind === 1) {
+    if (p + 1 !== buf.length) return false;
+    single.valueAt = -1;
+  } else if (kind === 0) {
+    const len = fastVarint(buf, p + 1);
+    if (len < 0 || len > maxValueBytes || varintEnd + len !== buf.length) return false;
+    single.valueAt = varintEnd;
+  } else {
+    return false;
+  }
+  single.c = c;
+  single.hlc = hlc;
+  return true;
+}
+
+/** Reader.varint's rules (minimal, at most 8 bytes, safe integer) without a Reader; -1 if broken. */
+function fastVarint(buf: Uint8Array, p: number): number {
+  let n = 0;
+  let scale = 1;
+  for (let i = 0; i < 8 && p < buf.length; i++) {
+    const b = buf[p++]!;
+    n += (b & 0x7f) * scale;
+    if (b < 0x80) {
+      if ((b === 0 && i > 0) || !Number.isSafeInteger(n)) return -1;
+      varintEnd = p;
+      return n;
+    }
+    scale *= 0x80;
+  }
+  return -1;
+}
+
 /** Dot-index key: 16-byte replica id, then the counter as 8 bytes big-endian (sorts by counter). */
-export function dotKey(replica: Uint8Array, c: number): Buffer {
+export function dotKey(replica: Uint8Array, c: number): Uint8Array {
   return dotKeyAt(replica, 0, c);
 }
 
-function dotKeyAt(buf: Uint8Array, pos: number, c: number): Buffer {
-  const k = Buffer.allocUnsafe(24);
-  k.set(buf.subarray(pos, pos + 16), 0);
-  k.writeUInt32BE(Math.floor(c / 0x100000000), 16);
-  k.writeUInt32BE(c >>> 0, 20);
-  return k;
+// Dot keys come from an arena too: every write and every new key of a delta makes one, and a
+// Buffer of its own (pool slice, subarray, checked writeUInt32BE) cost more than the rest of it.
+const dotArena = new Writer(1 << 16);
+
+function dotKeyAt(buf: Uint8Array, pos: number, c: number): Uint8Array {
+  const w = dotArena;
+  w.range(buf, pos, pos + 16);
+  w.u32(Math.floor(c / 0x100000000));
+  w.u32(c >>> 0);
+  return w.take();
 }
 
-export function dotKeyCounter(k: Uint8Array): number {
+/** The counter of a dot-index key (the key at `at` in `k`). */
+export function dotKeyCounter(k: Uint8Array, at = 0): number {
   let hi = 0;
   let lo = 0;
-  for (let i = 16; i < 20; i++) hi = hi * 256 + k[i]!;
-  for (let i = 20; i < 24; i++) lo = lo * 256 + k[i]!;
+  for (let i = at + 16; i < at + 20; i++) hi = hi * 256 + k[i]!;
+  for (let i = at + 20; i < at + 24; i++) lo = lo * 256 + k[i]!;
   return hi * 0x100000000 + lo;
 }
 
@@ -220,6 +336,7 @@ export function decodeKeyState(buf: Uint8Array, maxValueBytes?: number): KeyStat
 
 /** How many siblings an encoded state holds (each has its own dot-index entry). */
 export function siblingCount(buf: Uint8Array): number {
+  if (buf[1] === 1 && fastVarint(buf, 18) >= 0 && buf[varintEnd]! < 0x80) return buf[varintEnd]!; // one context entry
   const rd = new Reader(buf, 'key state');
   rd.u8();
   const nCtx = rd.varint();

@@ -15,6 +15,12 @@ export interface StateEntry {
   readonly state: Uint8Array;
 }
 
+/**
+ * Sees one key state of a scan; `key` and `state` are valid only during the call (they may be
+ * views of a buffer the backend reuses). Returns false to stop the scan.
+ */
+export type StateVisitor = (key: Uint8Array, state: Uint8Array) => boolean;
+
 export interface ReadView {
   getState(key: Uint8Array): Uint8Array | undefined;
   getMeta(name: string): Uint8Array | undefined;
@@ -22,6 +28,8 @@ export interface ReadView {
   dotsAfter(r: ReplicaId, after: number): Iterable<DotEntry>;
   /** Key states in key (byte) order, starting at `from` (inclusive unless `exclusive`). */
   states(from?: Uint8Array, exclusive?: boolean): Iterable<StateEntry>;
+  /** The same walk as states(), without copying what the visitor does not keep. */
+  visitStates(from: Uint8Array | undefined, exclusive: boolean, visit: StateVisitor): void;
 }
 
 /** A read snapshot that must be closed; everything read through it is from one moment. */

@@ -3,14 +3,16 @@
 // index, the digest and the live count in step with the key state. Nothing touches the backend
 // until apply(): a throw while computing (a damaged record, a bad delta) leaves the store as it was.
 //
-// States are handled as encoded bytes plus their facts (dot-index keys, resolved value, max HLC);
+// States are handled as encoded bytes plus their facts (dot-index keys, liveness, max HLC);
 // objects are decoded only where a merge or an overwrite needs them. Applying a bootstrap-sized
 // delta into an empty store then costs one validating pass per key and no object graph.
 
-import { decodeKeyState, inspectKeyState, type KeyStateFacts } from '../core/codec.js';
+import { decodeKeyState, inspectKeyState, inspectKeyStateInto, type KeyStateFacts, type ScratchFacts } from '../core/codec.js';
+import { compareBytes } from '../core/bytes.js';
 import type { KeyState } from '../core/key-state.js';
 import { DecodeError } from '../errors.js';
 import type { WriteView } from './backend.js';
+import { keyId } from './key-text.js';
 import { encodeStoreState, META_STATE, type StoreState } from './meta.js';
 import { stateHash } from './state-hash.js';
 
@@ -20,15 +22,19 @@ export interface Stored {
   readonly facts: KeyStateFacts;
 }
 
-interface Staged extends Stored {
-  readonly key: Uint8Array;
-}
-
 export class ChangeSet {
   /** The store state as it will be after this transaction. */
   readonly next: StoreState;
-  private readonly staged = new Map<string, Staged>();
-  private readonly dotOps: { put: boolean; dot: Uint8Array; key: Uint8Array }[] = [];
+  // The staged states and dot-index changes, kept in flat arrays rather than an object per
+  // change: a bulk delta stages thousands per transaction, and fewer objects is less GC work.
+  private readonly keys: Uint8Array[] = [];
+  /** Where each staged key sits in keys and states. */
+  private readonly staged = new StagedIndex(this.keys);
+  private readonly states: Uint8Array[] = [];
+  /** The facts of the state being staged; made once, filled per replace(). */
+  private readonly scratch: ScratchFacts = { dots: [], live: false, maxHlc: 0 };
+  /** Dot-index changes in order, as pairs: (dot, key) puts the entry, (dot, null) removes it. */
+  private readonly dotOps: (Uint8Array | null)[] = [];
   private readonly meta: [string, Uint8Array][] = [];
 
   constructor(
@@ -39,24 +45,25 @@ export class ChangeSet {
     this.next = { clock: current.clock.clone(), digest: current.digest.clone(), count: current.count, hlc: current.hlc };
   }
 
-  /**
-   * The key's state as this transaction sees it (earlier changes in it included). `id` is any
-   * string unique to the key (callers have the key as a string already).
-   */
-  load(key: Uint8Array, id: string): Stored | undefined {
-    const staged = this.staged.get(id);
-    if (staged !== undefined) return staged.bytes === REMOVED ? undefined : staged;
+  /** The key's state as this transaction sees it (earlier changes in it included). */
+  load(key: Uint8Array): Stored | undefined {
+    const i = this.staged.find(key);
+    if (i >= 0) return this.states[i] === REMOVED ? undefined : this.stored(this.states[i]!);
     const bytes = this.w.getState(key);
-    return bytes === undefined ? undefined : { bytes, facts: inspectKeyState(bytes, this.maxValueBytes) };
+    return bytes === undefined ? undefined : this.stored(bytes);
+  }
+
+  private stored(bytes: Uint8Array): Stored {
+    return { bytes, facts: inspectKeyState(bytes, this.maxValueBytes) };
   }
 
   /** Like load, but unreadable bytes (damage on disk) come back with empty facts instead of throwing. */
-  loadDamaged(key: Uint8Array, id: string): Stored | undefined {
+  loadDamaged(key: Uint8Array): Stored | undefined {
     try {
-      return this.load(key, id);
+      return this.load(key);
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
-      return { bytes: this.w.getState(key)!, facts: { dots: [], value: null, maxHlc: 0 } };
+      return { bytes: this.w.getState(key)!, facts: { dots: [], live: false, maxHlc: 0 } };
     }
   }
 
@@ -65,30 +72,46 @@ export class ChangeSet {
     return decodeKeyState(s.bytes, this.maxValueBytes);
   }
 
-  /** Replaces the key's state with `bytes` (canonical encoding; facts derived here unless given). */
-  replace(key: Uint8Array, id: string, old: Stored | undefined, bytes: Uint8Array, facts = inspectKeyState(bytes)): void {
+  /**
+   * Replaces the key's state with `bytes`, a canonical encoding, which is checked here (the whole
+   * key-state grammar and the value size limit): a bad one throws before anything is put.
+   */
+  replace(key: Uint8Array, old: Stored | undefined, bytes: Uint8Array): void {
+    const facts = inspectKeyStateInto(bytes, this.maxValueBytes, this.scratch);
     const n = this.next;
+    const ops = this.dotOps;
     if (old !== undefined) {
       n.digest.xor(stateHash(key, old.bytes));
-      if (old.facts.value !== null) n.count--;
-      for (const d of old.facts.dots) if (!facts.dots.some((x) => equal24(x, d))) this.dotOps.push({ put: false, dot: d, key });
+      if (old.facts.live) n.count--;
+      for (const d of old.facts.dots) if (!facts.dots.some((x) => equal24(x, d))) ops.push(d, null);
     }
     n.digest.xor(stateHash(key, bytes));
-    if (facts.value !== null) n.count++;
+    if (facts.live) n.count++;
     for (const d of facts.dots) {
-      if (old === undefined || !old.facts.dots.some((x) => equal24(x, d))) this.dotOps.push({ put: true, dot: d, key });
+      if (old === undefined || !old.facts.dots.some((x) => equal24(x, d))) ops.push(d, key);
     }
     if (facts.maxHlc > n.hlc) n.hlc = facts.maxHlc;
-    this.staged.set(id, { key, bytes, facts });
+    this.stage(key, bytes);
   }
 
-  /** Removes the key (repair only). `old` may be unreadable damage: facts with no dots, no value. */
-  remove(key: Uint8Array, id: string, old: Stored): void {
+  /** Removes the key (repair only). `old` may be unreadable damage: facts with no dots, not live. */
+  remove(key: Uint8Array, old: Stored): void {
     const n = this.next;
     n.digest.xor(stateHash(key, old.bytes));
-    if (old.facts.value !== null) n.count--;
-    for (const d of old.facts.dots) this.dotOps.push({ put: false, dot: d, key });
-    this.staged.set(id, { key, bytes: REMOVED, facts: old.facts });
+    if (old.facts.live) n.count--;
+    for (const d of old.facts.dots) this.dotOps.push(d, null);
+    this.stage(key, REMOVED);
+  }
+
+  private stage(key: Uint8Array, bytes: Uint8Array): void {
+    const i = this.staged.find(key);
+    if (i < 0) {
+      this.keys.push(key);
+      this.states.push(bytes);
+      this.staged.added();
+    } else {
+      this.states[i] = bytes;
+    }
   }
 
   /** Another meta record to write in this transaction (e.g. bootstrap progress with its chunk). */
@@ -98,16 +121,19 @@ export class ChangeSet {
 
   /** Writes everything. Only puts from here on: nothing here can fail half-way on bad input. */
   apply(): void {
-    for (const { key, bytes } of this.staged.values()) {
-      if (bytes === REMOVED) this.w.delState(key);
-      else this.w.putState(key, bytes);
+    const w = this.w;
+    for (let i = 0; i < this.keys.length; i++) {
+      if (this.states[i] === REMOVED) w.delState(this.keys[i]!);
+      else w.putState(this.keys[i]!, this.states[i]!);
     }
-    for (const op of this.dotOps) {
-      if (op.put) this.w.putDot(op.dot, op.key);
-      else this.w.delDot(op.dot);
+    const ops = this.dotOps;
+    for (let i = 0; i < ops.length; i += 2) {
+      const key = ops[i + 1];
+      if (key === null) w.delDot(ops[i]!);
+      else w.putDot(ops[i]!, key!);
     }
-    for (const [name, value] of this.meta) this.w.putMeta(name, value);
-    this.w.putMeta(META_STATE, encodeStoreState(this.next));
+    for (const [name, value] of this.meta) w.putMeta(name, value);
+    w.putMeta(META_STATE, encodeStoreState(this.next));
   }
 }
 
@@ -117,4 +143,38 @@ const REMOVED = new Uint8Array(0);
 function equal24(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < 24; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/**
+ * Finds staged keys. While keys arrive in ascending order (every bulk load, and any batch written
+ * in key order) one comparison with the last says a key is new; a Map by key is built only when
+ * they do not. This spared a string and two Map operations per key on the bulk paths.
+ */
+class StagedIndex {
+  private ascending = true;
+  private byId: Map<string, number> | undefined;
+
+  constructor(private readonly keys: Uint8Array[]) {}
+
+  /** The key's index in keys, or -1. */
+  find(key: Uint8Array): number {
+    const n = this.keys.length;
+    if (n === 0 || (this.ascending && compareBytes(key, this.keys[n - 1]!) > 0)) return -1;
+    return this.index().get(keyId(key)) ?? -1;
+  }
+
+  /** Records the key just pushed onto keys. */
+  added(): void {
+    const i = this.keys.length - 1;
+    if (i > 0 && compareBytes(this.keys[i]!, this.keys[i - 1]!) <= 0) this.ascending = false;
+    this.byId?.set(keyId(this.keys[i]!), i);
+  }
+
+  private index(): Map<string, number> {
+    if (this.byId === undefined) {
+      this.byId = new Map();
+      for (let i = 0; i < this.keys.length; i++) this.byId.set(keyId(this.keys[i]!), i);
+    }
+    return this.byId;
+  }
 }

@@ -4,8 +4,9 @@
 
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { Writer } from '../core/bytes.js';
 import { Clock } from '../core/clock.js';
-import { decodeKeyState, dotKey, encodeKeyState, inspectKeyState, replicaToBytes, resolveEncoded, type KeyStateFacts } from '../core/codec.js';
+import { decodeKeyState, encodeFirstWrite, encodeKeyState, replicaToBytes, resolveEncoded } from '../core/codec.js';
 import { chunkEntries, DEFAULT_DELTA_LIMITS, mergeEntry, selectDelta, type DeltaChunk, type DeltaSource, type DeltaEntry, type DeltaLimits } from '../core/delta.js';
 import { Digest } from '../core/digest.js';
 import { nextHlc } from '../core/hlc.js';
@@ -17,6 +18,7 @@ import { checkValue, DEFAULT_MAX_VALUE_BYTES, keyToBytes, MAX_KEY_BYTES } from '
 import { DecodeError, StoreError } from '../errors.js';
 import type { Backend, ReadView, Snapshot } from './backend.js';
 import { ChangeSet } from './change-set.js';
+import { checkKeyText, keyText } from './key-text.js';
 import { LmdbBackend } from './lmdb-backend.js';
 import { decodeStoreState, encodeStoreState, META_REPLICA, META_STATE, type StoreState } from './meta.js';
 import { stateHash } from './state-hash.js';
@@ -83,8 +85,6 @@ export interface KeyspaceChanges extends Omit<Summary, 'replicaId'> {
   chunks: Iterable<DeltaChunk>;
   close(): void;
 }
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 interface Recount {
   digest: Digest;
@@ -158,16 +158,15 @@ export class Keyspace {
       let counter = cs.next.clock.base(self);
       const results: WriteResult[] = [];
       for (const op of prepared) {
-        const old = cs.load(op.keyBytes, op.key);
+        const old = cs.load(op.keyBytes);
         const dot = { r: self, c: ++counter };
         const hlc = nextHlc(cs.next.hlc, this.now());
         if (old === undefined && op.ctx === undefined) {
-          // A new key (the insert and import case): one sibling, facts known without a re-parse.
-          const state = { ctx: [[self, dot.c]] as const, sibs: [{ r: self, c: dot.c, hlc, value: op.value }] };
-          cs.replace(op.keyBytes, op.key, old, encodeKeyState(state), { dots: [dotKey(selfBytes, dot.c)], value: op.value, maxHlc: hlc });
+          // A new key (the insert and import case): one sibling, encoded straight from its parts.
+          cs.replace(op.keyBytes, old, encodeFirstWrite(selfBytes, dot.c, hlc, op.value));
         } else {
           const next = localWrite(old === undefined ? undefined : cs.decode(old), dot, hlc, op.value, op.ctx);
-          cs.replace(op.keyBytes, op.key, old, encodeKeyState(next));
+          cs.replace(op.keyBytes, old, encodeKeyState(next));
         }
         cs.next.clock.add(self, dot.c);
         results.push({ key: op.key, dot });
@@ -182,17 +181,23 @@ export class Keyspace {
    */
   async applyDelta(chunk: DeltaChunk, meta?: { name: string; value: Uint8Array }): Promise<{ changed: number }> {
     this.assertOpen();
-    const remote = this.validated(chunk.entries);
     return this.transact((cs) => {
       let changed = 0;
-      for (const { key, id, bytes, facts } of remote) {
-        const old = cs.load(key, id);
+      for (const { key, state } of chunk.entries) {
+        // Every entry is checked (key length and UTF-8, the whole key-state grammar) before it is
+        // used. A bad one throws, and since the change set puts nothing until all of it is
+        // computed, the chunk is refused whole. Checking here rather than in a pass before the
+        // transaction keeps no per-entry results alive across event turns (a bootstrap-sized
+        // delta spent a fifth of its time copying those in the young-generation GC).
+        if (key.length < 1 || key.length > MAX_KEY_BYTES) throw new DecodeError(`delta key of ${key.length} bytes`);
+        checkKeyText(key, 'delta key');
+        const old = cs.load(key);
         if (old === undefined) {
-          cs.replace(key, id, old, bytes, facts); // new key: valid bytes are canonical bytes
+          cs.replace(key, old, state); // new key: valid bytes are canonical bytes (replace checks them)
         } else {
-          const merged = mergeEntry(cs.decode(old), old.bytes, decodeKeyState(bytes, this.maxValueBytes));
+          const merged = mergeEntry(cs.decode(old), old.bytes, decodeKeyState(state, this.maxValueBytes));
           if (merged === null) continue;
-          cs.replace(key, id, old, merged);
+          cs.replace(key, old, merged);
         }
         changed++;
       }
@@ -210,34 +215,40 @@ export class Keyspace {
    */
   async repairRange(remote: readonly DeltaEntry[], after: Uint8Array | undefined, upTo: Uint8Array | undefined, peerClock: Clock): Promise<{ replaced: number; removed: number }> {
     this.assertOpen();
-    const theirs = new Map(this.validated(remote).map((e) => [e.id, e]));
+    // Keys by their bytes as a latin1 string: the union of the peer's keys and this node's.
+    const theirs = new Map<string, DeltaEntry>();
+    for (const e of remote) {
+      if (e.key.length < 1 || e.key.length > MAX_KEY_BYTES) throw new DecodeError(`delta key of ${e.key.length} bytes`);
+      checkKeyText(e.key, 'delta key');
+      theirs.set(Buffer.from(e.key).toString('latin1'), e);
+    }
     const keys = new Map<string, Uint8Array>();
     const snap = this.backend.openSnapshot();
     try {
       for (const { key } of snap.states(after, after !== undefined)) {
         if (upTo !== undefined && Buffer.compare(key, upTo) > 0) break;
-        keys.set(Buffer.from(key).toString('latin1'), key);
+        keys.set(Buffer.from(key).toString('latin1'), Buffer.from(key));
       }
     } finally {
       snap.close();
     }
-    for (const e of theirs.values()) keys.set(e.id, e.key);
+    for (const [id, e] of theirs) keys.set(id, e.key);
     return this.transact((cs) => {
       let replaced = 0;
       let removed = 0;
       for (const [id, key] of keys) {
-        const old = cs.loadDamaged(key, id);
+        const old = cs.loadDamaged(key);
         const remoteState = theirs.get(id);
-        const out = repairKey(old && this.readable(old.bytes), remoteState && decodeKeyState(remoteState.bytes), peerClock);
+        const out = repairKey(old && this.readable(old.bytes), remoteState && decodeKeyState(remoteState.state, this.maxValueBytes), peerClock);
         if (out === undefined) {
           if (old === undefined) continue;
-          cs.remove(key, id, old);
+          cs.remove(key, old);
           removed++;
           continue;
         }
         const bytes = encodeKeyState(out);
         if (old !== undefined && Buffer.compare(old.bytes, bytes) === 0) continue;
-        cs.replace(key, id, old, bytes);
+        cs.replace(key, old, bytes);
         replaced++;
       }
       return { replaced, removed };
@@ -303,14 +314,21 @@ export class Keyspace {
     const snap = this.backend.openSnapshot();
     try {
       const items: ScanResult['items'] = [];
-      for (const { key, state } of snap.states(start.length ? start : undefined, start === after)) {
-        if (!startsWith(key, prefix)) return { items, cursor: null };
+      // The visitor sees views of the backend's read buffer: only the resolved values are copied,
+      // into one shared arena, and no key state is decoded beyond what resolving it needs.
+      const values = new Writer(1 << 16);
+      let cursor: string | null = null;
+      snap.visitStates(start.length ? start : undefined, start === after, (key, state) => {
+        if (!startsWith(key, prefix)) return false;
         const value = resolveEncoded(state, this.maxValueBytes);
-        if (value === null) continue;
-        items.push({ key: utf8.decode(key), value });
-        if (items.length === limit) return { items, cursor: items[limit - 1]!.key };
-      }
-      return { items, cursor: null };
+        if (value === null) return true;
+        values.bytes(value);
+        items.push({ key: keyText(key), value: values.take() });
+        if (items.length < limit) return true;
+        cursor = items[limit - 1]!.key;
+        return false;
+      });
+      return { items, cursor };
     } finally {
       snap.close();
     }
@@ -430,21 +448,6 @@ export class Keyspace {
       if (err instanceof DecodeError) return undefined;
       throw err;
     }
-  }
-
-  /** Checks entries from a peer or a file (key UTF-8 and length, the whole state grammar) before any transaction. */
-  private validated(entries: readonly DeltaEntry[]): { key: Uint8Array; id: string; bytes: Uint8Array; facts: KeyStateFacts }[] {
-    return entries.map((e) => {
-      if (e.key.length < 1 || e.key.length > MAX_KEY_BYTES) throw new DecodeError(`delta key of ${e.key.length} bytes`);
-      let id: string;
-      try {
-        id = utf8.decode(e.key);
-      } catch {
-        throw new DecodeError('delta key is not valid UTF-8');
-      }
-      // Validates the whole state before the transaction; a bad entry refuses the whole chunk.
-      return { key: e.key, id, bytes: e.state, facts: inspectKeyState(e.state, this.maxValueBytes) };
-    });
   }
 
   async close(): Promise<void> {

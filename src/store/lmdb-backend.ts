@@ -2,33 +2,79 @@
 // Group commit: lmdb-js runs every transaction() callback queued in one event turn inside one
 // write transaction and commits it on its writer thread; with overlappingSync (the Linux default)
 // the commit is visible first and flushed right after, so `durable` writes wait for `flushed`.
+//
+// Reads go through further handles on the same tables whose codecs hand out either views of
+// lmdb-js's shared read buffer (for scans, which use each entry at once) or copies in an arena
+// (one buffer per 64 KiB of results). With `encoding: 'binary'` lmdb-js copies every key and value
+// it reads with Uint8Array#slice, a fresh ArrayBuffer each; at a million keys that allocation and
+// its garbage cost more than LMDB's own work.
 
 import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { Writer } from '../core/bytes.js';
 import { dotKey, dotKeyCounter, replicaToBytes } from '../core/codec.js';
 import type { ReplicaId } from '../core/replica.js';
 import { StoreError } from '../errors.js';
-import { type Backend, type DotEntry, type Snapshot, type StateEntry, type WriteView } from './backend.js';
+import { comparedKeys, SequentialReads } from './lmdb-sequential.js';
+import { TableTail } from './lmdb-tail.js';
+import { type Backend, type DotEntry, type Snapshot, type StateEntry, type StateVisitor, type WriteView } from './backend.js';
 
 type Bin = Database<Buffer, Buffer>;
+/** A table read through views: keys and values are only valid until lmdb-js's next read. */
+type ViewDb = Database<Uint8Array, Uint8Array>;
+/** The dot index read with counters as keys and copied values. */
+type DotsDb = Database<Uint8Array, number>;
 
 const MAX_DOT_KEY = Buffer.alloc(8, 0xff);
 
 /**
- * Values as bytes, copied out with Buffer.from. With encoding 'binary' lmdb-js copies each value
- * into a new ArrayBuffer of its own, which made reading every state of a 1,000,000-key store take
- * about 0.9 s; copying into Node's pooled buffers takes about 0.37 s (bench/backup.ts reads them
- * all for a full backup). A decoder that copies also lets point reads use getBinaryFast.
+ * A plain Uint8Array view of bytes[start, end). lmdb-js's buffers are Buffers, whose subarray()
+ * goes through the species constructor (a JS class) and cost several times more than this.
  */
-const COPYING = {
-  encode: (value: Uint8Array) => value,
-  decode: (bytes: Uint8Array, size?: unknown) => Buffer.from(bytes.subarray(0, typeof size === 'number' ? size : bytes.length)),
+function view(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start);
+}
+
+/**
+ * Copies of what lmdb-js read, taken from one append-only arena shared by every snapshot: a view
+ * it hands out is never written again, so copies of any snapshot may sit side by side in it.
+ */
+const copies = new Writer(1 << 16);
+function copy(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  copies.range(bytes, start, end);
+  return copies.take();
+}
+
+const writeKey = (key: Uint8Array, target: Uint8Array, start: number) => {
+  target.set(key, start);
+  return start + key.length;
+};
+// lmdb-js hands a decoder that copies (the default when it does not ask for a stable buffer) its
+// shared read buffer itself, with `length` set to the value's size.
+const passValue = (value: Uint8Array) => value;
+const views = {
+  keyEncoder: { writeKey, readKey: view },
+  encoder: { encode: passValue, decode: (bytes: Uint8Array) => view(bytes, 0, bytes.length) },
+};
+const copied = {
+  keyEncoder: { writeKey, readKey: copy },
+  encoder: { encode: passValue, decode: (bytes: Uint8Array) => copy(bytes, 0, bytes.length) },
+};
+/** Values copied, keys only compared: for point reads (SequentialReads). */
+const copiedValues = { keyEncoder: comparedKeys, encoder: copied.encoder };
+const dotCounters = {
+  keyEncoder: { writeKey, readKey: (target: Uint8Array, start: number) => dotKeyCounter(target, start) },
+  encoder: copied.encoder,
 };
 
 export class LmdbBackend implements Backend {
   private readonly root: RootDatabase;
   private readonly statesDb: Bin;
   private readonly dotsDb: Bin;
+  private readonly statesView: ViewDb;
+  private readonly statesCopy: ViewDb;
+  private readonly statesValues: ViewDb;
+  private readonly dotsCopy: DotsDb;
   private readonly metaDb: Database<Buffer, string>;
   private lastTxnId = -1;
   commits = 0;
@@ -41,9 +87,14 @@ export class LmdbBackend implements Backend {
     } catch (err) {
       throw new StoreError(`cannot open the store at ${dir}: ${(err as Error).message}`, { cause: err });
     }
-    const bin = { encoder: COPYING, keyEncoding: 'binary' } as const;
+    const bin = { encoding: 'binary', keyEncoding: 'binary' } as const;
     this.statesDb = this.root.openDB({ name: 'states', ...bin }) as unknown as Bin;
     this.dotsDb = this.root.openDB({ name: 'dots', ...bin }) as unknown as Bin;
+    const handle = <T>(name: string, codec: object) => this.root.openDB({ name, ...codec } as never) as unknown as T;
+    this.statesView = handle('states', views);
+    this.statesCopy = handle('states', copied);
+    this.statesValues = handle('states', copiedValues);
+    this.dotsCopy = handle('dots', dotCounters);
     this.metaDb = this.root.openDB({ name: 'meta', encoding: 'binary' }) as unknown as Database<Buffer, string>;
   }
 
@@ -60,24 +111,34 @@ export class LmdbBackend implements Backend {
   openSnapshot(): Snapshot {
     this.assertOpen();
     const transaction = this.root.useReadTransaction();
-    const statesDb = this.statesDb;
-    const dotsDb = this.dotsDb;
+    const { statesView, statesCopy, statesValues, dotsCopy } = this;
+    const reads = new SequentialReads(statesValues, transaction);
     let open = true;
     return {
-      getState: (key) => statesDb.get(key as Buffer, { transaction }),
+      getState: (key) => reads.get(key),
       getMeta: (name) => this.metaDb.get(name, { transaction }),
       *dotsAfter(r: ReplicaId, after: number): Iterable<DotEntry> {
         const rb = replicaToBytes(r);
         const end = Buffer.concat([rb, MAX_DOT_KEY]);
-        for (const { key, value } of dotsDb.getRange({ start: dotKey(rb, after + 1), end, inclusiveEnd: true, transaction })) {
-          yield { c: dotKeyCounter(key), key: value };
+        for (const { key, value } of dotsCopy.getRange({ start: dotKey(rb, after + 1), end, inclusiveEnd: true, transaction })) {
+          yield { c: key, key: value };
         }
       },
       *states(from?: Uint8Array, exclusive = false): Iterable<StateEntry> {
-        const opts = from === undefined ? { transaction } : { start: from as Buffer, exclusiveStart: exclusive, transaction };
-        for (const { key, value } of statesDb.getRange(opts)) yield { key, state: value };
+        const opts = from === undefined ? { transaction } : { start: from, exclusiveStart: exclusive, transaction };
+        for (const { key, value } of statesCopy.getRange(opts)) yield { key, state: value };
+      },
+      visitStates(from: Uint8Array | undefined, exclusive: boolean, visit: StateVisitor): void {
+        const opts = from === undefined ? { transaction } : { start: from, exclusiveStart: exclusive, transaction };
+        const range = statesView.getRange(opts)[Symbol.iterator]();
+        try {
+          for (let e = range.next(); !e.done; e = range.next()) if (!visit(e.value.key, e.value.value)) break;
+        } finally {
+          range.return?.(); // releases lmdb-js's cursor, also when visit() throws
+        }
       },
       close: () => {
+        reads.stop();
         if (open) transaction.done();
         open = false;
       },
@@ -86,25 +147,31 @@ export class LmdbBackend implements Backend {
 
   async write<T>(fn: (w: WriteView) => T, durable: boolean): Promise<T> {
     this.assertOpen();
-    const view: WriteView = {
-      getState: (key) => this.statesDb.get(key as Buffer),
-      getMeta: (name) => this.metaDb.get(name),
-      putState: (key, state) => void this.statesDb.put(key as Buffer, state as Buffer),
-      delState: (key) => void this.statesDb.remove(key as Buffer),
-      putDot: (dot, key) => void this.dotsDb.put(dot as Buffer, key as Buffer),
-      delDot: (dot) => void this.dotsDb.remove(dot as Buffer),
-      putMeta: (name, value) => void this.metaDb.put(name, value as Buffer),
-    };
     const result = await this.root.transaction(() => {
       const id = this.root.getWriteTxnId();
       if (id !== this.lastTxnId) {
         this.lastTxnId = id;
         this.commits++;
       }
-      return fn(view);
+      return fn(this.writeView());
     });
     if (durable) await this.root.flushed;
     return result;
+  }
+
+  /** What one transaction callback writes through; only valid inside it. */
+  private writeView(): WriteView {
+    const states = new TableTail(this.statesDb);
+    const dots = new TableTail(this.dotsDb);
+    return {
+      getState: (key) => (states.above(key) ? undefined : this.statesValues.get(key)),
+      getMeta: (name) => this.metaDb.get(name),
+      putState: (key, state) => states.put(key, state),
+      delState: (key) => void this.statesDb.remove(key as Buffer), // leaves the tail an upper bound
+      putDot: (dot, key) => dots.put(dot, key),
+      delDot: (dot) => void this.dotsDb.remove(dot as Buffer),
+      putMeta: (name, value) => void this.metaDb.put(name, value as Buffer),
+    };
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@
 import { dotKeyCounter } from '../core/codec.js';
 import type { ReplicaId } from '../core/replica.js';
 import { StoreError } from '../errors.js';
-import type { Backend, DotEntry, Snapshot, StateEntry, WriteView } from './backend.js';
+import type { Backend, DotEntry, Snapshot, StateEntry, StateVisitor, WriteView } from './backend.js';
 
 interface Tables {
   states: Map<string, Uint8Array>;
@@ -56,6 +56,9 @@ export class MemoryBackend implements Backend {
           if (start !== undefined && (k < start || (exclusive && k === start))) continue;
           yield { key: bytes(k), state: t.states.get(k)! };
         }
+      },
+      visitStates(from: Uint8Array | undefined, exclusive: boolean, visit: StateVisitor): void {
+        for (const { key, state } of this.states(from, exclusive)) if (!visit(key, state)) return;
       },
       close() {},
     };

@@ -3,14 +3,23 @@
 
 import { murmur3x86_128 } from '../core/murmur3.js';
 
-let scratch = Buffer.allocUnsafe(4096);
+// The scratch buffer is also seen as 32-bit words, which murmur3 reads a block at a time.
+let scratch = new Uint8Array(4096);
+let words = new Uint32Array(scratch.buffer);
 
 /** The hash as four 32-bit words, valid until the next call. */
 export function stateHash(key: Uint8Array, state: Uint8Array): Uint32Array {
   const need = 4 + key.length + state.length;
-  if (scratch.length < need) scratch = Buffer.allocUnsafe(Math.max(need, scratch.length * 2));
-  scratch.writeUInt32BE(key.length, 0);
+  if (scratch.length < need) {
+    scratch = new Uint8Array(Math.max(need, scratch.length * 2) + 3);
+    words = new Uint32Array(scratch.buffer, 0, scratch.length >> 2);
+  }
+  const n = key.length;
+  scratch[0] = n >>> 24;
+  scratch[1] = (n >>> 16) & 0xff;
+  scratch[2] = (n >>> 8) & 0xff;
+  scratch[3] = n & 0xff;
   scratch.set(key, 4);
-  scratch.set(state, 4 + key.length);
-  return murmur3x86_128(scratch, need);
+  scratch.set(state, 4 + n);
+  return murmur3x86_128(scratch, need, 0, words);
 }

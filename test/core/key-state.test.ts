@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeKeyState, encodeKeyState } from '../../src/core/codec.js';
+import { decodeKeyState, dotKey, encodeFirstWrite, encodeKeyState, inspectKeyState, replicaToBytes, resolveEncoded, siblingCount } from '../../src/core/codec.js';
 import { isLive, localWrite, merge, resolve, type KeyState } from '../../src/core/key-state.js';
 import { DecodeError } from '../../src/errors.js';
-import { keyState, REPLICAS, sibling, throwsOnly } from './arbitraries.js';
+import { keyState, replica, REPLICAS, sibling, throwsOnly } from './arbitraries.js';
 
 const bytes = (s: KeyState) => Buffer.from(encodeKeyState(s)).toString('hex');
 
@@ -87,6 +87,56 @@ describe('key-state codec', () => {
     );
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 100 }), (b) => throwsOnly(DecodeError, () => decodeKeyState(b))),
+    );
+  });
+
+  it('encodes a first write exactly as the general encoder does', () => {
+    fc.assert(
+      fc.property(replica, fc.integer({ min: 1, max: 2 ** 53 - 1 }), fc.nat(), fc.option(fc.uint8Array({ maxLength: 300 })), (r, c, hlc, value) => {
+        const general = encodeKeyState(localWrite(undefined, { r, c }, hlc, value));
+        expect(Buffer.from(encodeFirstWrite(replicaToBytes(r), c, hlc, value)).toString('hex')).toBe(Buffer.from(general).toString('hex'));
+      }),
+    );
+  });
+
+  it('reads facts, resolved values and sibling counts from bytes exactly as the full decoder does', () => {
+    const hex = (b: Uint8Array | null) => (b === null ? null : Buffer.from(b).toString('hex'));
+    // the result of a function, or the name of the error it threw
+    const outcome = (fn: () => unknown) => {
+      try {
+        return fn();
+      } catch (err) {
+        return (err as Error).name;
+      }
+    };
+    const viaDecoder = (b: Uint8Array, max?: number) =>
+      outcome(() => {
+        const s = decodeKeyState(b, max);
+        const best = resolve(s);
+        return { dots: s.sibs.map((x) => hex(dotKey(replicaToBytes(x.r), x.c))), value: hex(best.value), maxHlc: best.hlc, n: s.sibs.length };
+      });
+    const viaFacts = (b: Uint8Array, max?: number) =>
+      outcome(() => {
+        const f = inspectKeyState(b, max);
+        const value = resolveEncoded(b, max);
+        expect(f.live).toBe(value !== null);
+        return { dots: f.dots.map(hex), value: hex(value), maxHlc: f.maxHlc, n: siblingCount(b) };
+      });
+    // the common shape (one context entry, one sibling) has its own fast path: generate it often
+    const single = fc
+      .tuple(replica, fc.integer({ min: 1, max: 300 }), fc.integer({ min: 0, max: 300 }), fc.boolean())
+      .map(([r, c, more, tomb]): KeyState => ({ ctx: [[r, c + more]], sibs: [sibling(r, c, tomb)] }));
+    fc.assert(
+      fc.property(fc.oneof(keyState, single), fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max: 255 }), fc.nat(12), (s, pos, x, max) => {
+        const enc = encodeKeyState(s);
+        const bad = Uint8Array.from(enc);
+        bad[pos % bad.length]! ^= x;
+        for (const input of [enc, bad, enc.subarray(0, pos % enc.length)]) {
+          expect(viaFacts(input)).toEqual(viaDecoder(input));
+          expect(viaFacts(input, max)).toEqual(viaDecoder(input, max));
+        }
+      }),
+      { numRuns: 3000 },
     );
   });
 

@@ -16,4 +16,16 @@ describe('murmur3 x86 128', () => {
     );
     expect(hex(murmur3x86_128(new Uint8Array(0)))).toBe('00000000000000000000000000000000');
   });
+
+  it('reads blocks as words when given them, with the same result', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(), (bytes, seed) => {
+        const copy = new Uint8Array(bytes.length + 3);
+        copy.set(bytes);
+        const words = new Uint32Array(copy.buffer, 0, copy.length >> 2);
+        expect(hex(murmur3x86_128(copy, bytes.length, seed, words))).toBe(oracle.x86.hash128(bytes, seed));
+      }),
+      { numRuns: 500 },
+    );
+  });
 });

@@ -91,6 +91,83 @@ export function backendContract(make: () => Promise<{ backend: Backend; cleanup:
   );
 
   it(
+    'visits the same states as it iterates, and stops when the visitor says so or throws',
+    withBackend(async (be) => {
+      const keys = ['b', 'a', 'é', 'z', 'ab', '\u{1F600}'];
+      await be.write((w) => keys.forEach((k) => w.putState(b(k), b(`v-${k}`))), false);
+      const snap = be.openSnapshot();
+      const visited = (from: Uint8Array | undefined, exclusive: boolean, stopAfter = Infinity) => {
+        const seen: string[] = [];
+        snap.visitStates(from, exclusive, (key, state) => {
+          seen.push(`${text(key)}=${text(state)}`);
+          return seen.length < stopAfter;
+        });
+        return seen;
+      };
+      const iterated = (from?: Uint8Array, exclusive = false) => [...snap.states(from, exclusive)].map((e) => `${text(e.key)}=${text(e.state)}`);
+      expect(visited(undefined, false)).toEqual(iterated());
+      expect(visited(b('ab'), false)).toEqual(iterated(b('ab')));
+      expect(visited(b('ab'), true)).toEqual(iterated(b('ab'), true));
+      expect(visited(undefined, false, 2)).toEqual(iterated().slice(0, 2));
+      expect(() =>
+        snap.visitStates(undefined, false, () => {
+          throw new Error('visitor failed');
+        }),
+      ).toThrow('visitor failed');
+      expect(visited(b('b'), false)).toEqual(iterated(b('b'))); // the snapshot still reads
+      snap.close();
+    }),
+  );
+
+  it(
+    'keeps every key whatever the order of the puts (ascending runs, descending, interleaved, across transactions)',
+    withBackend(async (be) => {
+      const k = (i: number) => b(`key:${String(i).padStart(5, '0')}`);
+      const orders = [
+        Array.from({ length: 300 }, (_, i) => i * 2), // ascending, beyond everything
+        Array.from({ length: 300 }, (_, i) => 599 - i * 2), // descending, between the earlier keys
+        [1000, 700, 1001, 650, 1002, 601, 0], // above, below, above, ... and a rewrite of the first
+      ];
+      for (const order of orders) {
+        await be.write((w) => {
+          for (const i of order) {
+            // a key written earlier is found; one never written is absent
+            const before = text(w.getState(k(i)));
+            expect(before === undefined || before === `v${i}`).toBe(true);
+            w.putState(k(i), b(`v${i}`));
+            w.putDot(dotKey(replicaToBytes(R1), 10_000 - i), k(i));
+            expect(text(w.getState(k(i)))).toBe(`v${i}`);
+          }
+        }, false);
+      }
+      const all = [...new Set(orders.flat())].sort((x, y) => x - y);
+      const snap = be.openSnapshot();
+      expect([...snap.states()].map((e) => `${text(e.key)}=${text(e.state)}`)).toEqual(all.map((i) => `${text(k(i))}=v${i}`));
+      expect([...snap.dotsAfter(R1, 0)].map((d) => d.c)).toEqual(all.map((i) => 10_000 - i).reverse());
+      snap.close();
+      for (const i of all) expect(text(be.getState(k(i)))).toBe(`v${i}`);
+    }),
+  );
+
+  it(
+    'a snapshot reads keys right in any order: ascending runs, skipped and absent keys, going back',
+    withBackend(async (be) => {
+      const k = (i: number) => b(`k${String(i).padStart(4, '0')}`);
+      await be.write((w) => {
+        for (let i = 0; i < 200; i += 2) w.putState(k(i), b(`v${i}`)); // even keys only
+      }, false);
+      const snap = be.openSnapshot();
+      const order = [
+        ...Array.from({ length: 40 }, (_, i) => i * 2), // consecutive stored keys
+        ...Array.from({ length: 30 }, (_, i) => 80 + i), // every key: absent ones between
+        150, 152, 154, 10, 12, 14, 16, 199, 198, 196, 0, 2, 4, 6, 8, 160, 161, 162, // jumps, back, and forth
+      ];
+      for (const i of order) expect(text(snap.getState(k(i)))).toBe(i % 2 === 0 ? `v${i}` : undefined);
+      snap.close();
+    }),
+  );
+
+  it(
     'a snapshot does not see later writes',
     withBackend(async (be) => {
       await be.write((w) => w.putState(b('k'), b('old')), false);
