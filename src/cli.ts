@@ -206,4 +206,11 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that stops early (`replikv scan | head`) closes the pipe: that ends the output, not in
+// a crash with a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);
+  throw err;
+});
+
 process.exitCode = await main(process.argv.slice(2));

@@ -171,6 +171,19 @@ describe('replikv client commands', () => {
     expect(JSON.parse((await cli('peers', '--json', '--data-dir', dir)).stdout)).toEqual(PEERS);
   });
 
+  it('stops quietly when the reader closes the pipe early (scan | head)', async () => {
+    const { dir, ks } = await node();
+    await ks.write(Array.from({ length: 5000 }, (_, i) => ({ type: 'put' as const, key: `k/${i}`, value: Buffer.alloc(200, 120) })));
+    const proc = spawn(process.execPath, [CLI, 'scan', '--data-dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    await new Promise<void>((ok) => proc.stdout.once('data', () => ok()));
+    proc.stdout.destroy(); // like head after its lines
+    const code = await new Promise<number | null>((ok) => proc.once('exit', (c) => ok(c)));
+    expect(err).not.toMatch(/EPIPE|Unhandled/);
+    expect(code).toBe(0);
+  });
+
   it('verify recounts the store and exits 0; repair with no peer exits 1 with the reason', async () => {
     const { dir, ks } = await node();
     await ks.put('a', Buffer.from('1'));
