@@ -102,7 +102,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   // The first log line: who this node is and where to reach it.
   log.info({ peerId: s.peerId, replicaId: s.replicaId, addrs: s.addrs, mode: config.mode, dataDir: config.dataDir, control: config.control }, 'replikv daemon started');
   if (Bootstrapper.needed(ks, config.bootstrap.length > 0)) {
-    const boot = new Bootstrapper(node, ks, replicator.membership, log, config.maxValueBytes + FRAME_SLACK);
+    const boot = new Bootstrapper(node, ks, replicator, log);
     bootstrapper = boot;
     replicator.bootstrapping = true;
     log.info('bootstrapping: streaming a snapshot of the keyspace from a peer');

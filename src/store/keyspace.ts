@@ -189,8 +189,7 @@ export class Keyspace {
         // computed, the chunk is refused whole. Checking here rather than in a pass before the
         // transaction keeps no per-entry results alive across event turns (a bootstrap-sized
         // delta spent a fifth of its time copying those in the young-generation GC).
-        if (key.length < 1 || key.length > MAX_KEY_BYTES) throw new DecodeError(`delta key of ${key.length} bytes`);
-        checkKeyText(key, 'delta key');
+        checkDeltaKey(key);
         const old = cs.load(key);
         if (old === undefined) {
           cs.replace(key, old, state); // new key: valid bytes are canonical bytes (replace checks them)
@@ -218,8 +217,7 @@ export class Keyspace {
     // Keys by their bytes as a latin1 string: the union of the peer's keys and this node's.
     const theirs = new Map<string, DeltaEntry>();
     for (const e of remote) {
-      if (e.key.length < 1 || e.key.length > MAX_KEY_BYTES) throw new DecodeError(`delta key of ${e.key.length} bytes`);
-      checkKeyText(e.key, 'delta key');
+      checkDeltaKey(e.key);
       theirs.set(Buffer.from(e.key).toString('latin1'), e);
     }
     const keys = new Map<string, Uint8Array>();
@@ -497,6 +495,12 @@ export class Keyspace {
   private assertOpen(): void {
     if (this.closed) throw new StoreError('the keyspace is closed');
   }
+}
+
+/** A key from a peer or a file: 1 to MAX_KEY_BYTES bytes of UTF-8, or a DecodeError. */
+function checkDeltaKey(key: Uint8Array): void {
+  if (key.length < 1 || key.length > MAX_KEY_BYTES) throw new DecodeError(`delta key of ${key.length} bytes`);
+  checkKeyText(key, 'delta key');
 }
 
 function deltaSource(snap: Snapshot, clock: Clock): DeltaSource {

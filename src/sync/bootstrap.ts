@@ -6,16 +6,13 @@
 // the clocks of every snapshot that contributed keys (each of them reflects at least that), and
 // ordinary delta sync finishes the job with whatever was written meanwhile.
 
-import type { Libp2p, Stream } from '@libp2p/interface';
-import { peerIdFromString } from '@libp2p/peer-id';
+import type { Libp2p } from '@libp2p/interface';
 import type { Logger } from 'pino';
 import { Reader, Writer } from '../core/bytes.js';
 import { Clock } from '../core/clock.js';
 import { readClock, writeClock } from '../core/codec.js';
-import { FrameWriter, readFrames } from '../net/frames.js';
 import type { Keyspace } from '../store/keyspace.js';
-import type { Membership } from './membership.js';
-import { decodeMessage, encodeSnapRequest, MSG, SYNC_PROTOCOL } from './messages.js';
+import type { Replicator } from './replicator.js';
 
 export const META_BOOTSTRAP = 'bootstrap';
 
@@ -70,7 +67,7 @@ const RETRY_WAIT_MS = 200;
 export class Bootstrapper {
   private record: BootstrapRecord;
   private stopped = false;
-  private stream: Stream | undefined;
+  private readonly abort = new AbortController();
   private readonly failedAt = new Map<string, number>();
   private readonly samples: [number, number][] = [];
   readonly progress: BootstrapProgress;
@@ -78,9 +75,8 @@ export class Bootstrapper {
   constructor(
     private readonly node: Libp2p,
     private readonly ks: Keyspace,
-    private readonly membership: Membership,
+    private readonly replicator: Replicator,
     private readonly log: Logger,
-    private readonly maxFrameBytes: number,
   ) {
     const raw = ks.getMeta(META_BOOTSTRAP);
     this.record = raw === undefined ? { done: false, after: new Uint8Array(0), claim: null, keys: 0, bytes: 0 } : decodeBootstrapRecord(raw);
@@ -120,7 +116,7 @@ export class Bootstrapper {
 
   stop(): void {
     this.stopped = true;
-    this.stream?.abort(new Error('stopping'));
+    this.abort.abort();
   }
 
   /**
@@ -141,7 +137,7 @@ export class Bootstrapper {
 
   /** A connected peer, preferring those that have not failed us recently. */
   private pickPeer(): string | null {
-    const peers = this.membership.connectedPeers();
+    const peers = this.replicator.membership.connectedPeers();
     if (peers.length === 0) return null;
     peers.sort((a, b) => (this.failedAt.get(a) ?? 0) - (this.failedAt.get(b) ?? 0));
     return peers[0]!;
@@ -149,54 +145,36 @@ export class Bootstrapper {
 
   /** One snapshot stream. True when it completed the bootstrap; false when the peer was busy. */
   private async streamFrom(peer: string): Promise<boolean> {
-    const stream = await this.node.dialProtocol(peerIdFromString(peer), SYNC_PROTOCOL, { signal: AbortSignal.timeout(5000) });
-    this.stream = stream;
-    this.progress.peer = peer;
-    const writer = new FrameWriter(stream);
-    await writer.write(encodeSnapRequest(this.record.after));
-    await writer.flush();
-    const frames = readFrames(stream, { maxFrameBytes: this.maxFrameBytes });
-    let claim: Clock | null = null;
-    for await (const frame of frames) {
-      const m = decodeMessage(frame);
-      if (m.type === MSG.busy) {
-        this.failedAt.set(peer, Date.now());
-        await new Promise((r) => setTimeout(r, RETRY_WAIT_MS));
-        return false;
-      }
-      if (m.type === MSG.snapBegin) {
-        claim = this.record.claim === null ? m.clock : this.record.claim.intersect(m.clock);
-        this.progress.keysTotal = m.keys;
-        this.log.info({ peer, keys: m.keys, after: Buffer.from(this.record.after).toString() }, 'streaming a snapshot from peer');
-        continue;
-      }
-      if (claim === null) throw new Error(`expected SNAP_BEGIN first, got message type ${m.type}`);
-      if (m.type === MSG.snapChunk) {
-        if (m.entries.length === 0) continue;
-        const bytes = m.entries.reduce((n, e) => n + e.key.length + e.state.length, 0);
-        const next: BootstrapRecord = {
-          done: false,
-          after: m.entries[m.entries.length - 1]!.key.slice(),
-          claim,
-          keys: this.record.keys + m.entries.length,
-          bytes: this.record.bytes + bytes,
-        };
-        await this.ks.applyDelta({ entries: m.entries, claim: Clock.empty() }, { name: META_BOOTSTRAP, value: encodeBootstrapRecord(next) });
-        this.record = next;
-        this.noteProgress();
-        continue;
-      }
-      if (m.type === MSG.snapEnd) {
-        const done: BootstrapRecord = { ...this.record, done: true, claim };
-        await this.ks.applyDelta({ entries: [], claim }, { name: META_BOOTSTRAP, value: encodeBootstrapRecord(done) });
-        this.record = done;
-        await writer.close().catch(() => {});
-        this.log.info({ peer, keys: this.record.keys, bytes: this.record.bytes }, 'bootstrap complete');
-        return true;
-      }
-      throw new Error(`unexpected message type ${m.type} in a snapshot stream`);
+    const snap = await this.replicator.snapshotFrom(peer, this.record.after, this.abort.signal);
+    if (snap === 'busy') {
+      this.failedAt.set(peer, Date.now());
+      await new Promise((r) => setTimeout(r, RETRY_WAIT_MS));
+      return false;
     }
-    throw new Error('the snapshot stream ended before SNAP_END');
+    this.progress.peer = peer;
+    const claim = this.record.claim === null ? snap.clock : this.record.claim.intersect(snap.clock);
+    this.progress.keysTotal = snap.keys;
+    this.log.info({ peer, keys: snap.keys, after: Buffer.from(this.record.after).toString() }, 'streaming a snapshot from peer');
+    for await (const entries of snap.chunks) {
+      if (entries.length === 0) continue;
+      const bytes = entries.reduce((n, e) => n + e.key.length + e.state.length, 0);
+      const next: BootstrapRecord = {
+        done: false,
+        after: entries[entries.length - 1]!.key.slice(),
+        claim,
+        keys: this.record.keys + entries.length,
+        bytes: this.record.bytes + bytes,
+      };
+      await this.ks.applyDelta({ entries, claim: Clock.empty() }, { name: META_BOOTSTRAP, value: encodeBootstrapRecord(next) });
+      this.record = next;
+      this.noteProgress();
+    }
+    // the chunks ended at SNAP_END: everything of this snapshot is stored
+    const done: BootstrapRecord = { ...this.record, done: true, claim };
+    await this.ks.applyDelta({ entries: [], claim }, { name: META_BOOTSTRAP, value: encodeBootstrapRecord(done) });
+    this.record = done;
+    this.log.info({ peer, keys: this.record.keys, bytes: this.record.bytes }, 'bootstrap complete');
+    return true;
   }
 
   private noteProgress(): void {

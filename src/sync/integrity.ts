@@ -90,6 +90,10 @@ export async function repairNode(ks: Keyspace, replicator: Replicator, peer?: st
       errors.push(`${p}: ${(err as Error).message}`);
       continue;
     }
+    if (snap === 'busy') {
+      errors.push(`${p}: busy (bootstrapping or repairing)`);
+      continue;
+    }
     try {
       return { peer: p, ...(await repairFromSnapshot(ks, snap.clock, snap.chunks)) };
     } catch (err) {

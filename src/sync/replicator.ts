@@ -9,7 +9,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Logger } from 'pino';
 import type { Mode, PeerInfo } from '../control/api.js';
-import { DEFAULT_DELTA_LIMITS, type DeltaLimits } from '../core/delta.js';
+import { chunkEntries, DEFAULT_DELTA_LIMITS, type DeltaEntry, type DeltaLimits } from '../core/delta.js';
 import { Clock } from '../core/clock.js';
 import { ReplikvError } from '../errors.js';
 import { FrameWriter, readFrames } from '../net/frames.js';
@@ -32,8 +32,14 @@ import {
   type DigestMessage,
   type SnapRequestMessage,
 } from './messages.js';
-import type { DeltaEntry } from '../core/delta.js';
 import { WriteConcern } from './write-concern.js';
+
+/** A peer's snapshot being streamed: what it reflects, its live key count, and its chunks in key order. */
+export interface SnapshotStream {
+  clock: Clock;
+  keys: number;
+  chunks: AsyncGenerator<DeltaEntry[]>;
+}
 
 export interface ReplicatorOptions {
   mode: Mode;
@@ -285,18 +291,9 @@ export class Replicator {
     try {
       const writer = this.writerFor(stream);
       await writer.write(encodeSnapBegin(snap.clock, snap.keys));
-      let batch: DeltaEntry[] = [];
-      let bytes = 0;
-      for (const e of snap.entries(req.after.length > 0 ? Buffer.from(req.after) : undefined)) {
-        batch.push(e);
-        bytes += e.key.length + e.state.length;
-        if (batch.length >= this.limits.maxEntries || bytes >= this.limits.maxBytes) {
-          await writer.write(encodeSnapChunk(batch)); // waits while the requester is behind
-          batch = [];
-          bytes = 0;
-        }
-      }
-      if (batch.length > 0) await writer.write(encodeSnapChunk(batch));
+      const after = req.after.length > 0 ? Buffer.from(req.after) : undefined;
+      // writer.write waits while the requester is behind
+      for (const chunk of chunkEntries(snap.entries(after), this.limits)) await writer.write(encodeSnapChunk(chunk.entries));
       await writer.write(SNAP_END_MESSAGE);
       await writer.close();
     } finally {
@@ -401,25 +398,31 @@ export class Replicator {
   }
 
   /**
-   * Opens a snapshot stream from a peer (the whole keyspace in key order, one read transaction on
-   * its side): its clock and live key count, then the chunks. Throws when the peer is busy.
+   * Opens a snapshot stream from a peer (its keyspace in key order after `after`, one read
+   * transaction on its side): the snapshot's clock and live key count, then the chunks, which end
+   * at SNAP_END. 'busy' when the peer is bootstrapping or repairing. `signal` aborts the stream.
    */
-  async snapshotFrom(peer: string): Promise<{ clock: Clock; keys: number; chunks: AsyncGenerator<DeltaEntry[]> }> {
-    const stream = await this.node.dialProtocol(peerIdFromString(peer), SYNC_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) });
+  async snapshotFrom(peer: string, after: Uint8Array = new Uint8Array(0), signal?: AbortSignal): Promise<SnapshotStream | 'busy'> {
+    const dialSignal = signal === undefined ? AbortSignal.timeout(DIAL_TIMEOUT_MS) : AbortSignal.any([signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]);
+    const stream = await this.node.dialProtocol(peerIdFromString(peer), SYNC_PROTOCOL, { signal: dialSignal });
+    signal?.addEventListener('abort', () => stream.abort(new Error('stopping')), { once: true });
     const writer = this.writerFor(stream);
     const frames = this.framesOf(stream, this.opts.maxFrameBytes);
     try {
-      await writer.write(encodeSnapRequest(new Uint8Array(0)));
+      await writer.write(encodeSnapRequest(after));
       await writer.flush();
       const first = await frames.next();
       const begin = first.done === true ? undefined : decodeMessage(first.value);
-      if (begin?.type === MSG.busy) throw new ReplikvError(`peer ${peer} is bootstrapping and cannot serve a snapshot now`);
+      if (begin?.type === MSG.busy) {
+        await writer.close().catch(() => {});
+        return 'busy';
+      }
       if (begin?.type !== MSG.snapBegin) throw new ProtocolError(`expected SNAP_BEGIN, got ${begin === undefined ? 'the end of the stream' : `message type ${begin.type}`}`);
       const chunks = async function* (): AsyncGenerator<DeltaEntry[]> {
         try {
           for await (const frame of frames) {
             const m = decodeMessage(frame);
-            if (m.type === MSG.snapEnd) return void (await writer.close());
+            if (m.type === MSG.snapEnd) return void (await writer.close().catch(() => {}));
             if (m.type !== MSG.snapChunk) throw new ProtocolError(`unexpected message type ${m.type} in a snapshot stream`);
             yield m.entries;
           }
