@@ -106,6 +106,17 @@ function program(): Command {
     .addHelpText('after', '\nExit 0 when nothing is wrong, 1 when damage is found (then run replikv repair on the damaged node).\n')
     .action((o: cmd.Target) => cmd.verifyCommand(o, io));
 
+  client('forget')
+    .description('drop a peer that is gone for good (a retired machine) from this node at once; the other nodes are told through gossip')
+    .argument('<peerId>', 'the PeerId to forget (see replikv peers)')
+    .addHelpText(
+      'after',
+      '\nA forgotten peer is no longer dialled, passed on in peer exchange or shown in status, and is refused if it\n' +
+        'connects again (for 30 days). Peers unreachable for longer than peerGoneAfterMs (default 24 h) are dropped\n' +
+        'on their own. A machine that should come back needs a new identity (an empty data directory).\n',
+    )
+    .action((peer: string, o: cmd.Target) => cmd.forgetCommand({ ...o, peer }, io));
+
   client('repair')
     .description("re-fetch the keyspace from a healthy peer into this (damaged) node, keeping writes only this node holds")
     .option('--peer <peerId>', 'the peer to repair from (default: any connected peer)')

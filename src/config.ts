@@ -44,6 +44,12 @@ export const ConfigSchema = z.strictObject({
   identity: z.string().min(1).nullable().default(null),
   /** The control socket; default DATA_DIR/control.sock. */
   control: z.string().min(1).nullable().default(null),
+  /** A peer unreachable this long is dropped from dialling, peer exchange and status (default 24 h). */
+  peerGoneAfterMs: z
+    .number()
+    .int()
+    .min(1000)
+    .default(24 * 3600_000),
   /** When not empty, only these PeerIds may connect. */
   allowList: z.array(z.string().min(1)).default([]),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

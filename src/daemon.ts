@@ -13,7 +13,7 @@ import { ReplikvError } from './errors.js';
 import { Keyspace } from './store/keyspace.js';
 import { Bootstrapper } from './sync/bootstrap.js';
 import { RepairError, repairNode, verifyNode } from './sync/integrity.js';
-import { Replicator } from './sync/replicator.js';
+import { aloneWarnAfterMs, Replicator } from './sync/replicator.js';
 
 /** Frames carry at most one value of maxValueBytes plus keys, states and framing. */
 const FRAME_SLACK = 2 * 1024 * 1024;
@@ -25,12 +25,15 @@ export interface RunningDaemon {
 }
 
 export async function startDaemon(config: Config, log: Logger): Promise<RunningDaemon> {
+  // Forgotten peers are refused by the connection gater; the replicator knows them once it exists.
+  let forgotten = (_peerId: string): boolean => false;
   const ks = await Keyspace.openDir(config.dataDir, { durability: config.durability, maxValueBytes: config.maxValueBytes });
   const node = await createNetwork({
     privateKey: await loadOrCreateIdentity(config.identity),
     listen: config.listen,
     swarmKey: config.swarmKey === null ? undefined : readSwarmKeyFile(config.swarmKey),
     allowList: config.allowList,
+    denyPeer: (peerId) => forgotten(peerId),
   }).catch(async (err: unknown) => {
     await ks.close();
     if (err instanceof ReplikvError) throw err;
@@ -42,11 +45,18 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     fanout: config.fanout,
     maxFrameBytes: config.maxValueBytes + FRAME_SLACK,
     bootstrap: config.bootstrap,
+    peerGoneAfterMs: config.peerGoneAfterMs,
   });
+  forgotten = (peerId) => replicator.membership.isForgotten(peerId);
   let bootstrapper: Bootstrapper | undefined;
   let repairing = false;
   const status = (): Status => {
     const s = ks.summary();
+    const alone = replicator.aloneForMs(Date.now());
+    const warnings =
+      alone !== null && alone >= aloneWarnAfterMs(config.gossipIntervalMs) && (s.keys > 0 || !s.clock.isEmpty())
+        ? [`no peer reachable for ${Math.round(alone / 1000)} s: writes on this node are not being replicated`]
+        : [];
     return {
       peerId: node.peerId.toString(),
       replicaId: s.replicaId,
@@ -59,6 +69,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       peers: replicator.peers().map(({ peerId, state, behind }) => ({ peerId, state, behind })),
       transfer: { ...replicator.transfer },
       ...(replicator.bootstrapping && bootstrapper !== undefined ? { bootstrap: { ...bootstrapper.progress } } : {}),
+      warnings,
     };
   };
   const api: NodeApi = {
@@ -87,6 +98,11 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       }
     },
     changes: (since) => ks.changes(since),
+    forget: async (peer) => {
+      const forgotten = await replicator.forget(peer);
+      if (forgotten) log.info({ peer }, 'peer forgotten by the operator');
+      return { peer, forgotten };
+    },
   };
   let control: Awaited<ReturnType<typeof startControlServer>>;
   try {
@@ -102,7 +118,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   // The first log line: who this node is and where to reach it.
   log.info({ peerId: s.peerId, replicaId: s.replicaId, addrs: s.addrs, mode: config.mode, dataDir: config.dataDir, control: config.control }, 'replikv daemon started');
   if (Bootstrapper.needed(ks, config.bootstrap.length > 0)) {
-    const boot = new Bootstrapper(node, ks, replicator, log);
+    const boot = new Bootstrapper(node, ks, replicator, log, { gossipIntervalMs: config.gossipIntervalMs });
     bootstrapper = boot;
     replicator.bootstrapping = true;
     log.info('bootstrapping: streaming a snapshot of the keyspace from a peer');

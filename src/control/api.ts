@@ -42,6 +42,8 @@ export interface Status {
   transfer: { bytesReceived: number; bytesSent: number; keysReceived: number };
   /** While state is "bootstrapping": keys and bytes received so far, rate (keys/s) and ETA. */
   bootstrap?: BootstrapProgress;
+  /** Conditions an operator should know about, e.g. no peer reachable while this node holds data. */
+  warnings: string[];
 }
 
 /** How many replicas, the writer included, must hold a write durably before it is acknowledged. */
@@ -66,4 +68,12 @@ export interface NodeApi {
   repair(peer?: string): Promise<RepairReply>;
   /** One consistent snapshot's summary and the key states holding a dot `since` lacks (for backups). */
   changes(since: Clock): KeyspaceChanges;
+  /** Drops a peer at once and for good on this node; the others are told at the next exchanges. */
+  forget(peer: string): Promise<ForgetReply>;
+}
+
+export interface ForgetReply {
+  peer: string;
+  /** False when the peer was forgotten already. */
+  forgotten: boolean;
 }

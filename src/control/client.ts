@@ -7,7 +7,7 @@ import { Agent, request, type ClientRequest, type IncomingMessage } from 'node:h
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidKeyError, ReplikvError } from '../errors.js';
-import type { PeerInfo, RepairReply, Status, VerifyReport } from './api.js';
+import type { ForgetReply, PeerInfo, RepairReply, Status, VerifyReport } from './api.js';
 import { CONTEXT_HEADER,
   TIMEOUT_HEADER,
   W_HEADER, type ErrorReply, type ImportReply, type KeyJson, type ScanPage, type WriteReply } from './wire.js';
@@ -95,6 +95,11 @@ export class ControlClient {
 
   async repair(peer?: string): Promise<RepairReply> {
     return this.json(await this.call('POST', peer === undefined ? '/v1/repair' : `/v1/repair?peer=${encodeURIComponent(peer)}`));
+  }
+
+  /** Drops a peer for good on this node; the daemon tells the others. */
+  async forget(peer: string): Promise<ForgetReply> {
+    return this.json(await this.call('POST', `/v1/forget?peer=${encodeURIComponent(peer)}`));
   }
 
   private json<T>(r: Reply): T {

@@ -160,6 +160,14 @@ export async function verifyCommand(o: Target, io: Io): Promise<void> {
   if (!r.ok) throw new ReplikvError('damage found: run `replikv repair` on the damaged node (it re-fetches the keyspace from a peer and keeps its own writes)');
 }
 
+/** Drops a peer from this node at once (and, through gossip, from the others). */
+export async function forgetCommand(o: Target & { peer: string }, io: Io): Promise<void> {
+  const r = await clientOf(o).forget(o.peer);
+  await (o.json
+    ? emitJson(io, r)
+    : emit(io.stdout, r.forgotten ? `forgot ${r.peer}; the other nodes are told at their next exchanges\n` : `${r.peer} was forgotten already\n`));
+}
+
 /** Re-fetches the keyspace from a healthy peer, keeping writes only this node holds. */
 export async function repairCommand(o: Target & { peer?: string }, io: Io): Promise<void> {
   const r = await clientOf(o).repair(o.peer);
@@ -232,6 +240,7 @@ export function formatStatus(s: Status): string {
     ['keys', String(s.keys)],
     ['digest', s.digest],
     ['peers', String(s.peers.length)],
+    ...(s.warnings ?? []).map((w) => ['warning', w]),
   ];
   const peers = s.peers.map((p) => ['', p.peerId, p.state, `behind ${p.behind}`]);
   return table(rows) + (peers.length > 0 ? table(peers) : '');

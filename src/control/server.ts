@@ -3,6 +3,7 @@
 // answered with a typed error and never takes the server down.
 
 import { RepairError } from '../sync/integrity.js';
+import { ForgetError } from '../sync/membership.js';
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
@@ -54,7 +55,7 @@ class PayloadTooLargeError extends ReplikvError {
 export const PUT_SLACK_BYTES = 64 * 1024;
 export const MAX_SCAN_LIMIT = 10_000;
 const DEFAULT_SCAN_LIMIT = 1000;
-const CLIENT_ERRORS = [InvalidKeyError, InvalidValueError, InvalidTokenError, DecodeError, BadRequestError, ImportLineError];
+const CLIENT_ERRORS = [InvalidKeyError, InvalidValueError, InvalidTokenError, DecodeError, BadRequestError, ImportLineError, ForgetError];
 
 export async function startControlServer(
   socketPath: string,
@@ -157,6 +158,7 @@ async function route(req: IncomingMessage, res: ServerResponse, api: NodeApi, ma
   if (path === '/v1/peers' && method === 'GET') return sendJson(res, 200, api.peers());
   if (path === '/v1/verify' && method === 'POST') return sendJson(res, 200, await api.verify());
   if (path === '/v1/repair' && method === 'POST') return sendJson(res, 200, await api.repair(query.get('peer') ?? undefined));
+  if (path === '/v1/forget' && method === 'POST') return sendJson(res, 200, await api.forget(peerIdParam(query.get('peer'))));
   sendJson(res, 404, { error: `no route for ${method} ${path}` });
 }
 
@@ -176,6 +178,12 @@ function getKey(res: ServerResponse, key: string, r: ReadResult | undefined, for
   if (r === undefined || r.value === null) return sendJson(res, 404, { error: 'not found' });
   res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': r.value.length });
   res.end(r.value);
+}
+
+/** A PeerId as libp2p prints it (base58btc multihash or CID text): checked here, parsed by the daemon. */
+function peerIdParam(raw: string | null): string {
+  if (raw === null || !/^[1-9A-HJ-NP-Za-km-z]{20,128}$/.test(raw)) throw new BadRequestError(`"${raw ?? ''}" is not a PeerId (e.g. 12D3KooW...)`);
+  return raw;
 }
 
 function decodeKey(encoded: string): string {

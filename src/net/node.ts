@@ -22,6 +22,8 @@ export interface NetworkOptions {
   swarmKey?: Uint8Array;
   /** PeerIds allowed to connect either way; empty or absent allows any peer. */
   allowList?: string[];
+  /** PeerIds refused either way at the time of asking (forgotten peers). */
+  denyPeer?: (peerId: string) => boolean;
   logger?: ComponentLogger;
 }
 
@@ -40,7 +42,7 @@ export async function createNetwork(opts: NetworkOptions): Promise<Network> {
       throw new ConfigError(`invalid listen address "${addr}": ${(err as Error).message}`);
     }
   }
-  const allowed = allowListGater(opts.allowList ?? []);
+  const allowed = gater(opts.allowList ?? [], opts.denyPeer ?? (() => false));
   return createLibp2p({
     privateKey: opts.privateKey,
     addresses: { listen: opts.listen },
@@ -48,7 +50,7 @@ export async function createNetwork(opts: NetworkOptions): Promise<Network> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW } })],
     ...(opts.swarmKey !== undefined ? { connectionProtector: preSharedKey({ psk: opts.swarmKey }) } : {}),
-    ...(allowed !== undefined ? { connectionGater: allowed } : {}),
+    connectionGater: allowed,
     connectionManager: {
       // Peers of one cluster often share a host (and tests share 127.0.0.1): the default of 5
       // inbound connections per second per host would refuse legitimate reconnects.
@@ -62,9 +64,8 @@ export async function createNetwork(opts: NetworkOptions): Promise<Network> {
   });
 }
 
-/** A gater that refuses any remote peer not in `peers`, before and after encryption. */
-function allowListGater(peers: string[]): ConnectionGater | undefined {
-  if (peers.length === 0) return undefined;
+/** A gater that refuses any remote peer not in `peers` (when given) or denied, before and after encryption. */
+function gater(peers: string[], denied: (peerId: string) => boolean): ConnectionGater {
   const ids = new Set<string>();
   for (const p of peers) {
     try {
@@ -73,7 +74,7 @@ function allowListGater(peers: string[]): ConnectionGater | undefined {
       throw new ConfigError(`invalid PeerId "${p}" in the allow-list: ${(err as Error).message}`);
     }
   }
-  const refused = (peer: PeerId): boolean => !ids.has(peer.toString());
+  const refused = (peer: PeerId): boolean => (ids.size > 0 && !ids.has(peer.toString())) || denied(peer.toString());
   return {
     denyDialPeer: refused,
     denyInboundEncryptedConnection: refused,

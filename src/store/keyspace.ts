@@ -332,6 +332,12 @@ export class Keyspace {
     }
   }
 
+  /** Writes a record of the node's own beside the keyspace (e.g. the forgotten peers), durably. */
+  async putMeta(name: string, value: Uint8Array): Promise<void> {
+    this.assertOpen();
+    await this.transact((cs) => cs.setMeta(name, value));
+  }
+
   /** A meta record (other modules' small persistent state, such as bootstrap progress). */
   getMeta(name: string): Uint8Array | undefined {
     this.assertOpen();

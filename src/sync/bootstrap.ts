@@ -5,6 +5,10 @@
 // same peer or another. Nothing is claimed until the end: then the claim is the intersection of
 // the clocks of every snapshot that contributed keys (each of them reflects at least that), and
 // ordinary delta sync finishes the job with whatever was written meanwhile.
+//
+// Which peer to stream from is decided by bootstrap-source.ts from probes of the connected peers:
+// only a peer with data is waited for, and when no peer has any (a new cluster started all at
+// once) the bootstrap completes with nothing fetched.
 
 import type { Libp2p } from '@libp2p/interface';
 import type { Logger } from 'pino';
@@ -12,6 +16,8 @@ import { Reader, Writer } from '../core/bytes.js';
 import { Clock } from '../core/clock.js';
 import { readClock, writeClock } from '../core/codec.js';
 import type { Keyspace } from '../store/keyspace.js';
+import { chooseSource, type Supply } from './bootstrap-source.js';
+import { MSG } from './messages.js';
 import type { Replicator } from './replicator.js';
 
 export const META_BOOTSTRAP = 'bootstrap';
@@ -63,6 +69,18 @@ export interface BootstrapProgress {
 }
 
 const RETRY_WAIT_MS = 200;
+/** A probe that gets no answer in this time counts as 'unknown' for this round. */
+const PROBE_TIMEOUT_MS = 10_000;
+
+export interface BootstrapperOptions {
+  /** Probes of the peers are repeated at this interval while there is no peer to stream from. */
+  gossipIntervalMs: number;
+}
+
+/** When every peer is empty, how long to wait for one with data to show up before giving up on it. */
+export function emptyGraceMs(gossipIntervalMs: number): number {
+  return Math.max(2_000, 3 * gossipIntervalMs);
+}
 
 export class Bootstrapper {
   private record: BootstrapRecord;
@@ -77,6 +95,7 @@ export class Bootstrapper {
     private readonly ks: Keyspace,
     private readonly replicator: Replicator,
     private readonly log: Logger,
+    private readonly opts: BootstrapperOptions = { gossipIntervalMs: 1000 },
   ) {
     const raw = ks.getMeta(META_BOOTSTRAP);
     this.record = raw === undefined ? { done: false, after: new Uint8Array(0), claim: null, keys: 0, bytes: 0 } : decodeBootstrapRecord(raw);
@@ -96,12 +115,30 @@ export class Bootstrapper {
     if (this.record.after.length > 0) {
       this.log.info({ after: Buffer.from(this.record.after).toString(), keys: this.record.keys }, 'resuming bootstrap after the last key stored');
     }
+    let emptySince: number | null = null;
     while (!this.stopped) {
-      const peer = this.pickPeer();
-      if (peer === null) {
+      const peers = this.replicator.membership.connectedPeers();
+      if (peers.length === 0) {
+        emptySince = null;
         await this.connectOrWait();
         continue;
       }
+      const decision = chooseSource({
+        supply: await this.probe(peers),
+        failedAt: this.failedAt,
+        now: Date.now(),
+        emptySince,
+        graceMs: emptyGraceMs(this.opts.gossipIntervalMs),
+        partial: this.record.keys > 0,
+      });
+      if (this.stopped) return;
+      if (decision.action === 'none') return this.finishEmpty(peers.length);
+      if (decision.action === 'wait') {
+        emptySince = decision.emptySince;
+        await this.connectOrWait(Math.max(RETRY_WAIT_MS, this.opts.gossipIntervalMs));
+        continue;
+      }
+      const peer = decision.peer;
       try {
         if (await this.streamFrom(peer)) return;
       } catch (err) {
@@ -119,28 +156,51 @@ export class Bootstrapper {
     this.abort.abort();
   }
 
+  /** What each connected peer has to give, from its answer to a VERIFY query (in parallel). */
+  private async probe(peers: string[]): Promise<Map<string, Supply>> {
+    const answers = await Promise.all(
+      peers.map(async (peer): Promise<[string, Supply]> => {
+        const query = this.replicator.queryDigest(peer);
+        query.catch(() => {}); // a late failure after the timeout below is not an unhandled rejection
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<'unknown'>((ok) => (timer = setTimeout(() => ok('unknown'), PROBE_TIMEOUT_MS)));
+        try {
+          const m = await Promise.race([query, timeout]);
+          if (m === 'unknown') return [peer, 'unknown'];
+          if (m.type === MSG.busy) return [peer, m.hasData ? 'partial' : 'empty'];
+          return [peer, m.clock.isEmpty() ? 'empty' : 'data'];
+        } catch {
+          return [peer, 'unknown'];
+        } finally {
+          clearTimeout(timer);
+        }
+      }),
+    );
+    return new Map(answers);
+  }
+
+  /** No connected peer has any data: the bootstrap is complete with nothing fetched. */
+  private async finishEmpty(peers: number): Promise<void> {
+    const done: BootstrapRecord = { ...this.record, done: true, claim: Clock.empty() };
+    await this.ks.applyDelta({ entries: [], claim: Clock.empty() }, { name: META_BOOTSTRAP, value: encodeBootstrapRecord(done) });
+    this.record = done;
+    this.log.info({ peers }, 'bootstrap complete: no peer has any data yet (a new cluster); starting empty');
+  }
+
   /**
-   * Waits until a peer connects, or RETRY_WAIT_MS. At start the bootstrap peers are being dialled:
+   * Waits until a peer connects, or `ms`. At start the bootstrap peers are being dialled:
    * the stream begins as soon as the first one is up instead of at the next poll.
    */
-  private connectOrWait(): Promise<void> {
+  private connectOrWait(ms = RETRY_WAIT_MS): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
         this.node.removeEventListener('peer:connect', done);
         resolve();
       };
-      const timer = setTimeout(done, RETRY_WAIT_MS);
+      const timer = setTimeout(done, ms);
       this.node.addEventListener('peer:connect', done);
     });
-  }
-
-  /** A connected peer, preferring those that have not failed us recently. */
-  private pickPeer(): string | null {
-    const peers = this.replicator.membership.connectedPeers();
-    if (peers.length === 0) return null;
-    peers.sort((a, b) => (this.failedAt.get(a) ?? 0) - (this.failedAt.get(b) ?? 0));
-    return peers[0]!;
   }
 
   /** One snapshot stream. True when it completed the bootstrap; false when the peer was busy. */

@@ -8,6 +8,7 @@ import { ReplikvError } from '../errors.js';
 import type { Keyspace } from '../store/keyspace.js';
 import { repairFromSnapshot, type RepairReport } from '../store/repair.js';
 import type { Replicator } from './replicator.js';
+import { MSG } from './messages.js';
 
 export interface PeerCheck {
   peerId: string;
@@ -59,7 +60,7 @@ async function checkPeer(ks: Keyspace, replicator: Replicator, peerId: string): 
     try {
       const before = ks.summary();
       const theirs = await replicator.queryDigest(peerId);
-      if (theirs === 'busy') {
+      if (theirs.type === MSG.busy) {
         check.error = 'the peer is bootstrapping';
         continue;
       }

@@ -13,8 +13,10 @@ export const SYNC_PROTOCOL = '/replikv/sync/1.0.0';
 
 export const MSG = { digest: 1, delta: 2, end: 3, push: 4, ack: 5, snapRequest: 6, snapBegin: 7, snapChunk: 8, snapEnd: 9, busy: 10, verify: 11 } as const;
 
-const DIGEST_VERSION = 1;
+const DIGEST_VERSION = 2;
 const MAX_PEER_ADDRS = 1024;
+const MAX_FORGOTTEN = 1024;
+const MAX_PEER_ID_BYTES = 128;
 const MAX_ADDR_BYTES = 1024;
 const MAX_ENTRIES = 65536;
 
@@ -26,6 +28,15 @@ export interface DigestMessage {
   clock: Clock;
   /** Peer exchange: multiaddrs ending in /p2p/PEERID (may be empty). */
   peers: string[];
+  /** PeerIds forgotten by an operator (`replikv forget`): drop them, do not re-learn them. */
+  forgotten: string[];
+}
+
+/** Answer of a node that is bootstrapping or repairing: no exchange now. */
+export interface BusyMessage {
+  type: typeof MSG.busy;
+  /** The node already holds part of the keyspace (a snapshot is streaming to it). */
+  hasData: boolean;
 }
 
 export interface DeltaMessage extends DeltaChunk {
@@ -65,7 +76,8 @@ export type Message =
   | SnapRequestMessage
   | SnapBeginMessage
   | SnapChunkMessage
-  | { type: typeof MSG.end | typeof MSG.snapEnd | typeof MSG.busy | typeof MSG.verify };
+  | BusyMessage
+  | { type: typeof MSG.end | typeof MSG.snapEnd | typeof MSG.verify };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const utf8enc = new TextEncoder();
@@ -79,6 +91,8 @@ export function encodeDigest(m: Omit<DigestMessage, 'type'>): Uint8Array {
   writeClock(w, m.clock);
   w.varint(m.peers.length);
   for (const a of m.peers) w.chunk(utf8enc.encode(a));
+  w.varint(m.forgotten.length);
+  for (const id of m.forgotten) w.chunk(utf8enc.encode(id));
   return w.finish();
 }
 
@@ -97,8 +111,10 @@ export function encodeEntries(type: typeof MSG.delta | typeof MSG.push, chunk: D
 export const END_MESSAGE = Uint8Array.of(MSG.end);
 
 export const SNAP_END_MESSAGE = Uint8Array.of(MSG.snapEnd);
-/** Answer to a DIGEST from a node that is still bootstrapping: no exchange now. */
-export const BUSY_MESSAGE = Uint8Array.of(MSG.busy);
+/** Answer from a node that is bootstrapping or repairing, saying whether it holds any data yet. */
+export function encodeBusy(hasData: boolean): Uint8Array {
+  return Uint8Array.of(MSG.busy, hasData ? 1 : 0);
+}
 /** Asks for the peer's DIGEST alone, so `replikv verify` can compare without moving data. */
 export const VERIFY_MESSAGE = Uint8Array.of(MSG.verify);
 
@@ -146,6 +162,15 @@ function readEntries(rd: Reader): DeltaEntry[] {
   return entries;
 }
 
+function readText(rd: Reader, max: number, what: string): string {
+  const raw = rd.chunk(max);
+  try {
+    return utf8.decode(raw);
+  } catch {
+    return rd.fail(`${what} is not UTF-8`);
+  }
+}
+
 export function encodeAck(seq: number): Uint8Array {
   const w = new Writer(10);
   w.u8(MSG.ack);
@@ -167,16 +192,13 @@ export function decodeMessage(frame: Uint8Array): Message {
       const n = rd.varint();
       if (n > MAX_PEER_ADDRS) rd.fail(`${n} peer addresses exceed the limit ${MAX_PEER_ADDRS}`);
       const peers: string[] = [];
-      for (let i = 0; i < n; i++) {
-        const raw = rd.chunk(MAX_ADDR_BYTES);
-        try {
-          peers.push(utf8.decode(raw));
-        } catch {
-          rd.fail('peer address is not UTF-8');
-        }
-      }
+      for (let i = 0; i < n; i++) peers.push(readText(rd, MAX_ADDR_BYTES, 'peer address'));
+      const f = rd.varint();
+      if (f > MAX_FORGOTTEN) rd.fail(`${f} forgotten peers exceed the limit ${MAX_FORGOTTEN}`);
+      const forgotten: string[] = [];
+      for (let i = 0; i < f; i++) forgotten.push(readText(rd, MAX_PEER_ID_BYTES, 'forgotten PeerId'));
       rd.end();
-      return { type, replicaId, digest, clock, peers };
+      return { type, replicaId, digest, clock, peers, forgotten };
     }
     case MSG.delta:
     case MSG.push: {
@@ -186,9 +208,14 @@ export function decodeMessage(frame: Uint8Array): Message {
       rd.end();
       return { type, seq, claim, entries };
     }
+    case MSG.busy: {
+      const flag = rd.u8();
+      if (flag > 1) rd.fail(`bad BUSY flag ${flag}`);
+      rd.end();
+      return { type, hasData: flag === 1 };
+    }
     case MSG.end:
     case MSG.snapEnd:
-    case MSG.busy:
     case MSG.verify:
       rd.end();
       return { type };

@@ -14,11 +14,12 @@ import { Clock } from '../core/clock.js';
 import { ReplikvError } from '../errors.js';
 import { FrameWriter, readFrames } from '../net/frames.js';
 import type { Keyspace } from '../store/keyspace.js';
-import { Membership, peerIdOf, type DialPlan } from './membership.js';
+import { LogLimiter } from './log-limiter.js';
+import { ForgetError, Membership, peerIdOf, transportOf, type DialPlan } from './membership.js';
 import {
-  BUSY_MESSAGE,
   decodeMessage,
   encodeAck,
+  encodeBusy,
   encodeDigest,
   encodeEntries,
   encodeSnapBegin,
@@ -29,6 +30,7 @@ import {
   SNAP_END_MESSAGE,
   SYNC_PROTOCOL,
   VERIFY_MESSAGE,
+  type BusyMessage,
   type DigestMessage,
   type SnapRequestMessage,
 } from './messages.js';
@@ -48,6 +50,8 @@ export interface ReplicatorOptions {
   fanout: number;
   maxFrameBytes: number;
   bootstrap: string[];
+  /** A peer down this long is dropped (membership.ts); default 24 h. */
+  peerGoneAfterMs?: number;
   deltaLimits?: DeltaLimits;
   /** Source of randomness for gossip targets (tests may fix it). */
   random?: () => number;
@@ -59,6 +63,9 @@ export class ProtocolError extends ReplikvError {
 }
 
 const DIAL_TIMEOUT_MS = 5_000;
+/** Connecting (TCP, pnet, Noise, yamux) may be slow on a loaded machine: only a dead address fails it. */
+const CONNECT_TIMEOUT_MS = 30_000;
+const META_FORGOTTEN = 'forgotten';
 const PEX_EVERY_TICKS = 10;
 const ROUND_IDLE_MS = 15_000;
 /** Claims of recent pushes, kept until acknowledged; an ACK for an older one is covered by digests. */
@@ -85,6 +92,9 @@ export class Replicator {
   /** While this node bootstraps it neither starts nor answers sync exchanges, nor serves snapshots. */
   bootstrapping = false;
   private readonly random: () => number;
+  private readonly warnings = new LogLimiter();
+  /** When this node last logged that it is alone (no peer connected), so it says it once per spell. */
+  private aloneLogged = false;
 
   constructor(
     private readonly node: Libp2p,
@@ -92,23 +102,43 @@ export class Replicator {
     private readonly log: Logger,
     private readonly opts: ReplicatorOptions,
   ) {
-    this.membership = new Membership(node.peerId.toString(), { intervalMs: opts.gossipIntervalMs });
-    this.limits = opts.deltaLimits ?? DEFAULT_DELTA_LIMITS;
     this.random = opts.random ?? Math.random;
+    this.membership = new Membership(
+      node.peerId.toString(),
+      { intervalMs: opts.gossipIntervalMs, goneAfterMs: opts.peerGoneAfterMs, random: this.random },
+      Date.now(),
+    );
+    this.limits = opts.deltaLimits ?? DEFAULT_DELTA_LIMITS;
   }
 
   async start(): Promise<void> {
     await this.node.handle(SYNC_PROTOCOL, (stream, connection) => void this.onStream(stream, connection), { maxInboundStreams: 256 });
-    this.node.addEventListener('peer:connect', (e) => this.membership.connected(e.detail.toString(), Date.now()));
+    this.membership.restoreForgotten(this.loadForgotten());
+    this.node.addEventListener('peer:connect', (e) => {
+      const peer = e.detail.toString();
+      if (!this.membership.connected(peer, Date.now())) {
+        this.log.info({ peer }, 'refusing a forgotten peer');
+        return void this.node.hangUp(e.detail).catch(() => {});
+      }
+      this.aloneLogged = false;
+      this.log.info({ peer }, 'peer connected');
+    });
     this.node.addEventListener('peer:disconnect', (e) => {
       const peer = e.detail.toString();
-      this.membership.disconnected(peer);
       this.pushStreams.delete(peer);
+      if (this.membership.isForgotten(peer)) return;
+      this.membership.disconnected(peer, Date.now());
+      if (!this.stopped) this.log.info({ peer }, 'peer lost');
     });
     this.node.addEventListener('peer:identify', (e) => {
-      this.membership.learn(e.detail.peerId.toString(), e.detail.listenAddrs.map((a) => a.toString()));
+      this.membership.learn(e.detail.peerId.toString(), e.detail.listenAddrs.map((a) => a.toString()), Date.now());
     });
-    for (const addr of this.opts.bootstrap) this.membership.addSeed(addr);
+    // A bootstrap address of this node itself (one config file for every machine) is no seed.
+    const own = new Set(this.node.getMultiaddrs().map((a) => transportOf(a.toString())));
+    for (const addr of this.opts.bootstrap) {
+      if (own.has(transportOf(addr))) this.log.info({ addr }, 'bootstrap address is this node itself; not dialled');
+      else this.membership.addSeed(addr, Date.now());
+    }
     this.timer = setInterval(() => this.onTick(), this.opts.gossipIntervalMs);
     this.onTick();
   }
@@ -131,6 +161,47 @@ export class Replicator {
     setImmediate(() => this.flushPush());
   }
 
+  /** Forgets a peer on this node at once and tells the others at the next exchanges. */
+  async forget(peer: string): Promise<boolean> {
+    try {
+      peerIdFromString(peer);
+    } catch (err) {
+      throw new ForgetError(`"${peer}" is not a PeerId: ${(err as Error).message}`);
+    }
+    if (peer === this.membership.self) throw new ForgetError('a node cannot forget itself (stop it, or forget it from another node)');
+    const forgotten = this.membership.forget(peer, Date.now());
+    if (forgotten) {
+      this.holds.delete(peer);
+      await this.node.hangUp(peerIdFromString(peer)).catch(() => {});
+      await this.saveForgotten();
+    }
+    return forgotten;
+  }
+
+  /** How long no peer has been connected (ms), or null while one is. */
+  aloneForMs(now: number): number | null {
+    const since = this.membership.aloneSince();
+    return since === null ? null : now - since;
+  }
+
+  private loadForgotten(): [string, number][] {
+    const raw = this.ks.getMeta(META_FORGOTTEN);
+    if (raw === undefined) return [];
+    try {
+      const parsed = JSON.parse(Buffer.from(raw).toString('utf8')) as unknown;
+      if (!Array.isArray(parsed)) throw new Error('not a list');
+      return parsed.filter((e): e is [string, number] => Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'number');
+    } catch (err) {
+      this.log.warn({ reason: (err as Error).message }, 'the record of forgotten peers is unreadable; starting without it');
+      return [];
+    }
+  }
+
+  private async saveForgotten(): Promise<void> {
+    if (this.stopped) return;
+    await this.ks.putMeta(META_FORGOTTEN, Buffer.from(JSON.stringify(this.membership.forgottenPeers())));
+  }
+
   peers(): PeerInfo[] {
     const now = Date.now();
     const clock = this.ks.summary().clock;
@@ -148,6 +219,11 @@ export class Replicator {
     if (this.stopped) return;
     this.tick++;
     const now = Date.now();
+    for (const peer of this.membership.expire(now)) {
+      this.holds.delete(peer);
+      this.log.info({ peer }, 'peer dropped as gone (down for longer than peerGoneAfterMs)');
+    }
+    this.noteAlone(now);
     for (const plan of this.membership.dueDials(now)) void this.dial(plan);
     if (this.bootstrapping) return; // the snapshot stream is bringing everything; rounds would repeat it
     if (this.opts.mode === 'push' && this.tick % 10 !== 1) return; // push mode: rounds only as a backstop
@@ -156,18 +232,34 @@ export class Replicator {
     }
   }
 
+  /** A node with data and no connected peer for a while says so, once per spell (status says it too). */
+  private noteAlone(now: number): void {
+    const alone = this.aloneForMs(now);
+    if (alone === null || alone < aloneWarnAfterMs(this.opts.gossipIntervalMs) || this.aloneLogged) return;
+    const s = this.ks.summary();
+    if (s.keys === 0 && s.clock.isEmpty()) return;
+    this.aloneLogged = true;
+    this.log.warn({ seconds: Math.round(alone / 1000), known: this.membership.list().length }, 'no peer reachable: writes on this node are not being replicated');
+  }
+
   private async dial(plan: DialPlan): Promise<void> {
     try {
-      const conn = await this.node.dial(multiaddr(plan.addr), { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) });
+      const conn = await this.node.dial(multiaddr(plan.addr), { signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS) });
       const peer = conn.remotePeer.toString();
-      if (plan.peerId === null) this.membership.seedAnswered(plan.addr);
-      this.membership.learn(peer, [plan.addr]);
-      this.membership.connected(peer, Date.now());
+      const before = this.membership.dialSucceeded(plan, peer, Date.now());
+      if (before !== null) this.log.info({ addr: plan.addr, peer, before }, 'a bootstrap address answers as a new peer (its machine has a new identity)');
+      if (!this.membership.connected(peer, Date.now())) await this.node.hangUp(conn.remotePeer).catch(() => {});
     } catch (err) {
       if (this.stopped) return;
       this.membership.dialFailed(plan, Date.now());
-      this.log.warn({ addr: plan.addr, reason: (err as Error).message }, 'dial failed');
+      this.warn(plan.peerId ?? plan.addr, { addr: plan.addr, reason: (err as Error).message }, 'dial failed');
     }
+  }
+
+  /** A warning about a peer or address, at most once a minute each (with a count of the rest). */
+  private warn(key: string, fields: object, msg: string): void {
+    const held = this.warnings.take(`${msg}|${key}`, Date.now());
+    if (held !== null) this.log.warn(held > 0 ? { ...fields, suppressed: held } : fields, msg);
   }
 
   /** One push-pull exchange with a peer, initiated by us. */
@@ -193,7 +285,7 @@ export class Replicator {
       if (theirs.type !== MSG.digest) throw new ProtocolError(`expected DIGEST, got message type ${theirs.type}`);
       await this.exchange(peer, theirs, frames, writer, lastHeard);
     } catch (err) {
-      if (!this.stopped) this.log.warn({ peer, reason: (err as Error).message }, 'sync round failed');
+      if (!this.stopped) this.warn(peer, { peer, reason: (err as Error).message }, 'sync round failed');
       stream?.abort(err as Error);
     } finally {
       clearInterval(idle);
@@ -239,20 +331,23 @@ export class Replicator {
   /** Inbound stream: a sync exchange (starts with DIGEST) or a push stream (starts with PUSH). */
   private async onStream(stream: Stream, connection: Connection): Promise<void> {
     const peer = connection.remotePeer.toString();
+    if (this.membership.isForgotten(peer)) return void stream.abort(new ProtocolError('this peer was forgotten'));
     try {
       const frames = this.framesOf(stream, this.opts.maxFrameBytes);
       const first = await frames.next();
       if (first.done === true) return;
       const m = decodeMessage(first.value);
       if (m.type === MSG.verify) {
+        // Also a bootstrapping node's probe: the digest carries peer addresses, so it finds the cluster.
         const w = this.writerFor(stream);
-        await w.write(this.bootstrapping ? BUSY_MESSAGE : this.ownDigest([]));
+        await w.write(this.bootstrapping ? this.busy() : this.ownDigest(this.exchangeAddrs()));
         await w.close();
         return;
       }
       if ((m.type === MSG.digest || m.type === MSG.snapRequest) && this.bootstrapping) {
+        if (m.type === MSG.digest) this.learnPeers(peer, m);
         const w = this.writerFor(stream);
-        await w.write(BUSY_MESSAGE);
+        await w.write(this.busy());
         await w.close();
         return;
       }
@@ -280,7 +375,7 @@ export class Replicator {
       }
     } catch (err) {
       if (this.stopped) return;
-      this.log.warn({ peer, reason: (err as Error).message }, 'closing sync stream from peer');
+      this.warn(peer, { peer, reason: (err as Error).message }, 'closing sync stream from peer');
       stream.abort(err as Error);
     }
   }
@@ -387,14 +482,25 @@ export class Replicator {
     let peers: string[] = [];
     if (last === undefined || this.tick - last >= PEX_EVERY_TICKS) {
       this.pexSentAt.set(peer, this.tick);
-      peers = [...this.node.getMultiaddrs().map((a) => a.toString()), ...this.membership.exchangeAddrs()];
+      peers = this.exchangeAddrs();
     }
     return this.ownDigest(peers);
   }
 
+  private exchangeAddrs(): string[] {
+    return [...this.node.getMultiaddrs().map((a) => a.toString()), ...this.membership.exchangeAddrs(Date.now())];
+  }
+
   private ownDigest(peers: string[]): Uint8Array {
     const s = this.ks.summary();
-    return encodeDigest({ replicaId: s.replicaId, digest: hexBytes(s.digest), clock: s.clock, peers });
+    const forgotten = this.membership.forgottenPeers().map(([id]) => id);
+    return encodeDigest({ replicaId: s.replicaId, digest: hexBytes(s.digest), clock: s.clock, peers, forgotten });
+  }
+
+  /** BUSY, saying whether this node holds any data yet (a bootstrapping node looks for one that does). */
+  private busy(): Uint8Array {
+    const s = this.ks.summary();
+    return encodeBusy(s.keys > 0 || !s.clock.isEmpty());
   }
 
   /**
@@ -439,8 +545,8 @@ export class Replicator {
     }
   }
 
-  /** A peer's current clock and digest (a VERIFY query: no data moves); 'busy' while it bootstraps. */
-  async queryDigest(peer: string): Promise<DigestMessage | 'busy'> {
+  /** A peer's current clock and digest (a VERIFY query: no data moves), or BUSY while it bootstraps. */
+  async queryDigest(peer: string): Promise<DigestMessage | BusyMessage> {
     const stream = await this.node.dialProtocol(peerIdFromString(peer), SYNC_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) });
     try {
       const writer = this.writerFor(stream);
@@ -450,8 +556,9 @@ export class Replicator {
       if (first.done === true) throw new ProtocolError('stream closed before the digest');
       const m = decodeMessage(first.value);
       await writer.close();
-      if (m.type === MSG.busy) return 'busy';
+      if (m.type === MSG.busy) return m;
       if (m.type !== MSG.digest) throw new ProtocolError(`expected DIGEST, got message type ${m.type}`);
+      this.learnPeers(peer, m);
       return m;
     } catch (err) {
       stream.abort(err as Error);
@@ -468,18 +575,42 @@ export class Replicator {
     }
     this.membership.heard(peer, Date.now(), { replicaId: d.replicaId, clock: d.clock });
     this.learnHeld(peer, d.clock);
-    const before = this.membership.list().length;
+    this.learnPeers(peer, d);
+  }
+
+  /** Peer exchange and forgotten peers from a digest. */
+  private learnPeers(from: string, d: DigestMessage): void {
+    const now = Date.now();
+    let learned = false;
     for (const addr of d.peers) {
       const id = peerIdOf(addr);
-      if (id !== null) this.membership.learn(id, [addr]);
+      if (id !== null && this.membership.learn(id, [addr], now)) learned = true;
     }
-    if (this.membership.list().length > before) this.onTickDials();
+    let forgot = false;
+    for (const id of d.forgotten) {
+      if (id === this.membership.self) {
+        this.warn(from, { peer: from }, 'a peer says this node was forgotten (replikv forget); ignored');
+        continue;
+      }
+      if (!this.membership.forget(id, now)) continue;
+      forgot = true;
+      this.holds.delete(id);
+      this.log.info({ peer: id, from }, 'peer forgotten (told by another node)');
+      void this.node.hangUp(peerIdFromString(id)).catch(() => {});
+    }
+    if (forgot) void this.saveForgotten().catch((err: unknown) => this.log.warn({ reason: (err as Error).message }, 'cannot save the forgotten peers'));
+    if (learned) this.onTickDials();
   }
 
   /** New peers learned: dial them now rather than at the next tick. */
   private onTickDials(): void {
     for (const plan of this.membership.dueDials(Date.now())) void this.dial(plan);
   }
+}
+
+/** How long a node with data may have no connected peer before it warns (status and log). */
+export function aloneWarnAfterMs(gossipIntervalMs: number): number {
+  return Math.max(5_000, 10 * gossipIntervalMs);
 }
 
 function hexBytes(hex: string): Uint8Array {

@@ -53,6 +53,7 @@ function adapter(ks: Keyspace) {
     verify: () => Promise.reject(new Error('not used here')),
     repair: () => Promise.reject(new Error('not used here')),
     changes: (since) => ks.changes(since),
+    forget: () => Promise.reject(new Error('not used here')),
     status: (): Status => {
       const s = ks.summary();
       return {
@@ -66,6 +67,7 @@ function adapter(ks: Keyspace) {
         clock: s.clock.toJSON(),
         peers: PEERS.map(({ peerId, state, behind }) => ({ peerId, state, behind })),
         transfer: { bytesReceived: 0, bytesSent: 0, keysReceived: 0 },
+        warnings: [],
       };
     },
     peers: () => PEERS,

@@ -6,7 +6,7 @@ import { localWrite } from '../../src/core/key-state.js';
 import { DecodeError } from '../../src/errors.js';
 import { throwsOnly } from '../core/arbitraries.js';
 import {
-  BUSY_MESSAGE,
+  encodeBusy,
   VERIFY_MESSAGE,
   decodeMessage,
   encodeAck,
@@ -30,13 +30,14 @@ const state = encodeKeyState(localWrite(undefined, { r: R, c: 3 }, 99, Buffer.fr
 describe('sync messages', () => {
   it('round-trip', () => {
     const digest = new Uint8Array(16).fill(7);
-    const d = decodeMessage(encodeDigest({ replicaId: R, digest, clock, peers: ['/ip4/127.0.0.1/tcp/1/p2p/x'] }));
+    const d = decodeMessage(encodeDigest({ replicaId: R, digest, clock, peers: ['/ip4/127.0.0.1/tcp/1/p2p/x'], forgotten: ['12D3KooWgone'] }));
     expect(d.type).toBe(MSG.digest);
     if (d.type !== MSG.digest) return;
     expect(d.replicaId).toBe(R);
     expect([...d.digest]).toEqual([...digest]);
     expect(d.clock.equals(clock)).toBe(true);
     expect(d.peers).toEqual(['/ip4/127.0.0.1/tcp/1/p2p/x']);
+    expect(d.forgotten).toEqual(['12D3KooWgone']);
 
     for (const type of [MSG.delta, MSG.push] as const) {
       const m = decodeMessage(encodeEntries(type, { claim: clock, entries: [{ key: Buffer.from('k'), state }] }));
@@ -48,7 +49,9 @@ describe('sync messages', () => {
     }
     expect(decodeMessage(END_MESSAGE)).toEqual({ type: MSG.end });
     expect(decodeMessage(encodeAck(42))).toEqual({ type: MSG.ack, seq: 42 });
-    expect(decodeMessage(BUSY_MESSAGE)).toEqual({ type: MSG.busy });
+    expect(decodeMessage(encodeBusy(false))).toEqual({ type: MSG.busy, hasData: false });
+    expect(decodeMessage(encodeBusy(true))).toEqual({ type: MSG.busy, hasData: true });
+    expect(() => decodeMessage(Uint8Array.of(MSG.busy, 2))).toThrow(/BUSY flag/);
     expect(decodeMessage(VERIFY_MESSAGE)).toEqual({ type: MSG.verify });
     expect(() => decodeMessage(Uint8Array.of(MSG.verify, 0))).toThrow(/trailing/);
     expect(decodeMessage(SNAP_END_MESSAGE)).toEqual({ type: MSG.snapEnd });
@@ -62,7 +65,7 @@ describe('sync messages', () => {
 
   it('refuses any malformed frame with DecodeError, never another error', () => {
     const valid = [
-      encodeDigest({ replicaId: R, digest: new Uint8Array(16), clock, peers: ['/ip4/1.2.3.4/tcp/5'] }),
+      encodeDigest({ replicaId: R, digest: new Uint8Array(16), clock, peers: ['/ip4/1.2.3.4/tcp/5'], forgotten: ['x'] }),
       encodeEntries(MSG.delta, { claim: clock, entries: [{ key: Buffer.from('key'), state }] }),
       END_MESSAGE,
     ];
