@@ -375,7 +375,9 @@ export class Replicator {
       }
     } catch (err) {
       if (this.stopped) return;
-      this.warn(peer, { peer, reason: (err as Error).message }, 'closing sync stream from peer');
+      // One line per peer and kind of fault a minute: a peer sending different faults shows each.
+      const reason = (err as Error).message;
+      this.warn(`${peer}|${reason.replace(/\d+/g, '#')}`, { peer, reason }, 'closing sync stream from peer');
       stream.abort(err as Error);
     }
   }

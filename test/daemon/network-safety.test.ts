@@ -60,8 +60,8 @@ describe('untrusted peers', () => {
     await untilConnected([a, b]);
     expect((await a.cli('put', 'secret', 'for members only')).code).toBe(0);
     await untilConverged([a, b], 1);
-    // the outsider has tried (and failed) to reach a at least twice by now
-    await until(() => (outsider.child.stderr().match(/dial failed/g) ?? []).length >= 2, 'two failed dials by the outsider', 20_000);
+    // the outsider has tried (and failed) to reach a by now (its warnings are rate-limited: one a minute)
+    await until(() => (outsider.child.stderr().match(/dial failed/g) ?? []).length >= 1, 'a failed dial by the outsider', 20_000);
     const s = await outsider.status();
     expect(s.keys).toBe(0);
     expect(s.peers.filter((p) => p.state === 'alive')).toEqual([]);
