@@ -71,10 +71,10 @@ class FrameDecoder {
 /**
  * Yields whole frames from `stream` until the peer closes its write side. Throws FrameTooLargeError
  * (after aborting the stream) for an oversized frame, DecodeError for a malformed prefix or a stream
- * that ends inside a frame, and the stream's error if it is reset. Breaking out early leaves the
- * stream to the caller. A frame may be a view into a received buffer: copy it to keep it long.
+ * that ends inside a frame, and the stream's error if it is reset. `onBytes` hears of every chunk
+ * as it arrives (a watchdog's progress). Breaking out early leaves the stream to the caller. A frame may be a view into a received buffer: copy it to keep it long.
  */
-export async function* readFrames(stream: Stream, opts: { maxFrameBytes: number }): AsyncGenerator<Uint8Array> {
+export async function* readFrames(stream: Stream, opts: { maxFrameBytes: number; onBytes?: (n: number) => void }): AsyncGenerator<Uint8Array> {
   if (stream.status === 'aborted' || stream.status === 'reset') throw new StreamClosedError(`stream was ${stream.status} before reading`);
   const decoder = new FrameDecoder(opts.maxFrameBytes);
   // Whole frames not yet taken by the consumer; a head index, because shift() is O(n).
@@ -91,6 +91,7 @@ export async function* readFrames(stream: Stream, opts: { maxFrameBytes: number 
 
   const onMessage = (evt: { data: Uint8Array | Uint8ArrayList }): void => {
     if (failure !== undefined) return;
+    opts.onBytes?.(evt.data.byteLength); // progress as bytes arrive, not only when a frame is whole
     try {
       for (const frame of decoder.push(evt.data)) {
         queue.push(frame);
@@ -157,6 +158,8 @@ export class FrameWriter {
   private timer: NodeJS.Immediate | undefined;
   private failure: Error | undefined;
   private closed = false;
+  /** Bytes handed to the stream so far (prefixes included); some may still be in its write buffer. */
+  written = 0;
 
   constructor(private readonly stream: Stream) {}
 
@@ -178,6 +181,7 @@ export class FrameWriter {
       const chunk = this.pending.subarray();
       this.pending = new Uint8ArrayList();
       try {
+        this.written += chunk.byteLength;
         this.stream.send(chunk);
       } catch (err) {
         this.failure = new StreamClosedError(`cannot send frames: ${(err as Error).message}`, { cause: err });

@@ -33,6 +33,17 @@ export type Network = Libp2p<{ identify: Identify; ping: Ping }>;
 // read buffer (4 MiB by default) overflows: keep the window well below that.
 const MAX_STREAM_WINDOW = 1024 * 1024;
 
+// libp2p's defaults (6 s per address for connect plus pnet, Noise and yamux negotiation, 10 s for an
+// inbound upgrade or a protocol negotiation) fail a handshake that is merely slow on a loaded
+// machine. These bound only the handshake and negotiation phases, never an open stream.
+const HANDSHAKE_TIMEOUT_MS = 30_000;
+// The connection monitor pings every 10 s and aborts the whole connection (every stream on it, with
+// "The operation was aborted due to timeout") when a ping takes longer than its timeout, 5 s by
+// default. A ping queues behind a large transfer on a slow link (megabytes in yamux windows and
+// socket buffers), so a busy connection failed it while alive. A dead peer is still noticed, after
+// 40 s instead of 15 (the timeout adapts upwards to slow pings, up to 60 s).
+const PING_TIMEOUT_MS = 30_000;
+
 /** Creates, starts and returns a node that is listening on every address in `opts.listen`. */
 export async function createNetwork(opts: NetworkOptions): Promise<Network> {
   for (const addr of opts.listen) {
@@ -57,7 +68,13 @@ export async function createNetwork(opts: NetworkOptions): Promise<Network> {
       inboundConnectionThreshold: 100,
       // The daemon redials its peers itself.
       reconnectRetries: 0,
+      dialTimeout: HANDSHAKE_TIMEOUT_MS,
+      addressDialTimeout: HANDSHAKE_TIMEOUT_MS,
+      inboundUpgradeTimeout: HANDSHAKE_TIMEOUT_MS,
+      inboundStreamProtocolNegotiationTimeout: HANDSHAKE_TIMEOUT_MS,
+      outboundStreamProtocolNegotiationTimeout: HANDSHAKE_TIMEOUT_MS,
     },
+    connectionMonitor: { pingTimeout: { minTimeout: PING_TIMEOUT_MS, maxTimeout: 2 * PING_TIMEOUT_MS } },
     ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
     services: { identify: identify(), ping: ping() },
     start: true,

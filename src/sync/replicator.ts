@@ -34,6 +34,7 @@ import {
   type DigestMessage,
   type SnapRequestMessage,
 } from './messages.js';
+import { bytesMoved, checkStall, type StallState } from './stall.js';
 import { WriteConcern } from './write-concern.js';
 
 /** A peer's snapshot being streamed: what it reflects, its live key count, and its chunks in key order. */
@@ -62,12 +63,20 @@ export class ProtocolError extends ReplikvError {
   override readonly code = 'PROTOCOL_ERROR';
 }
 
-const DIAL_TIMEOUT_MS = 5_000;
 /** Connecting (TCP, pnet, Noise, yamux) may be slow on a loaded machine: only a dead address fails it. */
 const CONNECT_TIMEOUT_MS = 30_000;
 const META_FORGOTTEN = 'forgotten';
+/**
+ * Opening a sync stream: a dial if the peer is not connected, then protocol negotiation. Generous,
+ * for a loaded machine; it bounds only the opening, never the transfer on the open stream.
+ */
+const OPEN_STREAM_TIMEOUT_MS = 30_000;
+/**
+ * A transfer that owes bytes either way and moved none for this long is stalled and aborted
+ * (stall.ts). Bytes, not frames: a 16 MiB frame over a slow link takes minutes to complete.
+ */
+const TRANSFER_IDLE_MS = 30_000;
 const PEX_EVERY_TICKS = 10;
-const ROUND_IDLE_MS = 15_000;
 /** Claims of recent pushes, kept until acknowledged; an ACK for an older one is covered by digests. */
 const PUSH_CLAIMS_KEPT = 4096;
 
@@ -79,7 +88,7 @@ export class Replicator {
   private readonly rounds = new Set<string>();
   private readonly pushQueue = new Set<string>();
   private pushScheduled = false;
-  private readonly pushStreams = new Map<string, Promise<FrameWriter>>();
+  private readonly pushStreams = new Map<string, Promise<PushStream>>();
   private pushSeq = 0;
   private readonly pushClaims = new Map<number, Clock>();
   /** Per peer: the dots it is known to hold durably (acknowledged pushes, its latest digest). */
@@ -148,7 +157,7 @@ export class Replicator {
     clearInterval(this.timer);
     await this.node.unhandle(SYNC_PROTOCOL).catch(() => {});
     const writers = await Promise.allSettled(this.pushStreams.values());
-    await Promise.allSettled(writers.map((w) => (w.status === 'fulfilled' ? w.value.close() : undefined)));
+    await Promise.allSettled(writers.map((w) => (w.status === 'fulfilled' ? w.value.writer.close() : undefined)));
     this.pushStreams.clear();
   }
 
@@ -266,16 +275,14 @@ export class Replicator {
   private async syncRound(peer: string): Promise<void> {
     this.rounds.add(peer);
     let stream: Stream | undefined;
-    // A peer that stops answering must not hold this slot forever: no frame for a while ends the round.
-    let idle: NodeJS.Timeout | undefined;
-    const lastHeard = { at: Date.now() };
+    let unwatch: (() => void) | undefined;
     try {
-      idle = setInterval(() => {
-        if (Date.now() - lastHeard.at > ROUND_IDLE_MS) stream?.abort(new ProtocolError(`no frame from the peer for ${ROUND_IDLE_MS} ms`));
-      }, ROUND_IDLE_MS / 4);
-      stream = await this.node.dialProtocol(peerIdFromString(peer), SYNC_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) });
-      const frames = this.framesOf(stream, this.opts.maxFrameBytes);
+      stream = await this.openStream(peer);
+      const received = { bytes: 0 };
+      const frames = this.framesOf(stream, this.opts.maxFrameBytes, received);
       const writer = this.writerFor(stream);
+      // A peer that stops answering must not hold this slot forever; a slow one may take its time.
+      unwatch = this.watch(stream, received, writer);
       await writer.write(this.digestFor(peer));
       await writer.flush();
       const first = await frames.next();
@@ -283,12 +290,12 @@ export class Replicator {
       const theirs = decodeMessage(first.value);
       if (theirs.type === MSG.busy) return; // the peer is bootstrapping; try again next round
       if (theirs.type !== MSG.digest) throw new ProtocolError(`expected DIGEST, got message type ${theirs.type}`);
-      await this.exchange(peer, theirs, frames, writer, lastHeard);
+      await this.exchange(peer, theirs, frames, writer);
     } catch (err) {
       if (!this.stopped) this.warn(peer, { peer, reason: (err as Error).message }, 'sync round failed');
       stream?.abort(err as Error);
     } finally {
-      clearInterval(idle);
+      unwatch?.();
       this.rounds.delete(peer);
     }
   }
@@ -299,10 +306,9 @@ export class Replicator {
     theirs: DigestMessage,
     frames: AsyncGenerator<Uint8Array>,
     writer: FrameWriter,
-    progress: { at: number } = { at: 0 },
   ): Promise<void> {
     this.heardDigest(peer, theirs);
-    await Promise.all([this.sendDelta(writer, theirs), this.receiveDelta(peer, frames, progress)]);
+    await Promise.all([this.sendDelta(writer, theirs), this.receiveDelta(peer, frames)]);
     await writer.close();
   }
 
@@ -312,10 +318,9 @@ export class Replicator {
     await writer.flush();
   }
 
-  private async receiveDelta(peer: string, frames: AsyncGenerator<Uint8Array>, progress: { at: number }): Promise<void> {
+  private async receiveDelta(peer: string, frames: AsyncGenerator<Uint8Array>): Promise<void> {
     for (;;) {
       const next = await frames.next();
-      progress.at = Date.now();
       if (next.done === true) throw new ProtocolError('stream ended before END');
       const m = decodeMessage(next.value);
       if (m.type === MSG.end) return;
@@ -332,8 +337,10 @@ export class Replicator {
   private async onStream(stream: Stream, connection: Connection): Promise<void> {
     const peer = connection.remotePeer.toString();
     if (this.membership.isForgotten(peer)) return void stream.abort(new ProtocolError('this peer was forgotten'));
+    let unwatch: (() => void) | undefined;
     try {
-      const frames = this.framesOf(stream, this.opts.maxFrameBytes);
+      const received = { bytes: 0 };
+      const frames = this.framesOf(stream, this.opts.maxFrameBytes, received);
       const first = await frames.next();
       if (first.done === true) return;
       const m = decodeMessage(first.value);
@@ -351,14 +358,20 @@ export class Replicator {
         await w.close();
         return;
       }
-      if (m.type === MSG.snapRequest) return await this.serveSnapshot(stream, m);
+      if (m.type === MSG.snapRequest) {
+        const writer = this.writerFor(stream);
+        unwatch = this.watch(stream, received, writer);
+        return await this.serveSnapshot(writer, m);
+      }
       if (m.type === MSG.digest) {
         const writer = this.writerFor(stream);
+        unwatch = this.watch(stream, received, writer);
         await writer.write(this.digestFor(peer));
         await this.exchange(peer, m, frames, writer);
         return;
       }
       if (m.type !== MSG.push) throw new ProtocolError(`a stream must start with DIGEST or PUSH, not message type ${m.type}`);
+      // No watchdog here: a push stream rightly idles between writes; its sender watches it.
       const acks = this.writerFor(stream);
       let push = m;
       for (;;) {
@@ -379,14 +392,15 @@ export class Replicator {
       const reason = (err as Error).message;
       this.warn(`${peer}|${reason.replace(/\d+/g, '#')}`, { peer, reason }, 'closing sync stream from peer');
       stream.abort(err as Error);
+    } finally {
+      unwatch?.();
     }
   }
 
   /** Streams one consistent snapshot in key order, after the key the requester already has. */
-  private async serveSnapshot(stream: Stream, req: SnapRequestMessage): Promise<void> {
+  private async serveSnapshot(writer: FrameWriter, req: SnapRequestMessage): Promise<void> {
     const snap = this.ks.snapshot();
     try {
-      const writer = this.writerFor(stream);
       await writer.write(encodeSnapBegin(snap.clock, snap.keys));
       const after = req.after.length > 0 ? Buffer.from(req.after) : undefined;
       // writer.write waits while the requester is behind
@@ -414,18 +428,22 @@ export class Replicator {
   }
 
   private async sendPush(peer: string, frame: Uint8Array): Promise<void> {
-    let writer = this.pushStreams.get(peer);
-    if (writer === undefined) {
-      writer = this.node
-        .dialProtocol(peerIdFromString(peer), SYNC_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
-        .then((stream) => {
-          void this.readAcks(peer, stream);
-          return this.writerFor(stream);
-        });
-      this.pushStreams.set(peer, writer);
+    let open = this.pushStreams.get(peer);
+    if (open === undefined) {
+      open = this.openStream(peer).then((stream) => {
+        const push: PushStream = { writer: this.writerFor(stream), unacked: 0 };
+        const received = { bytes: 0 };
+        // Stalled only while a push is unsent or unacknowledged: between pushes the stream idles.
+        const unwatch = this.watch(stream, received, push.writer, () => push.unacked > 0 || stream.writeBufferLength > 0);
+        void this.readAcks(peer, stream, push, received).finally(unwatch);
+        return push;
+      });
+      this.pushStreams.set(peer, open);
     }
     try {
-      const w = await writer;
+      const push = await open;
+      push.unacked++;
+      const w = push.writer;
       await w.write(frame);
       await w.flush(); // the batching already happened in pushed(); do not wait another turn
     } catch (err) {
@@ -435,8 +453,10 @@ export class Replicator {
     }
   }
 
-  private async *framesOf(stream: Stream, maxFrameBytes: number): AsyncGenerator<Uint8Array> {
-    for await (const frame of readFrames(stream, { maxFrameBytes })) {
+  /** Frames from `stream`; `received` (if given) counts bytes as they arrive, for watch(). */
+  private async *framesOf(stream: Stream, maxFrameBytes: number, received?: { bytes: number }): AsyncGenerator<Uint8Array> {
+    const onBytes = received === undefined ? undefined : (n: number) => (received.bytes += n);
+    for await (const frame of readFrames(stream, { maxFrameBytes, onBytes })) {
       this.transfer.bytesReceived += frame.length + 1;
       yield frame;
     }
@@ -446,12 +466,54 @@ export class Replicator {
     return new CountingWriter(stream, (n) => (this.transfer.bytesSent += n + 1));
   }
 
-  /** ACKs come back on the push stream: the peer now holds that push's claim. */
-  private async readAcks(peer: string, stream: Stream): Promise<void> {
+  /**
+   * Opens a sync stream to `peer`. The deadline bounds only the opening (a dial if not connected,
+   * then protocol negotiation): its timer is cleared as soon as the stream is open, so nothing
+   * libp2p kept of the signal can cut the transfer that follows. `signal` cancels the opening too.
+   */
+  private async openStream(peer: string, signal?: AbortSignal): Promise<Stream> {
+    signal?.throwIfAborted();
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new Error(`no stream to the peer within ${OPEN_STREAM_TIMEOUT_MS} ms`)), OPEN_STREAM_TIMEOUT_MS);
+    const cancel = (): void => deadline.abort(signal?.reason);
+    signal?.addEventListener('abort', cancel, { once: true });
     try {
-      for await (const frame of this.framesOf(stream, 1024)) {
+      return await this.node.dialProtocol(peerIdFromString(peer), SYNC_PROTOCOL, { signal: deadline.signal });
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', cancel);
+    }
+  }
+
+  /**
+   * Aborts `stream` once it owes bytes either way (`busy`) and none moved for TRANSFER_IDLE_MS:
+   * neither received (`received`, counted by framesOf) nor taken by the peer from what `writer` sent.
+   * Returns the function that ends the watch; it also ends when the stream closes.
+   */
+  private watch(stream: Stream, received: { bytes: number }, writer: FrameWriter, busy: () => boolean = () => true): () => void {
+    const moved = (): number => bytesMoved(received.bytes, writer.written, stream.writeBufferLength);
+    let state: StallState = { moved: moved(), at: Date.now() };
+    const timer = setInterval(() => {
+      const check = checkStall(state, moved(), busy(), Date.now(), TRANSFER_IDLE_MS);
+      state = check.state;
+      if (check.stalled) stream.abort(new ProtocolError(`no bytes moved either way for ${TRANSFER_IDLE_MS} ms`));
+    }, TRANSFER_IDLE_MS / 10);
+    timer.unref();
+    const stop = (): void => {
+      clearInterval(timer);
+      stream.removeEventListener('close', stop);
+    };
+    stream.addEventListener('close', stop);
+    return stop;
+  }
+
+  /** ACKs come back on the push stream: the peer now holds that push's claim. */
+  private async readAcks(peer: string, stream: Stream, push: PushStream, received: { bytes: number }): Promise<void> {
+    try {
+      for await (const frame of this.framesOf(stream, 1024, received)) {
         const m = decodeMessage(frame);
         if (m.type !== MSG.ack) throw new ProtocolError(`expected ACK on a push stream, got message type ${m.type}`);
+        push.unacked = Math.max(0, push.unacked - 1);
         const claim = this.pushClaims.get(m.seq);
         if (claim !== undefined) this.learnHeld(peer, claim);
       }
@@ -511,17 +573,25 @@ export class Replicator {
    * at SNAP_END. 'busy' when the peer is bootstrapping or repairing. `signal` aborts the stream.
    */
   async snapshotFrom(peer: string, after: Uint8Array = new Uint8Array(0), signal?: AbortSignal): Promise<SnapshotStream | 'busy'> {
-    const dialSignal = signal === undefined ? AbortSignal.timeout(DIAL_TIMEOUT_MS) : AbortSignal.any([signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]);
-    const stream = await this.node.dialProtocol(peerIdFromString(peer), SYNC_PROTOCOL, { signal: dialSignal });
-    signal?.addEventListener('abort', () => stream.abort(new Error('stopping')), { once: true });
+    const stream = await this.openStream(peer, signal);
+    const stopping = (): void => stream.abort(new Error('stopping'));
+    signal?.addEventListener('abort', stopping, { once: true });
     const writer = this.writerFor(stream);
-    const frames = this.framesOf(stream, this.opts.maxFrameBytes);
+    const received = { bytes: 0 };
+    const frames = this.framesOf(stream, this.opts.maxFrameBytes, received);
+    const unwatch = this.watch(stream, received, writer);
+    // Every end of this stream (SNAP_END, busy, failure, stop) removes both: a bootstrap retries often.
+    const done = (): void => {
+      unwatch();
+      signal?.removeEventListener('abort', stopping);
+    };
     try {
       await writer.write(encodeSnapRequest(after));
       await writer.flush();
       const first = await frames.next();
       const begin = first.done === true ? undefined : decodeMessage(first.value);
       if (begin?.type === MSG.busy) {
+        done();
         await writer.close().catch(() => {});
         return 'busy';
       }
@@ -538,10 +608,13 @@ export class Replicator {
         } catch (err) {
           stream.abort(err as Error);
           throw err;
+        } finally {
+          done();
         }
       };
       return { clock: begin.clock, keys: begin.keys, chunks: chunks() };
     } catch (err) {
+      done();
       stream.abort(err as Error);
       throw err;
     }
@@ -549,12 +622,14 @@ export class Replicator {
 
   /** A peer's current clock and digest (a VERIFY query: no data moves), or BUSY while it bootstraps. */
   async queryDigest(peer: string): Promise<DigestMessage | BusyMessage> {
-    const stream = await this.node.dialProtocol(peerIdFromString(peer), SYNC_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) });
+    const stream = await this.openStream(peer);
+    const writer = this.writerFor(stream);
+    const received = { bytes: 0 };
+    const unwatch = this.watch(stream, received, writer);
     try {
-      const writer = this.writerFor(stream);
       await writer.write(VERIFY_MESSAGE);
       await writer.flush();
-      const first = await this.framesOf(stream, this.opts.maxFrameBytes).next();
+      const first = await this.framesOf(stream, this.opts.maxFrameBytes, received).next();
       if (first.done === true) throw new ProtocolError('stream closed before the digest');
       const m = decodeMessage(first.value);
       await writer.close();
@@ -565,6 +640,8 @@ export class Replicator {
     } catch (err) {
       stream.abort(err as Error);
       throw err;
+    } finally {
+      unwatch();
     }
   }
 
@@ -617,6 +694,12 @@ export function aloneWarnAfterMs(gossipIntervalMs: number): number {
 
 function hexBytes(hex: string): Uint8Array {
   return Buffer.from(hex, 'hex');
+}
+
+/** Our push stream to one peer: its writer, and PUSH frames written but not yet acknowledged. */
+interface PushStream {
+  writer: FrameWriter;
+  unacked: number;
 }
 
 /** A FrameWriter that reports the size of every frame it is given. */

@@ -19,6 +19,8 @@ export interface DaemonOptions {
   /** Default /ip4/127.0.0.1/tcp/0 (a port the OS picks). */
   listen?: string;
   extra?: string[];
+  /** Run inside this network namespace (helpers/netns.ts); the control socket stays reachable. */
+  netns?: string;
 }
 
 export class TestDaemon {
@@ -42,7 +44,7 @@ export class TestDaemon {
     if (o.swarmKey !== undefined) args.push('--swarm-key', o.swarmKey);
     if (o.identity !== undefined) args.push('--identity', o.identity);
     args.push(...(o.extra ?? []));
-    this.child = run(args);
+    this.child = run(args, o.netns === undefined ? {} : { prefix: ['ip', 'netns', 'exec', o.netns] });
     await until(() => this.child.stderr().includes('replikv daemon started') || this.child.proc.exitCode !== null, 'the daemon to start', 30_000);
     if (this.child.proc.exitCode !== null) throw new Error(`daemon exited early: ${this.child.stderr()}`);
     const first = JSON.parse(this.child.stderr().split('\n')[0]!) as { peerId: string; addrs: string[] };
