@@ -4,7 +4,6 @@
 // 4 a damaged backup or a wrong key, 1 anything else).
 
 import './polyfill.js';
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { DaemonUnavailableError, RequestError } from './control/client.js';
 import * as cmd from './control/commands.js';
@@ -13,8 +12,7 @@ import { DamagedBackupError, WrongKeyError } from './backup/errors.js';
 import { BACKUP_TYPES, type BackupType } from './backup/manifest.js';
 import { daemonCommand } from './daemon-command.js';
 import { ConfigError, ReplikvError, StoreError } from './errors.js';
-
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+import { VERSION } from './version.js';
 
 export const EXIT = { ok: 0, error: 1, unavailable: 2, concern: 3, damaged: 4, usage: 64, config: 78 } as const;
 
@@ -32,7 +30,7 @@ function positiveInt(raw: string): number {
 function program(): Command {
   const cli = new Command('replikv')
     .description('Peer-to-peer replication daemon: every node keeps a full copy of a shared key-value keyspace.')
-    .version(pkg.version)
+    .version(VERSION)
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (s, write) => write(s) });
@@ -94,7 +92,7 @@ function program(): Command {
     .action((o: cmd.Target & { timeout?: number }) => cmd.waitCommand(o, io));
 
   client('status')
-    .description("show the local node: peer id, replica id, addresses, mode, state, keys, digest and peers")
+    .description("show the local node: version, uptime, peer id, replica id, addresses, mode, state, keys, digest and peers")
     .action((o: cmd.Target) => cmd.statusCommand(o, io));
 
   client('peers')

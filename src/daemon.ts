@@ -14,6 +14,7 @@ import { Keyspace } from './store/keyspace.js';
 import { Bootstrapper } from './sync/bootstrap.js';
 import { RepairError, repairNode, verifyNode } from './sync/integrity.js';
 import { Replicator } from './sync/replicator.js';
+import { VERSION } from './version.js';
 
 /** Frames carry at most one value of maxValueBytes plus keys, states and framing. */
 const FRAME_SLACK = 2 * 1024 * 1024;
@@ -45,6 +46,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   });
   let bootstrapper: Bootstrapper | undefined;
   let repairing = false;
+  const startedAt = Date.now();
   const status = (): Status => {
     const s = ks.summary();
     return {
@@ -59,6 +61,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       peers: replicator.peers().map(({ peerId, state, behind }) => ({ peerId, state, behind })),
       transfer: { ...replicator.transfer },
       ...(replicator.bootstrapping && bootstrapper !== undefined ? { bootstrap: { ...bootstrapper.progress } } : {}),
+      version: VERSION,
+      uptimeSeconds: Math.floor((Date.now() - startedAt) / 1000),
     };
   };
   const api: NodeApi = {

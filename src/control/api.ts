@@ -42,6 +42,10 @@ export interface Status {
   transfer: { bytesReceived: number; bytesSent: number; keysReceived: number };
   /** While state is "bootstrapping": keys and bytes received so far, rate (keys/s) and ETA. */
   bootstrap?: BootstrapProgress;
+  /** The daemon's package version. */
+  version: string;
+  /** Whole seconds since the daemon started. */
+  uptimeSeconds: number;
 }
 
 /** How many replicas, the writer included, must hold a write durably before it is acknowledged. */

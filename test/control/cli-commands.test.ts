@@ -48,6 +48,8 @@ async function node() {
       clock: s.clock.toJSON(),
       peers: PEERS.map(({ peerId, state, behind }) => ({ peerId, state, behind })),
       transfer: { bytesReceived: 0, bytesSent: 0, keysReceived: 0 },
+      version: '0.0.0-test',
+      uptimeSeconds: 42,
     };
   };
   const api: NodeApi = { write: (ops) => ks.write(ops), read: (k) => ks.read(k), scan: (o) => ks.scan(o), status, peers: () => PEERS, awaitReplicas: (dots, c) => new WriteConcern(() => []).wait(dots, c.w === 'all' ? 1 : c.w, c.timeoutMs), verify: async () => localVerify(ks), repair: () => Promise.reject(new RepairError('no connected peer to repair from')), changes: (since) => ks.changes(since) };

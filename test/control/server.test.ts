@@ -66,6 +66,8 @@ function adapter(ks: Keyspace) {
         clock: s.clock.toJSON(),
         peers: PEERS.map(({ peerId, state, behind }) => ({ peerId, state, behind })),
         transfer: { bytesReceived: 0, bytesSent: 0, keysReceived: 0 },
+      version: '0.0.0-test',
+      uptimeSeconds: 42,
       };
     },
     peers: () => PEERS,
