@@ -12,6 +12,7 @@ import { DamagedBackupError, WrongKeyError } from './backup/errors.js';
 import { BACKUP_TYPES, type BackupType } from './backup/manifest.js';
 import { daemonCommand } from './daemon-command.js';
 import { ConfigError, ReplikvError, StoreError } from './errors.js';
+import { exactBound, exactKey, exactValue, keyFromBase64, processArgs } from './control/argv-bytes.js';
 import { VERSION } from './version.js';
 
 export const EXIT = { ok: 0, error: 1, unavailable: 2, concern: 3, damaged: 4, usage: 64, config: 78 } as const;
@@ -26,6 +27,13 @@ function positiveInt(raw: string): number {
   if (!/^\d+$/.test(raw) || Number(raw) < 1 || !Number.isSafeInteger(Number(raw))) throw new InvalidArgumentError('expected a positive integer');
   return Number(raw);
 }
+
+/** KEY as given: base64 of its bytes with --key-base64, else the argument (refused if not exact UTF-8). */
+function keyArg(key: string, o: { keyBase64?: boolean }): string {
+  return o.keyBase64 ? keyFromBase64(key) : exactKey(key, processArgs());
+}
+
+const KEY_BASE64_HELP = 'KEY is the base64 of the key\'s UTF-8 bytes: names any key exactly (a newline, a leading -, ...)';
 
 function program(): Command {
   const cli = new Command('replikv')
@@ -54,22 +62,27 @@ function program(): Command {
   withConcern(client('put'))
     .description('store VALUE under KEY on the local node (it then replicates to the peers)')
     .argument('<key>', 'the key (UTF-8, 1 to 1024 bytes)')
-    .argument('<value>', 'the value as text, or - to read raw bytes from stdin')
+    .argument('<value>', 'the value as text (valid UTF-8), or - to read raw bytes from stdin')
     .option('--context <token>', 'supersede exactly the versions a read returned (the context from get --json)')
-    .addHelpText('after', '\nPrints nothing on success; with --json, the write\'s dot {"dot":{"r":REPLICA,"c":COUNTER}}.\n')
-    .action((key: string, value: string, o: cmd.Target & cmd.Concern & { context?: string }) => cmd.putCommand({ ...o, key, value }, io));
+    .option('--key-base64', KEY_BASE64_HELP)
+    .addHelpText('after', '\nPrints nothing on success; with --json, the write\'s dot {"dot":{"r":REPLICA,"c":COUNTER}}.\nA KEY or VALUE argument that is not valid UTF-8 is refused (exit 1): use --key-base64, - (stdin) or import.\n')
+    .action((key: string, value: string, o: cmd.Target & cmd.Concern & { context?: string; keyBase64?: boolean }) =>
+      cmd.putCommand({ ...o, key: keyArg(key, o), value: value === '-' ? value : exactValue(value, processArgs()) }, io),
+    );
 
   client('get')
     .description('print the value of KEY as raw bytes (no newline added); exit 1 if it is absent or deleted')
     .argument('<key>', 'the key')
+    .option('--key-base64', KEY_BASE64_HELP)
     .addHelpText('after', '\nWith --json: {key, value|valueBase64, siblings, context}; a deleted key prints with value null.\n')
-    .action((key: string, o: cmd.Target) => cmd.getCommand({ ...o, key }, io));
+    .action((key: string, o: cmd.Target & { keyBase64?: boolean }) => cmd.getCommand({ ...o, key: keyArg(key, o) }, io));
 
   withConcern(client('del'))
     .description('delete KEY (a deletion replicates like a write)')
     .argument('<key>', 'the key')
     .option('--context <token>', 'delete exactly the versions a read returned (the context from get --json)')
-    .action((key: string, o: cmd.Target & cmd.Concern & { context?: string }) => cmd.delCommand({ ...o, key }, io));
+    .option('--key-base64', KEY_BASE64_HELP)
+    .action((key: string, o: cmd.Target & cmd.Concern & { context?: string; keyBase64?: boolean }) => cmd.delCommand({ ...o, key: keyArg(key, o) }, io));
 
   client('scan')
     .description('list live keys in key order as KEY<TAB>VALUE lines (values as UTF-8 text; use --json for exact bytes)')
@@ -77,7 +90,12 @@ function program(): Command {
     .option('--limit <n>', 'stop after N keys (default: all of them)', positiveInt)
     .option('--after <cursor>', 'start after this key (the cursor of an earlier --json page)')
     .addHelpText('after', '\nWith --json: {"items":[{key, value|valueBase64}], "cursor": KEY to continue after, or null}.\n')
-    .action((o: cmd.Target & { prefix?: string; limit?: number; after?: string }) => cmd.scanCommand(o, io));
+    .action((o: cmd.Target & { prefix?: string; limit?: number; after?: string }) => {
+      const from = processArgs();
+      if (o.prefix !== undefined) exactBound(o.prefix, '--prefix', from);
+      if (o.after !== undefined) exactBound(o.after, '--after', from);
+      return cmd.scanCommand(o, io);
+    });
 
   withConcern(client('import'))
     .description('stream NDJSON records {"key": K, "value": TEXT} or {"key": K, "valueBase64": B64} into the local node')

@@ -67,13 +67,16 @@ export async function getCommand(o: Target & { key: string }, io: Io): Promise<v
   const client = clientOf(o);
   if (o.json) {
     const rec = await client.getJson(o.key);
-    if (rec === undefined) throw new NotFoundError(`not found: ${o.key}`);
+    if (rec === undefined) throw new NotFoundError(`not found: ${shownKey(o.key)}`);
     return emitJson(io, rec);
   }
   const value = await client.get(o.key);
-  if (value === undefined) throw new NotFoundError(`not found: ${o.key}`);
+  if (value === undefined) throw new NotFoundError(`not found: ${shownKey(o.key)}`);
   await emit(io.stdout, value);
 }
+
+/** A key for a one-line message: as it is, or JSON-quoted when it holds control characters. */
+const shownKey = (key: string) => (/[\x00-\x1f\x7f]/.test(key) ? JSON.stringify(key) : key);
 
 /** Pages through the scan; stops after `limit` items when given. Output is streamed page by page. */
 export async function scanCommand(o: Target & { prefix?: string; after?: string; limit?: number }, io: Io): Promise<void> {
