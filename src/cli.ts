@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The replikv command line. Commands are thin: parse, call a function, map typed errors to exit
 // codes (64 usage, 78 configuration, 2 store or daemon unreachable, 3 write concern not met,
-// 4 a damaged backup or a wrong key, 1 anything else).
+// 4 a damaged backup or a wrong key, 1 anything else). With --json an error is one JSON line on
+// stderr, {"error": MESSAGE, "code": CODE}, with the same exit code.
 
 import './polyfill.js';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
@@ -13,6 +14,7 @@ import { BACKUP_TYPES, type BackupType } from './backup/manifest.js';
 import { daemonCommand } from './daemon-command.js';
 import { ConfigError, ReplikvError, StoreError } from './errors.js';
 import { exactBound, exactKey, exactValue, keyFromBase64, processArgs } from './control/argv-bytes.js';
+import { errorLine, wantsJson } from './control/error-output.js';
 import { VERSION } from './version.js';
 
 export const EXIT = { ok: 0, error: 1, unavailable: 2, concern: 3, damaged: 4, usage: 64, config: 78 } as const;
@@ -35,7 +37,7 @@ function keyArg(key: string, o: { keyBase64?: boolean }): string {
 
 const KEY_BASE64_HELP = 'KEY is the base64 of the key\'s UTF-8 bytes: names any key exactly (a newline, a leading -, ...)';
 
-function program(): Command {
+function program(json = false): Command {
   const cli = new Command('replikv')
     .description('Peer-to-peer replication daemon: every node keeps a full copy of a shared key-value keyspace.')
     .version(VERSION)
@@ -136,6 +138,14 @@ function program(): Command {
     .action((o: { out: string; force?: boolean; json?: boolean }) => cmd.keygenCommand(o, io));
 
   backupCommands(cli);
+  // With --json the one error line is JSON (main); commander's own message and usage stay unsaid.
+  if (json) {
+    const quiet = (c: Command): void => {
+      c.configureOutput({ outputError: () => {}, writeErr: () => {} }).showHelpAfterError(false);
+      c.commands.forEach(quiet);
+    };
+    quiet(cli);
+  }
   return cli;
 }
 
@@ -189,36 +199,29 @@ function backupCommands(cli: Command): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  const json = wantsJson(argv);
   try {
-    await program().parseAsync(argv, { from: 'user' });
+    await program(json).parseAsync(argv, { from: 'user' });
     return EXIT.ok;
   } catch (err) {
+    const fail = (exit: number, e: { message: string; code: string }) => (process.stderr.write(errorLine(e.message, e.code, json)), exit);
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
-      return EXIT.usage;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
+      if (err.code === 'commander.help') {
+        // `replikv help` is asked for; `replikv` or `replikv backup` alone is a usage error.
+        if (err.exitCode === 0) return EXIT.ok;
+        return json ? fail(EXIT.usage, { message: 'no command given (run with --help for usage)', code: 'USAGE' }) : EXIT.usage;
+      }
+      // Without --json commander has already printed the message and the usage.
+      return json ? fail(EXIT.usage, { message: err.message.replace(/^error: /, ''), code: 'USAGE' }) : EXIT.usage;
     }
-    if (err instanceof ConfigError) {
-      process.stderr.write(`replikv: ${err.message}\n`);
-      return EXIT.config;
-    }
-    if (err instanceof StoreError || err instanceof DaemonUnavailableError) {
-      process.stderr.write(`replikv: ${err.message}\n`);
-      return EXIT.unavailable;
-    }
-    if (err instanceof RequestError && err.code === 'WRITE_CONCERN') {
-      process.stderr.write(`replikv: ${err.message}\n`);
-      return EXIT.concern;
-    }
-    if (err instanceof DamagedBackupError || err instanceof WrongKeyError) {
-      process.stderr.write(`replikv: ${err.message}\n`);
-      return EXIT.damaged;
-    }
-    if (err instanceof ReplikvError) {
-      process.stderr.write(`replikv: ${err.message}\n`);
-      return EXIT.error;
-    }
-    process.stderr.write(`replikv: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
-    return EXIT.error;
+    if (err instanceof ConfigError) return fail(EXIT.config, err);
+    if (err instanceof StoreError || err instanceof DaemonUnavailableError) return fail(EXIT.unavailable, err);
+    if (err instanceof RequestError && err.code === 'WRITE_CONCERN') return fail(EXIT.concern, err);
+    if (err instanceof DamagedBackupError || err instanceof WrongKeyError) return fail(EXIT.damaged, err);
+    if (err instanceof ReplikvError) return fail(EXIT.error, err);
+    const e = err instanceof Error ? err : new Error(String(err));
+    return json ? fail(EXIT.error, { message: `unexpected error: ${e.message}`, code: 'INTERNAL' }) : fail(EXIT.error, { message: `unexpected error: ${e.stack ?? e.message}`, code: 'INTERNAL' });
   }
 }
 

@@ -152,7 +152,7 @@ describe('replikv client commands', () => {
     writeFileSync(file, '{"key": "ok", "value": "1"}\n{"key": 5}\n');
     const bad = await cli('import', file, '--json', '--data-dir', dir);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/^replikv: line 2: .*1 keys imported before it/);
+    expect(JSON.parse(bad.stderr)).toEqual({ error: expect.stringMatching(/^line 2: .*1 keys imported before it/), code: 'BAD_IMPORT_LINE' }); // --json: errors as JSON too
     expect((await cli('import', join(dir, 'absent.ndjson'), '--data-dir', dir)).stderr).toMatch(/cannot read .*absent\.ndjson: ENOENT/);
   });
 
