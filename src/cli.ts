@@ -58,8 +58,13 @@ function program(json = false): Command {
   // put, del and import can wait until N replicas, the writer included, hold the write durably.
   const withConcern = (c: Command) =>
     c
-      .option('--w <n>', 'return only once N replicas (this one included) stored the write durably; "all" = every connected peer too', replicaCount)
-      .option('--timeout <ms>', 'how long --w may wait (default 5000); on timeout: exit 3, the write is not undone', positiveInt);
+      .option('--w <n>', 'return only once N replicas (this one included) stored the write durably; "all" = every connected peer too; more than this node knows of is refused at once', replicaCount)
+      .option('--timeout <ms>', 'how long --w may wait (default 5000); on timeout: exit 3, the write is not undone; only with --w', positiveInt)
+      // A timeout alone would silently do nothing: it is a usage error (exit 64).
+      .hook('preAction', (self) => {
+        const o = self.opts<cmd.Concern>();
+        if (o.timeout !== undefined && o.w === undefined) self.error('error: --timeout needs --w (it bounds how long --w waits)', { code: 'replikv.timeoutWithoutW' });
+      });
 
   withConcern(client('put'))
     .description('store VALUE under KEY on the local node (it then replicates to the peers)')

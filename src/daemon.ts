@@ -14,6 +14,7 @@ import { Keyspace } from './store/keyspace.js';
 import { Bootstrapper } from './sync/bootstrap.js';
 import { RepairError, repairNode, verifyNode } from './sync/integrity.js';
 import { Replicator } from './sync/replicator.js';
+import { checkConcern } from './control/concern-check.js';
 import { VERSION } from './version.js';
 
 /** Frames carry at most one value of maxValueBytes plus keys, states and framing. */
@@ -76,6 +77,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     status,
     peers: () => replicator.peers(),
     awaitReplicas: (dots, concern) => replicator.waitForReplicas(dots, concern.w, concern.timeoutMs),
+    // Members: this node and its peer table, whatever membership keeps in it.
+    checkConcern: (concern) => checkConcern(concern.w, replicator.membership.list().length),
     verify: () => verifyNode(ks, replicator),
     repair: async (peer) => {
       if (replicator.bootstrapping) throw new RepairError(`the node is ${repairing ? 'already repairing' : 'bootstrapping'}; try again when it is ready`);
