@@ -61,6 +61,7 @@ async function freeBasePort(): Promise<number> {
 describe('scripts/cluster.sh', () => {
   it('refuses a base port that is not a port, with exit 64', async () => {
     const dir = fleet.tmpdir();
+    clusterDir = dir; // whatever a wrong script would start there is stopped
     for (const bad of ['x', '0', '70000']) {
       const r = await script(dir, 'start', '--base-port', bad);
       expect(r.code).toBe(64);
@@ -86,11 +87,11 @@ describe('scripts/cluster.sh', () => {
 
     const line = (n: number, keys: number) => `node${n}  127.0.0.1:${base + n - 1}  state ready  keys ${keys}  peers 2/2 alive`;
     const expected = (keys: number) => [1, 2, 3].map((n) => line(n, keys)).join('\n') + '\n';
-    await eventually(() => script(dir, 'status'), (r) => r.code === 0 && r.stdout === expected(0), 'all three nodes ready with 2 alive peers', 40_000);
+    await eventually(() => script(dir, 'status'), (r) => r.code === 0 && r.stdout === expected(0), 'all three nodes ready with 2 alive peers', 60_000);
 
     const put = run([CLI, 'put', 'greeting', 'hello', '--data-dir', join(dir, 'node1')]);
     expect((await put.exited).code).toBe(0);
-    const after = await eventually(() => script(dir, 'status'), (r) => r.stdout === expected(1), 'the key counted on every node', 40_000);
+    const after = await eventually(() => script(dir, 'status'), (r) => r.stdout === expected(1), 'the key counted on every node', 60_000);
     expect(after.stdout.trimEnd().split('\n')).toHaveLength(3);
 
     const stop = await script(dir, 'stop');
@@ -98,5 +99,5 @@ describe('scripts/cluster.sh', () => {
     const down = await script(dir, 'status');
     expect(down.stdout).toMatch(new RegExp(`^node1  127\\.0\\.0\\.1:${base}  not running: no replikv daemon is listening`, 'm'));
     for (const n of [1, 2, 3]) expect(existsSync(join(dir, `node${n}.pid`))).toBe(false);
-  });
+  }, 180_000);
 });
