@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // The replikv command line. Commands are thin: parse, call a function, map typed errors to exit
 // codes (64 usage, 78 configuration, 2 store or daemon unreachable, 3 write concern not met,
-// 4 a damaged backup or a wrong key, 1 anything else).
+// 4 a damaged backup or a wrong key, 1 anything else). With --json an error is one JSON line on
+// stderr, {"error": MESSAGE, "code": CODE}, with the same exit code.
 
 import './polyfill.js';
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { DaemonUnavailableError, RequestError } from './control/client.js';
 import * as cmd from './control/commands.js';
@@ -13,8 +13,9 @@ import { DamagedBackupError, WrongKeyError } from './backup/errors.js';
 import { BACKUP_TYPES, type BackupType } from './backup/manifest.js';
 import { daemonCommand } from './daemon-command.js';
 import { ConfigError, ReplikvError, StoreError } from './errors.js';
-
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+import { exactBound, exactKey, exactValue, keyFromBase64, processArgs } from './control/argv-bytes.js';
+import { errorLine, wantsJson } from './control/error-output.js';
+import { VERSION } from './version.js';
 
 export const EXIT = { ok: 0, error: 1, unavailable: 2, concern: 3, damaged: 4, usage: 64, config: 78 } as const;
 
@@ -29,10 +30,17 @@ function positiveInt(raw: string): number {
   return Number(raw);
 }
 
-function program(): Command {
+/** KEY as given: base64 of its bytes with --key-base64, else the argument (refused if not exact UTF-8). */
+function keyArg(key: string, o: { keyBase64?: boolean }): string {
+  return o.keyBase64 ? keyFromBase64(key) : exactKey(key, processArgs());
+}
+
+const KEY_BASE64_HELP = 'KEY is the base64 of the key\'s UTF-8 bytes: names any key exactly (a newline, a leading -, ...)';
+
+function program(json = false): Command {
   const cli = new Command('replikv')
     .description('Peer-to-peer replication daemon: every node keeps a full copy of a shared key-value keyspace.')
-    .version(pkg.version)
+    .version(VERSION)
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (s, write) => write(s) });
@@ -50,28 +58,38 @@ function program(): Command {
   // put, del and import can wait until N replicas, the writer included, hold the write durably.
   const withConcern = (c: Command) =>
     c
-      .option('--w <n>', 'return only once N replicas (this one included) stored the write durably; "all" = every connected peer too', replicaCount)
-      .option('--timeout <ms>', 'how long --w may wait (default 5000); on timeout: exit 3, the write is not undone', positiveInt);
+      .option('--w <n>', 'return only once N replicas (this one included) stored the write durably; "all" = every connected peer too; more than this node knows of is refused at once', replicaCount)
+      .option('--timeout <ms>', 'how long --w may wait (default 5000); on timeout: exit 3, the write is not undone; only with --w', positiveInt)
+      // A timeout alone would silently do nothing: it is a usage error (exit 64).
+      .hook('preAction', (self) => {
+        const o = self.opts<cmd.Concern>();
+        if (o.timeout !== undefined && o.w === undefined) self.error('error: --timeout needs --w (it bounds how long --w waits)', { code: 'replikv.timeoutWithoutW' });
+      });
 
   withConcern(client('put'))
     .description('store VALUE under KEY on the local node (it then replicates to the peers)')
     .argument('<key>', 'the key (UTF-8, 1 to 1024 bytes)')
-    .argument('<value>', 'the value as text, or - to read raw bytes from stdin')
+    .argument('<value>', 'the value as text (valid UTF-8), or - to read raw bytes from stdin')
     .option('--context <token>', 'supersede exactly the versions a read returned (the context from get --json)')
-    .addHelpText('after', '\nPrints nothing on success; with --json, the write\'s dot {"dot":{"r":REPLICA,"c":COUNTER}}.\n')
-    .action((key: string, value: string, o: cmd.Target & cmd.Concern & { context?: string }) => cmd.putCommand({ ...o, key, value }, io));
+    .option('--key-base64', KEY_BASE64_HELP)
+    .addHelpText('after', '\nPrints nothing on success; with --json, the write\'s dot {"dot":{"r":REPLICA,"c":COUNTER}}.\nA KEY or VALUE argument that is not valid UTF-8 is refused (exit 1): use --key-base64, - (stdin) or import.\n')
+    .action((key: string, value: string, o: cmd.Target & cmd.Concern & { context?: string; keyBase64?: boolean }) =>
+      cmd.putCommand({ ...o, key: keyArg(key, o), value: value === '-' ? value : exactValue(value, processArgs()) }, io),
+    );
 
   client('get')
     .description('print the value of KEY as raw bytes (no newline added); exit 1 if it is absent or deleted')
     .argument('<key>', 'the key')
+    .option('--key-base64', KEY_BASE64_HELP)
     .addHelpText('after', '\nWith --json: {key, value|valueBase64, siblings, context}; a deleted key prints with value null.\n')
-    .action((key: string, o: cmd.Target) => cmd.getCommand({ ...o, key }, io));
+    .action((key: string, o: cmd.Target & { keyBase64?: boolean }) => cmd.getCommand({ ...o, key: keyArg(key, o) }, io));
 
   withConcern(client('del'))
     .description('delete KEY (a deletion replicates like a write)')
     .argument('<key>', 'the key')
     .option('--context <token>', 'delete exactly the versions a read returned (the context from get --json)')
-    .action((key: string, o: cmd.Target & cmd.Concern & { context?: string }) => cmd.delCommand({ ...o, key }, io));
+    .option('--key-base64', KEY_BASE64_HELP)
+    .action((key: string, o: cmd.Target & cmd.Concern & { context?: string; keyBase64?: boolean }) => cmd.delCommand({ ...o, key: keyArg(key, o) }, io));
 
   client('scan')
     .description('list live keys in key order as KEY<TAB>VALUE lines (values as UTF-8 text; use --json for exact bytes)')
@@ -79,7 +97,12 @@ function program(): Command {
     .option('--limit <n>', 'stop after N keys (default: all of them)', positiveInt)
     .option('--after <cursor>', 'start after this key (the cursor of an earlier --json page)')
     .addHelpText('after', '\nWith --json: {"items":[{key, value|valueBase64}], "cursor": KEY to continue after, or null}.\n')
-    .action((o: cmd.Target & { prefix?: string; limit?: number; after?: string }) => cmd.scanCommand(o, io));
+    .action((o: cmd.Target & { prefix?: string; limit?: number; after?: string }) => {
+      const from = processArgs();
+      if (o.prefix !== undefined) exactBound(o.prefix, '--prefix', from);
+      if (o.after !== undefined) exactBound(o.after, '--after', from);
+      return cmd.scanCommand(o, io);
+    });
 
   withConcern(client('import'))
     .description('stream NDJSON records {"key": K, "value": TEXT} or {"key": K, "valueBase64": B64} into the local node')
@@ -94,7 +117,7 @@ function program(): Command {
     .action((o: cmd.Target & { timeout?: number }) => cmd.waitCommand(o, io));
 
   client('status')
-    .description("show the local node: peer id, replica id, addresses, mode, state, keys, digest and peers")
+    .description("show the local node: version, uptime, peer id, replica id, addresses, mode, state, keys, digest and peers")
     .action((o: cmd.Target) => cmd.statusCommand(o, io));
 
   client('peers')
@@ -131,6 +154,14 @@ function program(): Command {
     .action((o: { out: string; force?: boolean; json?: boolean }) => cmd.keygenCommand(o, io));
 
   backupCommands(cli);
+  // With --json the one error line is JSON (main); commander's own message and usage stay unsaid.
+  if (json) {
+    const quiet = (c: Command): void => {
+      c.configureOutput({ outputError: () => {}, writeErr: () => {} }).showHelpAfterError(false);
+      c.commands.forEach(quiet);
+    };
+    quiet(cli);
+  }
   return cli;
 }
 
@@ -184,36 +215,29 @@ function backupCommands(cli: Command): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  const json = wantsJson(argv);
   try {
-    await program().parseAsync(argv, { from: 'user' });
+    await program(json).parseAsync(argv, { from: 'user' });
     return EXIT.ok;
   } catch (err) {
+    const fail = (exit: number, e: { message: string; code: string }) => (process.stderr.write(errorLine(e.message, e.code, json)), exit);
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
-      return EXIT.usage;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
+      if (err.code === 'commander.help') {
+        // `replikv help` is asked for; `replikv` or `replikv backup` alone is a usage error.
+        if (err.exitCode === 0) return EXIT.ok;
+        return json ? fail(EXIT.usage, { message: 'no command given (run with --help for usage)', code: 'USAGE' }) : EXIT.usage;
+      }
+      // Without --json commander has already printed the message and the usage.
+      return json ? fail(EXIT.usage, { message: err.message.replace(/^error: /, ''), code: 'USAGE' }) : EXIT.usage;
     }
-    if (err instanceof ConfigError) {
-      process.stderr.write(`replikv: ${err.message}\n`);
-      return EXIT.config;
-    }
-    if (err instanceof StoreError || err instanceof DaemonUnavailableError) {
-      process.stderr.write(`replikv: ${err.message}\n`);
-      return EXIT.unavailable;
-    }
-    if (err instanceof RequestError && err.code === 'WRITE_CONCERN') {
-      process.stderr.write(`replikv: ${err.message}\n`);
-      return EXIT.concern;
-    }
-    if (err instanceof DamagedBackupError || err instanceof WrongKeyError) {
-      process.stderr.write(`replikv: ${err.message}\n`);
-      return EXIT.damaged;
-    }
-    if (err instanceof ReplikvError) {
-      process.stderr.write(`replikv: ${err.message}\n`);
-      return EXIT.error;
-    }
-    process.stderr.write(`replikv: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
-    return EXIT.error;
+    if (err instanceof ConfigError) return fail(EXIT.config, err);
+    if (err instanceof StoreError || err instanceof DaemonUnavailableError) return fail(EXIT.unavailable, err);
+    if (err instanceof RequestError && err.code === 'WRITE_CONCERN') return fail(EXIT.concern, err);
+    if (err instanceof DamagedBackupError || err instanceof WrongKeyError) return fail(EXIT.damaged, err);
+    if (err instanceof ReplikvError) return fail(EXIT.error, err);
+    const e = err instanceof Error ? err : new Error(String(err));
+    return json ? fail(EXIT.error, { message: `unexpected error: ${e.message}`, code: 'INTERNAL' }) : fail(EXIT.error, { message: `unexpected error: ${e.stack ?? e.message}`, code: 'INTERNAL' });
   }
 }
 

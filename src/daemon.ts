@@ -14,6 +14,8 @@ import { Keyspace } from './store/keyspace.js';
 import { Bootstrapper } from './sync/bootstrap.js';
 import { RepairError, repairNode, verifyNode } from './sync/integrity.js';
 import { aloneWarnAfterMs, Replicator } from './sync/replicator.js';
+import { checkConcern } from './control/concern-check.js';
+import { VERSION } from './version.js';
 
 /** Frames carry at most one value of maxValueBytes plus keys, states and framing. */
 const FRAME_SLACK = 2 * 1024 * 1024;
@@ -50,6 +52,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   forgotten = (peerId) => replicator.membership.isForgotten(peerId);
   let bootstrapper: Bootstrapper | undefined;
   let repairing = false;
+  const startedAt = Date.now();
   const status = (): Status => {
     const s = ks.summary();
     const alone = replicator.aloneForMs(Date.now());
@@ -70,6 +73,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       transfer: { ...replicator.transfer },
       ...(replicator.bootstrapping && bootstrapper !== undefined ? { bootstrap: { ...bootstrapper.progress } } : {}),
       warnings,
+      version: VERSION,
+      uptimeSeconds: Math.floor((Date.now() - startedAt) / 1000),
     };
   };
   const api: NodeApi = {
@@ -83,6 +88,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     status,
     peers: () => replicator.peers(),
     awaitReplicas: (dots, concern) => replicator.waitForReplicas(dots, concern.w, concern.timeoutMs),
+    // Members: this node and its peer table, whatever membership keeps in it.
+    checkConcern: (concern) => checkConcern(concern.w, replicator.membership.list().length),
     verify: () => verifyNode(ks, replicator),
     repair: async (peer) => {
       if (replicator.bootstrapping) throw new RepairError(`the node is ${repairing ? 'already repairing' : 'bootstrapping'}; try again when it is ready`);

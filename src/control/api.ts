@@ -44,6 +44,10 @@ export interface Status {
   bootstrap?: BootstrapProgress;
   /** Conditions an operator should know about, e.g. no peer reachable while this node holds data. */
   warnings: string[];
+  /** The daemon's package version. */
+  version: string;
+  /** Whole seconds since the daemon started. */
+  uptimeSeconds: number;
 }
 
 /** How many replicas, the writer included, must hold a write durably before it is acknowledged. */
@@ -62,6 +66,8 @@ export interface NodeApi {
   peers(): PeerInfo[];
   /** Waits until the write concern holds for `dots`; resolves with the replica count, or rejects with WriteConcernError. */
   awaitReplicas(dots: Clock, concern: WriteConcernSpec): Promise<number>;
+  /** Throws UnattainableConcernError, before anything is written, for a count no known set of replicas reaches (optional: without it nothing is checked). */
+  checkConcern?(concern: WriteConcernSpec): void;
   /** Recounts the local digest and compares it with every connected peer's at an equal clock. */
   verify(): Promise<VerifyReport>;
   /** Mends this node from a healthy peer (the given one, or any connected one), keeping its own writes. */

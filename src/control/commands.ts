@@ -67,13 +67,16 @@ export async function getCommand(o: Target & { key: string }, io: Io): Promise<v
   const client = clientOf(o);
   if (o.json) {
     const rec = await client.getJson(o.key);
-    if (rec === undefined) throw new NotFoundError(`not found: ${o.key}`);
+    if (rec === undefined) throw new NotFoundError(`not found: ${shownKey(o.key)}`);
     return emitJson(io, rec);
   }
   const value = await client.get(o.key);
-  if (value === undefined) throw new NotFoundError(`not found: ${o.key}`);
+  if (value === undefined) throw new NotFoundError(`not found: ${shownKey(o.key)}`);
   await emit(io.stdout, value);
 }
+
+/** A key for a one-line message: as it is, or JSON-quoted when it holds control characters. */
+const shownKey = (key: string) => (/[\x00-\x1f\x7f]/.test(key) ? JSON.stringify(key) : key);
 
 /** Pages through the scan; stops after `limit` items when given. Output is streamed page by page. */
 export async function scanCommand(o: Target & { prefix?: string; after?: string; limit?: number }, io: Io): Promise<void> {
@@ -228,6 +231,8 @@ export async function waitCommand(o: Target & { timeout?: number }, io: Io): Pro
 export function formatStatus(s: Status): string {
   const [firstAddr, ...moreAddrs] = s.addrs;
   const rows = [
+    ['version', s.version],
+    ['uptime', formatUptime(s.uptimeSeconds)],
     ['peer', s.peerId],
     ['replica', s.replicaId],
     ['addrs', firstAddr ?? '(none)'],
@@ -244,6 +249,18 @@ export function formatStatus(s: Status): string {
   ];
   const peers = s.peers.map((p) => ['', p.peerId, p.state, `behind ${p.behind}`]);
   return table(rows) + (peers.length > 0 ? table(peers) : '');
+}
+
+/** 59 -> "59s", 3725 -> "1h 2m 5s", 90061 -> "1d 1h 1m 1s": the largest unit first, zeros left out. */
+export function formatUptime(seconds: number): string {
+  const parts: string[] = [];
+  let rest = Math.max(0, Math.floor(seconds));
+  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60]] as const) {
+    if (rest >= size) parts.push(`${Math.floor(rest / size)}${unit}`);
+    rest %= size;
+  }
+  if (rest > 0 || parts.length === 0) parts.push(`${rest}s`);
+  return parts.join(' ');
 }
 
 export function formatPeers(peers: PeerInfo[], now: number): string {

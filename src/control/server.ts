@@ -15,6 +15,7 @@ import { WriteConcernError } from '../sync/write-concern.js';
 import type { NodeApi, WriteConcernSpec } from './api.js';
 import { MAX_SINCE_BYTES, serveBackupStream } from './backup-stream.js';
 import { ImportLineError, importNdjson } from './import-stream.js';
+import { UnattainableConcernError } from './concern-check.js';
 import {
   CONTEXT_HEADER,
   DEFAULT_CONCERN_TIMEOUT_MS,
@@ -55,7 +56,7 @@ class PayloadTooLargeError extends ReplikvError {
 export const PUT_SLACK_BYTES = 64 * 1024;
 export const MAX_SCAN_LIMIT = 10_000;
 const DEFAULT_SCAN_LIMIT = 1000;
-const CLIENT_ERRORS = [InvalidKeyError, InvalidValueError, InvalidTokenError, DecodeError, BadRequestError, ImportLineError, ForgetError];
+const CLIENT_ERRORS = [InvalidKeyError, InvalidValueError, InvalidTokenError, DecodeError, BadRequestError, ImportLineError, ForgetError, UnattainableConcernError];
 
 export async function startControlServer(
   socketPath: string,
@@ -127,6 +128,7 @@ async function route(req: IncomingMessage, res: ServerResponse, api: NodeApi, ma
     const key = decodeKey(path.slice('/v1/keys/'.length));
     if (method === 'PUT' || method === 'DELETE') {
       const concern = concernOf(req);
+      if (concern !== null) api.checkConcern?.(concern); // before the write: a refused --w writes nothing
       const value = method === 'PUT' ? await readBody(req, maxValueBytes + PUT_SLACK_BYTES) : null;
       const op = value === null ? { type: 'del' as const, key, ...contextOf(req) } : { type: 'put' as const, key, value, ...contextOf(req) };
       const [r] = await api.write([op]);
@@ -143,6 +145,7 @@ async function route(req: IncomingMessage, res: ServerResponse, api: NodeApi, ma
   }
   if (path === '/v1/import' && method === 'POST') {
     const concern = concernOf(req);
+    if (concern !== null) api.checkConcern?.(concern);
     const dots = Clock.empty();
     const write = async (ops: Parameters<NodeApi['write']>[0]) => {
       const results = await api.write(ops);

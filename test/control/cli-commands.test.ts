@@ -49,6 +49,8 @@ async function node() {
       peers: PEERS.map(({ peerId, state, behind }) => ({ peerId, state, behind })),
       transfer: { bytesReceived: 0, bytesSent: 0, keysReceived: 0 },
       warnings: [],
+      version: '0.0.0-test',
+      uptimeSeconds: 42,
     };
   };
   const api: NodeApi = { write: (ops) => ks.write(ops), read: (k) => ks.read(k), scan: (o) => ks.scan(o), status, peers: () => PEERS, awaitReplicas: (dots, c) => new WriteConcern(() => []).wait(dots, c.w === 'all' ? 1 : c.w, c.timeoutMs), verify: async () => localVerify(ks), repair: () => Promise.reject(new RepairError('no connected peer to repair from')), changes: (since) => ks.changes(since), forget: async (peer) => ({ peer, forgotten: true }) };
@@ -151,7 +153,7 @@ describe('replikv client commands', () => {
     writeFileSync(file, '{"key": "ok", "value": "1"}\n{"key": 5}\n');
     const bad = await cli('import', file, '--json', '--data-dir', dir);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/^replikv: line 2: .*1 keys imported before it/);
+    expect(JSON.parse(bad.stderr)).toEqual({ error: expect.stringMatching(/^line 2: .*1 keys imported before it/), code: 'BAD_IMPORT_LINE' }); // --json: errors as JSON too
     expect((await cli('import', join(dir, 'absent.ndjson'), '--data-dir', dir)).stderr).toMatch(/cannot read .*absent\.ndjson: ENOENT/);
   });
 

@@ -68,6 +68,8 @@ function adapter(ks: Keyspace) {
         peers: PEERS.map(({ peerId, state, behind }) => ({ peerId, state, behind })),
         transfer: { bytesReceived: 0, bytesSent: 0, keysReceived: 0 },
         warnings: [],
+        version: '0.0.0-test',
+        uptimeSeconds: 42,
       };
     },
     peers: () => PEERS,
