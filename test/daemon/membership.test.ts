@@ -1,7 +1,7 @@
 // Day-two membership with real daemons: clusters started all at once or in any order, a seed whose
 // disk is replaced, ghost peers, `replikv forget`, a node left alone, and dials to a dead address.
 import { rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Status } from '../../src/control/api.js';
@@ -208,6 +208,32 @@ describe('membership', () => {
     expect(seen.every((s) => s.peers.every((p) => p.peerId !== back.peerId))).toBe(true);
     expect(await back.client.get('after-forget')).toBeUndefined();
   }, 120_000);
+
+  it('does not give up on a handshake that is merely slow (8 s through a delaying proxy)', async () => {
+    const a = await fleet.start();
+    const target = Number(a.addr.split('/')[4]);
+    // A proxy that holds everything the dialler sends for 8 s before passing it on: the Noise
+    // handshake through it takes over 8 s, longer than the old 5 s dial deadline.
+    const proxy = createServer((client) => {
+      const upstream = connect(target, '127.0.0.1');
+      const held: Buffer[] = [];
+      let open = false;
+      const timer = setTimeout(() => {
+        open = true;
+        for (const b of held) upstream.write(b);
+      }, 8000);
+      client.on('data', (b: Buffer) => (open ? upstream.write(b) : held.push(b)));
+      upstream.on('data', (b: Buffer) => client.write(b));
+      const end = () => (clearTimeout(timer), client.destroy(), upstream.destroy());
+      client.on('close', end).on('error', end);
+      upstream.on('close', end).on('error', end);
+    });
+    servers.push(proxy);
+    await new Promise<void>((ok) => proxy.listen(0, '127.0.0.1', ok));
+    const b = await fleet.start({ bootstrap: [tcp((proxy.address() as { port: number }).port)] });
+    await untilConnected([a, b], 60_000);
+    expect(b.child.stderr()).not.toMatch(/dial failed/);
+  }, 90_000);
 
   it('keeps one dial in flight to an address whose handshake never finishes', async () => {
     // A TCP server that accepts and never answers: each dial attempt is one accepted connection.
