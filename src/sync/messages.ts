@@ -15,7 +15,7 @@ export const MSG = { digest: 1, delta: 2, end: 3, push: 4, ack: 5, snapRequest: 
 
 const DIGEST_VERSION = 2;
 const MAX_PEER_ADDRS = 1024;
-const MAX_FORGOTTEN = 1024;
+export const MAX_FORGOTTEN = 1024;
 const MAX_PEER_ID_BYTES = 128;
 const MAX_ADDR_BYTES = 1024;
 const MAX_ENTRIES = 65536;

@@ -26,6 +26,7 @@ import {
   encodeSnapChunk,
   encodeSnapRequest,
   END_MESSAGE,
+  MAX_FORGOTTEN,
   MSG,
   SNAP_END_MESSAGE,
   SYNC_PROTOCOL,
@@ -557,7 +558,7 @@ export class Replicator {
 
   private ownDigest(peers: string[]): Uint8Array {
     const s = this.ks.summary();
-    const forgotten = this.membership.forgottenPeers().map(([id]) => id);
+    const forgotten = this.membership.forgottenPeers().slice(-MAX_FORGOTTEN).map(([id]) => id);
     return encodeDigest({ replicaId: s.replicaId, digest: hexBytes(s.digest), clock: s.clock, peers, forgotten });
   }
 
@@ -666,16 +667,19 @@ export class Replicator {
       if (id !== null && this.membership.learn(id, [addr], now)) learned = true;
     }
     let forgot = false;
+    const connected = new Set(this.membership.connectedPeers());
     for (const id of d.forgotten) {
       if (id === this.membership.self) {
         this.warn(from, { peer: from }, 'a peer says this node was forgotten (replikv forget); ignored');
         continue;
       }
-      if (!this.membership.forget(id, now)) continue;
+      // A peer this node is connected to is alive: gossip alone does not cut it off. The forget is
+      // repeated in every digest for 30 days, so it takes effect here once that peer is gone.
+      if (connected.has(id) || this.membership.isForgotten(id) || !isPeerId(id)) continue;
+      this.membership.forget(id, now);
       forgot = true;
       this.holds.delete(id);
       this.log.info({ peer: id, from }, 'peer forgotten (told by another node)');
-      void this.node.hangUp(peerIdFromString(id)).catch(() => {});
     }
     if (forgot) void this.saveForgotten().catch((err: unknown) => this.log.warn({ reason: (err as Error).message }, 'cannot save the forgotten peers'));
     if (learned) this.onTickDials();
@@ -690,6 +694,15 @@ export class Replicator {
 /** How long a node with data may have no connected peer before it warns (status and log). */
 export function aloneWarnAfterMs(gossipIntervalMs: number): number {
   return Math.max(5_000, 10 * gossipIntervalMs);
+}
+
+function isPeerId(s: string): boolean {
+  try {
+    peerIdFromString(s);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function hexBytes(hex: string): Uint8Array {
