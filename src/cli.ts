@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The replikv command line. Commands are thin: parse, call a function, map typed errors to exit
 // codes (64 usage, 78 configuration, 2 store or daemon unreachable, 3 write concern not met,
-// 4 a damaged backup or a wrong key, 1 anything else).
+// 4 a damaged backup or a wrong key, 75 a data directory or address in use or unwritable, 1 anything else).
 
 import './polyfill.js';
 import { readFileSync } from 'node:fs';
@@ -12,11 +12,11 @@ import { backupCreateCommand, backupListCommand, backupPruneCommand, backupVerif
 import { DamagedBackupError, WrongKeyError } from './backup/errors.js';
 import { BACKUP_TYPES, type BackupType } from './backup/manifest.js';
 import { daemonCommand } from './daemon-command.js';
-import { ConfigError, ReplikvError, StoreError } from './errors.js';
+import { ConfigError, ReplikvError, ResourceError, StoreError } from './errors.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-export const EXIT = { ok: 0, error: 1, unavailable: 2, concern: 3, damaged: 4, usage: 64, config: 78 } as const;
+export const EXIT = { ok: 0, error: 1, unavailable: 2, concern: 3, damaged: 4, usage: 64, resource: 75, config: 78 } as const;
 
 const io: cmd.Io = { stdin: process.stdin, stdout: process.stdout };
 
@@ -192,6 +192,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof RequestError && err.code === 'WRITE_CONCERN') {
       process.stderr.write(`replikv: ${err.message}\n`);
       return EXIT.concern;
+    }
+    if (err instanceof ResourceError) {
+      process.stderr.write(`replikv: ${err.message}\n`);
+      return EXIT.resource;
     }
     if (err instanceof DamagedBackupError || err instanceof WrongKeyError) {
       process.stderr.write(`replikv: ${err.message}\n`);
