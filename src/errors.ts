@@ -44,5 +44,5 @@ export class StoreError extends ReplikvError {
  * not writable) or a listen address already in use.
  */
 export class ResourceError extends ReplikvError {
-  override readonly code = 'RESOURCE_UNAVAILABLE';
+  override readonly code: string = 'RESOURCE_UNAVAILABLE';
 }
