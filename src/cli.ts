@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // The replikv command line. Commands are thin: parse, call a function, map typed errors to exit
 // codes (64 usage, 78 configuration, 2 store or daemon unreachable, 3 write concern not met,
-// 4 a damaged backup or a wrong key, 1 anything else). With --json an error is one JSON line on
-// stderr, {"error": MESSAGE, "code": CODE}, with the same exit code.
+// 4 a damaged backup or a wrong key, 75 a data directory or address in use or unwritable, 1 anything
+// else). With --json an error is one JSON line on stderr, {"error": MESSAGE, "code": CODE}, with the
+// same exit code.
 
 import './polyfill.js';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
@@ -12,12 +13,12 @@ import { backupCreateCommand, backupListCommand, backupPruneCommand, backupVerif
 import { DamagedBackupError, WrongKeyError } from './backup/errors.js';
 import { BACKUP_TYPES, type BackupType } from './backup/manifest.js';
 import { daemonCommand } from './daemon-command.js';
-import { ConfigError, ReplikvError, StoreError } from './errors.js';
+import { ConfigError, ReplikvError, ResourceError, StoreError } from './errors.js';
 import { exactBound, exactKey, exactValue, keyFromBase64, processArgs } from './control/argv-bytes.js';
 import { errorLine, wantsJson } from './control/error-output.js';
 import { VERSION } from './version.js';
 
-export const EXIT = { ok: 0, error: 1, unavailable: 2, concern: 3, damaged: 4, usage: 64, config: 78 } as const;
+export const EXIT = { ok: 0, error: 1, unavailable: 2, concern: 3, damaged: 4, usage: 64, resource: 75, config: 78 } as const;
 
 const io: cmd.Io = { stdin: process.stdin, stdout: process.stdout };
 
@@ -234,6 +235,7 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof ConfigError) return fail(EXIT.config, err);
     if (err instanceof StoreError || err instanceof DaemonUnavailableError) return fail(EXIT.unavailable, err);
     if (err instanceof RequestError && err.code === 'WRITE_CONCERN') return fail(EXIT.concern, err);
+    if (err instanceof ResourceError) return fail(EXIT.resource, err);
     if (err instanceof DamagedBackupError || err instanceof WrongKeyError) return fail(EXIT.damaged, err);
     if (err instanceof ReplikvError) return fail(EXIT.error, err);
     const e = err instanceof Error ? err : new Error(String(err));

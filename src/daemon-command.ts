@@ -20,6 +20,22 @@ export function daemonCommand(): Command {
     .option('--identity <file>', 'private key file (default DATA_DIR/identity.key, created if missing)')
     .option('--control <path>', 'control socket (default DATA_DIR/control.sock)')
     .addOption(new Option('--durability <mode>', 'strict (synced before ack) or relaxed (synced within 1 s)').choices(['strict', 'relaxed']))
+    .addHelpText(
+      'after',
+      `
+One daemon per data directory: it holds a lock on DATA_DIR/daemon.lock (released by the kernel
+when the process ends, kill -9 included), and a second daemon exits naming the first one's pid.
+A start that is refused creates nothing: no identity key, no store, no new data directory.
+
+Signals: SIGINT or SIGTERM stops cleanly (also during start-up or a bootstrap, which resumes at the
+next start); a second one during the stop exits at once with code 1. SIGHUP is ignored (logged):
+the log goes to stderr, so there is no log file to reopen.
+
+Exit codes: 0 stopped cleanly; 78 bad configuration (config file, flags, swarm key file, a listen
+address not on this machine); 75 the data directory is in use by another daemon or cannot be
+created or written, or a listen address is in use; 1 anything else.
+`,
+    )
     .action(async (opts: Record<string, unknown>) => {
       const config = loadConfig(opts.config as string | undefined, {
         dataDir: opts.dataDir as string | undefined,
@@ -33,6 +49,14 @@ export function daemonCommand(): Command {
         durability: opts.durability as Config['durability'] | undefined,
       });
       const { runDaemon } = await import('./daemon.js');
-      await runDaemon(config);
+      try {
+        await runDaemon(config);
+      } finally {
+        // Stopped cleanly or refused to start, and the log is written (its destination is
+        // synchronous): exit now. libp2p leaves timers behind when it stops (its address
+        // manager's 1 s debounce), which would hold the process a second or more. main() sets
+        // the exit code in the microtasks that follow, before this callback runs.
+        setImmediate(() => process.exit());
+      }
     });
 }

@@ -1,15 +1,23 @@
-// The daemon: store, identity, libp2p node, replicator and control socket, started in that order
-// and stopped in reverse on SIGINT or SIGTERM (stop accepting control requests, stop syncing,
-// close peers, then close the store, which waits for the last commit and flush).
+// The daemon: data-directory lock, identity, libp2p node, store, replicator and control socket,
+// started in that order and stopped in reverse on SIGINT or SIGTERM (stop accepting control
+// requests, stop syncing, close peers, let a bootstrap commit its last chunk, close the store,
+// which waits for the last commit and flush, then release the lock).
+//
+// Start-up checks everything that can refuse it before it creates anything: the swarm key is read,
+// the data directory locked, and the listen addresses bound with an identity generated in memory;
+// only then are the identity key written and the store opened. A refused start leaves the data
+// directory as it was (one it created is removed).
 
 import { pino, type Logger } from 'pino';
 import type { NodeApi, Status } from './control/api.js';
 import { startControlServer } from './control/server.js';
 import type { Config } from './config.js';
-import { loadOrCreateIdentity } from './net/identity.js';
-import { createNetwork, fullAddrs } from './net/node.js';
+import { lockDataDir, type DataDirLock } from './data-dir.js';
+import { loadOrGenerateIdentity } from './net/identity.js';
+import { listenFailure } from './net/listen-error.js';
+import { createNetwork, fullAddrs, type Network } from './net/node.js';
 import { readSwarmKeyFile } from './net/swarm-key.js';
-import { ReplikvError } from './errors.js';
+import { ConfigError, ReplikvError, ResourceError } from './errors.js';
 import { Keyspace } from './store/keyspace.js';
 import { Bootstrapper } from './sync/bootstrap.js';
 import { RepairError, repairNode, verifyNode } from './sync/integrity.js';
@@ -26,21 +34,32 @@ export interface RunningDaemon {
   stop(): Promise<void>;
 }
 
+/** The parts start-up must be able to refuse, acquired in that order; on failure, nothing is left behind. */
+async function acquire(config: Config, denyPeer: (peerId: string) => boolean): Promise<{ lock: DataDirLock; node: Network; ks: Keyspace }> {
+  const swarmKey = config.swarmKey === null ? undefined : readSwarmKeyFile(config.swarmKey);
+  const lock = await lockDataDir(config.dataDir);
+  let node: Network | undefined;
+  try {
+    const identity = await loadOrGenerateIdentity(config.identity);
+    node = await createNetwork({ privateKey: identity.key, listen: config.listen, swarmKey, allowList: config.allowList, denyPeer }).catch((err: unknown) => {
+      if (err instanceof ReplikvError) throw err;
+      const failure = listenFailure((err as Error).message, config.listen);
+      throw failure.kind === 'busy' ? new ResourceError(failure.message) : failure.kind === 'config' ? new ConfigError(failure.message) : new ReplikvError(failure.message);
+    });
+    await identity.persist();
+    const ks = await Keyspace.openDir(config.dataDir, { durability: config.durability, maxValueBytes: config.maxValueBytes });
+    return { lock, node, ks };
+  } catch (err) {
+    await Promise.resolve(node?.stop()).catch(() => undefined);
+    await lock.discard();
+    throw err;
+  }
+}
+
 export async function startDaemon(config: Config, log: Logger): Promise<RunningDaemon> {
   // Forgotten peers are refused by the connection gater; the replicator knows them once it exists.
   let forgotten = (_peerId: string): boolean => false;
-  const ks = await Keyspace.openDir(config.dataDir, { durability: config.durability, maxValueBytes: config.maxValueBytes });
-  const node = await createNetwork({
-    privateKey: await loadOrCreateIdentity(config.identity),
-    listen: config.listen,
-    swarmKey: config.swarmKey === null ? undefined : readSwarmKeyFile(config.swarmKey),
-    allowList: config.allowList,
-    denyPeer: (peerId) => forgotten(peerId),
-  }).catch(async (err: unknown) => {
-    await ks.close();
-    if (err instanceof ReplikvError) throw err;
-    throw new ReplikvError(`cannot start networking on ${config.listen.join(', ')}: ${(err as Error).message}`, { cause: err });
-  });
+  const { lock, node, ks } = await acquire(config, (peerId) => forgotten(peerId));
   const replicator = new Replicator(node, ks, log, {
     mode: config.mode,
     gossipIntervalMs: config.gossipIntervalMs,
@@ -119,46 +138,90 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   } catch (err) {
     await node.stop();
     await ks.close();
+    await lock.discard();
     throw err;
   }
   const s = status();
   // The first log line: who this node is and where to reach it.
   log.info({ peerId: s.peerId, replicaId: s.replicaId, addrs: s.addrs, mode: config.mode, dataDir: config.dataDir, control: config.control }, 'replikv daemon started');
+  let stopping = false;
+  let bootstrapped: Promise<void> | undefined;
   if (Bootstrapper.needed(ks, config.bootstrap.length > 0)) {
     const boot = new Bootstrapper(node, ks, replicator, log, { gossipIntervalMs: config.gossipIntervalMs });
     bootstrapper = boot;
     replicator.bootstrapping = true;
     log.info('bootstrapping: streaming a snapshot of the keyspace from a peer');
     const progress = setInterval(() => log.info({ ...boot.progress }, 'bootstrap progress'), PROGRESS_LOG_MS);
-    void boot.run().finally(() => {
-      clearInterval(progress);
-      replicator.bootstrapping = false;
-      log.info({ keys: ks.summary().keys }, 'ready');
-    });
+    bootstrapped = boot
+      .run()
+      .then(
+        () => {
+          if (!stopping) log.info({ keys: ks.summary().keys }, 'ready');
+        },
+        (err: unknown) => {
+          if (!stopping) log.error({ reason: (err as Error).message }, 'bootstrap failed');
+        },
+      )
+      .finally(() => {
+        clearInterval(progress);
+        replicator.bootstrapping = false;
+      });
   }
   await replicator.start();
   return {
     api,
     async stop() {
+      stopping = true;
       bootstrapper?.stop();
       await control.close();
       await replicator.stop();
       await node.stop();
+      await bootstrapped; // its last chunk commits before the store closes
       await ks.close();
+      lock.release();
     },
   };
 }
 
-/** Runs the daemon until SIGINT or SIGTERM. */
+/** What a signal does: the first SIGINT or SIGTERM stops cleanly, a second exits at once; SIGHUP is ignored. */
+export function signalAction(signal: NodeJS.Signals, stopping: boolean): 'stop' | 'exit now' | 'ignore' {
+  if (signal === 'SIGHUP') return 'ignore';
+  return stopping ? 'exit now' : 'stop';
+}
+
+/** Exit code of a second SIGINT or SIGTERM that cuts a stop short. */
+export const FORCED_EXIT = 1;
+
+/**
+ * Installs the signal handlers: resolves with the first SIGINT or SIGTERM. SIGHUP (a closed
+ * terminal or SSH session, logrotate) would kill the process: the log goes to stderr, so there is
+ * no file to reopen, and the signal is logged and ignored.
+ */
+function stopSignal(log: Logger): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const on = (signal: NodeJS.Signals) => {
+      const action = signalAction(signal, stopping);
+      if (action === 'ignore') log.info({ signal }, 'SIGHUP ignored (logs go to stderr; there is no log file to reopen)');
+      else if (action === 'exit now') {
+        log.warn({ signal }, 'second signal: exiting without finishing the clean stop');
+        process.exit(FORCED_EXIT);
+      } else {
+        stopping = true;
+        resolve(signal);
+      }
+    };
+    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, on);
+  });
+}
+
+/** Runs the daemon until SIGINT or SIGTERM (also when one arrives during start-up). */
 export async function runDaemon(config: Config): Promise<void> {
   const log = pino({ level: config.logLevel, base: undefined }, pino.destination({ dest: 2, sync: true }));
+  const signalled = stopSignal(log); // before start-up, so that no signal finds the default handler
   const daemon = await startDaemon(config, log);
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-  });
+  const signal = await signalled;
   log.info({ signal }, 'shutting down');
   await daemon.stop();
   log.info('stopped');
 }
-

@@ -38,3 +38,11 @@ export class ConfigError extends ReplikvError {
 export class StoreError extends ReplikvError {
   override readonly code = 'STORE_ERROR';
 }
+
+/**
+ * Something the daemon needs is held or unusable: its data directory (locked by another daemon, or
+ * not writable) or a listen address already in use.
+ */
+export class ResourceError extends ReplikvError {
+  override readonly code: string = 'RESOURCE_UNAVAILABLE';
+}

@@ -1,6 +1,7 @@
 // The CLI's backup commands: backup create, list, verify, prune, and restore. Each takes typed
 // options and an Io; errors are typed (errors.ts) and cli.ts maps them to exit codes.
 
+import { resolve } from 'node:path';
 import { table, socketPathOf, type Io, type Target } from '../control/commands.js';
 import { ControlClient } from '../control/client.js';
 import { pruneSelection } from './chain.js';
@@ -10,6 +11,7 @@ import type { BackupType, Manifest } from './manifest.js';
 import { progressBar, type Progress } from './progress.js';
 import { Repo } from './repo.js';
 import { restoreBackup } from './restore.js';
+import { assertDataDirFree } from '../data-dir.js';
 import { verifyRepo } from './verify.js';
 
 export interface RepoOptions {
@@ -73,6 +75,7 @@ export async function backupPruneCommand(o: RepoOptions & { keepFull: number }, 
 }
 
 export async function restoreCommand(o: RepoOptions & { dataDir: string; until?: string }, io: Io): Promise<void> {
+  await assertDataDirFree(resolve(o.dataDir)); // before the repository is opened: a running daemon's directory is refused at once
   const repo = await Repo.open(o.repo, await passphraseOf(o));
   const bar = progressBar('restore', 'MB');
   const r = await withBar(bar, () => restoreBackup({ repo, dataDir: o.dataDir, until: o.until, onProgress: (p) => bar.update(p.bytes, p.total) }));

@@ -7,6 +7,7 @@
 
 import { mkdir, mkdtemp, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { assertDataDirFree } from '../data-dir.js';
 import { Keyspace } from '../store/keyspace.js';
 import { DecodeError } from '../errors.js';
 import { resolveChain } from './chain.js';
@@ -36,6 +37,7 @@ export interface RestoreResult {
 }
 
 export async function restoreBackup(o: RestoreOptions): Promise<RestoreResult> {
+  await assertDataDirFree(resolve(o.dataDir)); // a running daemon's directory: say so, naming its pid
   o.repo.requireKey();
   const chain = resolveChain(await o.repo.manifests(), o.until);
   const target = resolve(o.dataDir);

@@ -8,7 +8,7 @@ import { chmod, lstat, unlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { DEFAULT_MAX_VALUE_BYTES } from '../core/validate.js';
-import { DecodeError, InvalidKeyError, InvalidTokenError, InvalidValueError, ReplikvError } from '../errors.js';
+import { DecodeError, InvalidKeyError, InvalidTokenError, InvalidValueError, ReplikvError, ResourceError } from '../errors.js';
 import type { ReadResult } from '../store/keyspace.js';
 import { Clock } from '../core/clock.js';
 import { WriteConcernError } from '../sync/write-concern.js';
@@ -39,8 +39,8 @@ export interface ControlServerOptions {
   maxValueBytes?: number;
 }
 
-/** The socket path is taken by a live daemon, or is not a socket we may replace. */
-export class ControlSocketError extends ReplikvError {
+/** The socket path is taken by a live daemon, or is not a socket we may replace (exit 75, like a port in use). */
+export class ControlSocketError extends ResourceError {
   override readonly code = 'CONTROL_SOCKET';
 }
 

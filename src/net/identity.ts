@@ -20,6 +20,32 @@ export async function loadOrCreateIdentity(file: string): Promise<PrivateKey> {
   return winner;
 }
 
+export interface Identity {
+  key: PrivateKey;
+  /** Writes a newly generated key to its file (mode 0600); nothing to do for a loaded one. */
+  persist(): Promise<void>;
+}
+
+/**
+ * The identity key in `file`, or a new one that is written only by `persist()`: the daemon persists
+ * it once it is listening, so a start that fails before leaves no key behind.
+ */
+export async function loadOrGenerateIdentity(file: string): Promise<Identity> {
+  const existing = await readKeyFile(file);
+  if (existing !== undefined) return { key: existing, persist: async () => {} };
+  const key = await generateKeyPair('Ed25519');
+  return {
+    key,
+    async persist() {
+      // Unlike rename, link refuses to replace a key another process created meanwhile (two
+      // daemons sharing one --identity file): ours is already in use, so refuse to start.
+      if (!(await publish(file, privateKeyToProtobuf(key)))) {
+        throw new ConfigError(`identity key ${file} was created by another process while this daemon started; start it again`);
+      }
+    },
+  };
+}
+
 /** The key in `file`, or undefined if there is no such file. */
 async function readKeyFile(file: string): Promise<PrivateKey | undefined> {
   let bytes: Uint8Array;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
-import { loadOrCreateIdentity } from '../../src/net/identity.js';
+import { loadOrCreateIdentity, loadOrGenerateIdentity } from '../../src/net/identity.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -69,5 +69,28 @@ describe('loadOrCreateIdentity', () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toContain(file);
     expect((err as Error).message).toContain('EISDIR');
+  });
+});
+
+describe('loadOrGenerateIdentity', () => {
+  it('generates a key in memory and writes it only on persist, with mode 0600', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'identity.key');
+    const id = await loadOrGenerateIdentity(file);
+    expect(readdirSync(dir)).toEqual([]); // a start refused before persist leaves no key
+    await id.persist();
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const again = await loadOrGenerateIdentity(file);
+    expect(again.key.equals(id.key)).toBe(true);
+    await again.persist(); // a loaded key: nothing to write
+    expect(readdirSync(dir)).toEqual(['identity.key']);
+  });
+
+  it('refuses to persist when another process created the file meanwhile, and keeps that key', async () => {
+    const file = join(tempDir(), 'identity.key');
+    const mine = await loadOrGenerateIdentity(file);
+    const other = await loadOrCreateIdentity(file);
+    await expect(mine.persist()).rejects.toThrow(ConfigError);
+    expect((await loadOrCreateIdentity(file)).equals(other)).toBe(true);
   });
 });
