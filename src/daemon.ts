@@ -21,7 +21,7 @@ import { ConfigError, ReplikvError, ResourceError } from './errors.js';
 import { Keyspace } from './store/keyspace.js';
 import { Bootstrapper } from './sync/bootstrap.js';
 import { RepairError, repairNode, verifyNode } from './sync/integrity.js';
-import { aloneWarnAfterMs, Replicator } from './sync/replicator.js';
+import { Replicator } from './sync/replicator.js';
 import { checkConcern } from './control/concern-check.js';
 import { VERSION } from './version.js';
 
@@ -74,11 +74,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   const startedAt = Date.now();
   const status = (): Status => {
     const s = ks.summary();
-    const alone = replicator.aloneForMs(Date.now());
-    const warnings =
-      alone !== null && alone >= aloneWarnAfterMs(config.gossipIntervalMs) && (s.keys > 0 || !s.clock.isEmpty())
-        ? [`no peer reachable for ${Math.round(alone / 1000)} s: writes on this node are not being replicated`]
-        : [];
+    const alone = replicator.aloneSeconds(Date.now());
+    const warnings = alone === null ? [] : [`no peer reachable for ${alone} s: writes on this node are not being replicated`];
     return {
       peerId: node.peerId.toString(),
       replicaId: s.replicaId,

@@ -188,10 +188,15 @@ export class Replicator {
     return forgotten;
   }
 
-  /** How long no peer has been connected (ms), or null while one is. */
-  aloneForMs(now: number): number | null {
+  /**
+   * Seconds this node, holding data, has had no connected peer, once that is long enough to warn
+   * about (status and log); null otherwise.
+   */
+  aloneSeconds(now: number): number | null {
     const since = this.membership.aloneSince();
-    return since === null ? null : now - since;
+    if (since === null || now - since < aloneWarnAfterMs(this.opts.gossipIntervalMs)) return null;
+    const s = this.ks.summary();
+    return s.keys === 0 && s.clock.isEmpty() ? null : Math.round((now - since) / 1000);
   }
 
   private loadForgotten(): [string, number][] {
@@ -244,12 +249,11 @@ export class Replicator {
 
   /** A node with data and no connected peer for a while says so, once per spell (status says it too). */
   private noteAlone(now: number): void {
-    const alone = this.aloneForMs(now);
-    if (alone === null || alone < aloneWarnAfterMs(this.opts.gossipIntervalMs) || this.aloneLogged) return;
-    const s = this.ks.summary();
-    if (s.keys === 0 && s.clock.isEmpty()) return;
+    if (this.aloneLogged) return;
+    const seconds = this.aloneSeconds(now);
+    if (seconds === null) return;
     this.aloneLogged = true;
-    this.log.warn({ seconds: Math.round(alone / 1000), known: this.membership.list().length }, 'no peer reachable: writes on this node are not being replicated');
+    this.log.warn({ seconds, known: this.membership.list().length }, 'no peer reachable: writes on this node are not being replicated');
   }
 
   private async dial(plan: DialPlan): Promise<void> {
@@ -692,7 +696,7 @@ export class Replicator {
 }
 
 /** How long a node with data may have no connected peer before it warns (status and log). */
-export function aloneWarnAfterMs(gossipIntervalMs: number): number {
+function aloneWarnAfterMs(gossipIntervalMs: number): number {
   return Math.max(5_000, 10 * gossipIntervalMs);
 }
 
