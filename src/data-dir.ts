@@ -12,9 +12,9 @@
 // unlinked file is never taken for the directory's lock.
 
 import { closeSync, constants, fstatSync, ftruncateSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { access, mkdir, rm } from 'node:fs/promises';
+import { access, mkdir, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ResourceError } from './errors.js';
 
 export const LOCK_FILE = 'daemon.lock';
@@ -80,12 +80,38 @@ async function holderPid(file: string): Promise<number | undefined> {
   return undefined;
 }
 
-const REASONS: Record<string, string> = { ENOTDIR: 'not a directory', EEXIST: 'not a directory', EACCES: 'permission denied', EPERM: 'permission denied', EROFS: 'read-only file system', ENOSPC: 'no space left' };
+const REASONS: Record<string, string> = { ENOENT: 'no such file or directory', ENOTDIR: 'not a directory', EEXIST: 'not a directory', EACCES: 'permission denied', EPERM: 'permission denied', EROFS: 'read-only file system', ENOSPC: 'no space left' };
 
 function cannot(dir: string, what: string, err: unknown): ResourceError {
   const code = (err as NodeJS.ErrnoException).code;
   const reason = code === undefined ? (err as Error).message : REASONS[code] === undefined ? code : `${REASONS[code]} (${code})`;
   return new ResourceError(`data directory ${dir} ${what}: ${reason}`);
+}
+
+/**
+ * mkdir -p, one level at a time; returns the first directory it created, like mkdir's recursive
+ * form. Node 20's recursive mkdir loops for ever (at 100% CPU) on a path under /proc, where mkdir
+ * answers ENOENT even though the parent exists; here that is an error like any other.
+ */
+async function makeDirs(dir: string): Promise<string | undefined> {
+  const missing: string[] = [];
+  for (let d = dir; ; d = dirname(d)) {
+    try {
+      await stat(d);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(d) === d) throw err;
+      missing.unshift(d);
+    }
+  }
+  for (const d of missing) {
+    try {
+      await mkdir(d, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // made meanwhile by another start: fine
+    }
+  }
+  return missing[0];
 }
 
 /**
@@ -97,7 +123,7 @@ export async function lockDataDir(dir: string): Promise<DataDirLock> {
   for (let attempt = 0; ; attempt++) {
     let created: string | undefined;
     try {
-      created = await mkdir(dir, { recursive: true, mode: 0o700 });
+      created = await makeDirs(dir);
       await access(dir, constants.W_OK);
     } catch (err) {
       throw cannot(dir, 'cannot be created or written', err);

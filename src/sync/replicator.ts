@@ -293,7 +293,7 @@ export class Replicator {
       const first = await frames.next();
       if (first.done === true) throw new ProtocolError('stream closed before the digest');
       const theirs = decodeMessage(first.value);
-      if (theirs.type === MSG.busy) return; // the peer is bootstrapping; try again next round
+      if (theirs.type === MSG.busy) return await writer.close(); // the peer is bootstrapping; try again next round
       if (theirs.type !== MSG.digest) throw new ProtocolError(`expected DIGEST, got message type ${theirs.type}`);
       await this.exchange(peer, theirs, frames, writer);
     } catch (err) {
@@ -347,7 +347,7 @@ export class Replicator {
       const received = { bytes: 0 };
       const frames = this.framesOf(stream, this.opts.maxFrameBytes, received);
       const first = await frames.next();
-      if (first.done === true) return;
+      if (first.done === true) return await stream.close();
       const m = decodeMessage(first.value);
       if (m.type === MSG.verify) {
         // Also a bootstrapping node's probe: the digest carries peer addresses, so it finds the cluster.
@@ -386,7 +386,7 @@ export class Replicator {
         await acks.write(encodeAck(push.seq)); // applyDelta resolved: stored as durably as configured
         await acks.flush();
         const next = await frames.next();
-        if (next.done === true) return;
+        if (next.done === true) return await acks.close(); // the pusher is done with this stream
         const msg = decodeMessage(next.value);
         if (msg.type !== MSG.push) throw new ProtocolError(`expected PUSH, got message type ${msg.type}`);
         push = msg;

@@ -105,6 +105,17 @@ describe('membership', () => {
     expect((await empty.status()).state).toBe('ready');
   }, 120_000);
 
+  it('rounds answered BUSY by a bootstrapping peer leave no stream open behind them', async () => {
+    const a = await fleet.start({ gossipIntervalMs: 100 });
+    const b = await fleet.start({ gossipIntervalMs: 100, bootstrap: [a.addr] });
+    await allReady([b]); // a's rounds met BUSY every 100 ms while b waited out its grace
+    await untilConnected([a, b]);
+    expect((await a.stop()).code).toBe(0);
+    // libp2p closes every open stream at stop with one shared signal: leaked streams showed as this
+    expect(a.child.stderr()).not.toMatch(/MaxListenersExceededWarning/);
+    expect(a.child.stderr()).toMatch(/"stopped"/);
+  }, 60_000);
+
   it('a seed node whose data directory is wiped is found again by address, and its writes replicate', async () => {
     const [port] = await freePorts(1);
     const seedAddr = tcp(port!); // bare: no /p2p/ PeerId, as in config/example-three-machines
