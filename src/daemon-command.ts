@@ -3,6 +3,7 @@
 
 import { Command, Option } from 'commander';
 import { loadConfig, type Config } from './config.js';
+import { takeEarlySignals } from './early-signals.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -48,7 +49,14 @@ created or written, or a listen address is in use; 1 anything else.
         control: opts.control as string | undefined,
         durability: opts.durability as Config['durability'] | undefined,
       });
+      // A SIGINT or SIGTERM while the modules loaded stops the daemon before it starts (nothing is
+      // created yet) rather than killing it with the default action (early-signals.ts).
       const { runDaemon } = await import('./daemon.js');
+      const early = takeEarlySignals();
+      if (early.some((s) => s !== 'SIGHUP')) {
+        process.stderr.write(`replikv: ${early.find((s) => s !== 'SIGHUP')} before start-up finished: not started\n`);
+        return void setImmediate(() => process.exit(0));
+      }
       try {
         await runDaemon(config);
       } finally {

@@ -68,7 +68,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     bootstrap: config.bootstrap,
     peerGoneAfterMs: config.peerGoneAfterMs,
   });
-  forgotten = (peerId) => replicator.membership.isForgotten(peerId);
+  forgotten = (peerId) => replicator.refuses(peerId);
   let bootstrapper: Bootstrapper | undefined;
   let repairing = false;
   const startedAt = Date.now();
@@ -121,10 +121,10 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       }
     },
     changes: (since) => ks.changes(since),
-    forget: async (peer) => {
-      const forgotten = await replicator.forget(peer);
-      if (forgotten) log.info({ peer }, 'peer forgotten by the operator');
-      return { peer, forgotten };
+    forget: async (peer, force) => {
+      const r = await replicator.forget(peer, force);
+      if (r.forgotten) log.info({ peer, known: r.known }, 'peer forgotten by the operator');
+      return { peer, ...r };
     },
   };
   let control: Awaited<ReturnType<typeof startControlServer>>;
@@ -165,6 +165,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       });
   }
   await replicator.start();
+  if (bootstrapped === undefined) log.info({ keys: ks.summary().keys }, 'ready');
   return {
     api,
     async stop() {

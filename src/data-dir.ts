@@ -97,7 +97,10 @@ async function makeDirs(dir: string): Promise<string | undefined> {
   const missing: string[] = [];
   for (let d = dir; ; d = dirname(d)) {
     try {
-      await stat(d);
+      if (!(await stat(d)).isDirectory()) {
+        // what mkdir says: EEXIST for the directory itself, ENOTDIR for a path through a file
+        throw Object.assign(new Error(`${d} is not a directory`), { code: d === dir ? 'EEXIST' : 'ENOTDIR' });
+      }
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(d) === d) throw err;

@@ -75,11 +75,13 @@ export interface NodeApi {
   /** One consistent snapshot's summary and the key states holding a dot `since` lacks (for backups). */
   changes(since: Clock): KeyspaceChanges;
   /** Drops a peer at once and for good on this node; the others are told at the next exchanges. */
-  forget(peer: string): Promise<ForgetReply>;
+  forget(peer: string, force?: boolean): Promise<ForgetReply>;
 }
 
 export interface ForgetReply {
   peer: string;
   /** False when the peer was forgotten already. */
   forgotten: boolean;
+  /** Whether the peer was in this node's peer table (a typo forgets a PeerId nobody has). */
+  known: boolean;
 }

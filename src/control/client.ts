@@ -98,8 +98,8 @@ export class ControlClient {
   }
 
   /** Drops a peer for good on this node; the daemon tells the others. */
-  async forget(peer: string): Promise<ForgetReply> {
-    return this.json(await this.call('POST', `/v1/forget?peer=${encodeURIComponent(peer)}`));
+  async forget(peer: string, opts: { force?: boolean } = {}): Promise<ForgetReply> {
+    return this.json(await this.call('POST', `/v1/forget?peer=${encodeURIComponent(peer)}${opts.force === true ? '&force=1' : ''}`));
   }
 
   private json<T>(r: Reply): T {

@@ -164,11 +164,12 @@ export async function verifyCommand(o: Target, io: Io): Promise<void> {
 }
 
 /** Drops a peer from this node at once (and, through gossip, from the others). */
-export async function forgetCommand(o: Target & { peer: string }, io: Io): Promise<void> {
-  const r = await clientOf(o).forget(o.peer);
-  await (o.json
-    ? emitJson(io, r)
-    : emit(io.stdout, r.forgotten ? `forgot ${r.peer}; the other nodes are told at their next exchanges\n` : `${r.peer} was forgotten already\n`));
+export async function forgetCommand(o: Target & { peer: string; force?: boolean }, io: Io): Promise<void> {
+  const r = await clientOf(o).forget(o.peer, { force: o.force });
+  if (o.json) return emitJson(io, r);
+  if (!r.forgotten) return emit(io.stdout, `${r.peer} was forgotten already\n`);
+  const unknown = r.known ? '' : ' (it was not in this node\'s peer table: check the PeerId)';
+  await emit(io.stdout, `forgot ${r.peer}${unknown}; the other nodes are told at their next exchanges\n`);
 }
 
 /** Re-fetches the keyspace from a healthy peer, keeping writes only this node holds. */

@@ -161,7 +161,7 @@ async function route(req: IncomingMessage, res: ServerResponse, api: NodeApi, ma
   if (path === '/v1/peers' && method === 'GET') return sendJson(res, 200, api.peers());
   if (path === '/v1/verify' && method === 'POST') return sendJson(res, 200, await api.verify());
   if (path === '/v1/repair' && method === 'POST') return sendJson(res, 200, await api.repair(query.get('peer') ?? undefined));
-  if (path === '/v1/forget' && method === 'POST') return sendJson(res, 200, await api.forget(peerIdParam(query.get('peer'))));
+  if (path === '/v1/forget' && method === 'POST') return sendJson(res, 200, await api.forget(peerIdParam(query.get('peer')), query.get('force') === '1'));
   sendJson(res, 404, { error: `no route for ${method} ${path}` });
 }
 

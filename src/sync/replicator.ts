@@ -172,20 +172,33 @@ export class Replicator {
   }
 
   /** Forgets a peer on this node at once and tells the others at the next exchanges. */
-  async forget(peer: string): Promise<boolean> {
+  async forget(peer: string, force = false): Promise<{ forgotten: boolean; known: boolean }> {
     try {
       peerIdFromString(peer);
     } catch (err) {
       throw new ForgetError(`"${peer}" is not a PeerId: ${(err as Error).message}`);
     }
     if (peer === this.membership.self) throw new ForgetError('a node cannot forget itself (stop it, or forget it from another node)');
+    // Forgetting is for machines that are gone; a live one would be cut off for 30 days.
+    if (!force && this.membership.connectedPeers().includes(peer)) {
+      throw new ForgetError(`${peer} is connected to this node right now: stop it first, or pass --force to forget a live peer`);
+    }
+    const known = this.membership.list().some((p) => p.peerId === peer);
     const forgotten = this.membership.forget(peer, Date.now());
     if (forgotten) {
       this.holds.delete(peer);
       await this.node.hangUp(peerIdFromString(peer)).catch(() => {});
       await this.saveForgotten();
     }
-    return forgotten;
+    return { forgotten, known };
+  }
+
+  /** The connection gater's question: is this peer refused? A refusal is logged once a minute per peer. */
+  refuses(peer: string): boolean {
+    if (!this.membership.isForgotten(peer)) return false;
+    const held = this.warnings.take(`refused|${peer}`, Date.now());
+    if (held !== null) this.log.info({ peer, ...(held > 0 ? { suppressed: held } : {}) }, 'refused a connection of a forgotten peer (replikv forget)');
+    return true;
   }
 
   /**

@@ -194,6 +194,9 @@ describe('membership', () => {
     const cOpts: DaemonOptions = { bootstrap: [a.addr] };
     const c = await fleet.start(cOpts);
     await untilConnected([a, b, c]);
+    const live = await a.cli('forget', c.peerId);
+    expect(live.code).toBe(1); // a live peer is not forgotten by mistake
+    expect(live.stderr).toMatch(/connected to this node right now: stop it first, or pass --force/);
     await c.stop();
 
     const bad = await a.cli('forget', 'not-a-peer-id');
@@ -213,6 +216,7 @@ describe('membership', () => {
     // c comes back with the same identity and data: a and b refuse it
     const back = await fleet.start({ ...cOpts, dataDir: c.dataDir });
     await until(() => /peer lost|dial failed/.test(back.child.stderr()), 'a and b to refuse it', 30_000);
+    await until(() => /refused a connection of a forgotten peer/.test(a.child.stderr() + b.child.stderr()), 'a refusal in the log', 30_000);
     await putOn(a, 'after-forget', 'x');
     await untilValue([a, b], 'after-forget', 'x');
     const seen = await Promise.all([a.status(), b.status()]);
