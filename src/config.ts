@@ -29,6 +29,14 @@ export const ConfigSchema = z.strictObject({
     .min(1)
     .max(256 * 1024 * 1024)
     .default(16 * 1024 * 1024),
+  /** Most siblings (concurrent versions) one key may hold from a peer; more is refused. */
+  maxSiblings: z.number().int().min(1).max(65536).default(1000),
+  /** How far ahead of this node's clock a peer's write timestamp may be; further is refused. */
+  maxClockSkewMs: z
+    .number()
+    .int()
+    .min(1000)
+    .default(10 * 60_000),
   /** Addresses to listen on for peers. */
   listen: z.array(Multiaddr).min(1).default(['/ip4/0.0.0.0/tcp/7400']),
   /** Peers to contact at start; the rest are learned through gossip. */

@@ -47,7 +47,12 @@ async function acquire(config: Config, denyPeer: (peerId: string) => boolean): P
       throw failure.kind === 'busy' ? new ResourceError(failure.message) : failure.kind === 'config' ? new ConfigError(failure.message) : new ReplikvError(failure.message);
     });
     await identity.persist();
-    const ks = await Keyspace.openDir(config.dataDir, { durability: config.durability, maxValueBytes: config.maxValueBytes });
+    const ks = await Keyspace.openDir(config.dataDir, {
+      durability: config.durability,
+      maxValueBytes: config.maxValueBytes,
+      maxSiblings: config.maxSiblings,
+      maxClockSkewMs: config.maxClockSkewMs,
+    });
     return { lock, node, ks };
   } catch (err) {
     await Promise.resolve(node?.stop()).catch(() => undefined);

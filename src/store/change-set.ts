@@ -9,6 +9,7 @@
 
 import { decodeKeyState, inspectKeyState, inspectKeyStateInto, type KeyStateFacts, type ScratchFacts } from '../core/codec.js';
 import { compareBytes } from '../core/bytes.js';
+import { hlcMillis } from '../core/hlc.js';
 import type { KeyState } from '../core/key-state.js';
 import { DecodeError } from '../errors.js';
 import type { WriteView } from './backend.js';
@@ -76,8 +77,9 @@ export class ChangeSet {
    * Replaces the key's state with `bytes`, a canonical encoding, which is checked here (the whole
    * key-state grammar and the value size limit): a bad one throws before anything is put.
    */
-  replace(key: Uint8Array, old: Stored | undefined, bytes: Uint8Array): void {
+  replace(key: Uint8Array, old: Stored | undefined, bytes: Uint8Array, limits?: RemoteLimits): void {
     const facts = inspectKeyStateInto(bytes, this.maxValueBytes, this.scratch);
+    if (limits !== undefined) checkRemote(key, facts, limits);
     const n = this.next;
     const ops = this.dotOps;
     if (old !== undefined) {
@@ -176,5 +178,27 @@ class StagedIndex {
       for (let i = 0; i < this.keys.length; i++) this.byId.set(keyId(this.keys[i]!), i);
     }
     return this.byId;
+  }
+}
+
+/** Bounds on a state that holds siblings from a peer (or a snapshot): they hold for every node. */
+export interface RemoteLimits {
+  maxSiblings: number;
+  /** The highest HLC accepted: the local wall clock plus the allowed skew. */
+  maxHlc: number;
+}
+
+/**
+ * A peer's state may not make this node's keys unreadable (hundreds of thousands of siblings) or
+ * push its HLC to the integer limit, after which no write could be timestamped: refused whole.
+ */
+function checkRemote(key: Uint8Array, facts: ScratchFacts, limits: RemoteLimits): void {
+  const name = () => Buffer.from(key).toString('utf8');
+  if (facts.dots.length > limits.maxSiblings) {
+    throw new DecodeError(`key "${name()}": ${facts.dots.length} siblings exceed the limit of ${limits.maxSiblings} (maxSiblings)`);
+  }
+  if (facts.maxHlc > limits.maxHlc) {
+    const ahead = Math.round((hlcMillis(facts.maxHlc) - hlcMillis(limits.maxHlc)) / 1000);
+    throw new DecodeError(`key "${name()}": a timestamp ${ahead} s further ahead of this node's clock than the allowed skew (maxClockSkewMs)`);
   }
 }

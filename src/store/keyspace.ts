@@ -6,10 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Writer } from '../core/bytes.js';
 import { Clock } from '../core/clock.js';
-import { decodeKeyState, encodeFirstWrite, encodeKeyState, replicaToBytes, resolveEncoded } from '../core/codec.js';
+import { decodeKeyState, encodeFirstWrite, encodeKeyState, replicaToBytes, resolveEncoded, siblingCount } from '../core/codec.js';
 import { chunkEntries, DEFAULT_DELTA_LIMITS, mergeEntry, selectDelta, type DeltaChunk, type DeltaSource, type DeltaEntry, type DeltaLimits } from '../core/delta.js';
 import { Digest } from '../core/digest.js';
-import { nextHlc } from '../core/hlc.js';
+import { HLC_LOGICAL_BITS, nextHlc } from '../core/hlc.js';
 import { localWrite, resolve, type KeyState } from '../core/key-state.js';
 import type { Dot, ReplicaId } from '../core/replica.js';
 import { repairKey } from '../core/repair.js';
@@ -31,7 +31,14 @@ export interface KeyspaceOptions {
   maxValueBytes?: number;
   /** Wall clock in ms, for HLC timestamps (injected so tests are deterministic). */
   now?: () => number;
+  /** Most siblings a key may hold from a peer (default 1,000). */
+  maxSiblings?: number;
+  /** How far ahead of this node's clock a peer's timestamp may be (default 10 minutes). */
+  maxClockSkewMs?: number;
 }
+
+export const DEFAULT_MAX_SIBLINGS = 1000;
+export const DEFAULT_MAX_CLOCK_SKEW_MS = 10 * 60_000;
 
 export type WriteOp =
   | { type: 'put'; key: string; value: Uint8Array; context?: string }
@@ -98,6 +105,8 @@ export class Keyspace {
   readonly maxValueBytes: number;
   readonly durability: Durability;
   private readonly now: () => number;
+  private readonly maxSiblings: number;
+  private readonly maxClockSkewMs: number;
 
   private constructor(
     private readonly backend: Backend,
@@ -108,6 +117,8 @@ export class Keyspace {
     this.maxValueBytes = opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
     this.durability = opts.durability ?? 'strict';
     this.now = opts.now ?? Date.now;
+    this.maxSiblings = opts.maxSiblings ?? DEFAULT_MAX_SIBLINGS;
+    this.maxClockSkewMs = opts.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
   }
 
   /** Opens (creating if needed) the store in DATA_DIR/store. */
@@ -181,6 +192,7 @@ export class Keyspace {
    */
   async applyDelta(chunk: DeltaChunk, meta?: { name: string; value: Uint8Array }): Promise<{ changed: number }> {
     this.assertOpen();
+    const limits = { maxSiblings: this.maxSiblings, maxHlc: nextHlc(0, this.now() + this.maxClockSkewMs) + HLC_LOGICAL_BITS - 1 };
     return this.transact((cs) => {
       let changed = 0;
       for (const { key, state } of chunk.entries) {
@@ -190,13 +202,16 @@ export class Keyspace {
         // transaction keeps no per-entry results alive across event turns (a bootstrap-sized
         // delta spent a fifth of its time copying those in the young-generation GC).
         checkDeltaKey(key);
+        // before any decoding: a state of 400,000 siblings must not cost a merge first
+        const sibs = siblingCount(state);
+        if (sibs > limits.maxSiblings) throw new DecodeError(`a key with ${sibs} siblings exceeds the limit of ${limits.maxSiblings} (maxSiblings)`);
         const old = cs.load(key);
         if (old === undefined) {
-          cs.replace(key, old, state); // new key: valid bytes are canonical bytes (replace checks them)
+          cs.replace(key, old, state, limits); // new key: valid bytes are canonical bytes (replace checks them)
         } else {
           const merged = mergeEntry(cs.decode(old), old.bytes, decodeKeyState(state, this.maxValueBytes));
           if (merged === null) continue;
-          cs.replace(key, old, merged);
+          cs.replace(key, old, merged, limits);
         }
         changed++;
       }

@@ -93,6 +93,11 @@ export class Fleet {
     return d.start();
   }
 
+  /** What a libp2p node made by a test (a hostile peer) needs to reach this fleet's daemons. */
+  networkOptions(): { swarmKey?: Uint8Array } {
+    return {};
+  }
+
   /** n daemons; all but the first bootstrap from the first. */
   async cluster(n: number, opts: DaemonOptions = {}): Promise<TestDaemon[]> {
     const first = await this.start(opts);

@@ -1,0 +1,90 @@
+// A hostile peer (a real libp2p node built from the project's own dependencies) pushes key states
+// that today's honest nodes must refuse: a timestamp at the integer limit (every later write on
+// every node would fail) and 400,000 siblings on one key (a read of it would hold the daemon). The
+// honest nodes log the refusal, keep their data and digests, and go on writing and replicating.
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { multiaddr } from '@multiformats/multiaddr';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Writer } from '../../src/core/bytes.js';
+import { Clock } from '../../src/core/clock.js';
+import { encodeKeyState } from '../../src/core/codec.js';
+import type { Sibling } from '../../src/core/key-state.js';
+import { createNetwork, type Network } from '../../src/net/node.js';
+import { encodeEntries, MSG, SYNC_PROTOCOL } from '../../src/sync/messages.js';
+import { Fleet, untilConnected, untilConverged, type TestDaemon } from '../helpers/daemons.js';
+import { eventually, until } from '../helpers/process.js';
+
+const fleet = new Fleet();
+let hostile: Network | undefined;
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state === 'fail') console.error(fleet.logs());
+  await hostile?.stop();
+  hostile = undefined;
+  await fleet.cleanup();
+});
+
+const frame = (msg: Uint8Array) => {
+  const w = new Writer(msg.length + 8);
+  w.chunk(msg);
+  return w.finish();
+};
+
+const replica = (i: number) => `ee${i.toString(16).padStart(30, '0')}`;
+
+/** One PUSH of one key state, with a claim of exactly the dots it carries. */
+function pushOf(key: string, sibs: Sibling[], seq: number): Uint8Array {
+  const ctx = new Map<string, number>();
+  for (const s of sibs) ctx.set(s.r, Math.max(ctx.get(s.r) ?? 0, s.c));
+  const entries = [...ctx].sort(([a], [b]) => (a < b ? -1 : 1));
+  const state = encodeKeyState({ ctx: entries, sibs: [...sibs].sort((a, b) => (a.r < b.r ? -1 : a.r > b.r ? 1 : a.c - b.c)) });
+  const claim = Clock.fromIntervals(entries.map(([r, c]) => [r, 1, c] as [string, number, number]));
+  return frame(encodeEntries(MSG.push, { claim, entries: [{ key: Buffer.from(key), state }] }, seq));
+}
+
+async function pushFromHostile(target: TestDaemon, push: Uint8Array): Promise<void> {
+  hostile ??= await createNetwork({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], ...fleet.networkOptions() });
+  const stream = await hostile.dialProtocol(multiaddr(target.addr), SYNC_PROTOCOL);
+  stream.send(push);
+  // the daemon answers with ACK if it applied the push, or resets the stream if it refused it
+  try {
+    for await (const chunk of stream) {
+      if (chunk.byteLength > 0) throw new Error('the daemon acknowledged a push it should have refused');
+    }
+  } catch (err) {
+    if ((err as Error).message.includes('acknowledged')) throw err;
+  }
+}
+
+describe('a hostile peer pushing states honest nodes must refuse', () => {
+  it('a timestamp at the integer limit and 400,000 siblings on one key: refused, logged, nothing changed, writes go on', async () => {
+    const [a, b] = (await fleet.cluster(2)) as [TestDaemon, TestDaemon];
+    await untilConnected([a, b]);
+    expect((await a.cli('put', 'before', '1')).code).toBe(0);
+    const [before] = await untilConverged([a, b], 1);
+
+    await pushFromHostile(a, pushOf('future', [{ r: replica(1), c: 1, hlc: Number.MAX_SAFE_INTEGER, value: Buffer.from('x') }], 1));
+    await until(() => /maxClockSkewMs/.test(a.child.stderr()), 'the refusal of the far-future timestamp in the log');
+
+    // 400 replicas x 1,000 counters = 400,000 siblings, about 5 MB in one frame
+    const flood: Sibling[] = [];
+    for (let r = 0; r < 400; r++) for (let c = 1; c <= 1000; c++) flood.push({ r: replica(100 + r), c, hlc: 1, value: null });
+    await pushFromHostile(a, pushOf('flood', flood, 2));
+    await until(() => /400000 siblings exceeds the limit of 1000 \(maxSiblings\)/.test(a.child.stderr()), 'the refusal of the flood in the log');
+
+    for (const n of [a, b]) {
+      const s = await n.status();
+      expect(s.digest).toBe(before!.digest);
+      expect(s.keys).toBe(1);
+      expect((await n.cli('get', 'future')).code).toBe(1);
+      expect((await n.cli('get', 'flood')).code).toBe(1);
+    }
+    // writes on both honest nodes still work, with sane timestamps, and replicate
+    expect((await a.cli('put', 'after-a', '2')).code).toBe(0);
+    expect((await b.cli('put', 'after-b', '3')).code).toBe(0);
+    await untilConverged([a, b], 3);
+    const rec = JSON.parse((await b.cli('get', 'after-a', '--json')).stdout) as { siblings: { hlc: number }[] };
+    const ms = rec.siblings[0]!.hlc / 1024;
+    expect(Math.abs(ms - Date.now())).toBeLessThan(3_600_000);
+    await eventually(() => a.status(), (s) => s.state === 'ready', 'a still ready');
+  });
+});
