@@ -68,9 +68,10 @@ function ensureSs(): void {
 async function replicationOnly(n: number): Promise<number[]> {
   const dirs = [mkdtempSync(join(tmpdir(), 'rkv-b-')), mkdtempSync(join(tmpdir(), 'rkv-b-'))];
   const log = pino({ level: 'warn' });
-  const config = (dataDir: string, bootstrap: string[]) => loadConfig(undefined, { dataDir, listen: ['/ip4/127.0.0.1/tcp/0'], mode: 'push', bootstrap });
+  const config = (dataDir: string, bootstrap: string[], swarmKey?: string) => loadConfig(undefined, { dataDir, listen: ['/ip4/127.0.0.1/tcp/0'], mode: 'push', bootstrap, swarmKey });
   const a = await startDaemon(config(dirs[0]!, []), log);
-  const b = await startDaemon(config(dirs[1]!, [a.api.status().addrs[0]!]), log);
+  // b joins a's private network with the swarm key a made in its data directory.
+  const b = await startDaemon(config(dirs[1]!, [a.api.status().addrs[0]!], join(dirs[0]!, 'swarm.key')), log);
   try {
     const deadline = Date.now() + 30_000;
     while (!b.api.status().peers.some((p) => p.state === 'alive') || !a.api.status().peers.some((p) => p.state === 'alive')) {

@@ -4,7 +4,8 @@
 #                                              (P defaults to $BASE_PORT, else 7401)
 #   scripts/cluster.sh status   one line per node: port, state, keys, peers alive/known
 #   scripts/cluster.sh stop     SIGTERM every node and wait for it to exit
-# State (data dirs, logs, pids, the base port) lives in ./cluster, or in $CLUSTER_DIR.
+# State (data dirs, logs, pids, the base port, the nodes' shared swarm key swarm.key) lives in
+# ./cluster, or in $CLUSTER_DIR.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${CLUSTER_DIR:-$root/cluster}
@@ -32,7 +33,7 @@ port() { echo $((base + $1 - 1)); }
 
 start_node() { # n bootstrap...
   local n=$1; shift
-  local args=(daemon --data-dir "$dir/node$n" --listen "/ip4/127.0.0.1/tcp/$(port "$n")")
+  local args=(daemon --data-dir "$dir/node$n" --listen "/ip4/127.0.0.1/tcp/$(port "$n")" --swarm-key "$dir/swarm.key")
   for b in "$@"; do args+=(--bootstrap "$b"); done
   $cli "${args[@]}" </dev/null >>"$dir/node$n.log" 2>&1 &
   echo $! >"$dir/node$n.pid"
@@ -64,11 +65,14 @@ case "$command" in
       fi
     done
     echo "$base" >"$dir/base-port"
+    # One private network for the three nodes (a node given no key would make its own and reach no other).
+    [ -f "$dir/swarm.key" ] || $cli keygen --out "$dir/swarm.key" >/dev/null
     start_node 1
     first=$($cli status --json --data-dir "$dir/node1" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).addrs[0]))')
     start_node 2 "$first"
     start_node 3 "$first"
     echo "three nodes running on 127.0.0.1:$(port 1)-$(port 3); node1 is $first"
+    echo "they share the swarm key $dir/swarm.key: a node joins only with --swarm-key $dir/swarm.key"
     echo "try:  node dist/src/cli.js put hello world --data-dir $dir/node1"
     echo "      node dist/src/cli.js get hello --data-dir $dir/node3"
     ;;

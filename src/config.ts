@@ -46,7 +46,10 @@ export const ConfigSchema = z.strictObject({
   gossipIntervalMs: z.number().int().min(10).max(3_600_000).default(1000),
   /** Peers to run a sync exchange with every gossip interval. */
   fanout: z.number().int().min(1).max(64).default(1),
-  /** Pre-shared swarm key file (replikv keygen): only nodes with the same key can connect. */
+  /**
+   * Pre-shared swarm key file (replikv keygen): only nodes with the same key can connect. null:
+   * DATA_DIR/swarm.key, generated on first start; "none": an open network (any host can connect).
+   */
   swarmKey: z.string().min(1).nullable().default(null),
   /** The node's private key file; default DATA_DIR/identity.key (created if missing). */
   identity: z.string().min(1).nullable().default(null),
@@ -62,6 +65,9 @@ export const ConfigSchema = z.strictObject({
   allowList: z.array(z.string().min(1)).default([]),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
+
+/** The swarmKey value that opts out of a private network. */
+export const OPEN_NETWORK = 'none';
 
 type Parsed = z.infer<typeof ConfigSchema>;
 
@@ -102,7 +108,7 @@ export function loadConfig(file: string | undefined, overrides: Partial<Parsed> 
   return {
     ...c,
     dataDir,
-    swarmKey: c.swarmKey === null ? null : resolve(c.swarmKey),
+    swarmKey: c.swarmKey === null || c.swarmKey === OPEN_NETWORK ? c.swarmKey : resolve(c.swarmKey),
     identity: resolve(c.identity ?? join(dataDir, 'identity.key')),
     control: resolve(c.control ?? join(dataDir, 'control.sock')),
   };

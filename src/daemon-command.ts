@@ -17,7 +17,7 @@ export function daemonCommand(): Command {
     .option('--bootstrap <multiaddr>', 'a peer to contact at start; repeat for more', collect)
     .addOption(new Option('--mode <mode>', 'how writes move: push, pull or hybrid (default hybrid)').choices(['push', 'pull', 'hybrid']))
     .option('--gossip-interval <ms>', 'milliseconds between digest rounds (default 1000)', (v) => Number(v))
-    .option('--swarm-key <file>', 'private network key (make one with: replikv keygen --out FILE)')
+    .option('--swarm-key <file>', 'private network key shared by every node (default DATA_DIR/swarm.key, generated on first start; make one with: replikv keygen --out FILE)')
     .option('--identity <file>', 'private key file (default DATA_DIR/identity.key, created if missing)')
     .option('--control <path>', 'control socket (default DATA_DIR/control.sock)')
     .addOption(new Option('--durability <mode>', 'strict (synced before ack) or relaxed (synced within 1 s)').choices(['strict', 'relaxed']))
@@ -27,6 +27,12 @@ export function daemonCommand(): Command {
 One daemon per data directory: it holds a lock on DATA_DIR/daemon.lock (released by the kernel
 when the process ends, kill -9 included), and a second daemon exits naming the first one's pid.
 A start that is refused creates nothing: no identity key, no store, no new data directory.
+
+Private by default: without --swarm-key (or config swarmKey) the first start writes a new key to
+DATA_DIR/swarm.key (mode 0600) and later starts reuse it; only nodes holding the same key connect.
+To add a machine, copy that file to it and start it with --swarm-key FILE --bootstrap ADDR.
+Config "swarmKey": "none" runs an open network instead. The data directory is created 0700 and
+the store files 0600; existing ones open to other users are logged as a warning.
 
 Signals: SIGINT or SIGTERM stops cleanly (also during start-up or a bootstrap, which resumes at the
 next start); a second one during the stop exits at once with code 1. SIGHUP is ignored (logged):

@@ -4,21 +4,26 @@
 // which waits for the last commit and flush, then release the lock).
 //
 // Start-up checks everything that can refuse it before it creates anything: the swarm key is read,
-// the data directory locked, and the listen addresses bound with an identity generated in memory;
-// only then are the identity key written and the store opened. A refused start leaves the data
-// directory as it was (one it created is removed).
+// the data directory locked, and the listen addresses bound with an identity (and, without a
+// configured swarm key, a swarm key) generated in memory; only then are the identity and swarm
+// keys written and the store opened. A refused start leaves the data directory as it was (one it
+// created is removed).
+//
+// Secure by default: with no swarmKey configured the node runs a private network on the key in
+// DATA_DIR/swarm.key, made on its first start; swarmKey "none" opts out (an open network).
 
 import { pino, type Logger } from 'pino';
 import type { NodeApi, Status } from './control/api.js';
 import { startControlServer } from './control/server.js';
-import type { Config } from './config.js';
-import { lockDataDir, type DataDirLock } from './data-dir.js';
+import { OPEN_NETWORK, type Config } from './config.js';
+import { lockDataDir, openToOthers, type DataDirLock } from './data-dir.js';
 import { loadOrGenerateIdentity } from './net/identity.js';
 import { listenFailure } from './net/listen-error.js';
 import { createNetwork, fullAddrs, type Network } from './net/node.js';
-import { readSwarmKeyFile } from './net/swarm-key.js';
+import { DEFAULT_SWARM_KEY, loadOrGenerateSwarmKey, readSwarmKeyFile, type DataDirSwarmKey } from './net/swarm-key.js';
 import { ConfigError, ReplikvError, ResourceError } from './errors.js';
-import { Keyspace } from './store/keyspace.js';
+import { join } from 'node:path';
+import { Keyspace, STORE_DIR } from './store/keyspace.js';
 import { Bootstrapper } from './sync/bootstrap.js';
 import { RepairError, repairNode, verifyNode } from './sync/integrity.js';
 import { Replicator } from './sync/replicator.js';
@@ -35,11 +40,14 @@ export interface RunningDaemon {
 }
 
 /** The parts start-up must be able to refuse, acquired in that order; on failure, nothing is left behind. */
-async function acquire(config: Config, denyPeer: (peerId: string) => boolean): Promise<{ lock: DataDirLock; node: Network; ks: Keyspace }> {
-  const swarmKey = config.swarmKey === null ? undefined : readSwarmKeyFile(config.swarmKey);
+async function acquire(config: Config, denyPeer: (peerId: string) => boolean): Promise<{ lock: DataDirLock; node: Network; ks: Keyspace; ownKey?: DataDirSwarmKey }> {
+  const configured = config.swarmKey === null || config.swarmKey === OPEN_NETWORK ? undefined : readSwarmKeyFile(config.swarmKey);
   const lock = await lockDataDir(config.dataDir);
   let node: Network | undefined;
   try {
+    // Read under the lock, so no other start of this directory can create it meanwhile.
+    const ownKey = config.swarmKey === null ? loadOrGenerateSwarmKey(join(config.dataDir, DEFAULT_SWARM_KEY)) : undefined;
+    const swarmKey = configured ?? ownKey?.key;
     const identity = await loadOrGenerateIdentity(config.identity);
     node = await createNetwork({ privateKey: identity.key, listen: config.listen, swarmKey, allowList: config.allowList, denyPeer }).catch((err: unknown) => {
       if (err instanceof ReplikvError) throw err;
@@ -47,13 +55,14 @@ async function acquire(config: Config, denyPeer: (peerId: string) => boolean): P
       throw failure.kind === 'busy' ? new ResourceError(failure.message) : failure.kind === 'config' ? new ConfigError(failure.message) : new ReplikvError(failure.message);
     });
     await identity.persist();
+    ownKey?.persist();
     const ks = await Keyspace.openDir(config.dataDir, {
       durability: config.durability,
       maxValueBytes: config.maxValueBytes,
       maxSiblings: config.maxSiblings,
       maxClockSkewMs: config.maxClockSkewMs,
     });
-    return { lock, node, ks };
+    return { lock, node, ks, ...(ownKey === undefined ? {} : { ownKey }) };
   } catch (err) {
     await Promise.resolve(node?.stop()).catch(() => undefined);
     await lock.discard();
@@ -64,7 +73,7 @@ async function acquire(config: Config, denyPeer: (peerId: string) => boolean): P
 export async function startDaemon(config: Config, log: Logger): Promise<RunningDaemon> {
   // Forgotten peers are refused by the connection gater; the replicator knows them once it exists.
   let forgotten = (_peerId: string): boolean => false;
-  const { lock, node, ks } = await acquire(config, (peerId) => forgotten(peerId));
+  const { lock, node, ks, ownKey } = await acquire(config, (peerId) => forgotten(peerId));
   const replicator = new Replicator(node, ks, log, {
     mode: config.mode,
     gossipIntervalMs: config.gossipIntervalMs,
@@ -146,6 +155,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   const s = status();
   // The first log line: who this node is and where to reach it.
   log.info({ peerId: s.peerId, replicaId: s.replicaId, addrs: s.addrs, mode: config.mode, dataDir: config.dataDir, control: config.control }, 'replikv daemon started');
+  logNetworkAndModes(config, ownKey, log);
   let stopping = false;
   let bootstrapped: Promise<void> | undefined;
   if (Bootstrapper.needed(ks, config.bootstrap.length > 0)) {
@@ -184,6 +194,23 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       lock.release();
     },
   };
+}
+
+/** After the first line: which network the node is on, and data files other local users can read. */
+function logNetworkAndModes(config: Config, ownKey: DataDirSwarmKey | undefined, log: Logger): void {
+  if (ownKey !== undefined) {
+    log.info(
+      { swarmKey: ownKey.file, generated: ownKey.generated },
+      `private network: only nodes with the swarm key ${ownKey.file} can connect; to add a machine, copy this file to it and start it with --swarm-key FILE (or config "swarmKey": FILE)`,
+    );
+  } else if (config.swarmKey === OPEN_NETWORK) {
+    log.warn('open network (swarmKey "none"): any host that can reach the listen addresses can read and write the whole keyspace');
+  }
+  const store = join(config.dataDir, STORE_DIR);
+  const files = [config.dataDir, store, join(store, 'data.mdb'), join(store, 'lock.mdb'), config.identity, ...(ownKey === undefined ? [] : [ownKey.file])];
+  for (const { path, mode } of openToOthers(files)) {
+    log.warn({ path, mode }, `${path} has mode ${mode}: other local users can read or change it; chmod go-rwx it (replikv does not change it for you)`);
+  }
 }
 
 /** What a signal does: the first SIGINT or SIGTERM stops cleanly, a second exits at once; SIGHUP is ignored. */

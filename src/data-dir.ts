@@ -221,3 +221,20 @@ export async function assertDataDirFree(dir: string): Promise<void> {
     closeSync(fd);
   }
 }
+
+/**
+ * Those of `paths` that exist and give group or other users any access, with their modes in octal
+ * (e.g. "0755"): a data directory made before replikv created them 0700, or by hand.
+ */
+export function openToOthers(paths: string[]): { path: string; mode: string }[] {
+  const found: { path: string; mode: string }[] = [];
+  for (const path of paths) {
+    try {
+      const mode = statSync(path).mode & 0o777;
+      if ((mode & 0o077) !== 0) found.push({ path, mode: `0${mode.toString(8)}` });
+    } catch {
+      // missing: nothing to say
+    }
+  }
+  return found;
+}

@@ -6,7 +6,8 @@
 // Checked here with a clear error, because @libp2p/pnet only says "invalid psk".
 
 import { randomBytes } from 'node:crypto';
-import { constants, openSync, readFileSync, writeSync, closeSync } from 'node:fs';
+import { constants, fsyncSync, linkSync, openSync, readFileSync, unlinkSync, writeSync, closeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { ConfigError } from '../errors.js';
 
 const HEADER = '/key/swarm/psk/1.0.0/';
@@ -46,4 +47,63 @@ export function readSwarmKeyFile(file: string): Uint8Array {
     throw new ConfigError(`${file} is not a swarm key: expected "${HEADER}", "/base16/" and 64 hex characters (make one with: replikv keygen --out FILE)`);
   }
   return new TextEncoder().encode(`${HEADER}\n/base16/\n${lines[2]!.toLowerCase()}`);
+}
+
+/** The file name of the key a daemon generates in its data directory when none is configured. */
+export const DEFAULT_SWARM_KEY = 'swarm.key';
+
+export interface DataDirSwarmKey {
+  file: string;
+  key: Uint8Array;
+  /** True when the file did not exist: the key is new and persist() writes it. */
+  generated: boolean;
+  /** Writes a generated key to its file (mode 0600); nothing to do for a loaded one. */
+  persist(): void;
+}
+
+/**
+ * The swarm key in `file` (a data directory's swarm.key), or a new one in memory that only
+ * persist() writes, so that a start refused before then leaves no key behind.
+ */
+export function loadOrGenerateSwarmKey(file: string): DataDirSwarmKey {
+  let exists = true;
+  try {
+    readFileSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new ConfigError(`cannot read swarm key ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    exists = false;
+  }
+  if (exists) return { file, key: readSwarmKeyFile(file), generated: false, persist: () => {} };
+  const text = generateSwarmKey();
+  const key = new TextEncoder().encode(text.trimEnd());
+  return {
+    file,
+    key,
+    generated: true,
+    persist() {
+      // Written whole to a temporary file, synced, then linked into place: a crash leaves no key or
+      // a whole one, and link (unlike rename) never replaces a key created meanwhile.
+      const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+      try {
+        const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+        try {
+          writeSync(fd, text);
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+        linkSync(tmp, file);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') throw new ConfigError(`swarm key ${file} was created by another process while this daemon started; start it again`);
+        throw new ConfigError(`cannot write swarm key ${file}: ${code ?? (err as Error).message}`);
+      } finally {
+        try {
+          unlinkSync(tmp);
+        } catch {
+          // not created
+        }
+      }
+    },
+  };
 }

@@ -99,6 +99,9 @@ interface Recount {
   unreadable: number;
 }
 
+/** The store's directory inside a data directory. */
+export const STORE_DIR = 'store';
+
 export class Keyspace {
   private work: StoreState;
   private closed = false;
@@ -123,7 +126,7 @@ export class Keyspace {
 
   /** Opens (creating if needed) the store in DATA_DIR/store. */
   static openDir(dataDir: string, opts: KeyspaceOptions = {}): Promise<Keyspace> {
-    return Keyspace.open(new LmdbBackend(join(dataDir, 'store')), opts);
+    return Keyspace.open(new LmdbBackend(join(dataDir, STORE_DIR)), opts);
   }
 
   /** Opens a keyspace on a backend; a new store gets a fresh random replica id. */

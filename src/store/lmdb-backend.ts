@@ -81,9 +81,11 @@ export class LmdbBackend implements Backend {
   private closed = false;
 
   constructor(dir: string) {
-    mkdirSync(dir, { recursive: true });
+    // Only this user reads the store: the directory is made 0700 and LMDB's files 0600 (its default
+    // is 0664, less the umask). An existing store keeps its modes (the daemon warns about wide ones).
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     try {
-      this.root = open({ path: dir, maxDbs: 4, noMemInit: true });
+      this.root = open({ path: dir, maxDbs: 4, noMemInit: true, permissionsMode: 0o600 } as Parameters<typeof open>[0]);
     } catch (err) {
       throw new StoreError(`cannot open the store at ${dir}: ${(err as Error).message}`, { cause: err });
     }

@@ -2,7 +2,7 @@
 // state, keys and peers. Runs the real script (real daemons) in a temporary CLUSTER_DIR on free
 // ports, and always stops the cluster it started.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -77,6 +77,9 @@ describe('scripts/cluster.sh', () => {
     const start = await script(dir, 'start', '--base-port', String(base));
     expect(start.code, start.stderr).toBe(0);
     expect(start.stdout).toContain(`127.0.0.1:${base}-${base + 2}`);
+    // The three nodes share one swarm key the script made (0600), and it says so.
+    expect(start.stdout).toContain(`--swarm-key ${join(dir, 'swarm.key')}`);
+    expect(statSync(join(dir, 'swarm.key')).mode & 0o777).toBe(0o600);
 
     // Each node listens on its own port of the range.
     for (const n of [1, 2, 3]) {

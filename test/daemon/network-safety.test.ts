@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Clock } from '../../src/core/clock.js';
 import { Writer } from '../../src/core/bytes.js';
 import { createNetwork, type Network } from '../../src/net/node.js';
+import { readSwarmKeyFile } from '../../src/net/swarm-key.js';
 import { encodeDigest, encodeEntries, END_MESSAGE, MSG, SYNC_PROTOCOL } from '../../src/sync/messages.js';
 import { CLI, Fleet, untilConnected, untilConverged, type TestDaemon } from '../helpers/daemons.js';
 import { eventually, run, until } from '../helpers/process.js';
@@ -75,7 +76,9 @@ describe('untrusted peers', () => {
     await untilConverged([a, b], 1);
     const digestBefore = (await a.status()).digest;
 
-    client = await createNetwork({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] });
+    // A client holding the swarm key (daemons run private networks): the frames are the attack.
+    const swarmKey = readSwarmKeyFile(fleet.swarmKeyFile());
+    client = await createNetwork({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], swarmKey });
     const open = () => client!.dialProtocol(multiaddr(a.addr), SYNC_PROTOCOL);
     const R = 'cd'.repeat(16);
     const badState = Uint8Array.of(1, 1, ...new Uint8Array(16), 1, 1, 5, 0, 0, 0); // sibling index out of range

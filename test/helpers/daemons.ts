@@ -1,9 +1,12 @@
 // Real replikv daemons as child processes on 127.0.0.1, for integration tests. Each gets its own
-// data directory and an OS-chosen port; its first log line tells its PeerId and addresses.
+// data directory and an OS-chosen port; its first log line tells its PeerId and addresses. The
+// daemons of a Fleet share one swarm key (a daemon without one would generate its own and reach no
+// other), unless a test passes its own `swarmKey` (null: none, so the daemon uses DATA_DIR/swarm.key).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ControlClient } from '../../src/control/client.js';
+import { readSwarmKeyFile, writeSwarmKeyFile } from '../../src/net/swarm-key.js';
 import type { Status } from '../../src/control/api.js';
 import { built, eventually, run, until, type Child } from './process.js';
 
@@ -12,7 +15,8 @@ export const CLI = built('src/cli.ts');
 export interface DaemonOptions {
   mode?: 'push' | 'pull' | 'hybrid';
   bootstrap?: string[];
-  swarmKey?: string;
+  /** A swarm key file; Fleet.start gives the fleet's shared key when undefined; null passes none. */
+  swarmKey?: string | null;
   gossipIntervalMs?: number;
   dataDir?: string;
   identity?: string;
@@ -41,7 +45,7 @@ export class TestDaemon {
     const args = [CLI, 'daemon', '--data-dir', this.dataDir, '--listen', o.listen ?? '/ip4/127.0.0.1/tcp/0', '--mode', o.mode ?? 'hybrid'];
     args.push('--gossip-interval', String(o.gossipIntervalMs ?? 200));
     for (const b of o.bootstrap ?? []) args.push('--bootstrap', b);
-    if (o.swarmKey !== undefined) args.push('--swarm-key', o.swarmKey);
+    if (o.swarmKey !== undefined && o.swarmKey !== null) args.push('--swarm-key', o.swarmKey);
     if (o.identity !== undefined) args.push('--identity', o.identity);
     args.push(...(o.extra ?? []));
     this.child = run(args, o.netns === undefined ? {} : { prefix: ['ip', 'netns', 'exec', o.netns] });
@@ -80,6 +84,7 @@ export class TestDaemon {
 export class Fleet {
   readonly daemons: TestDaemon[] = [];
   private readonly dirs: string[] = [];
+  private keyFile: string | undefined;
 
   tmpdir(): string {
     const d = mkdtempSync(join(tmpdir(), 'rkv-'));
@@ -87,15 +92,25 @@ export class Fleet {
     return d;
   }
 
+  /** The swarm key file every daemon of this fleet gets unless its test passes another (made on first use). */
+  swarmKeyFile(): string {
+    if (this.keyFile === undefined) {
+      this.keyFile = join(this.tmpdir(), 'fleet-swarm.key');
+      writeSwarmKeyFile(this.keyFile);
+    }
+    return this.keyFile;
+  }
+
   async start(opts: DaemonOptions = {}): Promise<TestDaemon> {
-    const d = new TestDaemon(opts.dataDir ?? this.tmpdir(), opts);
+    const withKey = opts.swarmKey === undefined ? { ...opts, swarmKey: this.swarmKeyFile() } : opts;
+    const d = new TestDaemon(opts.dataDir ?? this.tmpdir(), withKey);
     this.daemons.push(d);
     return d.start();
   }
 
   /** What a libp2p node made by a test (a hostile peer) needs to reach this fleet's daemons. */
-  networkOptions(): { swarmKey?: Uint8Array } {
-    return {};
+  networkOptions(): { swarmKey: Uint8Array } {
+    return { swarmKey: readSwarmKeyFile(this.swarmKeyFile()) };
   }
 
   /** n daemons; all but the first bootstrap from the first. */
@@ -114,6 +129,7 @@ export class Fleet {
     await Promise.all(this.daemons.map((d) => d.stop('SIGKILL').catch(() => undefined)));
     this.daemons.length = 0;
     for (const d of this.dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+    this.keyFile = undefined;
   }
 }
 
