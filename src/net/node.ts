@@ -13,6 +13,7 @@ import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import { ConfigError } from '../errors.js';
+import './pnet-chunks.js';
 
 export interface NetworkOptions {
   privateKey: PrivateKey;
