@@ -75,7 +75,9 @@ describe('resource limits against a hostile peer', () => {
     }
     const closed = (): number => states.filter((s) => s.closed).length;
     // Every stream past the limit is reset; the ones within it stay open (the idle bound is 30 s).
-    await until(() => closed() >= opened - MAX_INBOUND_STREAMS_PER_CONNECTION, `at least ${opened - MAX_INBOUND_STREAMS_PER_CONNECTION} streams reset`, 60_000);
+    await until(() => closed() >= opened - MAX_INBOUND_STREAMS_PER_CONNECTION, `at least ${opened - MAX_INBOUND_STREAMS_PER_CONNECTION} streams reset`, 60_000).catch((err: Error) => {
+      throw new Error(`${err.message} (${closed()} of ${opened} were)`);
+    });
     await until(() => a.child.stderr().includes('too many inbound sync streams on one connection'), 'the reason logged');
     // Meanwhile honest peers replicate.
     expect((await a.cli('put', 'during', 'the flood')).code).toBe(0);
