@@ -61,6 +61,8 @@ export const ConfigSchema = z.strictObject({
     .int()
     .min(1000)
     .default(24 * 3600_000),
+  /** A sync stream that owes bytes and moved none this long is aborted (and one silent from the start closed). */
+  transferIdleMs: z.number().int().min(1000).max(3_600_000).default(30_000),
   /** When not empty, only these PeerIds may connect. */
   allowList: z.array(z.string().min(1)).default([]),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

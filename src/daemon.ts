@@ -81,6 +81,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     maxFrameBytes: config.maxValueBytes + FRAME_SLACK,
     bootstrap: config.bootstrap,
     peerGoneAfterMs: config.peerGoneAfterMs,
+    transferIdleMs: config.transferIdleMs,
   });
   forgotten = (peerId) => replicator.refuses(peerId);
   let bootstrapper: Bootstrapper | undefined;

@@ -34,6 +34,12 @@ export type Network = Libp2p<{ identify: Identify; ping: Ping }>;
 // read buffer (4 MiB by default) overflows: keep the window well below that.
 const MAX_STREAM_WINDOW = 1024 * 1024;
 
+// Inbound streams of every protocol on one connection, those still negotiating included: yamux
+// resets the excess at once. libp2p's per-protocol maxInboundStreams is checked only when a stream
+// finishes negotiating, and the replicator serves at most MAX_INBOUND_STREAMS_PER_CONNECTION sync
+// streams (sync/limits.ts); this bounds the rest (yamux's default is 1,000).
+const MAX_INBOUND_STREAMS = 256;
+
 // libp2p's defaults (6 s per address for connect plus pnet, Noise and yamux negotiation, 10 s for an
 // inbound upgrade or a protocol negotiation) fail a handshake that is merely slow on a loaded
 // machine. These bound only the handshake and negotiation phases, never an open stream.
@@ -60,7 +66,7 @@ export async function createNetwork(opts: NetworkOptions): Promise<Network> {
     addresses: { listen: opts.listen },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW } })],
+    streamMuxers: [yamux({ maxInboundStreams: MAX_INBOUND_STREAMS, streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW } })],
     ...(opts.swarmKey !== undefined ? { connectionProtector: preSharedKey({ psk: opts.swarmKey }) } : {}),
     connectionGater: allowed,
     connectionManager: {

@@ -17,6 +17,7 @@
 import type { Clock } from '../core/clock.js';
 import type { PeerState } from '../control/api.js';
 import { ReplikvError } from '../errors.js';
+import { MAX_ADDRS_PER_PEER, MAX_DIALS_IN_FLIGHT, MAX_KNOWN_PEERS } from './limits.js';
 
 /** `replikv forget` of something that is not another node's PeerId. */
 export class ForgetError extends ReplikvError {
@@ -31,6 +32,12 @@ export interface MembershipOptions {
   maxBackoffMs?: number;
   /** Source of jitter in [0, 1). */
   random?: () => number;
+  /** Peers known at most (limits.ts); past it the oldest peer never connected gives way. */
+  maxPeers?: number;
+  /** Addresses kept per peer (limits.ts); the first ones learned are kept. */
+  maxAddrsPerPeer?: number;
+  /** Dials to learned peers in flight at once (limits.ts); seeds are not counted against it. */
+  maxDialsInFlight?: number;
 }
 
 export const DEFAULT_GONE_AFTER_MS = 24 * 3600_000;
@@ -128,19 +135,42 @@ export class Membership {
    * Records addresses of a peer (from identify, a dial or peer exchange). Forgotten peers, and
    * peers dropped as gone, are not learned this way. True if the peer is new.
    */
-  learn(peerId: string, addrs: Iterable<string>, now = 0): boolean {
+  learn(peerId: string, addrs: Iterable<string>, now = 0, connecting = false): boolean {
     if (peerId === this.self || this.forgotten.has(peerId) || this.gone.has(peerId)) return false;
     let p = this.peers.get(peerId);
     const isNew = p === undefined;
     if (p === undefined) {
+      if (this.peers.size >= (this.opts.maxPeers ?? MAX_KNOWN_PEERS) && !this.evictOne() && !connecting) return false;
       p = { peerId, addrs: new Set(), connected: false, lastSeen: null, learnedAt: now, connectedAt: 0, replicaId: null, clock: null, failures: 0, nextDialAt: 0, dialCursor: 0, dialing: false };
       this.peers.set(peerId, p);
     }
     for (const a of addrs) {
       const full = peerIdOf(a) === null ? `${a}/p2p/${peerId}` : a;
-      if (peerIdOf(full) === peerId) p.addrs.add(full);
+      if (peerIdOf(full) !== peerId || p.addrs.has(full)) continue;
+      if (p.addrs.size >= (this.opts.maxAddrsPerPeer ?? MAX_ADDRS_PER_PEER)) break;
+      p.addrs.add(full);
     }
     return isNew;
+  }
+
+  /**
+   * Makes room for a new peer: drops the oldest-learned peer that never connected and is not being
+   * dialled (one an address list made up). False when every known peer has connected at some time.
+   */
+  private evictOne(): boolean {
+    let oldest: Peer | undefined;
+    for (const p of this.peers.values()) {
+      if (p.connected || p.lastSeen !== null || p.dialing || this.isSeedPeer(p.peerId)) continue;
+      if (oldest === undefined || p.learnedAt < oldest.learnedAt) oldest = p;
+    }
+    if (oldest === undefined) return false;
+    this.peers.delete(oldest.peerId);
+    return true;
+  }
+
+  private isSeedPeer(peerId: string): boolean {
+    for (const s of this.seeds.values()) if (s.peerId === peerId) return true;
+    return false;
   }
 
   /** A connection is up. False when the peer is forgotten: the caller hangs up. */
@@ -148,7 +178,7 @@ export class Membership {
     if (peerId === this.self) return true;
     if (this.forgotten.has(peerId)) return false;
     this.gone.delete(peerId); // it is back: direct evidence beats the timeout
-    this.learn(peerId, [], now);
+    this.learn(peerId, [], now, true); // a peer that is connected is always known, whatever the bound
     const p = this.peers.get(peerId)!;
     p.connected = true;
     p.connectedAt = now;
@@ -248,7 +278,10 @@ export class Membership {
       this.inFlight.add(s.transport);
       s.nextDialAt = now + this.opts.intervalMs;
     }
+    const maxInFlight = this.opts.maxDialsInFlight ?? MAX_DIALS_IN_FLIGHT;
+    let learnedInFlight = [...this.peers.values()].filter((p) => p.dialing).length;
     for (const p of this.peers.values()) {
+      if (learnedInFlight >= maxInFlight) break; // the rest wait for a later tick
       if (p.connected || p.dialing || p.nextDialAt > now) continue;
       // A seed's address is dialled as the seed, whoever answers there now.
       const addrs = [...p.addrs].filter((a) => !seedTransports.has(transportOf(a)));
@@ -258,6 +291,7 @@ export class Membership {
       plans.push({ peerId: p.peerId, addr, seed: false });
       this.inFlight.add(transportOf(addr));
       p.dialing = true;
+      learnedInFlight++;
       p.nextDialAt = now + this.opts.intervalMs;
     }
     return plans;

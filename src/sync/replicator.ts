@@ -14,8 +14,9 @@ import { Clock } from '../core/clock.js';
 import { ReplikvError } from '../errors.js';
 import { FrameWriter, readFrames } from '../net/frames.js';
 import type { Keyspace } from '../store/keyspace.js';
+import { MAX_INBOUND_STREAMS_PER_CONNECTION, pexAddrs, StreamCounter } from './limits.js';
 import { LogLimiter } from './log-limiter.js';
-import { ForgetError, Membership, peerIdOf, transportOf, type DialPlan } from './membership.js';
+import { ForgetError, Membership, transportOf, type DialPlan } from './membership.js';
 import {
   decodeMessage,
   encodeAck,
@@ -57,6 +58,11 @@ export interface ReplicatorOptions {
   deltaLimits?: DeltaLimits;
   /** Source of randomness for gossip targets (tests may fix it). */
   random?: () => number;
+  /**
+   * A stream that owes bytes and moved none for this long is aborted; an inbound stream that sends
+   * no first message for this long is closed. Default TRANSFER_IDLE_MS.
+   */
+  transferIdleMs?: number;
 }
 
 /** A peer broke the protocol; its stream is closed, the daemon goes on. */
@@ -76,7 +82,7 @@ const OPEN_STREAM_TIMEOUT_MS = 30_000;
  * A transfer that owes bytes either way and moved none for this long is stalled and aborted
  * (stall.ts). Bytes, not frames: a 16 MiB frame over a slow link takes minutes to complete.
  */
-const TRANSFER_IDLE_MS = 30_000;
+export const TRANSFER_IDLE_MS = 30_000;
 const PEX_EVERY_TICKS = 10;
 /** Claims of recent pushes, kept until acknowledged; an ACK for an older one is covered by digests. */
 const PUSH_CLAIMS_KEPT = 4096;
@@ -103,6 +109,9 @@ export class Replicator {
   bootstrapping = false;
   private readonly random: () => number;
   private readonly warnings = new LogLimiter();
+  /** Open inbound sync streams per connection (limits.ts); past the bound a new one is reset. */
+  private readonly inbound = new StreamCounter(MAX_INBOUND_STREAMS_PER_CONNECTION);
+  private readonly idleMs: number;
   /** When this node last logged that it is alone (no peer connected), so it says it once per spell. */
   private aloneLogged = false;
 
@@ -119,10 +128,15 @@ export class Replicator {
       Date.now(),
     );
     this.limits = opts.deltaLimits ?? DEFAULT_DELTA_LIMITS;
+    this.idleMs = opts.transferIdleMs ?? TRANSFER_IDLE_MS;
   }
 
   async start(): Promise<void> {
-    await this.node.handle(SYNC_PROTOCOL, (stream, connection) => void this.onStream(stream, connection), { maxInboundStreams: 256 });
+    // libp2p checks maxInboundStreams only once, as a stream finishes negotiating; the replicator
+    // counts the streams it is serving per connection and resets the excess (onStream).
+    await this.node.handle(SYNC_PROTOCOL, (stream, connection) => void this.onStream(stream, connection), {
+      maxInboundStreams: 2 * MAX_INBOUND_STREAMS_PER_CONNECTION,
+    });
     this.membership.restoreForgotten(this.loadForgotten());
     this.node.addEventListener('peer:connect', (e) => {
       const peer = e.detail.toString();
@@ -355,11 +369,18 @@ export class Replicator {
   private async onStream(stream: Stream, connection: Connection): Promise<void> {
     const peer = connection.remotePeer.toString();
     if (this.membership.isForgotten(peer)) return void stream.abort(new ProtocolError('this peer was forgotten'));
+    if (!this.inbound.admit(connection.id)) {
+      this.warn(`${peer}|streams`, { peer, limit: MAX_INBOUND_STREAMS_PER_CONNECTION }, 'too many inbound sync streams on one connection; resetting the new one');
+      return void stream.abort(new ProtocolError(`more than ${MAX_INBOUND_STREAMS_PER_CONNECTION} inbound sync streams on one connection`));
+    }
     let unwatch: (() => void) | undefined;
     try {
       const received = { bytes: 0 };
       const frames = this.framesOf(stream, this.opts.maxFrameBytes, received);
-      const first = await frames.next();
+      // A stream must say what it is within the idle bound, or it only holds a slot.
+      const silent = setTimeout(() => stream.abort(new ProtocolError(`no first message within ${this.idleMs} ms`)), this.idleMs);
+      silent.unref();
+      const first = await frames.next().finally(() => clearTimeout(silent));
       if (first.done === true) return await stream.close();
       const m = decodeMessage(first.value);
       if (m.type === MSG.verify) {
@@ -379,7 +400,7 @@ export class Replicator {
       if (m.type === MSG.snapRequest) {
         const writer = this.writerFor(stream);
         unwatch = this.watch(stream, received, writer);
-        return await this.serveSnapshot(writer, m);
+        return await this.serveSnapshot(peer, writer, m);
       }
       if (m.type === MSG.digest) {
         const writer = this.writerFor(stream);
@@ -412,12 +433,14 @@ export class Replicator {
       stream.abort(err as Error);
     } finally {
       unwatch?.();
+      this.inbound.release(connection.id);
     }
   }
 
   /** Streams one consistent snapshot in key order, after the key the requester already has. */
-  private async serveSnapshot(writer: FrameWriter, req: SnapRequestMessage): Promise<void> {
+  private async serveSnapshot(peer: string, writer: FrameWriter, req: SnapRequestMessage): Promise<void> {
     const snap = this.ks.snapshot();
+    let served = false;
     try {
       await writer.write(encodeSnapBegin(snap.clock, snap.keys));
       const after = req.after.length > 0 ? Buffer.from(req.after) : undefined;
@@ -425,8 +448,11 @@ export class Replicator {
       for (const chunk of chunkEntries(snap.entries(after), this.limits)) await writer.write(encodeSnapChunk(chunk.entries));
       await writer.write(SNAP_END_MESSAGE);
       await writer.close();
+      served = true;
     } finally {
+      // A requester that stops reading is cut by the watchdog (watch): the read transaction goes with it.
       snap.close();
+      if (!served && !this.stopped) this.log.info({ peer }, 'snapshot to peer aborted; its read transaction is released');
     }
   }
 
@@ -512,10 +538,10 @@ export class Replicator {
     const moved = (): number => bytesMoved(received.bytes, writer.written, stream.writeBufferLength);
     let state: StallState = { moved: moved(), at: Date.now() };
     const timer = setInterval(() => {
-      const check = checkStall(state, moved(), busy(), Date.now(), TRANSFER_IDLE_MS);
+      const check = checkStall(state, moved(), busy(), Date.now(), this.idleMs);
       state = check.state;
-      if (check.stalled) stream.abort(new ProtocolError(`no bytes moved either way for ${TRANSFER_IDLE_MS} ms`));
-    }, TRANSFER_IDLE_MS / 10);
+      if (check.stalled) stream.abort(new ProtocolError(`no bytes moved either way for ${this.idleMs} ms`));
+    }, this.idleMs / 10);
     timer.unref();
     const stop = (): void => {
       clearInterval(timer);
@@ -679,9 +705,9 @@ export class Replicator {
   private learnPeers(from: string, d: DigestMessage): void {
     const now = Date.now();
     let learned = false;
-    for (const addr of d.peers) {
-      const id = peerIdOf(addr);
-      if (id !== null && this.membership.learn(id, [addr], now)) learned = true;
+    // Bounded and validated: a member must not make this node dial addresses of its choosing by the thousand.
+    for (const { peerId, addr } of pexAddrs(d.peers, this.membership.self)) {
+      if (this.membership.learn(peerId, [addr], now)) learned = true;
     }
     let forgot = false;
     const connected = new Set(this.membership.connectedPeers());

@@ -1,0 +1,81 @@
+// The pure bounds of issue 9: streams per connection, peer-exchange addresses, known peers, dials.
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { describe, expect, it } from 'vitest';
+import { dialablePeerId, pexAddrs, StreamCounter } from '../../src/sync/limits.js';
+import { Membership } from '../../src/sync/membership.js';
+
+const newId = async (): Promise<string> => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString();
+const addr = (id: string, port = 1) => `/ip4/127.0.0.1/tcp/${port}/p2p/${id}`;
+
+describe('stream counter', () => {
+  it('admits up to the limit per connection and frees a slot on release', () => {
+    const c = new StreamCounter(2);
+    expect([c.admit('x'), c.admit('x'), c.admit('x')]).toEqual([true, true, false]);
+    expect(c.admit('y')).toBe(true); // per connection
+    c.release('x');
+    expect(c.count('x')).toBe(1);
+    expect(c.admit('x')).toBe(true);
+    c.release('y');
+    c.release('y'); // an extra release never goes negative
+    expect(c.count('y')).toBe(0);
+  });
+});
+
+describe('peer-exchange addresses', () => {
+  it('keeps only canonical TCP multiaddrs ending in a valid PeerId, not our own', async () => {
+    const [self, p, q] = [await newId(), await newId(), await newId()];
+    expect(dialablePeerId(addr(p))).toBe(p);
+    expect(dialablePeerId(`/dns4/example.org/tcp/7400/p2p/${p}`)).toBe(p);
+    expect(dialablePeerId('/ip4/127.0.0.1/tcp/1/p2p/not-a-peer-id')).toBeNull();
+    expect(dialablePeerId(`/ip4/127.0.0.1/udp/1/p2p/${p}`)).toBeNull(); // no tcp transport
+    expect(dialablePeerId('/ip4/127.0.0.1/tcp/1')).toBeNull(); // no PeerId
+    expect(dialablePeerId(`/ip4/127.0.0.1/tcp/1/p2p/${p}/p2p-circuit/p2p/${q}`)).toBeNull(); // relayed
+    expect(dialablePeerId('nonsense')).toBeNull();
+    expect(dialablePeerId(`/ip4/127.0.0.1/tcp/01/p2p/${p}`)).toBeNull(); // not canonical text
+    const got = pexAddrs(['junk', addr(self), addr(p), addr(p), addr(q, 2)], self);
+    expect(got).toEqual([
+      { peerId: p, addr: addr(p) },
+      { peerId: q, addr: addr(q, 2) },
+    ]);
+  });
+
+  it('takes at most the bound from one digest', async () => {
+    const ids = await Promise.all(Array.from({ length: 10 }, newId));
+    expect(pexAddrs(ids.map((id, i) => addr(id, i + 1)), 'self', 4).map((x) => x.peerId)).toEqual(ids.slice(0, 4));
+  });
+});
+
+describe('membership bounds', () => {
+  it('keeps at most maxAddrsPerPeer addresses per peer', () => {
+    const m = new Membership('self', { intervalMs: 100, maxAddrsPerPeer: 3 });
+    m.learn('a', [1, 2, 3, 4, 5].map((port) => addr('a', port)));
+    m.learn('a', [addr('a', 6)]);
+    expect(m.list()[0]!.addrs).toEqual([1, 2, 3].map((port) => addr('a', port)));
+  });
+
+  it('holds at most maxPeers; the oldest never-connected peer gives way, a connected one never', () => {
+    const m = new Membership('self', { intervalMs: 100, maxPeers: 3 });
+    m.learn('a', [addr('a')], 1);
+    m.connected('a', 1);
+    m.learn('b', [addr('b')], 2);
+    m.learn('c', [addr('c')], 3);
+    expect(m.learn('d', [addr('d')], 4)).toBe(true);
+    expect(m.list().map((p) => p.peerId)).toEqual(['a', 'c', 'd']); // b, the oldest never connected, went
+    m.connected('c', 5);
+    m.connected('d', 5);
+    expect(m.learn('e', [addr('e')], 6)).toBe(false); // every known peer has connected: nothing gives way
+    m.connected('f', 7); // but a peer that connects is always known
+    expect(m.list().map((p) => p.peerId)).toEqual(['a', 'c', 'd', 'f']);
+  });
+
+  it('has at most maxDialsInFlight dials to learned peers at once', () => {
+    const m = new Membership('self', { intervalMs: 100, maxDialsInFlight: 4 });
+    for (let i = 0; i < 20; i++) m.learn(`p${i}`, [addr(`p${i}`, i + 1)]);
+    const first = m.dueDials(0);
+    expect(first).toHaveLength(4);
+    expect(m.dueDials(1000)).toEqual([]); // all four still in flight
+    m.dialFailed(first[0]!, 1000);
+    expect(m.dueDials(1000)).toHaveLength(1);
+  });
+});
