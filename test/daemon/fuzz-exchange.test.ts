@@ -79,7 +79,7 @@ describe('malformed frames past the first message', () => {
     const a = await fleet.start();
     expect((await a.cli('put', 'kept', 'value')).code).toBe(0);
     const before = await eventually(() => a.status(), (s) => s.keys === 1, 'the key stored');
-    hostile = await createNetwork({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] });
+    hostile = await createNetwork({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], ...fleet.networkOptions() });
     const oversized = Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x04); // announces 1 GiB
     const afterDigest: [string, Uint8Array][] = [
       ['unknown message type', frame(Uint8Array.of(99, 1, 2, 3))],

@@ -35,7 +35,7 @@ const digest = (peers: string[] = []): Uint8Array => frame(encodeDigest({ replic
 const SILENT = Uint8Array.of(10);
 
 async function startHostile(): Promise<Network> {
-  hostile = await createNetwork({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] });
+  hostile = await createNetwork({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], ...fleet.networkOptions() });
   return hostile;
 }
 
