@@ -377,10 +377,16 @@ export class Replicator {
     try {
       const received = { bytes: 0 };
       const frames = this.framesOf(stream, this.opts.maxFrameBytes, received);
-      // A stream must say what it is within the idle bound, or it only holds a slot.
-      const silent = setTimeout(() => stream.abort(new ProtocolError(`no first message within ${this.idleMs} ms`)), this.idleMs);
+      // A stream must say what it is, or it only holds a slot: bytes of its first message must keep
+      // coming (a first PUSH of 16 MiB over a slow link takes minutes, and is not silent).
+      let quiet: StallState = { moved: 0, at: Date.now() };
+      const silent = setInterval(() => {
+        const check = checkStall(quiet, received.bytes, true, Date.now(), this.idleMs);
+        quiet = check.state;
+        if (check.stalled) stream.abort(new ProtocolError(`no first message within ${this.idleMs} ms (no byte of it for that long)`));
+      }, Math.max(50, Math.floor(this.idleMs / 8)));
       silent.unref();
-      const first = await frames.next().finally(() => clearTimeout(silent));
+      const first = await frames.next().finally(() => clearInterval(silent));
       if (first.done === true) return await stream.close();
       const m = decodeMessage(first.value);
       if (m.type === MSG.verify) {

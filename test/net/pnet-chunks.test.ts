@@ -33,3 +33,20 @@ describe('the private-network cipher in pieces', () => {
     expect(out.some((b) => b !== 0)).toBe(true);
   });
 });
+
+describe('the private-network cipher with many connections', () => {
+  it('does not grow its memory without bound when ciphers take turns (each grow left the others a dead view)', () => {
+    const ciphers = Array.from({ length: 4 }, () => xsalsa20(randomBytes(24), key));
+    const piece = new Uint8Array(PIECE);
+    // before the fix every turn of a cipher with a stale view grew the memory by its whole input:
+    // 200 turns of 1 MiB passed the 32-64 MiB ceiling and threw
+    for (let turn = 0; turn < 200; turn++) ciphers[turn % ciphers.length]!.update(piece);
+    // and the ciphers still agree with fresh ones on what they produce
+    const n = randomBytes(24);
+    const input = randomBytes(200_000);
+    const a = xsalsa20(n, key).update(input);
+    ciphers[0]!.update(new Uint8Array(PIECE)); // another cipher moves the memory in between
+    const b = xsalsa20(n, key).update(input);
+    expect(Buffer.compare(Buffer.from(a), Buffer.from(b))).toBe(0);
+  });
+});
