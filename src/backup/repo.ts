@@ -66,6 +66,7 @@ export class Repo {
     try {
       text = await readFile(file, 'utf8');
     } catch (err) {
+      if (codeOf(err) === 'ENOENT' && (await exists(join(dir, 'backups')))) throw missingRepoFile(file);
       const why = codeOf(err) === 'ENOENT' ? (await exists(dir)) ? `${dir} is not a backup repository (no ${REPO_FILE})` : `no backup repository at ${dir}` : `cannot read ${file}: ${codeOf(err)}`;
       throw new BackupError(why);
     }
@@ -80,6 +81,7 @@ export class Repo {
   /** Opens the repository, creating it (encrypted when a passphrase is given) if DIR has none yet. */
   static async openOrCreate(dir: string, passphrase?: string): Promise<Repo> {
     if (await exists(join(dir, REPO_FILE))) return Repo.open(dir, passphrase);
+    if (await exists(join(dir, 'backups'))) throw missingRepoFile(join(dir, REPO_FILE)); // never start a second, unrelated repository over it
     if ((await exists(dir)) && (await readdir(dir)).length > 0) throw new BackupError(`${dir} is not empty and not a backup repository`);
     await mkdir(join(dir, 'backups'), { recursive: true });
     const enc = passphrase === undefined ? null : await newEncryption(passphrase);
@@ -229,4 +231,9 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** A repository whose backups are there but whose repo.json is not: damaged, not absent. */
+function missingRepoFile(file: string): DamagedBackupError {
+  return new DamagedBackupError(`damaged backup repository: ${file} is missing (its backups are still there; restore the file from a copy)`);
 }
