@@ -1,16 +1,15 @@
 // Malformed frames past the first message of a stream, from a real libp2p peer: inside a sync
 // exchange (after a valid DIGEST, once the daemon has answered) and on a push stream (after a valid
 // PUSH the daemon acknowledged). The daemon closes only that stream, logs why, and stores nothing.
-import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { Stream } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Writer } from '../../src/core/bytes.js';
 import { Clock } from '../../src/core/clock.js';
-import { createNetwork, type Network } from '../../src/net/node.js';
+import type { Network } from '../../src/net/node.js';
 import { decodeMessage, encodeDigest, encodeEntries, MSG, SYNC_PROTOCOL } from '../../src/sync/messages.js';
 import { Fleet } from '../helpers/daemons.js';
+import { frame, hostilePeer } from '../helpers/hostile.js';
 import { eventually, until } from '../helpers/process.js';
 
 const fleet = new Fleet();
@@ -22,11 +21,6 @@ afterEach(async (ctx) => {
   await fleet.cleanup();
 });
 
-const frame = (msg: Uint8Array): Uint8Array => {
-  const w = new Writer(msg.length + 8);
-  w.chunk(msg);
-  return w.finish();
-};
 const R = 'cd'.repeat(16);
 const DIGEST = frame(encodeDigest({ replicaId: R, digest: new Uint8Array(16), clock: Clock.empty(), peers: [], forgotten: [] }));
 const EMPTY_PUSH = frame(encodeEntries(MSG.push, { claim: Clock.empty(), entries: [] }, 1));
@@ -79,7 +73,7 @@ describe('malformed frames past the first message', () => {
     const a = await fleet.start();
     expect((await a.cli('put', 'kept', 'value')).code).toBe(0);
     const before = await eventually(() => a.status(), (s) => s.keys === 1, 'the key stored');
-    hostile = await createNetwork({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], ...fleet.networkOptions() });
+    hostile = await hostilePeer(fleet);
     const oversized = Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x04); // announces 1 GiB
     const afterDigest: [string, Uint8Array][] = [
       ['unknown message type', frame(Uint8Array.of(99, 1, 2, 3))],

@@ -2,16 +2,15 @@
 // that today's honest nodes must refuse: a timestamp at the integer limit (every later write on
 // every node would fail) and 400,000 siblings on one key (a read of it would hold the daemon). The
 // honest nodes log the refusal, keep their data and digests, and go on writing and replicating.
-import { generateKeyPair } from '@libp2p/crypto/keys';
 import { multiaddr } from '@multiformats/multiaddr';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Writer } from '../../src/core/bytes.js';
 import { Clock } from '../../src/core/clock.js';
 import { encodeKeyState } from '../../src/core/codec.js';
 import type { Sibling } from '../../src/core/key-state.js';
-import { createNetwork, type Network } from '../../src/net/node.js';
+import type { Network } from '../../src/net/node.js';
 import { encodeEntries, MSG, SYNC_PROTOCOL } from '../../src/sync/messages.js';
 import { Fleet, untilConnected, untilConverged, type TestDaemon } from '../helpers/daemons.js';
+import { frame, hostilePeer } from '../helpers/hostile.js';
 import { eventually, until } from '../helpers/process.js';
 
 const fleet = new Fleet();
@@ -23,11 +22,6 @@ afterEach(async (ctx) => {
   await fleet.cleanup();
 });
 
-const frame = (msg: Uint8Array) => {
-  const w = new Writer(msg.length + 8);
-  w.chunk(msg);
-  return w.finish();
-};
 
 const replica = (i: number) => `ee${i.toString(16).padStart(30, '0')}`;
 
@@ -42,7 +36,7 @@ function pushOf(key: string, sibs: Sibling[], seq: number): Uint8Array {
 }
 
 async function pushFromHostile(target: TestDaemon, push: Uint8Array): Promise<void> {
-  hostile ??= await createNetwork({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], ...fleet.networkOptions() });
+  hostile ??= await hostilePeer(fleet);
   const stream = await hostile.dialProtocol(multiaddr(target.addr), SYNC_PROTOCOL);
   stream.send(push);
   // the daemon answers with ACK if it applied the push, or resets the stream if it refused it

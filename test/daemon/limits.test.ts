@@ -7,12 +7,12 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Writer } from '../../src/core/bytes.js';
 import { Clock } from '../../src/core/clock.js';
-import { createNetwork, type Network } from '../../src/net/node.js';
+import type { Network } from '../../src/net/node.js';
 import { MAX_ADDRS_PER_PEER, MAX_DIALS_IN_FLIGHT, MAX_INBOUND_STREAMS_PER_CONNECTION, MAX_PEX_ADDRS_PER_DIGEST } from '../../src/sync/limits.js';
 import { encodeDigest, encodeSnapRequest, SYNC_PROTOCOL } from '../../src/sync/messages.js';
 import { Fleet, untilConnected, untilConverged, type TestDaemon } from '../helpers/daemons.js';
+import { frame, hostilePeer } from '../helpers/hostile.js';
 import { eventually, until } from '../helpers/process.js';
 
 const fleet = new Fleet();
@@ -24,18 +24,13 @@ afterEach(async (ctx) => {
   await fleet.cleanup();
 });
 
-const frame = (msg: Uint8Array): Uint8Array => {
-  const w = new Writer(msg.length + 8);
-  w.chunk(msg);
-  return w.finish();
-};
 const R = 'cd'.repeat(16);
 const digest = (peers: string[] = []): Uint8Array => frame(encodeDigest({ replicaId: R, digest: new Uint8Array(16), clock: Clock.empty(), peers, forgotten: [] }));
 /** A length prefix announcing a 10-byte frame whose body never comes: negotiates the protocol, says nothing. */
 const SILENT = Uint8Array.of(10);
 
 async function startHostile(): Promise<Network> {
-  hostile = await createNetwork({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], ...fleet.networkOptions() });
+  hostile = await hostilePeer(fleet);
   return hostile;
 }
 

@@ -6,11 +6,11 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Clock } from '../../src/core/clock.js';
-import { Writer } from '../../src/core/bytes.js';
 import { createNetwork, type Network } from '../../src/net/node.js';
 import { readSwarmKeyFile } from '../../src/net/swarm-key.js';
 import { encodeDigest, encodeEntries, END_MESSAGE, MSG, SYNC_PROTOCOL } from '../../src/sync/messages.js';
 import { CLI, Fleet, untilConnected, untilConverged, type TestDaemon } from '../helpers/daemons.js';
+import { frame } from '../helpers/hostile.js';
 import { eventually, run, until } from '../helpers/process.js';
 
 const fleet = new Fleet();
@@ -22,11 +22,6 @@ afterEach(async (ctx) => {
   await fleet.cleanup();
 });
 
-const frame = (msg: Uint8Array) => {
-  const w = new Writer(msg.length + 8);
-  w.chunk(msg);
-  return w.finish();
-};
 
 /** Resolves when the remote side ends or resets the stream (reading ends or throws). */
 async function closedByRemote(stream: Stream, ms = 10_000): Promise<void> {
