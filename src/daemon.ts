@@ -55,7 +55,7 @@ async function acquire(config: Config, denyPeer: (peerId: string) => boolean): P
       throw failure.kind === 'busy' ? new ResourceError(failure.message) : failure.kind === 'config' ? new ConfigError(failure.message) : new ReplikvError(failure.message);
     });
     await identity.persist();
-    ownKey?.persist();
+    await ownKey?.persist();
     const ks = await Keyspace.openDir(config.dataDir, {
       durability: config.durability,
       maxValueBytes: config.maxValueBytes,

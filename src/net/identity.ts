@@ -1,19 +1,18 @@
 // The node's libp2p identity: an Ed25519 key kept in a file, so the PeerId survives restarts and
 // peers' allow-lists stay valid. Created once, never replaced: a new key is a new peer.
 
-import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
 import { ConfigError } from '../errors.js';
+import { publishKeyFile } from './key-file.js';
 
 /** Reads the identity key in `file`, or creates one (mode 0600) if the file does not exist. */
 export async function loadOrCreateIdentity(file: string): Promise<PrivateKey> {
   const existing = await readKeyFile(file);
   if (existing !== undefined) return existing;
   const key = await generateKeyPair('Ed25519');
-  if (await publish(file, privateKeyToProtobuf(key))) return key;
+  if (await publishKeyFile(file, privateKeyToProtobuf(key), 'identity key')) return key;
   // Another process created the file between our read and our link: its key wins.
   const winner = await readKeyFile(file);
   if (winner === undefined) throw new ConfigError(`identity key ${file} vanished while it was being created`);
@@ -39,7 +38,7 @@ export async function loadOrGenerateIdentity(file: string): Promise<Identity> {
     async persist() {
       // Unlike rename, link refuses to replace a key another process created meanwhile (two
       // daemons sharing one --identity file): ours is already in use, so refuse to start.
-      if (!(await publish(file, privateKeyToProtobuf(key)))) {
+      if (!(await publishKeyFile(file, privateKeyToProtobuf(key), 'identity key'))) {
         throw new ConfigError(`identity key ${file} was created by another process while this daemon started; start it again`);
       }
     },
@@ -60,33 +59,5 @@ async function readKeyFile(file: string): Promise<PrivateKey | undefined> {
     return privateKeyFromProtobuf(bytes);
   } catch (err) {
     throw new ConfigError(`${file} is not a libp2p private key (${(err as Error).message}); move it away to create a new identity`);
-  }
-}
-
-/**
- * Writes `bytes` to a temporary file, syncs it, then hard-links it into place. Unlike rename, link
- * fails if `file` exists, so a concurrent creator's key is never replaced; and a crash leaves either
- * no key or a whole one. Returns false if `file` already existed.
- */
-async function publish(file: string, bytes: Uint8Array): Promise<boolean> {
-  const dir = dirname(file);
-  const tmp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const handle = await open(tmp, 'wx', 0o600);
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await link(tmp, file);
-    return true;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return false;
-    throw new ConfigError(`cannot write identity key ${file}: ${code ?? (err as Error).message}`);
-  } finally {
-    await unlink(tmp).catch(() => undefined);
   }
 }

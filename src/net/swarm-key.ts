@@ -6,9 +6,9 @@
 // Checked here with a clear error, because @libp2p/pnet only says "invalid psk".
 
 import { randomBytes } from 'node:crypto';
-import { constants, fsyncSync, linkSync, openSync, readFileSync, unlinkSync, writeSync, closeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { constants, openSync, readFileSync, writeSync, closeSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
+import { publishKeyFile } from './key-file.js';
 
 const HEADER = '/key/swarm/psk/1.0.0/';
 
@@ -58,7 +58,7 @@ export interface DataDirSwarmKey {
   /** True when the file did not exist: the key is new and persist() writes it. */
   generated: boolean;
   /** Writes a generated key to its file (mode 0600); nothing to do for a loaded one. */
-  persist(): void;
+  persist(): Promise<void>;
 }
 
 /**
@@ -73,36 +73,16 @@ export function loadOrGenerateSwarmKey(file: string): DataDirSwarmKey {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new ConfigError(`cannot read swarm key ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     exists = false;
   }
-  if (exists) return { file, key: readSwarmKeyFile(file), generated: false, persist: () => {} };
+  if (exists) return { file, key: readSwarmKeyFile(file), generated: false, persist: async () => {} };
   const text = generateSwarmKey();
   const key = new TextEncoder().encode(text.trimEnd());
   return {
     file,
     key,
     generated: true,
-    persist() {
-      // Written whole to a temporary file, synced, then linked into place: a crash leaves no key or
-      // a whole one, and link (unlike rename) never replaces a key created meanwhile.
-      const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-      try {
-        const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-        try {
-          writeSync(fd, text);
-          fsyncSync(fd);
-        } finally {
-          closeSync(fd);
-        }
-        linkSync(tmp, file);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EEXIST') throw new ConfigError(`swarm key ${file} was created by another process while this daemon started; start it again`);
-        throw new ConfigError(`cannot write swarm key ${file}: ${code ?? (err as Error).message}`);
-      } finally {
-        try {
-          unlinkSync(tmp);
-        } catch {
-          // not created
-        }
+    async persist() {
+      if (!(await publishKeyFile(file, new TextEncoder().encode(text), 'swarm key'))) {
+        throw new ConfigError(`swarm key ${file} was created by another process while this daemon started; start it again`);
       }
     },
   };
