@@ -143,7 +143,9 @@ describe('membership', () => {
     await putOn(reborn, 'after', 'wipe');
     await untilValue([reborn, node2, node3], 'after', 'wipe');
     await untilValue([reborn], 'before', 'wipe'); // and it gets the cluster's data back
-    for (const n of [node2, node3]) expect(n.child.stderr()).toMatch(/a bootstrap address answers as a new peer/);
+    // The first to find it is one that redialled the address; the other may meet it through that one's peer exchange
+    const found = [node2, node3].filter((n) => /a bootstrap address answers as a new peer/.test(n.child.stderr()));
+    expect(found.length).toBeGreaterThanOrEqual(1);
   }, 120_000);
 
   it('a node holding data with no reachable peer says so in status and the log, until a peer is back', async () => {
