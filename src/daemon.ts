@@ -74,6 +74,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   // Forgotten peers are refused by the connection gater; the replicator knows them once it exists.
   let forgotten = (_peerId: string): boolean => false;
   const { lock, node, ks, ownKey } = await acquire(config, (peerId) => forgotten(peerId));
+  if (ks.movedFrom !== null) {
+    log.warn({ replicaId: ks.replicaId, previous: ks.movedFrom }, 'this store writes under a new replica id from now on (it had no signing key, or its counter neared the limit); its earlier writes keep their dots');
+  }
   const replicator = new Replicator(node, ks, log, {
     mode: config.mode,
     gossipIntervalMs: config.gossipIntervalMs,
@@ -102,6 +105,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       clock: s.clock.toJSON(),
       peers: replicator.peers().map(({ peerId, state, behind }) => ({ peerId, state, behind })),
       transfer: { ...replicator.transfer },
+      refused: { ...replicator.refused },
       ...(replicator.bootstrapping && bootstrapper !== undefined ? { bootstrap: { ...bootstrapper.progress } } : {}),
       warnings,
       version: VERSION,

@@ -9,6 +9,7 @@ import { Reader, Writer } from '../core/bytes.js';
 import type { Clock } from '../core/clock.js';
 import { readClock, writeClock } from '../core/codec.js';
 import type { DeltaChunk } from '../core/delta.js';
+import { readHeads } from '../core/head.js';
 import { DIGEST_BYTES } from '../core/digest.js';
 import { decodeMessage, encodeEntries, END_MESSAGE, MSG } from '../sync/messages.js';
 import { DecodeError } from '../errors.js';
@@ -57,11 +58,11 @@ export const isEnd = (frame: Uint8Array): boolean => frame.length === 1 && frame
 export function decodeChunk(frame: Uint8Array): DeltaChunk {
   const m = decodeMessage(frame);
   if (m.type !== MSG.delta) throw new DecodeError(`expected a delta frame, got message type ${m.type}`);
-  return { entries: m.entries, claim: m.claim };
+  return { entries: m.entries, claim: m.claim, heads: m.heads };
 }
 
 /**
- * The key-state count of a DELTA frame, read from its header only (the claim, then the count):
+ * The key-state count of a DELTA frame, read from its header only (the claim, the heads, then the count):
  * `backup create` stores frames unchanged, and verify and restore decode them in full.
  */
 export function chunkEntryCount(frame: Uint8Array): number {
@@ -69,6 +70,7 @@ export function chunkEntryCount(frame: Uint8Array): number {
   const type = rd.u8();
   if (type !== MSG.delta) rd.fail(`expected a delta frame, got message type ${type}`);
   readClock(rd);
+  readHeads(rd, Number.MAX_SAFE_INTEGER);
   return rd.varint();
 }
 

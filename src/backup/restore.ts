@@ -80,14 +80,15 @@ async function applyBackup(repo: Repo, ks: Keyspace, m: Manifest, read: (bytes: 
     next = i + 1 < m.chunks.length ? load(m.chunks[i + 1]!) : undefined;
     next?.catch(() => undefined); // awaited in its turn; a failure there must not go unhandled
     try {
-      await Promise.all(deltas.map((d) => ks.applyDelta(d))); // issued together: one commit per chunk file
+      // trusted: the operator's own files (authenticated when encrypted); their heads are kept and passed on
+      await Promise.all(deltas.map((d) => ks.applyDelta(d, { trusted: true }))); // issued together: one commit per chunk file
     } catch (err) {
       if (err instanceof DecodeError) throw new DamagedBackupError(`${repo.chunkPath(m.id, m.chunks[i]!)} is damaged: ${err.message}`);
       throw err;
     }
     read(m.chunks[i]!.bytes);
   }
-  await ks.applyDelta({ entries: [], claim: clockOf(m.clock, `manifest of ${m.id}`) });
+  await ks.applyDelta({ entries: [], claim: clockOf(m.clock, `manifest of ${m.id}`) }, { trusted: true });
 }
 
 /** The names in a directory, or null when it does not exist. */

@@ -40,6 +40,11 @@ export interface Status {
   peers: { peerId: string; state: PeerState; behind: number }[];
   /** Sync traffic since the daemon started: frame bytes each way, and key states applied from peers. */
   transfer: { bytesReceived: number; bytesSent: number; keysReceived: number };
+  /**
+   * Since the daemon started: peers' frames refused for what they said (bad bytes, counters beyond
+   * a replica's signed head, forged heads, limits), and claims cut to what this node has evidence for.
+   */
+  refused: { frames: number; claimsCut: number };
   /** While state is "bootstrapping": keys and bytes received so far, rate (keys/s) and ETA. */
   bootstrap?: BootstrapProgress;
   /** Conditions an operator should know about, e.g. no peer reachable while this node holds data. */

@@ -246,6 +246,7 @@ export function formatStatus(s: Status): string {
     ['keys', String(s.keys)],
     ['digest', s.digest],
     ['peers', String(s.peers.length)],
+    ...(s.refused !== undefined && s.refused.frames + s.refused.claimsCut > 0 ? [['refused', `${s.refused.frames} frames from peers, ${s.refused.claimsCut} claims cut`]] : []),
     ...(s.warnings ?? []).map((w) => ['warning', w]),
   ];
   const peers = s.peers.map((p) => ['', p.peerId, p.state, `behind ${p.behind}`]);

@@ -105,6 +105,11 @@ export class Clock {
     this.m.set(r, unionRuns(runs, [from, to]));
   }
 
+  /** Forgets every dot of replica r. */
+  drop(r: ReplicaId): void {
+    this.m.delete(r);
+  }
+
   /** this := this ∪ other. */
   merge(other: Clock): this {
     for (const [r, runs] of other.m) {

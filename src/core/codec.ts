@@ -301,6 +301,21 @@ function fastVarint(buf: Uint8Array, p: number): number {
   return -1;
 }
 
+/**
+ * Visits the context entries (replica id at `pos`, counter) of a state that has already passed
+ * validation (inspectKeyState): the checks of a peer's counters need them, the index does not.
+ */
+export function forEachContextEntry(buf: Uint8Array, visit: (pos: number, c: number) => void): void {
+  let p = 1;
+  const n = fastVarint(buf, p);
+  p = varintEnd;
+  for (let i = 0; i < n; i++) {
+    const c = fastVarint(buf, p + 16);
+    visit(p, c);
+    p = varintEnd;
+  }
+}
+
 /** Dot-index key: 16-byte replica id, then the counter as 8 bytes big-endian (sorts by counter). */
 export function dotKey(replica: Uint8Array, c: number): Uint8Array {
   return dotKeyAt(replica, 0, c);

@@ -11,6 +11,7 @@
 import { Clock } from './clock.js';
 import { DecodeError } from '../errors.js';
 import { encodeKeyState, siblingCount } from './codec.js';
+import type { Head } from './head.js';
 import { merge, type KeyState } from './key-state.js';
 import type { ReplicaId } from './replica.js';
 
@@ -34,6 +35,8 @@ export interface DeltaChunk {
   readonly entries: DeltaEntry[];
   /** Dots the receiver knows after merging `entries`. */
   readonly claim: Clock;
+  /** Signed heads that vouch for the counters the chunk names (head.ts); the receiver keeps the newest. */
+  readonly heads?: readonly Head[];
 }
 
 export interface DeltaLimits {
@@ -100,6 +103,25 @@ export function* chunkEntries(entries: Iterable<DeltaEntry>, limits: DeltaLimits
     }
   }
   if (chunk.length > 0) yield { entries: chunk, claim: Clock.empty() };
+}
+
+/**
+ * The part of a claim a receiver may believe: per replica, only up to the highest counter its own
+ * states' contexts name (`seen`, which includes what the chunk just merged). An honest claim never
+ * goes further: a dot the sender knows is live in a state it sends or superseded by one whose
+ * context covers it, and contexts only grow. A claim beyond it (a DELTA claiming writes it does not
+ * carry) would hide those writes for good; cut, it leaves a gap the next digest asks for again.
+ */
+export function evidencedClaim(claim: Clock, seen: (r: ReplicaId) => number): Clock {
+  let cut: Clock | undefined;
+  for (const r of claim.replicas()) {
+    const limit = seen(r);
+    if (claim.max(r) <= limit) continue;
+    cut ??= claim.clone();
+    cut.drop(r);
+    for (const [from, to] of claim.slice(r, 0, limit)) cut.addRange(r, from, to);
+  }
+  return cut ?? claim;
 }
 
 function claimSlice(claim: Clock, clock: Clock, r: ReplicaId, lo: number, hi: number): void {

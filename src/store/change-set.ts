@@ -7,10 +7,11 @@
 // objects are decoded only where a merge or an overwrite needs them. Applying a bootstrap-sized
 // delta into an empty store then costs one validating pass per key and no object graph.
 
-import { decodeKeyState, inspectKeyState, inspectKeyStateInto, type KeyStateFacts, type ScratchFacts } from '../core/codec.js';
+import { decodeKeyState, forEachContextEntry, inspectKeyState, inspectKeyStateInto, type KeyStateFacts, type ScratchFacts } from '../core/codec.js';
 import { compareBytes } from '../core/bytes.js';
 import { hlcMillis } from '../core/hlc.js';
 import type { KeyState } from '../core/key-state.js';
+import type { ReplicaId } from '../core/replica.js';
 import { DecodeError } from '../errors.js';
 import type { WriteView } from './backend.js';
 import { keyId } from './key-text.js';
@@ -43,8 +44,17 @@ export class ChangeSet {
     current: StoreState,
     private readonly maxValueBytes: number,
   ) {
-    this.next = { clock: current.clock.clone(), digest: current.digest.clone(), count: current.count, hlc: current.hlc };
+    this.next = { clock: current.clock.clone(), digest: current.digest.clone(), count: current.count, hlc: current.hlc, seen: current.seen };
   }
+
+  /** Raises what the store has seen of replica r (copying the shared map on the first raise). */
+  private raiseSeen(r: ReplicaId, c: number): void {
+    if (this.seenOwned === undefined) this.next.seen = this.seenOwned = new Map(this.next.seen);
+    this.seenOwned.set(r, c);
+  }
+
+  private seenOwned: Map<ReplicaId, number> | undefined;
+  private readonly names = new ReplicaNames();
 
   /** The key's state as this transaction sees it (earlier changes in it included). */
   load(key: Uint8Array): Stored | undefined {
@@ -79,7 +89,10 @@ export class ChangeSet {
    */
   replace(key: Uint8Array, old: Stored | undefined, bytes: Uint8Array, limits?: RemoteLimits): void {
     const facts = inspectKeyStateInto(bytes, this.maxValueBytes, this.scratch);
-    if (limits !== undefined) checkRemote(key, facts, limits);
+    if (limits !== undefined) {
+      checkRemote(key, facts, limits);
+      this.checkCounters(key, bytes, limits);
+    }
     const n = this.next;
     const ops = this.dotOps;
     if (old !== undefined) {
@@ -94,6 +107,22 @@ export class ChangeSet {
     }
     if (facts.maxHlc > n.hlc) n.hlc = facts.maxHlc;
     this.stage(key, bytes);
+  }
+
+  /**
+   * Every counter a peer's state names must be one its replica signed (limits.bound), and the
+   * highest ones become what this store has seen: the evidence later claims are cut to.
+   */
+  private checkCounters(key: Uint8Array, bytes: Uint8Array, limits: RemoteLimits): void {
+    forEachContextEntry(bytes, (pos, c) => {
+      const r = this.names.at(bytes, pos);
+      if (c <= (this.next.seen.get(r) ?? 0)) return;
+      const bound = limits.bound(r);
+      if (c > bound) {
+        throw new DecodeError(`key "${Buffer.from(key).toString('utf8')}": counter ${c} of replica ${r} is beyond the highest it signed (${bound})`);
+      }
+      this.raiseSeen(r, c);
+    });
   }
 
   /** Removes the key (repair only). `old` may be unreadable damage: facts with no dots, not live. */
@@ -186,6 +215,25 @@ export interface RemoteLimits {
   maxSiblings: number;
   /** The highest HLC accepted: the local wall clock plus the allowed skew. */
   maxHlc: number;
+  /** The highest counter of replica r a peer may name: r's newest verified head, or what this store has seen. */
+  bound(r: ReplicaId): number;
+}
+
+/** Replica ids of states' context entries as hex, remembering the last one (runs of states share them). */
+class ReplicaNames {
+  private last = new Uint8Array(16);
+  private lastId = '';
+
+  at(buf: Uint8Array, pos: number): ReplicaId {
+    const last = this.last;
+    let same = this.lastId !== '';
+    for (let i = 0; same && i < 16; i++) same = buf[pos + i] === last[i];
+    if (!same) {
+      last.set(buf.subarray(pos, pos + 16));
+      this.lastId = Buffer.from(buf.buffer, buf.byteOffset + pos, 16).toString('hex');
+    }
+    return this.lastId;
+  }
 }
 
 /**

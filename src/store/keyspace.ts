@@ -2,25 +2,26 @@
 // Local writes and remote deltas each run as one transaction (key states, dot index, node clock,
 // digest and count change together); writes issued in the same event turn share one commit.
 
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Writer } from '../core/bytes.js';
 import { Clock } from '../core/clock.js';
 import { decodeKeyState, encodeFirstWrite, encodeKeyState, replicaToBytes, resolveEncoded, siblingCount } from '../core/codec.js';
-import { chunkEntries, DEFAULT_DELTA_LIMITS, mergeEntry, selectDelta, type DeltaChunk, type DeltaSource, type DeltaEntry, type DeltaLimits } from '../core/delta.js';
+import { chunkEntries, DEFAULT_DELTA_LIMITS, evidencedClaim, mergeEntry, selectDelta, type DeltaChunk, type DeltaSource, type DeltaEntry, type DeltaLimits } from '../core/delta.js';
 import { Digest } from '../core/digest.js';
+import { decodeHeads, encodeHeads, headIsValid, MAX_COUNTER, newReplicaKey, replicaKeyFromSeed, signHead, type Head, type ReplicaKey } from '../core/head.js';
 import { HLC_LOGICAL_BITS, nextHlc } from '../core/hlc.js';
 import { localWrite, resolve, type KeyState } from '../core/key-state.js';
 import type { Dot, ReplicaId } from '../core/replica.js';
 import { repairKey } from '../core/repair.js';
 import { decodeToken, encodeToken } from '../core/token.js';
+import type { VersionVector } from '../core/version-vector.js';
 import { checkValue, DEFAULT_MAX_VALUE_BYTES, keyToBytes, MAX_KEY_BYTES } from '../core/validate.js';
-import { DecodeError, StoreError } from '../errors.js';
+import { DecodeError, InvalidTokenError, StoreError } from '../errors.js';
 import type { Backend, ReadView, Snapshot } from './backend.js';
-import { ChangeSet } from './change-set.js';
+import { ChangeSet, type RemoteLimits } from './change-set.js';
 import { checkKeyText, keyText } from './key-text.js';
 import { LmdbBackend } from './lmdb-backend.js';
-import { decodeStoreState, encodeStoreState, META_REPLICA, META_STATE, type StoreState } from './meta.js';
+import { decodeStoreState, encodeStoreState, headRecord, META_HEADS, META_REPLICA, META_REPLICA_KEY, META_STATE, type StoreState } from './meta.js';
 import { stateHash } from './state-hash.js';
 
 export type Durability = 'strict' | 'relaxed';
@@ -38,6 +39,8 @@ export interface KeyspaceOptions {
 }
 
 export const DEFAULT_MAX_SIBLINGS = 1000;
+/** Most replicas whose heads a node keeps: a member minting replica ids by the million is refused. */
+export const MAX_KNOWN_REPLICAS = 100_000;
 export const DEFAULT_MAX_CLOCK_SKEW_MS = 10 * 60_000;
 
 export type WriteOp =
@@ -79,6 +82,8 @@ export interface Summary {
 
 /** A consistent view of the whole keyspace (one read transaction), for bootstrap and backup. */
 export interface KeyspaceSnapshot extends Omit<Summary, 'replicaId'> {
+  /** Every head this node keeps (its own included): what a receiver needs to believe the snapshot. */
+  heads: Head[];
   /** Key states in key order, after `after` when given (to resume an interrupted stream). */
   entries(after?: Uint8Array): Iterable<DeltaEntry>;
   close(): void;
@@ -93,6 +98,16 @@ export interface KeyspaceChanges extends Omit<Summary, 'replicaId'> {
   close(): void;
 }
 
+export interface ApplyOptions {
+  /** Written in the same transaction (progress that must match the data). */
+  meta?: { name: string; value: Uint8Array };
+  /** The chunk comes from this machine's own backup files, not a peer: counters are not bounded by heads. */
+  trusted?: boolean;
+}
+
+/** A replica moves to a new id this far below the counter limit (at open; writes check the limit itself). */
+const COUNTER_MARGIN = 1 << 20;
+
 interface Recount {
   digest: Digest;
   keys: number;
@@ -104,6 +119,11 @@ export const STORE_DIR = 'store';
 
 export class Keyspace {
   private work: StoreState;
+  /** The newest verified head of every other replica (head.ts), and those not yet stored. */
+  private readonly heads = new Map<ReplicaId, Head>();
+  private readonly unsavedHeads = new Set<ReplicaId>();
+  private headIdsUnsaved = false;
+  private ownHead: Head | undefined;
   private closed = false;
   readonly maxValueBytes: number;
   readonly durability: Durability;
@@ -113,10 +133,13 @@ export class Keyspace {
 
   private constructor(
     private readonly backend: Backend,
-    readonly replicaId: ReplicaId,
+    private key: ReplicaKey,
+    /** The replica id this store wrote under before it moved to the current one, if it moved at open. */
+    readonly movedFrom: ReplicaId | null,
     opts: KeyspaceOptions,
   ) {
     this.work = this.loadState();
+    this.loadHeads();
     this.maxValueBytes = opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
     this.durability = opts.durability ?? 'strict';
     this.now = opts.now ?? Date.now;
@@ -129,20 +152,51 @@ export class Keyspace {
     return Keyspace.open(new LmdbBackend(join(dataDir, STORE_DIR)), opts);
   }
 
-  /** Opens a keyspace on a backend; a new store gets a fresh random replica id. */
+  /**
+   * Opens a keyspace on a backend. A new store gets a new replica: an Ed25519 key whose public half
+   * names it (head.ts). A store made before replica keys, or whose counter nears the limit, moves
+   * to a new replica at open: its writes so far keep their dots, later ones use the new id.
+   */
   static async open(backend: Backend, opts: KeyspaceOptions = {}): Promise<Keyspace> {
     if (backend.getMeta(META_REPLICA) === undefined) {
-      const id = randomBytes(16);
-      const empty: StoreState = { clock: Clock.empty(), digest: new Digest(), count: 0, hlc: 0 };
+      const empty: StoreState = { clock: Clock.empty(), digest: new Digest(), count: 0, hlc: 0, seen: new Map() };
+      const fresh = newReplicaKey();
       await backend.write((w) => {
         if (w.getMeta(META_REPLICA) !== undefined) return;
-        w.putMeta(META_REPLICA, id);
+        w.putMeta(META_REPLICA, Buffer.from(fresh.key.r, 'hex'));
+        w.putMeta(META_REPLICA_KEY, fresh.seed);
         w.putMeta(META_STATE, encodeStoreState(empty));
       }, true);
     }
     const raw = backend.getMeta(META_REPLICA)!;
     if (raw.length !== 16) throw new StoreError('damaged store: the replica id record is not 16 bytes');
-    return new Keyspace(backend, Buffer.from(raw).toString('hex'), opts);
+    const id = Buffer.from(raw).toString('hex');
+    const seed = backend.getMeta(META_REPLICA_KEY);
+    let key = seed === undefined ? undefined : replicaKeyFromSeed(seed);
+    if (key !== undefined && key.r !== id) throw new StoreError('damaged store: the replica key does not match the replica id');
+    const state = backend.getMeta(META_STATE);
+    const counter = state === undefined ? 0 : decodeStoreState(state).clock.base(id);
+    let movedFrom: ReplicaId | null = null;
+    if (key === undefined || counter >= MAX_COUNTER - COUNTER_MARGIN) {
+      key = await Keyspace.newReplica(backend);
+      movedFrom = id;
+    }
+    return new Keyspace(backend, key, movedFrom, opts);
+  }
+
+  /** A new replica key for this store, written durably before any write uses it. */
+  private static async newReplica(backend: Backend): Promise<ReplicaKey> {
+    const fresh = newReplicaKey();
+    await backend.write((w) => {
+      w.putMeta(META_REPLICA, Buffer.from(fresh.key.r, 'hex'));
+      w.putMeta(META_REPLICA_KEY, fresh.seed);
+    }, true);
+    return fresh.key;
+  }
+
+  /** This store's replica id: the hash of its public key. */
+  get replicaId(): ReplicaId {
+    return this.key.r;
   }
 
   get commits(): number {
@@ -164,8 +218,13 @@ export class Keyspace {
       key: op.key,
       keyBytes: keyToBytes(op.key),
       value: op.type === 'put' ? checkValue(op.value, this.maxValueBytes) : null,
-      ctx: op.context === undefined ? undefined : decodeToken(op.context),
+      ctx: op.context === undefined ? undefined : this.checkToken(decodeToken(op.context)),
     }));
+    // No counter is issued that a peer's decoder would refuse: near the limit, a new replica.
+    if (this.work.clock.base(this.replicaId) + ops.length > MAX_COUNTER) {
+      this.key = await Keyspace.newReplica(this.backend);
+      this.ownHead = undefined;
+    }
     return this.transact((cs) => {
       const self = this.replicaId;
       const selfBytes = replicaToBytes(self);
@@ -193,9 +252,15 @@ export class Keyspace {
    * Merges a delta chunk (from a peer or a snapshot stream) and adds its claim to the node clock.
    * `meta`, when given, is written in the same transaction (progress that must match the data).
    */
-  async applyDelta(chunk: DeltaChunk, meta?: { name: string; value: Uint8Array }): Promise<{ changed: number }> {
+  async applyDelta(chunk: DeltaChunk, opts: ApplyOptions = {}): Promise<{ changed: number; claimCut: boolean }> {
     this.assertOpen();
-    const limits = { maxSiblings: this.maxSiblings, maxHlc: nextHlc(0, this.now() + this.maxClockSkewMs) + HLC_LOGICAL_BITS - 1 };
+    if (chunk.heads !== undefined) this.learnHeads(chunk.heads);
+    const limits = this.remoteLimits(opts.trusted === true);
+    for (const r of chunk.claim.replicas()) {
+      const bound = limits.bound(r);
+      if (chunk.claim.max(r) > bound) throw new DecodeError(`the claim names counter ${chunk.claim.max(r)} of replica ${r}, beyond the highest it signed (${bound})`);
+    }
+    const meta = opts.meta;
     return this.transact((cs) => {
       let changed = 0;
       for (const { key, state } of chunk.entries) {
@@ -218,10 +283,111 @@ export class Keyspace {
         }
         changed++;
       }
-      cs.next.clock.merge(chunk.claim);
+      const claim = this.evidenced(chunk.claim, cs.next);
+      cs.next.clock.merge(claim);
       if (meta !== undefined) cs.setMeta(meta.name, meta.value);
-      return { changed };
+      this.saveHeads(cs);
+      return { changed, claimCut: claim !== chunk.claim };
     });
+  }
+
+  /**
+   * Takes in heads from a peer or a file: a head newer than the one kept is verified (a forged one
+   * throws DecodeError and nothing is kept), then bounds that replica's counters. Kept in memory
+   * at once, stored with the next transaction that applies data (data never outruns its heads on disk).
+   */
+  learnHeads(heads: readonly Head[]): number {
+    let learned = 0;
+    for (const h of heads) {
+      if (h.r === this.replicaId) continue; // this replica's own counter is known here
+      const kept = this.heads.get(h.r);
+      if (kept !== undefined && kept.c >= h.c) continue;
+      if (kept === undefined && this.heads.size >= MAX_KNOWN_REPLICAS) throw new DecodeError(`a head of one replica more than the ${MAX_KNOWN_REPLICAS} this node keeps`);
+      if (!headIsValid(h)) throw new DecodeError(`a forged head for replica ${h.r} (counter ${h.c}): the key does not name the replica or the signature is wrong`);
+      if (kept === undefined) this.headIdsUnsaved = true;
+      this.heads.set(h.r, h);
+      this.unsavedHeads.add(h.r);
+      learned++;
+    }
+    return learned;
+  }
+
+  /**
+   * Heads a peer whose clock is `peer` needs to believe what this node sends it: each kept head
+   * (this replica's own, signed now if its counter moved) above the peer's highest counter of that
+   * replica; all of them when `peer` is null.
+   */
+  headsFor(peer: Clock | null): Head[] {
+    const out: Head[] = [];
+    const own = this.signedHead();
+    if (own !== undefined && (peer === null || own.c > peer.max(own.r))) out.push(own);
+    for (const h of this.heads.values()) if (peer === null || h.c > peer.max(h.r)) out.push(h);
+    return out;
+  }
+
+  /** The newest verified head of a replica, or undefined (this replica's own: signed now). */
+  headOf(r: ReplicaId): Head | undefined {
+    return r === this.replicaId ? this.signedHead() : this.heads.get(r);
+  }
+
+  private signedHead(): Head | undefined {
+    const c = this.work.clock.base(this.replicaId);
+    if (c === 0) return undefined;
+    if (this.ownHead?.c !== c || this.ownHead.r !== this.replicaId) this.ownHead = signHead(this.key, c);
+    return this.ownHead;
+  }
+
+  /**
+   * The highest counter of replica r a peer may name: this replica's own counter for itself; for
+   * another, its newest verified head, or what this store has seen of it (a replica from before heads).
+   */
+  private bound(r: ReplicaId): number {
+    if (r === this.replicaId) return this.work.clock.base(r);
+    return Math.max(this.heads.get(r)?.c ?? 0, this.work.seen.get(r) ?? 0);
+  }
+
+  private remoteLimits(trusted: boolean): RemoteLimits {
+    return {
+      maxSiblings: this.maxSiblings,
+      maxHlc: nextHlc(0, this.now() + this.maxClockSkewMs) + HLC_LOGICAL_BITS - 1,
+      bound: trusted ? () => MAX_COUNTER : (r) => this.bound(r),
+    };
+  }
+
+  /** The part of a claim this store has evidence for (delta.ts, evidencedClaim), as of `next`. */
+  private evidenced(claim: Clock, next: StoreState): Clock {
+    return evidencedClaim(claim, (r) => Math.max(next.seen.get(r) ?? 0, next.clock.max(r)));
+  }
+
+  /** A context token from a client may not name writes this node has never seen. */
+  private checkToken(ctx: VersionVector): VersionVector {
+    for (const [r, c] of ctx) {
+      if (c > this.bound(r)) throw new InvalidTokenError(`the context names counter ${c} of replica ${r}, which this node has not seen`);
+    }
+    return ctx;
+  }
+
+  private loadHeads(): void {
+    const ids = this.backend.getMeta(META_HEADS);
+    if (ids === undefined) return;
+    if (ids.length % 16 !== 0) throw new StoreError('damaged store: the heads record is not a list of replica ids');
+    for (let i = 0; i < ids.length; i += 16) {
+      const r = Buffer.from(ids.subarray(i, i + 16)).toString('hex');
+      const raw = this.backend.getMeta(headRecord(r));
+      if (raw === undefined) continue;
+      const [h] = decodeHeads(raw, 1);
+      if (h === undefined || h.r !== r) throw new StoreError(`damaged store: the head record of replica ${r}`);
+      this.heads.set(r, h);
+    }
+  }
+
+  /** Stores the heads learned since the last transaction, in this one. */
+  private saveHeads(cs: ChangeSet): void {
+    for (const r of this.unsavedHeads) cs.setMeta(headRecord(r), encodeHeads([this.heads.get(r)!]));
+    this.unsavedHeads.clear();
+    if (!this.headIdsUnsaved) return;
+    cs.setMeta(META_HEADS, Buffer.concat([...this.heads.keys()].map((r) => Buffer.from(r, 'hex'))));
+    this.headIdsUnsaved = false;
   }
 
   /**
@@ -276,6 +442,10 @@ export class Keyspace {
    * recounted from every state, so damage to the stored totals is mended too.
    */
   async finishRepair(peerClock: Clock): Promise<void> {
+    const limits = this.remoteLimits(false);
+    for (const r of peerClock.replicas()) {
+      if (peerClock.max(r) > limits.bound(r)) throw new DecodeError(`the repair source's clock names counter ${peerClock.max(r)} of replica ${r}, beyond the highest it signed`);
+    }
     this.assertOpen();
     const snap = this.backend.openSnapshot();
     let before: StoreState;
@@ -287,7 +457,8 @@ export class Keyspace {
       snap.close();
     }
     await this.transact((cs) => {
-      cs.next.clock.merge(peerClock);
+      cs.next.clock.merge(this.evidenced(peerClock, cs.next));
+      this.saveHeads(cs);
       // Writes committed since the snapshot changed digest and count incrementally; the recount
       // takes their place as the base (an XOR digest carries the difference over exactly).
       cs.next.digest.xorDigest(before.digest);
@@ -380,7 +551,7 @@ export class Keyspace {
     const snap = this.backend.openSnapshot();
     try {
       const { clock } = decodeStoreState(snap.getMeta(META_STATE)!);
-      yield* selectDelta(deltaSource(snap, clock), peer, limits);
+      yield* withHeads(selectDelta(deltaSource(snap, clock), peer, limits), this.headsFor(peer));
     } finally {
       snap.close();
     }
@@ -395,7 +566,8 @@ export class Keyspace {
     const { snap, summary } = this.openSummarized();
     return {
       ...summary,
-      chunks: since.isEmpty() ? chunkEntries(snap.states(), limits) : selectDelta(deltaSource(snap, summary.clock), since, limits),
+      // every head goes with the chunks: a restore needs them to pass on what it restored
+      chunks: withHeads(since.isEmpty() ? chunkEntries(snap.states(), limits) : selectDelta(deltaSource(snap, summary.clock), since, limits), this.headsFor(null)),
       close: () => snap.close(),
     };
   }
@@ -408,14 +580,23 @@ export class Keyspace {
     this.assertOpen();
     const entries: DeltaEntry[] = [];
     const claim = Clock.empty();
+    const named = new Set<ReplicaId>();
     for (const key of keys) {
       const kb = keyToBytes(key);
       const state = this.backend.getState(kb);
       if (state === undefined) continue;
       entries.push({ key: kb, state });
-      for (const s of decodeKeyState(state).sibs) claim.add(s.r, s.c);
+      const decoded = decodeKeyState(state);
+      for (const s of decoded.sibs) claim.add(s.r, s.c);
+      for (const [r] of decoded.ctx) named.add(r);
     }
-    return { entries, claim };
+    // the heads of every replica the states name, so the receiver can believe each counter
+    const heads: Head[] = [];
+    for (const r of named) {
+      const h = this.headOf(r);
+      if (h !== undefined) heads.push(h);
+    }
+    return { entries, claim, heads };
   }
 
   /** A consistent snapshot of everything; close it when done. */
@@ -423,6 +604,7 @@ export class Keyspace {
     const { snap, summary } = this.openSummarized();
     return {
       ...summary,
+      heads: this.headsFor(null),
       *entries(after?: Uint8Array) {
         for (const { key, state } of snap.states(after, after !== undefined)) yield { key, state };
       },
@@ -525,6 +707,11 @@ export class Keyspace {
 function checkDeltaKey(key: Uint8Array): void {
   if (key.length < 1 || key.length > MAX_KEY_BYTES) throw new DecodeError(`delta key of ${key.length} bytes`);
   checkKeyText(key, 'delta key');
+}
+
+/** The chunks, each carrying `heads`: a chunk applied alone, late or twice must still be believed. */
+function* withHeads(chunks: Iterable<DeltaChunk>, heads: Head[]): Generator<DeltaChunk> {
+  for (const chunk of chunks) yield heads.length > 0 ? { ...chunk, heads } : chunk;
 }
 
 function deltaSource(snap: Snapshot, clock: Clock): DeltaSource {

@@ -1,18 +1,25 @@
 // The per-store summary kept in one meta record, so one read gives a consistent (clock, digest,
 // count, hlc) and one write per transaction keeps it in step with the key states it describes.
-// Format: u8 version | digest:16 | count:varint | hlc:varint | clock (codec.ts).
+// Format: u8 version | digest:16 | count:varint | hlc:varint | clock (codec.ts)
+//         | varint nSeen | nSeen × (replica:16 | counter:varint)      (version 2; replicas ascending)
 // The replica's own counter is not stored separately: it is the base of its own entry in the clock,
 // because every dot a replica issues is known to it the moment it is written.
 
 import { Reader, Writer } from '../core/bytes.js';
 import type { Clock } from '../core/clock.js';
+import type { ReplicaId } from '../core/replica.js';
 import { readClock, writeClock } from '../core/codec.js';
 import { DIGEST_BYTES, Digest } from '../core/digest.js';
 
-const META_VERSION = 1;
+const META_VERSION = 2;
 
 export const META_REPLICA = 'replica';
 export const META_STATE = 'state';
+/** The replica's Ed25519 private key (32 bytes): its id is derived from the public half. */
+export const META_REPLICA_KEY = 'replica-key';
+/** The replica ids whose heads are kept (one record per head: headRecord). */
+export const META_HEADS = 'heads';
+export const headRecord = (r: ReplicaId): string => `head:${r}`;
 
 export interface StoreState {
   clock: Clock;
@@ -21,6 +28,12 @@ export interface StoreState {
   count: number;
   /** Highest hybrid-logical-clock timestamp issued or seen. */
   hlc: number;
+  /**
+   * Per replica, the highest counter any stored key state's context names (at least the clock's
+   * highest): the evidence a claim must fall under (delta.ts, evidencedClaim). Shared between
+   * states until a transaction raises it (then copied).
+   */
+  seen: ReadonlyMap<ReplicaId, number>;
 }
 
 export function encodeStoreState(s: StoreState): Uint8Array {
@@ -30,17 +43,34 @@ export function encodeStoreState(s: StoreState): Uint8Array {
   w.varint(s.count);
   w.varint(s.hlc);
   writeClock(w, s.clock);
+  const seen = [...s.seen].sort(([a], [b]) => (a < b ? -1 : 1));
+  w.varint(seen.length);
+  for (const [r, c] of seen) {
+    w.bytes(Buffer.from(r, 'hex'));
+    w.varint(c);
+  }
   return w.finish();
 }
 
 export function decodeStoreState(buf: Uint8Array): StoreState {
   const rd = new Reader(buf, 'store state record');
   const version = rd.u8();
-  if (version !== META_VERSION) rd.fail(`unknown store format ${version}`);
+  if (version !== 1 && version !== META_VERSION) rd.fail(`unknown store format ${version}`);
   const digest = new Digest(rd.bytes(DIGEST_BYTES));
   const count = rd.varint();
   const hlc = rd.varint();
   const clock = readClock(rd);
+  const seen = new Map<ReplicaId, number>();
+  if (version === 1) {
+    // before contexts were checked, the clock was believed: it is what this store has seen
+    for (const r of clock.replicas()) seen.set(r, clock.max(r));
+  } else {
+    const n = rd.varint();
+    for (let i = 0; i < n; i++) {
+      const r = rd.hex16();
+      seen.set(r, rd.varint());
+    }
+  }
   rd.end();
-  return { clock, digest, count, hlc };
+  return { clock, digest, count, hlc, seen };
 }

@@ -182,7 +182,7 @@ export class Bootstrapper {
   /** No connected peer has any data: the bootstrap is complete with nothing fetched. */
   private async finishEmpty(peers: number): Promise<void> {
     const done: BootstrapRecord = { ...this.record, done: true, claim: Clock.empty() };
-    await this.ks.applyDelta({ entries: [], claim: Clock.empty() }, { name: META_BOOTSTRAP, value: encodeBootstrapRecord(done) });
+    await this.ks.applyDelta({ entries: [], claim: Clock.empty() }, { meta: { name: META_BOOTSTRAP, value: encodeBootstrapRecord(done) } });
     this.record = done;
     this.log.info({ peers }, 'bootstrap complete: no peer has any data yet (a new cluster); starting empty');
   }
@@ -225,13 +225,13 @@ export class Bootstrapper {
         keys: this.record.keys + entries.length,
         bytes: this.record.bytes + bytes,
       };
-      await this.ks.applyDelta({ entries, claim: Clock.empty() }, { name: META_BOOTSTRAP, value: encodeBootstrapRecord(next) });
+      await this.ks.applyDelta({ entries, claim: Clock.empty(), heads: snap.heads }, { meta: { name: META_BOOTSTRAP, value: encodeBootstrapRecord(next) } });
       this.record = next;
       this.noteProgress();
     }
     // the chunks ended at SNAP_END: everything of this snapshot is stored
     const done: BootstrapRecord = { ...this.record, done: true, claim };
-    await this.ks.applyDelta({ entries: [], claim }, { name: META_BOOTSTRAP, value: encodeBootstrapRecord(done) });
+    await this.ks.applyDelta({ entries: [], claim, heads: snap.heads }, { meta: { name: META_BOOTSTRAP, value: encodeBootstrapRecord(done) } });
     this.record = done;
     this.log.info({ peer, keys: this.record.keys, bytes: this.record.bytes }, 'bootstrap complete');
     return true;

@@ -7,9 +7,11 @@ import type { Clock } from '../core/clock.js';
 import { readClock, writeClock } from '../core/codec.js';
 import type { DeltaChunk, DeltaEntry } from '../core/delta.js';
 import { DIGEST_BYTES } from '../core/digest.js';
+import { readHeads, writeHead, type Head } from '../core/head.js';
 import { MAX_KEY_BYTES } from '../core/validate.js';
 
-export const SYNC_PROTOCOL = '/replikv/sync/1.0.0';
+// 2.0.0: chunks and snapshots carry signed heads (core/head.ts); a 1.x node cannot vouch for its counters.
+export const SYNC_PROTOCOL = '/replikv/sync/2.0.0';
 
 export const MSG = { digest: 1, delta: 2, end: 3, push: 4, ack: 5, snapRequest: 6, snapBegin: 7, snapChunk: 8, snapEnd: 9, busy: 10, verify: 11 } as const;
 
@@ -19,6 +21,9 @@ export const MAX_FORGOTTEN = 1024;
 const MAX_PEER_ID_BYTES = 128;
 const MAX_ADDR_BYTES = 1024;
 const MAX_ENTRIES = 65536;
+/** Heads in one DELTA or PUSH (a snapshot's SNAP_BEGIN carries every head its sender keeps). */
+const MAX_HEADS = 4096;
+const MAX_SNAPSHOT_HEADS = 100_000;
 
 export interface DigestMessage {
   type: typeof MSG.digest;
@@ -62,6 +67,8 @@ export interface SnapBeginMessage {
   type: typeof MSG.snapBegin;
   clock: Clock;
   keys: number;
+  /** Every head the sender keeps: what the receiver needs to believe the snapshot's counters. */
+  heads: Head[];
 }
 
 export interface SnapChunkMessage {
@@ -104,8 +111,14 @@ export function encodeEntries(type: typeof MSG.delta | typeof MSG.push, chunk: D
   w.u8(type);
   if (type === MSG.push) w.varint(seq);
   writeClock(w, chunk.claim);
+  writeHeadList(w, chunk.heads ?? []);
   writeEntries(w, chunk.entries);
   return w.finish();
+}
+
+function writeHeadList(w: Writer, heads: readonly Head[]): void {
+  w.varint(heads.length);
+  for (const h of heads) writeHead(w, h);
 }
 
 export const END_MESSAGE = Uint8Array.of(MSG.end);
@@ -125,11 +138,12 @@ export function encodeSnapRequest(after: Uint8Array): Uint8Array {
   return w.finish();
 }
 
-export function encodeSnapBegin(clock: Clock, keys: number): Uint8Array {
-  const w = new Writer(64);
+export function encodeSnapBegin(clock: Clock, keys: number, heads: readonly Head[]): Uint8Array {
+  const w = new Writer(64 + heads.length * 120);
   w.u8(MSG.snapBegin);
   writeClock(w, clock);
   w.varint(keys);
+  writeHeadList(w, heads);
   return w.finish();
 }
 
@@ -204,9 +218,10 @@ export function decodeMessage(frame: Uint8Array): Message {
     case MSG.push: {
       const seq = type === MSG.push ? rd.varint() : 0;
       const claim = readClock(rd);
+      const heads = readHeads(rd, MAX_HEADS);
       const entries = readEntries(rd);
       rd.end();
-      return { type, seq, claim, entries };
+      return { type, seq, claim, entries, heads };
     }
     case MSG.busy: {
       const flag = rd.u8();
@@ -227,8 +242,9 @@ export function decodeMessage(frame: Uint8Array): Message {
     case MSG.snapBegin: {
       const clock = readClock(rd);
       const keys = rd.varint();
+      const heads = readHeads(rd, MAX_SNAPSHOT_HEADS);
       rd.end();
-      return { type, clock, keys };
+      return { type, clock, keys, heads };
     }
     case MSG.snapChunk: {
       const entries = readEntries(rd);

@@ -11,7 +11,8 @@ import type { Logger } from 'pino';
 import type { Mode, PeerInfo } from '../control/api.js';
 import { chunkEntries, DEFAULT_DELTA_LIMITS, type DeltaEntry, type DeltaLimits } from '../core/delta.js';
 import { Clock } from '../core/clock.js';
-import { ReplikvError } from '../errors.js';
+import type { Head } from '../core/head.js';
+import { DecodeError, ReplikvError } from '../errors.js';
 import { FrameWriter, readFrames } from '../net/frames.js';
 import type { Keyspace } from '../store/keyspace.js';
 import { MAX_INBOUND_STREAMS_PER_CONNECTION, pexAddrs, StreamCounter } from './limits.js';
@@ -43,6 +44,8 @@ import { WriteConcern } from './write-concern.js';
 export interface SnapshotStream {
   clock: Clock;
   keys: number;
+  /** The heads that vouch for the snapshot's counters. */
+  heads: Head[];
   chunks: AsyncGenerator<DeltaEntry[]>;
 }
 
@@ -103,6 +106,8 @@ export class Replicator {
   readonly concern = new WriteConcern(() => this.holds.values());
   /** Sync traffic since start: frame bytes (framing included, transport overhead not) and keys applied. */
   readonly transfer = { bytesReceived: 0, bytesSent: 0, keysReceived: 0 };
+  /** Peers' messages refused for what they said (each logged), and claims cut to this node's evidence. */
+  readonly refused = { frames: 0, claimsCut: 0 };
   private readonly pexSentAt = new Map<string, number>();
   private readonly limits: DeltaLimits;
   /** While this node bootstraps it neither starts nor answers sync exchanges, nor serves snapshots. */
@@ -297,6 +302,18 @@ export class Replicator {
     }
   }
 
+  /** A frame refused for its content (not a network fault) is counted for status. */
+  private countRefusal(err: unknown): void {
+    if (err instanceof DecodeError || err instanceof ProtocolError) this.refused.frames++;
+  }
+
+  /** A claim beyond what this node has evidence for was cut (keyspace.ts): counted, and said once a minute per peer. */
+  private noteCut(peer: string, applied: { claimCut: boolean }): void {
+    if (!applied.claimCut) return;
+    this.refused.claimsCut++;
+    this.warn(`${peer}|cut`, { peer }, 'a peer claimed writes it did not carry; only the part this node has evidence for was taken (the rest is asked for again)');
+  }
+
   /** A warning about a peer or address, at most once a minute each (with a count of the rest). */
   private warn(key: string, fields: object, msg: string): void {
     const held = this.warnings.take(`${msg}|${key}`, Date.now());
@@ -324,7 +341,10 @@ export class Replicator {
       if (theirs.type !== MSG.digest) throw new ProtocolError(`expected DIGEST, got message type ${theirs.type}`);
       await this.exchange(peer, theirs, frames, writer);
     } catch (err) {
-      if (!this.stopped) this.warn(peer, { peer, reason: (err as Error).message }, 'sync round failed');
+      if (!this.stopped) {
+        this.countRefusal(err);
+        this.warn(peer, { peer, reason: (err as Error).message }, 'sync round failed');
+      }
       stream?.abort(err as Error);
     } finally {
       unwatch?.();
@@ -360,7 +380,7 @@ export class Replicator {
       // Counted on receipt: lmdb-js shows a commit to readers before applyDelta resolves, so a
       // status read after the await could see the keys without the count.
       this.transfer.keysReceived += m.entries.length;
-      await this.ks.applyDelta(m);
+      this.noteCut(peer, await this.ks.applyDelta(m));
       this.membership.heard(peer, Date.now());
     }
   }
@@ -421,7 +441,7 @@ export class Replicator {
       let push = m;
       for (;;) {
         this.transfer.keysReceived += push.entries.length; // on receipt, as in receiveDelta
-        await this.ks.applyDelta(push);
+        this.noteCut(peer, await this.ks.applyDelta(push));
         this.membership.heard(peer, Date.now());
         await acks.write(encodeAck(push.seq)); // applyDelta resolved: stored as durably as configured
         await acks.flush();
@@ -433,6 +453,7 @@ export class Replicator {
       }
     } catch (err) {
       if (this.stopped) return;
+      this.countRefusal(err);
       // One line per peer and kind of fault a minute: a peer sending different faults shows each.
       const reason = (err as Error).message;
       this.warn(`${peer}|${reason.replace(/\d+/g, '#')}`, { peer, reason }, 'closing sync stream from peer');
@@ -448,7 +469,7 @@ export class Replicator {
     const snap = this.ks.snapshot();
     let served = false;
     try {
-      await writer.write(encodeSnapBegin(snap.clock, snap.keys));
+      await writer.write(encodeSnapBegin(snap.clock, snap.keys, snap.heads));
       const after = req.after.length > 0 ? Buffer.from(req.after) : undefined;
       // writer.write waits while the requester is behind
       for (const chunk of chunkEntries(snap.entries(after), this.limits)) await writer.write(encodeSnapChunk(chunk.entries));
@@ -662,7 +683,7 @@ export class Replicator {
           done();
         }
       };
-      return { clock: begin.clock, keys: begin.keys, chunks: chunks() };
+      return { clock: begin.clock, keys: begin.keys, heads: begin.heads, chunks: chunks() };
     } catch (err) {
       done();
       stream.abort(err as Error);

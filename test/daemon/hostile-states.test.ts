@@ -12,6 +12,7 @@ import { encodeEntries, MSG, SYNC_PROTOCOL } from '../../src/sync/messages.js';
 import { Fleet, untilConnected, untilConverged, type TestDaemon } from '../helpers/daemons.js';
 import { frame, hostilePeer } from '../helpers/hostile.js';
 import { eventually, until } from '../helpers/process.js';
+import { testReplicas } from '../helpers/replicas.js';
 
 const fleet = new Fleet();
 let hostile: Network | undefined;
@@ -23,16 +24,20 @@ afterEach(async (ctx) => {
 });
 
 
-const replica = (i: number) => `ee${i.toString(16).padStart(30, '0')}`;
+// Replicas of the hostile's own making, with real keys: a member may write as itself, so the
+// counters are signed and only the sibling and timestamp bounds stand in the way.
+const REPLICAS = testReplicas(401);
+const replica = (i: number) => REPLICAS[i]!.r;
 
-/** One PUSH of one key state, with a claim of exactly the dots it carries. */
+/** One PUSH of one key state, with a claim of exactly the dots it carries and the heads for them. */
 function pushOf(key: string, sibs: Sibling[], seq: number): Uint8Array {
   const ctx = new Map<string, number>();
   for (const s of sibs) ctx.set(s.r, Math.max(ctx.get(s.r) ?? 0, s.c));
   const entries = [...ctx].sort(([a], [b]) => (a < b ? -1 : 1));
   const state = encodeKeyState({ ctx: entries, sibs: [...sibs].sort((a, b) => (a.r < b.r ? -1 : a.r > b.r ? 1 : a.c - b.c)) });
   const claim = Clock.fromIntervals(entries.map(([r, c]) => [r, 1, c] as [string, number, number]));
-  return frame(encodeEntries(MSG.push, { claim, entries: [{ key: Buffer.from(key), state }] }, seq));
+  const heads = entries.map(([r, c]) => REPLICAS.find((x) => x.r === r)!.head(c));
+  return frame(encodeEntries(MSG.push, { claim, entries: [{ key: Buffer.from(key), state }], heads }, seq));
 }
 
 async function pushFromHostile(target: TestDaemon, push: Uint8Array): Promise<void> {
@@ -61,7 +66,7 @@ describe('a hostile peer pushing states honest nodes must refuse', () => {
 
     // 400 replicas x 1,000 counters = 400,000 siblings, about 5 MB in one frame
     const flood: Sibling[] = [];
-    for (let r = 0; r < 400; r++) for (let c = 1; c <= 1000; c++) flood.push({ r: replica(100 + r), c, hlc: 1, value: null });
+    for (let r = 0; r < 400; r++) for (let c = 1; c <= 1000; c++) flood.push({ r: replica(1 + r), c, hlc: 1, value: null });
     await pushFromHostile(a, pushOf('flood', flood, 2));
     await until(() => /400000 siblings exceeds the limit of 1000 \(maxSiblings\)/.test(a.child.stderr()), 'the refusal of the flood in the log');
 

@@ -8,6 +8,7 @@ import { Clock } from '../../src/core/clock.js';
 import { encodeKeyState } from '../../src/core/codec.js';
 import { localWrite } from '../../src/core/key-state.js';
 import { DecodeError, InvalidKeyError, InvalidTokenError, InvalidValueError, StoreError } from '../../src/errors.js';
+import { testReplica } from '../helpers/replicas.js';
 import { Keyspace, type KeyspaceOptions } from '../../src/store/keyspace.js';
 
 const dirs: string[] = [];
@@ -57,7 +58,7 @@ describe('keyspace on LMDB', () => {
     expect(ks.recompute()).toMatchObject({ digest: ks.summary().digest, keys: 6, unreadable: 0 });
     // and a delta of all of it, out of key order, lands the same
     const { ks: copy } = await fresh();
-    for (const chunk of ks.delta(Clock.empty(), { maxEntries: 3, maxBytes: 1 << 20 })) await copy.applyDelta({ entries: [...chunk.entries].reverse(), claim: chunk.claim });
+    for (const chunk of ks.delta(Clock.empty(), { maxEntries: 3, maxBytes: 1 << 20 })) await copy.applyDelta({ ...chunk, entries: [...chunk.entries].reverse() });
     expect(page(copy)).toEqual(page(ks));
     expect(copy.recompute()).toMatchObject({ digest: ks.summary().digest, keys: 6, unreadable: 0 });
   });
@@ -180,9 +181,9 @@ describe('keyspace on LMDB', () => {
     for (const e of snap.entries()) {
       n++;
       if (n % 50 === 0) await new Promise((r) => setImmediate(r)); // let the writers run mid-stream
-      await copy.ks.applyDelta({ entries: [e], claim: Clock.empty() });
+      await copy.ks.applyDelta({ entries: [e], claim: Clock.empty(), heads: snap.heads });
     }
-    await copy.ks.applyDelta({ entries: [], claim: snap.clock });
+    await copy.ks.applyDelta({ entries: [], claim: snap.clock, heads: snap.heads });
     snap.close();
     await writing;
     expect(n).toBe(300);
@@ -202,21 +203,22 @@ describe('keyspace on LMDB', () => {
     const { ks } = await fresh();
     await ks.put('k', Buffer.from('v'));
     const before = ks.summary();
-    const other = '9'.repeat(32);
-    const good = encodeKeyState(localWrite(undefined, { r: other, c: 1 }, 1, Buffer.from('x')));
+    const other = testReplica();
+    const good = encodeKeyState(localWrite(undefined, { r: other.r, c: 1 }, 1, Buffer.from('x')));
     const bad = Uint8Array.from(good);
     bad[0] = 9;
-    const claim = Clock.fromIntervals([[other, 1, 2]]);
-    await expect(ks.applyDelta({ entries: [{ key: Buffer.from('n1'), state: good }, { key: Buffer.from('n2'), state: bad }], claim })).rejects.toThrow(DecodeError);
-    await expect(ks.applyDelta({ entries: [{ key: Buffer.from([0xff, 0xfe]), state: good }], claim })).rejects.toThrow(/UTF-8/);
-    await expect(ks.applyDelta({ entries: [{ key: Buffer.alloc(0), state: good }], claim })).rejects.toThrow(DecodeError);
-    await expect(ks.applyDelta({ entries: [{ key: Buffer.from('n3'), state: good.subarray(0, 10) }], claim })).rejects.toThrow(DecodeError);
+    const claim = Clock.fromIntervals([[other.r, 1, 2]]);
+    const heads = [other.head(2)];
+    await expect(ks.applyDelta({ entries: [{ key: Buffer.from('n1'), state: good }, { key: Buffer.from('n2'), state: bad }], claim, heads })).rejects.toThrow(DecodeError);
+    await expect(ks.applyDelta({ entries: [{ key: Buffer.from([0xff, 0xfe]), state: good }], claim, heads })).rejects.toThrow(/UTF-8/);
+    await expect(ks.applyDelta({ entries: [{ key: Buffer.alloc(0), state: good }], claim, heads })).rejects.toThrow(DecodeError);
+    await expect(ks.applyDelta({ entries: [{ key: Buffer.from('n3'), state: good.subarray(0, 10) }], claim, heads })).rejects.toThrow(DecodeError);
     const after = ks.summary();
     expect(after.digest).toBe(before.digest);
     expect(after.clock.equals(before.clock)).toBe(true);
     expect(ks.get('n1')).toBeUndefined();
     // and the store still works
-    await ks.applyDelta({ entries: [{ key: Buffer.from('n1'), state: good }], claim });
+    await ks.applyDelta({ entries: [{ key: Buffer.from('n1'), state: good }], claim, heads });
     expect(txt(ks.get('n1'))).toBe('x');
   });
 

@@ -57,7 +57,7 @@ describe('sync messages', () => {
     expect(decodeMessage(SNAP_END_MESSAGE)).toEqual({ type: MSG.snapEnd });
     const req = decodeMessage(encodeSnapRequest(Buffer.from('after-me')));
     expect(req.type === MSG.snapRequest && Buffer.from(req.after).toString()).toBe('after-me');
-    const begin = decodeMessage(encodeSnapBegin(clock, 1234));
+    const begin = decodeMessage(encodeSnapBegin(clock, 1234, []));
     expect(begin.type === MSG.snapBegin && begin.keys === 1234 && begin.clock.equals(clock)).toBe(true);
     const chunk = decodeMessage(encodeSnapChunk([{ key: Buffer.from('k'), state }]));
     expect(chunk.type === MSG.snapChunk && chunk.entries.length).toBe(1);
