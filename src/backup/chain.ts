@@ -13,20 +13,23 @@ export interface Link {
   parent: string | null;
   since: string;
   clock: string;
+  /** Set in encrypted repositories (manifest format 2): a backup's MAC, and its parent's when it was made. */
+  mac?: string | null;
+  parentMac?: string | null;
 }
 
-export interface Plan {
+export interface Plan<T extends Link = Link> {
   id: string;
   seq: number;
   /** The parent backup (null for a full one); `since` is its clock, or '' (the empty clock) for a full one. */
-  parent: Link | null;
+  parent: T | null;
 }
 
 const bySeq = <T extends Link>(links: readonly T[]): T[] => [...links].sort((a, b) => a.seq - b.seq);
 const newest = <T extends Link>(links: readonly T[]): T | undefined => bySeq(links).at(-1);
 
 /** Id, sequence number and parent of a new backup of `type`. */
-export function planBackup(links: readonly Link[], type: BackupType): Plan {
+export function planBackup<T extends Link>(links: readonly T[], type: BackupType): Plan<T> {
   const seq = (newest(links)?.seq ?? 0) + 1;
   if (type === 'full') return { id: backupId(seq, type), seq, parent: null };
   const parent = type === 'incremental' ? newest(links) : newest(links.filter((l) => l.type === 'full'));
@@ -36,20 +39,24 @@ export function planBackup(links: readonly Link[], type: BackupType): Plan {
 
 /**
  * The chain ending at `id` (the newest backup when undefined), full backup first. A missing or
- * mismatched link is a DamagedBackupError naming it.
+ * mismatched link is a DamagedBackupError naming it. `trust` (which throws to refuse) sees each
+ * backup before the chain follows its parent, so a forged parent is reported as the forgery it is.
  */
-export function resolveChain<T extends Link>(links: readonly T[], id?: string): T[] {
+export function resolveChain<T extends Link>(links: readonly T[], id?: string, trust?: (link: T) => void): T[] {
   const byId = new Map(links.map((l) => [l.id, l]));
   const target = id === undefined ? newest(links) : byId.get(id);
   if (target === undefined) {
     throw new BackupError(id === undefined ? 'the repository holds no backups' : `no backup ${id} in the repository (see: replikv backup list)`);
   }
+  trust?.(target);
   const chain: T[] = [target];
   for (let at = target; at.parent !== null; ) {
     const parent = byId.get(at.parent);
     if (parent === undefined) throw new DamagedBackupError(`broken chain: backup ${at.id} needs ${at.parent}, which is missing`);
+    trust?.(parent);
     if (parent.seq >= at.seq) throw new DamagedBackupError(`broken chain: backup ${at.id} names ${parent.id}, which is not older`);
     if (parent.clock !== at.since) throw new DamagedBackupError(`broken chain: backup ${at.id} does not continue from ${parent.id} (clocks differ)`);
+    if ((parent.mac ?? null) !== (at.parentMac ?? null)) throw new DamagedBackupError(`broken chain: backup ${at.id} was made on another ${parent.id} than the one in the repository (MACs differ)`);
     chain.push(parent);
     at = parent;
   }

@@ -63,7 +63,11 @@ export async function backupVerifyCommand(o: RepoOptions & { id?: string }, io: 
   const repo = await Repo.open(o.repo, await passphraseOf(o));
   const bar = progressBar('verify', 'MB');
   const r = await withBar(bar, () => verifyRepo({ repo, id: o.id, onProgress: (p) => bar.update(p.bytes, p.total) }));
-  const how = r.decoded ? 'every chunk decoded' : 'hashes only (the repository is encrypted; give --key-file to check more)';
+  const how = !r.decoded
+    ? 'chunk hashes only: manifests not authenticated, chunks not decoded (the repository is encrypted; give --key-file to check everything)'
+    : r.authenticated
+      ? 'manifests authenticated, every chunk decoded, every chain replayed'
+      : 'every chunk decoded, every chain replayed; manifests not authenticated (a repository in the clear has no key to authenticate them)';
   await emit(io, o.json ? JSON.stringify(r) + '\n' : `ok: ${r.backups.length} backups, ${r.chunks} chunks, ${mb(r.bytes)}; ${how}\n`);
 }
 

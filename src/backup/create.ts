@@ -35,6 +35,8 @@ export interface CreateOptions {
 
 export async function createBackup(o: CreateOptions): Promise<Manifest> {
   const plan = planBackup(await o.repo.manifests(), o.type);
+  // The parent's clock decides what this backup leaves out: a forged (raised) one would drop writes.
+  if (plan.parent !== null) o.repo.authenticate(plan.parent);
   const since = plan.parent === null ? Clock.empty() : clockOf(plan.parent.clock, `manifest of ${plan.parent.id}`);
   const time = (o.now?.() ?? new Date()).toISOString(); // the snapshot's moment, near enough
   const writer = await o.repo.writer(plan.id);
@@ -88,8 +90,8 @@ export async function createBackup(o: CreateOptions): Promise<Manifest> {
     await flush();
     await Promise.all(pending);
     const chunks = writer.written;
-    const manifest: Manifest = {
-      format: 1,
+    const manifest = o.repo.sign({
+      format: 2,
       id: plan.id,
       seq: plan.seq,
       type: o.type,
@@ -105,7 +107,8 @@ export async function createBackup(o: CreateOptions): Promise<Manifest> {
       compression: COMPRESSION,
       encrypted: o.repo.encrypted,
       chunks,
-    };
+      parentMac: plan.parent?.mac ?? null,
+    });
     await writer.finish(manifest);
     return manifest;
   } catch (err) {

@@ -30,7 +30,8 @@ export const ChunkSchema = z.strictObject({
 
 export const ManifestSchema = z
   .strictObject({
-    format: z.literal(1),
+    /** 1: before manifests were authenticated (no mac, no parentMac); 2: both present. */
+    format: z.union([z.literal(1), z.literal(2)]),
     id: Id,
     seq: z.number().int().min(1),
     type: z.enum(BACKUP_TYPES),
@@ -51,7 +52,16 @@ export const ManifestSchema = z
     compression: z.enum(['brotli']),
     encrypted: z.boolean(),
     chunks: z.array(ChunkSchema),
+    /** HMAC-SHA256 of the rest, with the repository's MAC key (manifest-mac.ts); null in a repository in the clear. */
+    mac: Hex(64).nullable().optional(),
+    /** The parent's `mac` when this backup was made (null for a full backup, and in a repository in the clear). */
+    parentMac: Hex(64).nullable().optional(),
   })
+  .refine((m) => (m.format === 1 ? m.mac === undefined && m.parentMac === undefined : m.mac !== undefined && m.parentMac !== undefined), {
+    message: 'format 2 has mac and parentMac, format 1 neither',
+  })
+  .refine((m) => m.format === 1 || (m.mac !== null) === m.encrypted, { message: 'a MAC exactly when the backup is encrypted' })
+  .refine((m) => m.format === 1 || (m.parentMac !== null) === (m.encrypted && m.parent !== null), { message: "the parent's MAC exactly when there is a parent and the backup is encrypted" })
   .refine((m) => (m.type === 'full') === (m.parent === null), { message: 'a full backup has no parent, and only a full one' })
   .refine((m) => m.id === `${String(m.seq).padStart(6, '0')}-${m.type}`, { message: 'the id does not match seq and type' });
 

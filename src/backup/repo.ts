@@ -13,6 +13,7 @@ import { decodeStored, encodeStored } from './chunk-codec.js';
 import type { DeltaChunk } from '../core/delta.js';
 import { BackupError, DamagedBackupError, WrongKeyError } from './errors.js';
 import { decodeChunk, splitFrames } from './frames.js';
+import { macMatches, manifestMac, manifestMacKey } from './manifest-mac.js';
 import { ManifestSchema, parseRecord, RepoSchema, type ChunkInfo, type Manifest, type RepoRecord } from './manifest.js';
 
 const REPO_FILE = 'repo.json';
@@ -41,11 +42,16 @@ async function syncPath(path: string): Promise<void> {
 }
 
 export class Repo {
+  /** The key that authenticates manifests (manifest-mac.ts); null without the repository key. */
+  private readonly macKey: Buffer | null;
+
   private constructor(
     readonly dir: string,
     readonly record: RepoRecord,
     private readonly key: Buffer | null,
-  ) {}
+  ) {
+    this.macKey = key === null || record.encryption === null ? null : manifestMacKey(key, record.encryption.salt);
+  }
 
   get encrypted(): boolean {
     return this.record.encryption !== null;
@@ -72,7 +78,9 @@ export class Repo {
     }
     const record = parseRecord(RepoSchema, text, file);
     if (record.encryption === null) {
-      if (passphrase !== undefined) throw new WrongKeyError(`the repository ${dir} is not encrypted, but a key file was given`);
+      // Refused rather than ignored: a repository made with a key whose repo.json now says "not
+      // encrypted" has been tampered with, and the key is what would tell.
+      if (passphrase !== undefined) throw new WrongKeyError(`the repository ${dir} is not encrypted (so says its ${REPO_FILE}), but a key file was given: if it was made with a key, its ${REPO_FILE} has been changed`);
       return new Repo(dir, record, null);
     }
     return new Repo(dir, record, passphrase === undefined ? null : await unlock(record.encryption, passphrase, dir));
@@ -108,7 +116,7 @@ export class Repo {
       throw new BackupError(`cannot list ${root}: ${codeOf(err)}`);
     }
     const out: Manifest[] = [];
-    for (const name of names.filter((n) => !n.startsWith('.'))) {
+    for (const name of names.filter((n) => !n.startsWith('.')).sort()) {
       const file = join(root, name, MANIFEST);
       let text: string;
       try {
@@ -118,9 +126,44 @@ export class Repo {
       }
       const m = parseRecord(ManifestSchema, text, file);
       if (m.id !== name) throw new DamagedBackupError(`${file} is damaged: it names backup ${m.id}`);
+      if (m.encrypted !== this.encrypted) {
+        const says = (encrypted: boolean) => (encrypted ? 'encrypted' : 'not encrypted');
+        throw new DamagedBackupError(`${file} is damaged: its backup is ${says(m.encrypted)}, but ${REPO_FILE} says the repository is ${says(this.encrypted)} (one of them was changed)`);
+      }
       out.push(m);
     }
     return out.sort((a, b) => a.seq - b.seq);
+  }
+
+  manifestPath(id: string): string {
+    return join(this.dir, 'backups', id, MANIFEST);
+  }
+
+  /**
+   * Refuses a manifest the repository key does not vouch for, naming its file (needs the key of
+   * an encrypted repository; in one in the clear there is nothing to check). A format-1 manifest
+   * (made before manifests were authenticated) is refused too: a forger could have written it.
+   */
+  authenticate(m: Manifest): void {
+    this.requireKey();
+    if (this.macKey === null) return;
+    const file = this.manifestPath(m.id);
+    if (m.format === 1) {
+      throw new DamagedBackupError(
+        `${file} predates manifest authentication (format 1): in an encrypted repository it cannot be told from a forgery, so it is not used. ` +
+          'Take a new full backup (replikv backup create --type full) and restore from that one',
+      );
+    }
+    if (!macMatches(this.macKey, this.record.encryption!.salt, m)) {
+      throw new DamagedBackupError(`${file} is damaged: it fails authentication (it was changed, or not made with this repository's key)`);
+    }
+  }
+
+  /** The manifest with its MAC set (null in a repository in the clear). */
+  sign(m: Manifest): Manifest {
+    this.requireKey();
+    const unsigned = { ...m, mac: null };
+    return this.macKey === null ? unsigned : { ...unsigned, mac: manifestMac(this.macKey, this.record.encryption!.salt, unsigned) };
   }
 
   chunkPath(id: string, chunk: ChunkInfo): string {

@@ -17,6 +17,13 @@ interface Tables {
 const id = (key: Uint8Array) => Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1');
 const bytes = (s: string) => Buffer.from(s, 'latin1');
 
+/** A copy of the tables (values are never changed in place, so they are shared). */
+const copyTables = (t: Tables): Tables => ({
+  states: new Map(t.states),
+  dots: new Map([...t.dots].map(([r, m]) => [r, new Map(m)])),
+  meta: new Map(t.meta),
+});
+
 export class MemoryBackend implements Backend {
   private t: Tables = { states: new Map(), dots: new Map(), meta: new Map() };
   private queue: { fn: (w: WriteView) => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
@@ -33,13 +40,17 @@ export class MemoryBackend implements Backend {
     return this.t.meta.get(name);
   }
 
+  /** An independent backend holding what this one has committed (backup verify branches a replay with it). */
+  clone(): MemoryBackend {
+    this.assertOpen();
+    const b = new MemoryBackend();
+    b.t = copyTables(this.t);
+    return b;
+  }
+
   openSnapshot(): Snapshot {
     this.assertOpen();
-    const t: Tables = {
-      states: new Map(this.t.states),
-      dots: new Map([...this.t.dots].map(([r, m]) => [r, new Map(m)])),
-      meta: new Map(this.t.meta),
-    };
+    const t = copyTables(this.t);
     return {
       getState: (key) => t.states.get(id(key)),
       getMeta: (name) => t.meta.get(name),

@@ -84,6 +84,14 @@ async function restored(repo: Repo, until?: string) {
   return { r, ks, target };
 }
 
+async function refusedRestore(repo: Repo, pattern: RegExp): Promise<void> {
+  const parent = tmp();
+  const target = join(parent, 'restored');
+  await expect(restoreBackup({ repo, dataDir: target })).rejects.toThrow(pattern);
+  expect(existsSync(target)).toBe(false);
+  expect(readdirSync(dirname(target))).toEqual([]); // no temporary directory left either
+}
+
 describe('backup and restore', () => {
   it('full, incremental, differential, incremental: a restore up to each gives exactly the keyspace of that moment', async () => {
     const { ks, backup } = await node();
@@ -146,6 +154,38 @@ describe('backup and restore', () => {
     expect(readFileSync(join(dir, 'backups', '000001-full', chunk)).includes('x-1')).toBe(false);
   });
 
+  it('manifests from before authentication (format 1) keep working in the clear, and are refused in an encrypted repository until a new full backup', async () => {
+    const { ks, backup } = await node();
+    /** Turns a backup's manifest into what replikv wrote before manifests were authenticated. */
+    const formatOne = (dir: string, id: string) => {
+      const file = join(dir, 'backups', id, 'manifest.json');
+      const { mac: _mac, parentMac: _parentMac, ...old } = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      writeFileSync(file, JSON.stringify({ ...old, format: 1 }, null, 2) + '\n');
+      return file;
+    };
+    await write(ks, 0, 300, 'x');
+    const plainDir = join(tmp(), 'plain');
+    const plain = await Repo.openOrCreate(plainDir);
+    const old = await backup(plain, 'full');
+    formatOne(plainDir, old.id);
+    await write(ks, 0, 10, 'y');
+    expect((await backup(plain, 'incremental')).format).toBe(2); // made on a format-1 parent
+    expect(await verifyRepo({ repo: plain })).toMatchObject({ decoded: true, authenticated: false });
+    expect(image((await restored(plain)).ks)).toEqual(image(ks));
+
+    const dir = join(tmp(), 'encrypted');
+    const repo = await Repo.openOrCreate(dir, 'correct horse');
+    const file = formatOne(dir, (await backup(repo, 'full')).id);
+    const predates = `${file} predates manifest authentication (format 1)`;
+    await expect(backup(repo, 'incremental')).rejects.toThrow(predates);
+    await expect(verifyRepo({ repo })).rejects.toThrow(predates);
+    await refusedRestore(repo, /predates manifest authentication/);
+    // the way on: a new full backup, which authenticates, and restores
+    const full = await backup(repo, 'full');
+    expect(await verifyRepo({ repo, id: full.id })).toMatchObject({ backups: [full.id], authenticated: true });
+    expect(image((await restored(repo)).ks)).toEqual(image(ks));
+  });
+
   describe('damage', () => {
     async function repoWithChain() {
       const { ks, backup } = await node();
@@ -156,14 +196,6 @@ describe('backup and restore', () => {
       await write(ks, 0, 10, 'new');
       const inc = await backup(repo, 'incremental');
       return { repo, dir, full, inc };
-    }
-
-    async function refusedRestore(repo: Repo, pattern: RegExp): Promise<void> {
-      const parent = tmp();
-      const target = join(parent, 'restored');
-      await expect(restoreBackup({ repo, dataDir: target })).rejects.toThrow(pattern);
-      expect(existsSync(target)).toBe(false);
-      expect(readdirSync(dirname(target))).toEqual([]); // no temporary directory left either
     }
 
     it('a flipped byte in a chunk: verify names the file, restore fails and writes nothing', async () => {

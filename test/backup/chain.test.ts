@@ -67,6 +67,19 @@ describe('backup chains', () => {
     expect(() => resolveChain([])).toThrow(/no backups/);
   });
 
+  it('follows a parent only after trusting it, and refuses a parent other than the one a backup was made on', () => {
+    const h = history(['full', 'incremental', 'incremental']).map((l) => ({ ...l, mac: `mac-${l.id}`, parentMac: l.parent === null ? null : `mac-${l.parent}` }));
+    const seen: string[] = [];
+    expect(resolveChain(h, '000003-incremental', (l) => void seen.push(l.id)).map((l) => l.id)).toEqual(seen.reverse());
+    const untrusted = (l: Link) => {
+      if (l.id === '000002-incremental') throw new DamagedBackupError(`${l.id} fails authentication`);
+    };
+    expect(() => resolveChain(h, '000003-incremental', untrusted)).toThrow(/000002-incremental fails authentication/);
+    // another 000002-incremental with the same clock (made again after the first was deleted)
+    const remade = h.map((l) => (l.id === '000002-incremental' ? { ...l, mac: 'mac-remade' } : l));
+    expect(() => resolveChain(remade, '000003-incremental')).toThrow(/000003-incremental was made on another 000002-incremental/);
+  });
+
   it('prune keeps the N newest full backups and every backup built on them, deleting dependents first', () => {
     fc.assert(
       fc.property(types, fc.integer({ min: 1, max: 4 }), (t, keep) => {

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Status } from '../../src/control/api.js';
 import { Keyspace } from '../../src/store/keyspace.js';
-import { CLI, Fleet, untilConnected, untilConverged, type TestDaemon } from '../helpers/daemons.js';
+import { cli, keysFile as writeKeys, ok } from '../helpers/backup-cli.js';
+import { Fleet, untilConnected, untilConverged, type TestDaemon } from '../helpers/daemons.js';
 import { built, run, until } from '../helpers/process.js';
 
 const fleet = new Fleet();
@@ -14,24 +15,7 @@ afterEach(async (ctx) => {
   await fleet.cleanup();
 });
 
-function keysFile(n: number, prefix: string, value = 'v'.repeat(100)): string {
-  const file = join(fleet.tmpdir(), 'keys.ndjson');
-  writeFileSync(file, Array.from({ length: n }, (_, i) => JSON.stringify({ key: `${prefix}/${i}`, value: `${value}${i}` })).join('\n'));
-  return file;
-}
-
-/** The real CLI without a daemon's --data-dir (restore, list, verify). */
-async function cli(...args: string[]) {
-  const c = run([CLI, ...args]);
-  const { code } = await c.exited;
-  return { code, stdout: c.stdout(), stderr: c.stderr() };
-}
-
-async function ok(p: Promise<{ code: number | null; stdout: string; stderr: string }>): Promise<string> {
-  const r = await p;
-  expect(r.code, r.stderr).toBe(0);
-  return r.stdout;
-}
+const keysFile = (n: number, prefix: string, value?: string) => writeKeys(fleet.tmpdir(), n, prefix, value);
 
 /** Every live key and value, through the daemon's scan. */
 async function contents(node: TestDaemon): Promise<string> {
