@@ -50,7 +50,10 @@ export interface DeltaMessage extends DeltaChunk {
   seq: number;
 }
 
-/** The receiver of PUSH `seq` has applied it and stored it as durably as its configuration says. */
+/**
+ * The receiver of PUSH `seq` has applied it and stored it as durably as its configuration says; on
+ * a sync exchange, ACK(EXCHANGE_ACK_SEQ) says the same of every DELTA the peer sent on the stream.
+ */
 export interface AckMessage {
   type: typeof MSG.ack;
   seq: number;
@@ -191,6 +194,13 @@ export function encodeAck(seq: number): Uint8Array {
   w.varint(seq);
   return w.finish();
 }
+
+/**
+ * ACK(0) on a sync exchange, sent after the sender's END once it has applied every DELTA of the
+ * peer's: "I hold everything you sent on this stream". PUSH sequence numbers start at 1.
+ */
+export const EXCHANGE_ACK_SEQ = 0;
+export const EXCHANGE_ACK_MESSAGE = encodeAck(EXCHANGE_ACK_SEQ);
 
 /** Decodes one frame. Throws DecodeError naming what is wrong. Entry bytes are views into `frame`. */
 export function decodeMessage(frame: Uint8Array): Message {

@@ -28,6 +28,7 @@ import {
   encodeSnapChunk,
   encodeSnapRequest,
   END_MESSAGE,
+  EXCHANGE_ACK_MESSAGE,
   MAX_FORGOTTEN,
   MSG,
   SNAP_END_MESSAGE,
@@ -37,6 +38,7 @@ import {
   type DigestMessage,
   type SnapRequestMessage,
 } from './messages.js';
+import { ExchangeLedger } from './exchange-ledger.js';
 import { bytesMoved, checkStall, type StallState } from './stall.js';
 import { WriteConcern } from './write-concern.js';
 
@@ -87,7 +89,7 @@ const OPEN_STREAM_TIMEOUT_MS = 30_000;
  */
 export const TRANSFER_IDLE_MS = 30_000;
 const PEX_EVERY_TICKS = 10;
-/** Claims of recent pushes, kept until acknowledged; an ACK for an older one is covered by digests. */
+/** Claims of recent pushes, kept until acknowledged; for an older one, a sync exchange sends the write again. */
 const PUSH_CLAIMS_KEPT = 4096;
 
 export class Replicator {
@@ -101,7 +103,7 @@ export class Replicator {
   private readonly pushStreams = new Map<string, Promise<PushStream>>();
   private pushSeq = 0;
   private readonly pushClaims = new Map<number, Clock>();
-  /** Per peer: the dots it is known to hold durably (acknowledged pushes, its latest digest). */
+  /** Per peer: the dots it acknowledged holding durably (pushes, sync exchanges); never its digest's word. */
   private readonly holds = new Map<string, Clock>();
   readonly concern = new WriteConcern(() => this.holds.values());
   /** Sync traffic since start: frame bytes (framing included, transport overhead not) and keys applied. */
@@ -352,7 +354,10 @@ export class Replicator {
     }
   }
 
-  /** Both sides send what the other lacks, at the same time (so flow control cannot deadlock). */
+  /**
+   * Both sides send what the other lacks, at the same time (so flow control cannot deadlock), then
+   * each acknowledges what it applied; the peer counts toward write concern only by that ACK.
+   */
   private async exchange(
     peer: string,
     theirs: DigestMessage,
@@ -360,23 +365,48 @@ export class Replicator {
     writer: FrameWriter,
   ): Promise<void> {
     this.heardDigest(peer, theirs);
-    await Promise.all([this.sendDelta(writer, theirs), this.receiveDelta(peer, frames)]);
+    const ledger = new ExchangeLedger();
+    await Promise.all([this.sendDelta(peer, writer, theirs, ledger), this.receiveDelta(peer, frames, ledger)]);
+    // Every DELTA of theirs is applied. Sent after our END: a node that predates ACK(0) no longer reads.
+    await writer.write(EXCHANGE_ACK_MESSAGE);
     await writer.close();
+    // Their ACK may have come before their END; a peer that closes without one gets no credit.
+    while (ledger.owed) {
+      const next = await frames.next();
+      if (next.done === true) break;
+      ledger.received(decodeMessage(next.value));
+    }
+    const held = ledger.credit();
+    if (!held.isEmpty()) this.learnHeld(peer, held);
   }
 
-  private async sendDelta(writer: FrameWriter, theirs: DigestMessage): Promise<void> {
-    for (const chunk of this.ks.delta(theirs.clock, this.limits)) await writer.write(encodeEntries(MSG.delta, chunk));
+  private async sendDelta(peer: string, writer: FrameWriter, theirs: DigestMessage, ledger: ExchangeLedger): Promise<void> {
+    for (const chunk of this.ks.delta(this.deltaBase(peer, theirs.clock), this.limits)) {
+      ledger.sent(chunk.claim);
+      await writer.write(encodeEntries(MSG.delta, chunk));
+    }
+    ledger.sentEnd();
     await writer.write(END_MESSAGE);
     await writer.flush();
   }
 
-  private async receiveDelta(peer: string, frames: AsyncGenerator<Uint8Array>): Promise<void> {
+  /**
+   * The clock to send a peer a delta against: its digest's, less the dots a waiting write concern
+   * still needs it for. It may say it holds them (a lie, or it had them from a third node); only
+   * its ACK counts, so they go again.
+   */
+  private deltaBase(peer: string, theirs: Clock): Clock {
+    const owed = this.concern.pending().difference(this.holds.get(peer) ?? Clock.empty());
+    return owed.isEmpty() ? theirs : theirs.difference(owed);
+  }
+
+  private async receiveDelta(peer: string, frames: AsyncGenerator<Uint8Array>, ledger: ExchangeLedger): Promise<void> {
     for (;;) {
       const next = await frames.next();
       if (next.done === true) throw new ProtocolError('stream ended before END');
       const m = decodeMessage(next.value);
-      if (m.type === MSG.end) return;
-      if (m.type !== MSG.delta) throw new ProtocolError(`expected DELTA or END, got message type ${m.type}`);
+      if (ledger.received(m) === 'end') return;
+      if (m.type !== MSG.delta) continue; // their ACK, ahead of their END: the ledger holds it
       // Counted on receipt: lmdb-js shows a commit to readers before applyDelta resolves, so a
       // status read after the await could see the keys without the count.
       this.transfer.keysReceived += m.entries.length;
@@ -724,7 +754,6 @@ export class Replicator {
       this.log.info({ peer, replicaId: d.replicaId, previous }, 'peer came back as a new replica');
     }
     this.membership.heard(peer, Date.now(), { replicaId: d.replicaId, clock: d.clock });
-    this.learnHeld(peer, d.clock);
     this.learnPeers(peer, d);
   }
 

@@ -1,8 +1,9 @@
 // Write concern: wait until N replicas, the writer included, hold a write durably. A peer counts
-// once what it is known to hold (acknowledged pushes and its latest digest, see Replicator) covers
-// every dot of the write. Timing out says how many did and undoes nothing.
+// once what it acknowledged of data this node sent it (a PUSH, or the DELTAs of a sync exchange;
+// see Replicator) covers every dot of the write; what its DIGEST claims counts for nothing. Timing
+// out says how many did and undoes nothing.
 
-import type { Clock } from '../core/clock.js';
+import { Clock } from '../core/clock.js';
 import { ReplikvError } from '../errors.js';
 
 export class WriteConcernError extends ReplikvError {
@@ -55,6 +56,13 @@ export class WriteConcern {
       };
       this.waiters.add(waiter);
     });
+  }
+
+  /** Every dot a waiting write needs more replicas for (sync exchanges send them again, for an ACK). */
+  pending(): Clock {
+    const all = Clock.empty();
+    for (const w of this.waiters) all.merge(w.dots);
+    return all;
   }
 
   /** Something new is known about a peer: settle the waiters it satisfies. */

@@ -22,6 +22,21 @@ describe('WriteConcern', () => {
     await expect(wc.wait(dots, 1, 1)).resolves.toBe(3);
   });
 
+  it('pending: every dot a waiting write still needs, until it is met or times out', async () => {
+    const held = Clock.empty();
+    const wc = new WriteConcern(() => [held]);
+    expect(wc.pending().isEmpty()).toBe(true);
+    const met = wc.wait(Clock.fromIntervals([[R, 1, 1]]), 2, 10_000);
+    const late = wc.wait(Clock.fromIntervals([[R, 3, 4]]), 2, 30).catch((e: unknown) => e);
+    expect(wc.pending().equals(Clock.fromIntervals([[R, 1, 1], [R, 3, 4]]))).toBe(true);
+    held.add(R, 1);
+    wc.changed();
+    await expect(met).resolves.toBe(2);
+    expect(wc.pending().equals(Clock.fromIntervals([[R, 3, 4]]))).toBe(true);
+    expect(await late).toBeInstanceOf(WriteConcernError);
+    expect(wc.pending().isEmpty()).toBe(true);
+  });
+
   it('times out with how many replicas hold the write', async () => {
     const wc = new WriteConcern(() => [Clock.fromIntervals([[R, 1, 9]])]);
     const err = await wc.wait(Clock.fromIntervals([[R, 10, 10]]), 2, 20).catch((e: unknown) => e);
