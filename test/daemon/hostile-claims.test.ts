@@ -1,0 +1,147 @@
+// A hostile member (a real libp2p peer holding the swarm key, built from the project's own
+// dependencies) lies about counters, with well-formed messages and the honest writer's real signed
+// head in hand: claims near 2^53 for every replica, a context far beyond every replica's counter, a
+// DELTA that claims another replica's writes without carrying them, and the same lies as the side
+// that answers a sync round the daemon starts. The honest nodes refuse or cut each lie, log and count
+// it, keep their data and digests, go on writing, and end up with every honest write.
+import type { Stream } from '@libp2p/interface';
+import { multiaddr } from '@multiformats/multiaddr';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Clock } from '../../src/core/clock.js';
+import { encodeKeyState } from '../../src/core/codec.js';
+import { MAX_COUNTER, type Head } from '../../src/core/head.js';
+import type { Network } from '../../src/net/node.js';
+import { readFrames } from '../../src/net/frames.js';
+import { decodeMessage, encodeDigest, encodeEntries, END_MESSAGE, MSG, SYNC_PROTOCOL, type DeltaMessage } from '../../src/sync/messages.js';
+import { Fleet, untilConnected, untilConverged, type TestDaemon } from '../helpers/daemons.js';
+import { frame, hostilePeer } from '../helpers/hostile.js';
+import { eventually, until } from '../helpers/process.js';
+import { testReplica } from '../helpers/replicas.js';
+
+const fleet = new Fleet();
+let hostile: Network | undefined;
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state === 'fail') console.error(fleet.logs(40));
+  await hostile?.stop();
+  hostile = undefined;
+  await fleet.cleanup();
+});
+
+const me = testReplica(); // the hostile's own replica: it may write as itself
+const digestOf = (clock: Clock) => frame(encodeDigest({ replicaId: me.r, digest: new Uint8Array(16), clock, peers: [], forgotten: [] }));
+const huge = (replicas: string[]) => Clock.fromIntervals(replicas.map((r) => [r, 1, MAX_COUNTER - 1] as [string, number, number]));
+const sorted = (ctx: [string, number][]) => ctx.sort(([a], [b]) => (a < b ? -1 : 1));
+
+/** One sync exchange with `target` as an honest peer with nothing would start it: the heads its delta carries. */
+async function headsFrom(target: TestDaemon): Promise<Head[]> {
+  const stream = await hostile!.dialProtocol(multiaddr(target.addr), SYNC_PROTOCOL);
+  stream.send(digestOf(Clock.empty()));
+  const heads: Head[] = [];
+  for await (const f of readFrames(stream, { maxFrameBytes: 64 << 20 })) {
+    const m = decodeMessage(f.slice());
+    if (m.type === MSG.delta) heads.push(...((m as DeltaMessage).heads ?? []));
+    if (m.type === MSG.end) break;
+  }
+  stream.send(frame(END_MESSAGE));
+  await stream.close().catch(() => {});
+  return heads;
+}
+
+/** A PUSH from the hostile; resolves once the daemon answered (ACK) or closed the stream (refusal). */
+async function push(target: TestDaemon, msg: Uint8Array): Promise<'acked' | 'refused'> {
+  const stream = await hostile!.dialProtocol(multiaddr(target.addr), SYNC_PROTOCOL);
+  stream.send(frame(msg));
+  try {
+    for await (const chunk of stream) if (chunk.byteLength > 0) return 'acked';
+  } catch {
+    // reset: refused
+  }
+  return 'refused';
+}
+
+async function writeWorks(nodes: TestDaemon[], key: string): Promise<void> {
+  for (const n of nodes) expect((await n.cli('put', `${key}-${n.peerId.slice(-4)}`, 'x')).code).toBe(0);
+}
+
+describe('a hostile member lying about counters', () => {
+  it('claims near 2^53 for every replica and a context far beyond every counter are refused; writes go on everywhere', async () => {
+    const [a, b] = (await fleet.cluster(2)) as [TestDaemon, TestDaemon];
+    await untilConnected([a, b]);
+    expect((await a.cli('put', 'shared', 'honest-1')).code).toBe(0);
+    const [before] = await untilConverged([a, b], 1);
+    hostile = await hostilePeer(fleet);
+    const heads = [...(await headsFrom(a)), me.head(1)];
+    const ids = await Promise.all([a, b].map(async (n) => (await n.status()).replicaId));
+
+    // every replica's counters claimed near 2^53: each put would then fail "integer too large"
+    expect(await push(b, encodeEntries(MSG.push, { claim: huge([...ids, me.r]), entries: [], heads }, 1))).toBe('refused');
+    // the hostile's own write whose context claims every honest replica up to 2^40: it would win and freeze the key
+    const frozen = encodeKeyState({ ctx: sorted([...ids.map((r) => [r, 2 ** 40] as [string, number]), [me.r, 1]]), sibs: [{ r: me.r, c: 1, hlc: Date.now() * 1024, value: Buffer.from('evil') }] });
+    expect(await push(b, encodeEntries(MSG.push, { claim: Clock.fromIntervals([[me.r, 1, 1]]), entries: [{ key: Buffer.from('shared'), state: frozen }], heads }, 2))).toBe('refused');
+    await until(() => (b.child.stderr().match(/beyond the highest it signed/g) ?? []).length >= 2, 'both refusals in the log');
+
+    const s = await b.status();
+    expect(s.digest).toBe(before!.digest);
+    expect(s.refused.frames).toBeGreaterThanOrEqual(2);
+    // honest writes go on, on both nodes, and the key is not frozen
+    expect((await a.cli('put', 'shared', 'honest-2')).code).toBe(0);
+    await writeWorks([a, b], 'after');
+    await untilConverged([a, b], 3);
+    for (const n of [a, b]) expect((await n.cli('get', 'shared')).stdout.trim()).toBe('honest-2');
+  });
+
+  it('a DELTA that claims another replica\'s writes without carrying them is cut: the receiver still gets them', async () => {
+    const writer = await fleet.start();
+    for (let i = 1; i <= 5; i++) expect((await writer.cli('put', `w${i}`, String(i))).code).toBe(0);
+    const other = await fleet.start(); // a separate node, not connected to the writer yet
+    expect((await other.cli('put', 'own', 'o')).code).toBe(0);
+    hostile = await hostilePeer(fleet);
+    const heads = await headsFrom(writer);
+    const writerId = (await writer.status()).replicaId;
+    expect(heads.some((h) => h.r === writerId && h.c === 5)).toBe(true);
+
+    const lie = encodeEntries(MSG.push, { claim: Clock.fromIntervals([[writerId, 1, 5]]), entries: [], heads }, 1);
+    await push(other, lie);
+    await eventually(() => other.status(), (s) => s.refused.claimsCut >= 1, 'the cut claim counted');
+    expect(other.child.stderr()).toMatch(/claimed writes it did not carry/);
+    expect((await other.status()).clock[writerId]).toBeUndefined(); // nothing of the writer believed
+
+    // the two honest nodes meet: every write arrives (with the claim believed, none would)
+    await other.stop();
+    const again = await fleet.start({ dataDir: other.dataDir, bootstrap: [writer.addr] });
+    await untilConnected([writer, again]);
+    const [w] = await untilConverged([writer, again], 6);
+    expect(w!.keys).toBe(6);
+  });
+
+  it('as the answering side of a sync round the daemon starts: its lies are refused and the daemon keeps its data', async () => {
+    const d = await fleet.start({ gossipIntervalMs: 200 });
+    expect((await d.cli('put', 'kept', 'v')).code).toBe(0);
+    const before = await d.status();
+    const dId = before.replicaId;
+    hostile = await hostilePeer(fleet);
+    let answered = 0;
+    await hostile.handle(SYNC_PROTOCOL, (stream: Stream) => {
+      void (async () => {
+        const frames = readFrames(stream, { maxFrameBytes: 1 << 20 });
+        const first = await frames.next();
+        if (first.done === true || decodeMessage(first.value.slice()).type !== MSG.digest) return stream.abort(new Error('not a round'));
+        // a digest claiming the daemon's own replica near 2^53, then a delta claiming it and freezing its key
+        stream.send(digestOf(huge([dId])));
+        const frozen = encodeKeyState({ ctx: sorted([[dId, 2 ** 40], [me.r, 1]]), sibs: [{ r: me.r, c: 1, hlc: Date.now() * 1024, value: Buffer.from('evil') }] });
+        stream.send(frame(encodeEntries(MSG.delta, { claim: huge([dId, me.r]), entries: [{ key: Buffer.from('kept'), state: frozen }], heads: [me.head(1)] })));
+        stream.send(frame(END_MESSAGE));
+        answered++;
+      })().catch(() => {});
+    });
+    await hostile.dial(multiaddr(d.addr)); // the daemon now gossips to it, starting rounds
+    await until(() => answered >= 2 && /sync round failed/.test(d.child.stderr()), 'rounds started by the daemon, answered with lies and refused');
+    expect(d.child.stderr()).toMatch(/beyond the highest it signed/);
+    const s = await d.status();
+    expect(s.digest).toBe(before.digest);
+    expect(s.refused.frames).toBeGreaterThanOrEqual(1);
+    expect((await d.cli('get', 'kept')).stdout.trim()).toBe('v');
+    expect((await d.cli('put', 'next', 'x')).code).toBe(0);
+    expect((await d.status()).clock[dId]?.base).toBe(2); // its own counter untouched: one dot a write
+  });
+});
