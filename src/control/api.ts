@@ -4,6 +4,7 @@
 import type { Clock, ClockJSON } from '../core/clock.js';
 import type { KeyspaceChanges, ReadResult, ScanResult, WriteOp, WriteResult } from '../store/keyspace.js';
 import type { BootstrapProgress } from '../sync/bootstrap.js';
+import type { DivergenceStats } from '../sync/divergence.js';
 import type { RepairReply, VerifyReport } from '../sync/integrity.js';
 
 export type { RepairReply, VerifyReport };
@@ -40,6 +41,11 @@ export interface Status {
   peers: { peerId: string; state: PeerState; behind: number }[];
   /** Sync traffic since the daemon started: frame bytes each way, and key states applied from peers. */
   transfer: { bytesReceived: number; bytesSent: number; keysReceived: number };
+  /**
+   * Divergence at equal clocks (same clock as a peer, different state digest): found and healed
+   * automatically (docs/threat-model.md); `peers` differ at their last equal-clock comparison.
+   */
+  divergence?: DivergenceStats;
   /** While state is "bootstrapping": keys and bytes received so far, rate (keys/s) and ETA. */
   bootstrap?: BootstrapProgress;
   /** Conditions an operator should know about, e.g. no peer reachable while this node holds data. */

@@ -253,10 +253,18 @@ export function formatStatus(s: Status): string {
     ['keys', String(s.keys)],
     ['digest', s.digest],
     ['peers', String(s.peers.length)],
+    ...(s.divergence === undefined ? [] : [['divergence', formatDivergence(s.divergence)]]),
     ...(s.warnings ?? []).map((w) => ['warning', w]),
   ];
   const peers = s.peers.map((p) => ['', p.peerId, p.state, `behind ${p.behind}`]);
   return table(rows) + (peers.length > 0 ? table(peers) : '');
+}
+
+/** "none", or "detected 2, healed 1, last 5s ago, differing now: PEER" */
+function formatDivergence(d: NonNullable<Status['divergence']>): string {
+  if (d.detected === 0) return 'none';
+  const last = d.lastAt === null ? '' : `, last ${formatUptime((Date.now() - d.lastAt) / 1000)} ago`;
+  return `detected ${d.detected}, healed ${d.healed}${last}${d.peers.length > 0 ? `, differing now: ${d.peers.join(' ')}` : ''}`;
 }
 
 /** 59 -> "59s", 3725 -> "1h 2m 5s", 90061 -> "1d 1h 1m 1s": the largest unit first, zeros left out. */
