@@ -25,6 +25,8 @@ import { ConfigError, ReplikvError, ResourceError } from './errors.js';
 import { join } from 'node:path';
 import { Keyspace, STORE_DIR } from './store/keyspace.js';
 import { Bootstrapper } from './sync/bootstrap.js';
+import { checkBootstrap } from './sync/bootstrap-check.js';
+import { Healer } from './sync/healer.js';
 import { RepairError, repairNode, verifyNode } from './sync/integrity.js';
 import { Replicator } from './sync/replicator.js';
 import { checkConcern } from './control/concern-check.js';
@@ -87,6 +89,10 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     transferIdleMs: config.transferIdleMs,
   });
   forgotten = (peerId) => replicator.refuses(peerId);
+  // Divergence at equal clocks is healed by merging the peer's snapshot (healer.ts); only a recount
+  // proving local damage lets the peer's states win, through the same repair as the operator's.
+  const healer = new Healer(ks, replicator, log, { gossipIntervalMs: config.gossipIntervalMs, repair: (peer) => api.repair(peer) });
+  replicator.onPeerDigest = (peer, ours, theirs, via) => void healer.observe(peer, ours, theirs, via);
   let bootstrapper: Bootstrapper | undefined;
   let repairing = false;
   const startedAt = Date.now();
@@ -106,6 +112,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       peers: replicator.peers().map(({ peerId, state, behind }) => ({ peerId, state, behind })),
       transfer: { ...replicator.transfer },
       refused: { ...replicator.refused },
+      divergence: healer.stats(),
       ...(replicator.bootstrapping && bootstrapper !== undefined ? { bootstrap: { ...bootstrapper.progress } } : {}),
       warnings,
       version: VERSION,
@@ -129,14 +136,14 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     repair: async (peer) => {
       if (replicator.bootstrapping) throw new RepairError(`the node is ${repairing ? 'already repairing' : 'bootstrapping'}; try again when it is ready`);
       // While repairing, the node neither serves its (damaged) keyspace to peers nor runs rounds.
-      repairing = replicator.bootstrapping = true;
+      repairing = replicator.bootstrapping = healer.paused = true;
       log.warn({ peer: peer ?? 'any' }, 'repair: re-fetching the keyspace from a peer');
       try {
         const report = await repairNode(ks, replicator, peer);
         log.info({ ...report }, 'repair complete');
         return report;
       } finally {
-        repairing = replicator.bootstrapping = false;
+        repairing = replicator.bootstrapping = healer.paused = false;
       }
     },
     changes: (since) => ks.changes(since),
@@ -166,11 +173,18 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   if (Bootstrapper.needed(ks, config.bootstrap.length > 0)) {
     const boot = new Bootstrapper(node, ks, replicator, log, { gossipIntervalMs: config.gossipIntervalMs });
     bootstrapper = boot;
-    replicator.bootstrapping = true;
+    replicator.bootstrapping = healer.paused = true;
     log.info('bootstrapping: streaming a snapshot of the keyspace from a peer');
     const progress = setInterval(() => log.info({ ...boot.progress }, 'bootstrap progress'), PROGRESS_LOG_MS);
     bootstrapped = boot
       .run()
+      .then(async () => {
+        if (stopping) return;
+        // The store is whole now: compare it with a second peer before ready (bootstrap-check.ts).
+        healer.paused = false;
+        const gossipIntervalMs = config.gossipIntervalMs;
+        await checkBootstrap({ ks, replicator, healer, log, gossipIntervalMs, source: boot.source, stopped: () => stopping });
+      })
       .then(
         () => {
           if (!stopping) log.info({ keys: ks.summary().keys }, 'ready');
@@ -191,6 +205,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     async stop() {
       stopping = true;
       bootstrapper?.stop();
+      healer.stop();
       await control.close();
       await replicator.stop();
       await node.stop();

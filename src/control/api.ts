@@ -4,6 +4,7 @@
 import type { Clock, ClockJSON } from '../core/clock.js';
 import type { KeyspaceChanges, ReadResult, ScanResult, WriteOp, WriteResult } from '../store/keyspace.js';
 import type { BootstrapProgress } from '../sync/bootstrap.js';
+import type { DivergenceStats } from '../sync/divergence.js';
 import type { RepairReply, VerifyReport } from '../sync/integrity.js';
 
 export type { RepairReply, VerifyReport };
@@ -45,6 +46,11 @@ export interface Status {
    * a replica's signed head, forged heads, limits), and claims cut to what this node has evidence for.
    */
   refused: { frames: number; claimsCut: number };
+  /**
+   * Divergence at equal clocks (same clock as a peer, different state digest): found and healed
+   * automatically (docs/threat-model.md); `peers` differ at their last equal-clock comparison.
+   */
+  divergence?: DivergenceStats;
   /** While state is "bootstrapping": keys and bytes received so far, rate (keys/s) and ETA. */
   bootstrap?: BootstrapProgress;
   /** Conditions an operator should know about, e.g. no peer reachable while this node holds data. */

@@ -152,13 +152,20 @@ export async function verifyCommand(o: Target, io: Io): Promise<void> {
         p.match === true
           ? 'ok: same digest at the same clock'
           : p.match === false
-            ? `DIFFERENT digest at the same clock (theirs ${p.digest})`
+            ? `DIFFERENT digest at the same clock (theirs ${p.digest})${l.ok ? ': this node\'s recount is sound, so that peer is damaged or lying' : ''}`
             : `not compared: ${p.error ?? 'clocks still differ (writes in flight); try again'}`,
       ]),
     ];
     if (r.peers.length === 0) rows.push(['peers', 'none connected: only the local recount was checked']);
     const width = Math.max(...rows.map(([k]) => k!.length));
     await emit(io.stdout, rows.map(([k, v]) => `${k!.padEnd(width)}  ${v}\n`).join(''));
+  }
+  if (r.local.ok && !r.ok) {
+    // A peer's word is no proof against this node: its recount is. Say which peer differs.
+    const differing = r.peers.filter((p) => p.match === false).map((p) => p.peerId);
+    throw new ReplikvError(
+      `this node's store is intact (its recount matches), but ${differing.join(', ')} ${differing.length === 1 ? 'differs' : 'differ'} at the same clock: damaged or lying; run \`replikv verify\` there (the automatic heal merges meanwhile, and never overwrites this node)`,
+    );
   }
   if (!r.ok) throw new ReplikvError('damage found: run `replikv repair` on the damaged node (it re-fetches the keyspace from a peer and keeps its own writes)');
 }
@@ -247,10 +254,18 @@ export function formatStatus(s: Status): string {
     ['digest', s.digest],
     ['peers', String(s.peers.length)],
     ...(s.refused !== undefined && s.refused.frames + s.refused.claimsCut > 0 ? [['refused', `${s.refused.frames} frames from peers, ${s.refused.claimsCut} claims cut`]] : []),
+    ...(s.divergence === undefined ? [] : [['divergence', formatDivergence(s.divergence)]]),
     ...(s.warnings ?? []).map((w) => ['warning', w]),
   ];
   const peers = s.peers.map((p) => ['', p.peerId, p.state, `behind ${p.behind}`]);
   return table(rows) + (peers.length > 0 ? table(peers) : '');
+}
+
+/** "none", or "detected 2, healed 1, last 5s ago, differing now: PEER" */
+function formatDivergence(d: NonNullable<Status['divergence']>): string {
+  if (d.detected === 0) return 'none';
+  const last = d.lastAt === null ? '' : `, last ${formatUptime((Date.now() - d.lastAt) / 1000)} ago`;
+  return `detected ${d.detected}, healed ${d.healed}${last}${d.peers.length > 0 ? `, differing now: ${d.peers.join(' ')}` : ''}`;
 }
 
 /** 59 -> "59s", 3725 -> "1h 2m 5s", 90061 -> "1d 1h 1m 1s": the largest unit first, zeros left out. */

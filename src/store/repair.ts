@@ -12,7 +12,7 @@ export interface RepairReport {
   received: number;
   /** Local states replaced (damaged, stale or missing here). */
   replaced: number;
-  /** Local keys removed (the peer does not have them and they hold no write of this node's). */
+  /** Local keys removed: unreadable here, and the peer has no state for them (readable keys the peer lacks are kept). */
   removed: number;
   /** The stored digest before (a recount would only repeat the one at the end). */
   digestBefore: string;

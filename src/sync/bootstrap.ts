@@ -16,6 +16,7 @@ import { Reader, Writer } from '../core/bytes.js';
 import { Clock } from '../core/clock.js';
 import { readClock, writeClock } from '../core/codec.js';
 import type { Keyspace } from '../store/keyspace.js';
+import { shownKeysTotal } from './bootstrap-check.js';
 import { chooseSource, type Supply } from './bootstrap-source.js';
 import { MSG } from './messages.js';
 import type { Replicator } from './replicator.js';
@@ -89,6 +90,8 @@ export class Bootstrapper {
   private readonly failedAt = new Map<string, number>();
   private readonly samples: [number, number][] = [];
   readonly progress: BootstrapProgress;
+  /** The peer whose snapshot completed the bootstrap (null until then, or when no peer had data). */
+  source: string | null = null;
 
   constructor(
     private readonly node: Libp2p,
@@ -213,7 +216,8 @@ export class Bootstrapper {
     }
     this.progress.peer = peer;
     const claim = this.record.claim === null ? snap.clock : this.record.claim.intersect(snap.clock);
-    this.progress.keysTotal = snap.keys;
+    // The announced count is the peer's word: progress only, bounded (bootstrap-check.ts).
+    this.progress.keysTotal = shownKeysTotal(snap.keys, this.record.keys);
     this.log.info({ peer, keys: snap.keys, after: Buffer.from(this.record.after).toString() }, 'streaming a snapshot from peer');
     for await (const entries of snap.chunks) {
       if (entries.length === 0) continue;
@@ -233,6 +237,7 @@ export class Bootstrapper {
     const done: BootstrapRecord = { ...this.record, done: true, claim };
     await this.ks.applyDelta({ entries: [], claim, heads: snap.heads }, { meta: { name: META_BOOTSTRAP, value: encodeBootstrapRecord(done) } });
     this.record = done;
+    this.source = peer;
     this.log.info({ peer, keys: this.record.keys, bytes: this.record.bytes }, 'bootstrap complete');
     return true;
   }
@@ -246,6 +251,7 @@ export class Bootstrapper {
     while (this.samples.length > 1 && now - this.samples[0]![0] > 5000) this.samples.shift();
     const [t0, k0] = this.samples[0]!;
     p.rate = now > t0 ? ((p.keysReceived - k0) * 1000) / (now - t0) : 0;
+    if (p.keysTotal !== null) p.keysTotal = shownKeysTotal(p.keysTotal, p.keysReceived);
     p.etaSeconds = p.keysTotal !== null && p.rate > 0 ? Math.max(0, (p.keysTotal - p.keysReceived) / p.rate) : null;
   }
 }

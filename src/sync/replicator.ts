@@ -14,7 +14,7 @@ import { Clock } from '../core/clock.js';
 import type { Head } from '../core/head.js';
 import { DecodeError, ReplikvError } from '../errors.js';
 import { FrameWriter, readFrames } from '../net/frames.js';
-import type { Keyspace } from '../store/keyspace.js';
+import type { Keyspace, Summary } from '../store/keyspace.js';
 import { MAX_INBOUND_STREAMS_PER_CONNECTION, pexAddrs, StreamCounter } from './limits.js';
 import { LogLimiter } from './log-limiter.js';
 import { ForgetError, Membership, transportOf, type DialPlan } from './membership.js';
@@ -121,6 +121,11 @@ export class Replicator {
   private readonly idleMs: number;
   /** When this node last logged that it is alone (no peer connected), so it says it once per spell. */
   private aloneLogged = false;
+  /**
+   * Every peer DIGEST heard in an exchange or a VERIFY answer, with this node's consistent summaries
+   * around it (the one it sent; before and after a VERIFY): divergence detection (healer.ts).
+   */
+  onPeerDigest?: (peer: string, ours: readonly Summary[], theirs: DigestMessage, via: 'exchange' | 'verify') => void;
 
   constructor(
     private readonly node: Libp2p,
@@ -322,6 +327,11 @@ export class Replicator {
     if (held !== null) this.log.warn(held > 0 ? { ...fields, suppressed: held } : fields, msg);
   }
 
+  /** One sync exchange with `peer` now, also while bootstrapping (the check of a bootstrap uses it). */
+  async syncWith(peer: string): Promise<void> {
+    if (!this.rounds.has(peer)) await this.syncRound(peer);
+  }
+
   /** One push-pull exchange with a peer, initiated by us. */
   private async syncRound(peer: string): Promise<void> {
     this.rounds.add(peer);
@@ -334,13 +344,15 @@ export class Replicator {
       const writer = this.writerFor(stream);
       // A peer that stops answering must not hold this slot forever; a slow one may take its time.
       unwatch = this.watch(stream, received, writer);
-      await writer.write(this.digestFor(peer));
+      const ours = this.ks.summary();
+      await writer.write(this.digestFor(peer, ours));
       await writer.flush();
       const first = await frames.next();
       if (first.done === true) throw new ProtocolError('stream closed before the digest');
       const theirs = decodeMessage(first.value);
       if (theirs.type === MSG.busy) return await writer.close(); // the peer is bootstrapping; try again next round
       if (theirs.type !== MSG.digest) throw new ProtocolError(`expected DIGEST, got message type ${theirs.type}`);
+      this.onPeerDigest?.(peer, [ours], theirs, 'exchange');
       await this.exchange(peer, theirs, frames, writer);
     } catch (err) {
       if (!this.stopped) {
@@ -461,7 +473,9 @@ export class Replicator {
       if (m.type === MSG.digest) {
         const writer = this.writerFor(stream);
         unwatch = this.watch(stream, received, writer);
-        await writer.write(this.digestFor(peer));
+        const ours = this.ks.summary();
+        await writer.write(this.digestFor(peer, ours));
+        this.onPeerDigest?.(peer, [ours], m, 'exchange');
         await this.exchange(peer, m, frames, writer);
         return;
       }
@@ -642,22 +656,21 @@ export class Replicator {
     return this.concern.wait(dots, wanted, timeoutMs);
   }
 
-  private digestFor(peer: string): Uint8Array {
+  private digestFor(peer: string, s: Summary): Uint8Array {
     const last = this.pexSentAt.get(peer);
     let peers: string[] = [];
     if (last === undefined || this.tick - last >= PEX_EVERY_TICKS) {
       this.pexSentAt.set(peer, this.tick);
       peers = this.exchangeAddrs();
     }
-    return this.ownDigest(peers);
+    return this.ownDigest(peers, s);
   }
 
   private exchangeAddrs(): string[] {
     return [...this.node.getMultiaddrs().map((a) => a.toString()), ...this.membership.exchangeAddrs(Date.now())];
   }
 
-  private ownDigest(peers: string[]): Uint8Array {
-    const s = this.ks.summary();
+  private ownDigest(peers: string[], s: Summary = this.ks.summary()): Uint8Array {
     const forgotten = this.membership.forgottenPeers().slice(-MAX_FORGOTTEN).map(([id]) => id);
     return encodeDigest({ replicaId: s.replicaId, digest: hexBytes(s.digest), clock: s.clock, peers, forgotten });
   }
@@ -723,6 +736,7 @@ export class Replicator {
 
   /** A peer's current clock and digest (a VERIFY query: no data moves), or BUSY while it bootstraps. */
   async queryDigest(peer: string): Promise<DigestMessage | BusyMessage> {
+    const before = this.ks.summary();
     const stream = await this.openStream(peer);
     const writer = this.writerFor(stream);
     const received = { bytes: 0 };
@@ -737,6 +751,7 @@ export class Replicator {
       if (m.type === MSG.busy) return m;
       if (m.type !== MSG.digest) throw new ProtocolError(`expected DIGEST, got message type ${m.type}`);
       this.learnPeers(peer, m);
+      this.onPeerDigest?.(peer, [before, this.ks.summary()], m, 'verify');
       return m;
     } catch (err) {
       stream.abort(err as Error);

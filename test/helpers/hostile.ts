@@ -1,9 +1,27 @@
 // A hostile peer for tests: a real libp2p node built from the project's own dependencies, holding
-// the fleet's swarm key (a member), that sends raw frames of the sync protocol.
+// the fleet's swarm key (a member), that sends raw frames of the sync protocol, or answers it with lies.
 import { generateKeyPair } from '@libp2p/crypto/keys';
+import type { Stream } from '@libp2p/interface';
+import { multiaddr } from '@multiformats/multiaddr';
+import { afterEach } from 'vitest';
 import { Writer } from '../../src/core/bytes.js';
+import type { Clock } from '../../src/core/clock.js';
+import type { DeltaEntry } from '../../src/core/delta.js';
+import { FrameWriter, readFrames } from '../../src/net/frames.js';
 import { createNetwork, type Network } from '../../src/net/node.js';
-import type { Fleet } from './daemons.js';
+import {
+  decodeMessage,
+  encodeDigest,
+  encodeSnapBegin,
+  encodeSnapChunk,
+  END_MESSAGE,
+  MSG,
+  SNAP_END_MESSAGE,
+  SYNC_PROTOCOL,
+  VERIFY_MESSAGE,
+  type DigestMessage,
+} from '../../src/sync/messages.js';
+import { Fleet } from './daemons.js';
 
 /** One length-prefixed frame holding `msg`, as the sync protocol sends it. */
 export function frame(msg: Uint8Array): Uint8Array {
@@ -15,4 +33,78 @@ export function frame(msg: Uint8Array): Uint8Array {
 /** A new node that may join `fleet`'s network (the caller stops it). */
 export async function hostilePeer(fleet: Fleet): Promise<Network> {
   return createNetwork({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], ...fleet.networkOptions() });
+}
+
+/** What a lying member answers: every message is built when asked, so a test can change its story. */
+export interface Story {
+  /** The DIGEST it answers an exchange or a VERIFY with; `theirs` is the asker's clock when it sent one. */
+  digest(theirs: Clock | null): Omit<DigestMessage, 'type'>;
+  /** The snapshot it serves: the clock and key count of SNAP_BEGIN, then the chunks. */
+  snapshot(): { clock: Clock; keys: number; chunks: DeltaEntry[][] };
+}
+
+/**
+ * Makes `h` answer the sync protocol with `story`: exchanges (its DIGEST, no delta, and it reads
+ * what the asker sends until END), VERIFY queries and snapshot requests. Counts what it was asked.
+ */
+export async function tellLies(h: Network, story: Story): Promise<{ asked: Record<'digest' | 'verify' | 'snapshot', number> }> {
+  const asked = { digest: 0, verify: 0, snapshot: 0 };
+  await h.handle(SYNC_PROTOCOL, (stream) => void answer(stream, story, asked).catch(() => stream.abort(new Error('hostile peer done'))));
+  return { asked };
+}
+
+async function answer(stream: Stream, story: Story, asked: Record<'digest' | 'verify' | 'snapshot', number>): Promise<void> {
+  const frames = readFrames(stream, { maxFrameBytes: 64 << 20 });
+  const w = new FrameWriter(stream);
+  const first = await frames.next();
+  if (first.done === true) return;
+  const m = decodeMessage(first.value);
+  if (m.type === MSG.verify) {
+    asked.verify++;
+    await w.write(encodeDigest(story.digest(null)));
+  } else if (m.type === MSG.digest) {
+    asked.digest++;
+    await w.write(encodeDigest(story.digest(m.clock)));
+    await w.write(END_MESSAGE);
+    await w.flush();
+    for await (const f of frames) if (decodeMessage(f).type === MSG.end) break;
+  } else if (m.type === MSG.snapRequest) {
+    asked.snapshot++;
+    const snap = story.snapshot();
+    await w.write(encodeSnapBegin(snap.clock, snap.keys));
+    for (const chunk of snap.chunks) await w.write(encodeSnapChunk(chunk));
+    await w.write(SNAP_END_MESSAGE);
+  } else {
+    return void stream.abort(new Error('not part of the story'));
+  }
+  await w.close();
+}
+
+/** The DIGEST `target` answers a VERIFY with (its clock, digest and peers), asked from `h`. */
+export async function digestOf(h: Network, target: string): Promise<DigestMessage> {
+  const stream = await h.dialProtocol(multiaddr(target), SYNC_PROTOCOL);
+  const w = new FrameWriter(stream);
+  await w.write(VERIFY_MESSAGE);
+  await w.flush();
+  for await (const f of readFrames(stream, { maxFrameBytes: 64 << 20 })) {
+    const m = decodeMessage(f);
+    if (m.type === MSG.digest) return m;
+  }
+  throw new Error(`no DIGEST from ${target}`);
+}
+
+/**
+ * A test file's fleet and its hostile peer (made on first use), both stopped after each test; a
+ * failed test's report gets the daemons' last log lines.
+ */
+export function withHostile(logLines = 40): { fleet: Fleet; hostile: () => Promise<Network> } {
+  const fleet = new Fleet();
+  let peer: Promise<Network> | undefined;
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === 'fail') console.error(fleet.logs(logLines));
+    await (await peer?.catch(() => undefined))?.stop();
+    peer = undefined;
+    await fleet.cleanup();
+  });
+  return { fleet, hostile: () => (peer ??= hostilePeer(fleet)) };
 }

@@ -1,0 +1,203 @@
+// Automatic healing of divergence at equal clocks (divergence.ts decides, this file does the I/O).
+//
+// A heal is merge-only: the peer's snapshot is streamed and every state merged with the same pure
+// merge sync uses, with an empty claim. A merge can only add what the peer knows (and honest merge
+// semantics allow); it never removes a key, and the node clock takes in nothing, so a member that
+// copies this node's clock into its DIGEST beside a false digest gets a snapshot stream, not the
+// power to delete or hide data. Both sides detect a divergence, so each pulls what it lacks.
+//
+// If the digests still differ at equal clocks after the merge, this node recounts its own store.
+// Only a recount that proves local damage (totals that do not match the states, or unreadable
+// states) lets the peer's states win, through the ordinary repair; otherwise the divergence is
+// logged as persisting and counted, and this node keeps its data.
+
+import type { Logger } from 'pino';
+import { Clock } from '../core/clock.js';
+import { DecodeError } from '../errors.js';
+import type { Keyspace } from '../store/keyspace.js';
+import type { RepairReply } from './integrity.js';
+import { compareDigests, divergenceDecision, DivergenceTracker, healEveryMs, type AfterMerge, type DigestView, type DivergenceStats, type Verdict } from './divergence.js';
+import { LogLimiter } from './log-limiter.js';
+import { MSG, type DigestMessage } from './messages.js';
+import type { Replicator } from './replicator.js';
+
+export type HealOutcome = AfterMerge | 'busy' | 'failed';
+
+export interface HealerOptions {
+  gossipIntervalMs: number;
+  /** The daemon's repair (peer wins, own writes kept), used only when a recount proves damage. */
+  repair: (peer: string) => Promise<RepairReply>;
+}
+
+/** Re-checks after a merge: the peer may still be merging from us, so a few tries, a gossip interval apart. */
+const RECHECK_ATTEMPTS = 5;
+/**
+ * A snapshot at an equal clock holds about as many keys as this node: a stream far longer than that
+ * is cut, so a member cannot hold the one heal slot forever with an endless stream.
+ */
+const SLACK_ENTRIES = 100_000;
+
+export class Healer {
+  private readonly tracker: DivergenceTracker;
+  private readonly notes = new LogLimiter();
+  private current: Promise<HealOutcome> | null = null;
+  /** While the store is not a consistent whole (bootstrap under way, repair), nothing is compared. */
+  paused = false;
+  private stopped = false;
+  private readonly abort = new AbortController();
+
+  constructor(
+    private readonly ks: Keyspace,
+    private readonly replicator: Pick<Replicator, 'snapshotFrom' | 'queryDigest'>,
+    private readonly log: Logger,
+    private readonly opts: HealerOptions,
+  ) {
+    this.tracker = new DivergenceTracker(healEveryMs(opts.gossipIntervalMs));
+  }
+
+  stats(): DivergenceStats {
+    return this.tracker.stats();
+  }
+
+  /** A peer's digest from an exchange or a VERIFY answer, beside this node's pairs around it. */
+  observe(peer: string, ours: readonly DigestView[], theirs: DigestMessage, via: 'exchange' | 'verify'): Verdict {
+    if (this.paused || this.stopped) return 'incomparable';
+    const theirView = { clock: theirs.clock, digest: hex(theirs.digest) };
+    const verdict = compareDigests(ours, theirView);
+    const now = Date.now();
+    const noted = this.tracker.note(peer, verdict, now);
+    if (noted.detected || (verdict === 'diverged' && noted.heal)) {
+      const mine = ours.find((s) => s.clock.equals(theirs.clock))!;
+      const held = this.notes.take(`diverged|${peer}`, now);
+      if (held !== null) {
+        this.log.warn(
+          { peer, via, ours: mine.digest, theirs: theirView.digest, ...(held > 0 ? { suppressed: held } : {}) },
+          'divergence: same clock as the peer, different state digest (damage or a lie)',
+        );
+      }
+    }
+    if (noted.healed) this.log.info({ peer, via }, 'divergence over: same digest as the peer at the same clock');
+    if (noted.heal) void this.heal(peer);
+    return verdict;
+  }
+
+  /** Heals from `peer` now, unless another heal runs (then: that one's outcome, or 'busy'). */
+  heal(peer: string): Promise<HealOutcome> {
+    if (this.current !== null) return this.current;
+    this.tracker.healStarted(peer, Date.now());
+    this.current = this.run(peer)
+      .catch((err: unknown): HealOutcome => {
+        if (!this.stopped) this.log.warn({ peer, reason: (err as Error).message }, 'divergence: heal from peer failed');
+        return 'failed';
+      })
+      .finally(() => {
+        this.tracker.healEnded();
+        this.current = null;
+      });
+    return this.current;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.abort.abort();
+  }
+
+  private async run(peer: string): Promise<HealOutcome> {
+    this.log.info({ peer }, 'divergence: merging the peer\'s snapshot (merge only: nothing here is removed or overwritten)');
+    const merged = await this.mergeFrom(peer);
+    if (merged === 'busy') return 'busy';
+    let verdict = await this.recheck(peer);
+    let localDamaged: boolean | null = null;
+    if (verdict.verdict === 'diverged') {
+      const r = this.ks.recompute();
+      localDamaged = r.unreadable > 0 || r.digest !== r.stored.digest || r.keys !== r.stored.keys;
+    }
+    const decision = divergenceDecision({ verdict: verdict.verdict, localDamaged });
+    const fields = { peer, ...merged };
+    switch (decision) {
+      case 'healed':
+        this.log.info({ ...fields, digest: verdict.ours }, 'divergence healed by a merge');
+        break;
+      case 'unknown':
+        this.log.info(fields, 'divergence: merged; the clocks moved meanwhile, the next exchanges compare again');
+        break;
+      case 'persists':
+        this.log.warn(
+          { ...fields, ours: verdict.ours, theirs: verdict.theirs },
+          `divergence: peer ${peer} disagrees after a merge; not overwriting (this node's store is intact by its recount; run replikv verify on that peer)`,
+        );
+        break;
+      case 'repair': {
+        this.log.warn(fields, 'divergence: the recount proves this node\'s store damaged; repairing from the peer');
+        const report = await this.opts.repair(peer);
+        this.log.info({ ...report }, 'divergence: repair complete');
+        verdict = await this.recheck(peer);
+        return verdict.verdict === 'agree' ? 'healed' : 'repair';
+      }
+    }
+    return decision;
+  }
+
+  /** Streams the peer's snapshot and merges every chunk; chunks the store refuses are skipped. */
+  private async mergeFrom(peer: string): Promise<{ received: number; changed: number; refused: number } | 'busy'> {
+    const cut = new AbortController();
+    const signal = AbortSignal.any([cut.signal, this.abort.signal]);
+    const snap = await this.replicator.snapshotFrom(peer, new Uint8Array(0), signal);
+    if (snap === 'busy') {
+      this.log.info({ peer }, 'divergence: the peer is busy (bootstrapping or repairing); healing later');
+      return 'busy';
+    }
+    const bound = 2 * this.ks.summary().keys + SLACK_ENTRIES;
+    const out = { received: 0, changed: 0, refused: 0 };
+    for await (const entries of snap.chunks) {
+      out.received += entries.length;
+      try {
+        out.changed += (await this.ks.applyDelta({ entries, claim: Clock.empty() })).changed;
+      } catch (err) {
+        // A state from the peer that the store refuses, or a local state damaged beyond reading
+        // (the recount after the merge finds that one). The chunk is refused whole; go on.
+        if (!(err instanceof DecodeError)) throw err;
+        if (out.refused === 0) this.log.warn({ peer, reason: err.message }, 'divergence: a chunk of the peer\'s snapshot was refused');
+        out.refused += entries.length;
+      }
+      if (out.received > bound) {
+        cut.abort(new Error('snapshot too long'));
+        throw new Error(`the peer's snapshot passed ${bound} keys at a clock equal to ours (this node holds ${this.ks.summary().keys}); cut`);
+      }
+    }
+    return out;
+  }
+
+  /** Asks the peer for its digest until it agrees, or a few times; the last comparison. */
+  private async recheck(peer: string): Promise<Comparison> {
+    let last: Comparison = { verdict: 'incomparable', ours: this.ks.summary().digest, theirs: null };
+    for (let i = 0; i < RECHECK_ATTEMPTS && !this.stopped; i++) {
+      if (i > 0) await new Promise((ok) => setTimeout(ok, Math.max(200, this.opts.gossipIntervalMs)));
+      last = (await comparePeer(this.ks, this.replicator, peer)) ?? last;
+      if (last.verdict === 'agree') break;
+    }
+    return last;
+  }
+}
+
+export interface Comparison {
+  verdict: Verdict;
+  /** This node's digest at the peer's clock (or its latest, when no clock matched). */
+  ours: string;
+  theirs: string | null;
+}
+
+/** Asks `peer` for its digest (VERIFY) and compares it with this node's around the answer; null: no answer, or busy. */
+export async function comparePeer(ks: Keyspace, replicator: Pick<Replicator, 'queryDigest'>, peer: string): Promise<Comparison | null> {
+  const before = ks.summary();
+  const d = await replicator.queryDigest(peer).catch(() => null);
+  if (d === null || d.type === MSG.busy) return null;
+  const ours = [before, ks.summary()];
+  const theirs = hex(d.digest);
+  const verdict = compareDigests(ours, { clock: d.clock, digest: theirs });
+  return { verdict, ours: (ours.find((s) => s.clock.equals(d.clock)) ?? ours[1]!).digest, theirs };
+}
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b).toString('hex');
+}

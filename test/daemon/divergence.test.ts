@@ -1,0 +1,217 @@
+// Divergence at equal clocks, found and healed automatically with real daemons (issue 9): honest
+// nodes that diverged by damage are equal again within seconds, with no operator action; a hostile
+// member that copies a node's clock beside a false digest, serves it junk, or serves a new node a
+// bootstrap snapshot of one key under a clock covering the cluster's writes, destroys nothing and
+// hides nothing; `verify` and `repair` against it say which peer lies and wipe nothing.
+import { multiaddr } from '@multiformats/multiaddr';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { open as openLmdb } from 'lmdb';
+import { describe, expect, it } from 'vitest';
+import type { Clock } from '../../src/core/clock.js';
+import { decodeKeyState, dotKey, encodeKeyState, replicaToBytes } from '../../src/core/codec.js';
+import type { DeltaEntry } from '../../src/core/delta.js';
+import { localWrite } from '../../src/core/key-state.js';
+import { fullAddrs } from '../../src/net/node.js';
+import { decodeStoreState, encodeStoreState } from '../../src/store/meta.js';
+import { stateHash } from '../../src/store/state-hash.js';
+import type { Status } from '../../src/control/api.js';
+import { untilConnected, untilConverged, type TestDaemon } from '../helpers/daemons.js';
+import { digestOf, tellLies, withHostile, type Story } from '../helpers/hostile.js';
+import { eventually, until } from '../helpers/process.js';
+
+const { fleet, hostile } = withHostile();
+
+const KEYS = 300;
+const DETECTED = /divergence: same clock as the peer, different state digest/;
+/** The hostile member's own replica id: what it writes, it writes as itself. */
+const HOSTILE_REPLICA = 'ab'.repeat(16);
+
+async function importKeys(n: TestDaemon, count = KEYS): Promise<void> {
+  const file = join(fleet.tmpdir(), 'keys.ndjson');
+  writeFileSync(file, Array.from({ length: count }, (_, i) => JSON.stringify({ key: `k/${i}`, value: `value ${i}` })).join('\n'));
+  expect((await n.cli('import', file)).code).toBe(0);
+}
+
+/** Opens a stopped node's LMDB tables, runs `fn` in one write transaction, closes them. */
+async function editStore(dataDir: string, fn: (t: { states: Table; dots: Table; meta: Table }) => void): Promise<void> {
+  const root = openLmdb({ path: join(dataDir, 'store'), maxDbs: 4 });
+  const bin = { encoding: 'binary', keyEncoding: 'binary' } as const;
+  const t = { states: root.openDB({ name: 'states', ...bin }) as Table, dots: root.openDB({ name: 'dots', ...bin }) as Table, meta: root.openDB({ name: 'meta', encoding: 'binary' }) as Table };
+  await root.transaction(() => fn(t));
+  await root.close();
+}
+type Table = { get(k: unknown): Buffer | undefined; put(k: unknown, v: Uint8Array): unknown; remove(k: unknown): unknown };
+
+/**
+ * A write lost with its dot still claimed (a bug, or a delta whose claim outran its keys): the
+ * key's state and dot-index entries go, and the stored digest and count follow, so the store is
+ * consistent with itself (a recount agrees) and only a peer can tell.
+ */
+async function loseKey(dataDir: string, key: string): Promise<void> {
+  await editStore(dataDir, ({ states, dots, meta }) => {
+    const k = Buffer.from(key);
+    const state = Buffer.from(states.get(k)!);
+    const s = decodeStoreState(meta.get('state')!);
+    s.digest.xor(stateHash(k, state));
+    s.count--;
+    for (const sib of decodeKeyState(state).sibs) dots.remove(Buffer.from(dotKey(replicaToBytes(sib.r), sib.c)));
+    states.remove(k);
+    meta.put('state', encodeStoreState(s));
+  });
+}
+
+/** A flipped bit in a stored value: it still decodes, and the stored totals do not see it. */
+async function flipValueBit(dataDir: string, key: string): Promise<void> {
+  await editStore(dataDir, ({ states }) => {
+    const bytes = Buffer.from(states.get(Buffer.from(key))!);
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 0x20, bytes.length - 1);
+    states.put(Buffer.from(key), bytes);
+  });
+}
+
+const divergence = (s: Status) => s.divergence ?? { detected: 0, healed: 0, lastAt: null, peers: [] };
+
+/** A state for `key` that claims the dot of `n`'s own copy of it, with another value (same dot, junk bytes). */
+async function sameDotJunk(n: TestDaemon, key: string): Promise<DeltaEntry> {
+  const rec = JSON.parse((await n.cli('get', key, '--json')).stdout) as { siblings: { replica: string; counter: number; hlc: number }[] };
+  const { replica, counter, hlc } = rec.siblings[0]!;
+  const state = encodeKeyState({ ctx: [[replica, counter]], sibs: [{ r: replica, c: counter, hlc, value: Buffer.from('junk') }] });
+  return { key: Buffer.from(key), state };
+}
+
+/** A hostile member connected to `n` that answers with `n`'s own clock and a false digest. */
+async function clockCopier(n: TestDaemon, snapshot: () => DeltaEntry[][]): Promise<{ id: string; asked: Awaited<ReturnType<typeof tellLies>>['asked'] }> {
+  const h = await hostile();
+  let clock = (await digestOf(h, n.addr)).clock;
+  const story: Story = {
+    digest: (theirs) => {
+      if (theirs !== null) clock = theirs;
+      return { replicaId: HOSTILE_REPLICA, digest: randomBytes(16), clock, peers: [], forgotten: [] };
+    },
+    snapshot: () => ({ clock, keys: 1e15, chunks: snapshot() }),
+  };
+  const { asked } = await tellLies(h, story);
+  await h.dial(multiaddr(n.addr));
+  return { id: h.peerId.toString(), asked };
+}
+
+describe('divergence at equal clocks', () => {
+  it('two honest nodes that each lost a write at equal clocks are equal again within seconds, with no operator action', async () => {
+    let [a, b] = (await fleet.cluster(2)) as [TestDaemon, TestDaemon];
+    await untilConnected([a, b]);
+    await importKeys(a);
+    const [before] = await untilConverged([a, b], KEYS);
+    await Promise.all([a.stop(), b.stop()]);
+    await loseKey(a.dataDir, 'k/6');
+    await loseKey(b.dataDir, 'k/9');
+
+    b = await fleet.start({ dataDir: b.dataDir });
+    a = await fleet.start({ dataDir: a.dataDir, bootstrap: [b.addr] });
+    const [sa] = await untilConverged([a, b], KEYS, 30_000);
+    expect(sa!.digest).toBe(before!.digest);
+    expect((await a.cli('get', 'k/6')).stdout).toBe('value 6');
+    expect((await b.cli('get', 'k/9')).stdout).toBe('value 9');
+    for (const n of [a, b]) {
+      const s = await eventually(() => n.status(), (st) => divergence(st).healed >= 1, 'the divergence counted as healed', 30_000);
+      expect(divergence(s).detected).toBeGreaterThanOrEqual(1);
+      expect(divergence(s).peers).toEqual([]);
+      expect(n.child.stderr()).toMatch(DETECTED);
+    }
+    expect((await a.cli('status')).stdout).toMatch(/divergence\s+detected \d+, healed \d+/);
+  });
+
+  it('damage the stored totals cannot see is found once the key is written again, and repaired from the peer', async () => {
+    let [a, b] = (await fleet.cluster(2)) as [TestDaemon, TestDaemon];
+    await untilConnected([a, b]);
+    await importKeys(a);
+    await untilConverged([a, b], KEYS);
+    await Promise.all([a.stop(), b.stop()]);
+    await flipValueBit(a.dataDir, 'k/5');
+
+    b = await fleet.start({ dataDir: b.dataDir });
+    a = await fleet.start({ dataDir: a.dataDir, bootstrap: [b.addr] });
+    await untilConnected([a, b]);
+    // b's write replaces the damaged state on a: a's digest now carries the damage, at b's clock
+    expect((await b.cli('put', 'k/5', 'new')).code).toBe(0);
+    await until(() => /the recount proves this node's store damaged; repairing from the peer/.test(a.child.stderr()), 'a to prove its own damage and repair', 40_000);
+    const [sa] = await untilConverged([a, b], KEYS, 30_000);
+    expect((await a.cli('verify')).code).toBe(0);
+    const s = await eventually(() => a.status(), (st) => divergence(st).healed >= 1, 'the divergence counted as healed', 30_000);
+    expect(s.digest).toBe(sa!.digest);
+    expect((await a.cli('get', 'k/5')).stdout).toBe('new');
+  });
+
+  it('a member that copies the clock beside a false digest and serves junk gets a merge, not the power to overwrite', async () => {
+    const a = await fleet.start();
+    await importKeys(a);
+    const before = await eventually(() => a.status(), (s) => s.keys === KEYS, 'the import');
+    const junk = await sameDotJunk(a, 'k/1');
+    const lie = await clockCopier(a, () => [[junk], [{ key: Buffer.from('k/2'), state: Uint8Array.of(0xff, 0x00) }]]);
+
+    // a starts the exchange (the hostile only listens), sees its own clock and another digest
+    await until(() => DETECTED.test(a.child.stderr()), 'the divergence logged', 30_000);
+    await until(() => a.child.stderr().includes(`peer ${lie.id} disagrees after a merge; not overwriting`), 'the persisting divergence logged', 30_000);
+    expect(lie.asked.snapshot).toBeGreaterThanOrEqual(1); // it did merge the peer's snapshot
+    const s = await a.status();
+    expect(s.keys).toBe(KEYS);
+    expect(s.digest).toBe(before.digest);
+    expect(divergence(s).detected).toBeGreaterThanOrEqual(1);
+    expect(divergence(s).healed).toBe(0);
+    expect(divergence(s).peers).toContain(lie.id);
+    for (const k of ['k/1', 'k/2', 'k/200']) expect((await a.cli('get', k)).stdout).toBe(`value ${k.slice(2)}`);
+    expect((await a.cli('verify', '--json')).stdout).toMatch(/"local":\{"ok":true/);
+  });
+
+  it('verify names the lying peer without calling this node damaged; repair from it wipes nothing', async () => {
+    const a = await fleet.start();
+    await importKeys(a);
+    const before = await eventually(() => a.status(), (s) => s.keys === KEYS, 'the import');
+    const lie = await clockCopier(a, () => []); // an empty snapshot under a clock covering everything
+    await eventually(() => a.status(), (s) => s.peers.some((p) => p.peerId === lie.id), 'the hostile peer connected');
+
+    const v = await a.cli('verify');
+    expect(v.code).toBe(1);
+    expect(v.stdout).toMatch(/^local\s+ok: /m);
+    expect(v.stdout).toMatch(new RegExp(`^peer ${lie.id}\\s+DIFFERENT digest at the same clock .*that peer is damaged or lying`, 'm'));
+    expect(v.stderr).toMatch(new RegExp(`this node's store is intact .*${lie.id} differs at the same clock`));
+
+    const r = await a.cli('repair', '--peer', lie.id, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ peer: lie.id, received: 0, replaced: 0, removed: 0 });
+    const s = await a.status();
+    expect(s.keys).toBe(KEYS);
+    expect(s.digest).toBe(before.digest);
+    expect((await a.cli('get', 'k/7')).stdout).toBe('value 7');
+  });
+
+  it('a bootstrap from a member serving one key under a clock that covers the cluster ends with all the data', async () => {
+    const honest = await fleet.start();
+    await importKeys(honest);
+    await eventually(() => honest.status(), (s) => s.keys === KEYS, 'the import');
+    const h = await hostile();
+    // its clock: everything the honest node holds, and one write of its own (one key, as itself)
+    const clock = (await digestOf(h, honest.addr)).clock.clone();
+    clock.add(HOSTILE_REPLICA, 1);
+    const own = localWrite(undefined, { r: HOSTILE_REPLICA, c: 1 }, Date.now() * 1024, Buffer.from('the only key'));
+    await tellLies(h, {
+      // it relays the honest node's address, as members do: the new node can reach both
+      digest: () => ({ replicaId: HOSTILE_REPLICA, digest: randomBytes(16), clock, peers: [honest.addr], forgotten: [] }),
+      snapshot: () => ({ clock, keys: 1e15, chunks: [[{ key: Buffer.from('lonely'), state: encodeKeyState(own) }]] }),
+    });
+    const n = await fleet.start({ bootstrap: [fullAddrs(h)[0]!] });
+    await until(() => n.child.stderr().includes('bootstrap complete'), 'the bootstrap from the hostile peer', 60_000);
+    expect(n.child.stderr()).toMatch(new RegExp(`"peer":"${h.peerId.toString()}".*"msg":"bootstrap complete"`));
+    const [sn, sh] = await eventually(
+      () => Promise.all([n.status(), honest.status()]),
+      ([x, y]) => x.state === 'ready' && x.keys >= KEYS && x.keys === y.keys && x.digest === y.digest,
+      'the new node to hold everything the honest node holds',
+      60_000,
+    );
+    expect(sn!.keys).toBe(sh!.keys);
+    expect((await n.cli('get', 'k/123')).stdout).toBe('value 123');
+    expect(n.child.stderr()).toMatch(/bootstrap: the source's snapshot disagrees with a second peer at the same clock|divergence: same clock as the peer/);
+    expect(divergence(sn!).detected).toBeGreaterThanOrEqual(1);
+  });
+});
