@@ -235,7 +235,8 @@ export class Bootstrapper {
     }
     // the chunks ended at SNAP_END: everything of this snapshot is stored
     const done: BootstrapRecord = { ...this.record, done: true, claim };
-    await this.ks.applyDelta({ entries: [], claim, heads: snap.heads }, { meta: { name: META_BOOTSTRAP, value: encodeBootstrapRecord(done) } });
+    const applied = await this.ks.applyDelta({ entries: [], claim, heads: snap.heads }, { meta: { name: META_BOOTSTRAP, value: encodeBootstrapRecord(done) } });
+    this.replicator.noteCut(peer, applied); // a snapshot clock beyond what its states show: the rest comes by sync
     this.record = done;
     this.source = peer;
     this.log.info({ peer, keys: this.record.keys, bytes: this.record.bytes }, 'bootstrap complete');

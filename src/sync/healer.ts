@@ -152,7 +152,7 @@ export class Healer {
     for await (const entries of snap.chunks) {
       out.received += entries.length;
       try {
-        out.changed += (await this.ks.applyDelta({ entries, claim: Clock.empty() })).changed;
+        out.changed += (await this.ks.applyDelta({ entries, claim: Clock.empty(), heads: snap.heads })).changed;
       } catch (err) {
         // A state from the peer that the store refuses, or a local state damaged beyond reading
         // (the recount after the merge finds that one). The chunk is refused whole; go on.

@@ -315,7 +315,7 @@ export class Replicator {
   }
 
   /** A claim beyond what this node has evidence for was cut (keyspace.ts): counted, and said once a minute per peer. */
-  private noteCut(peer: string, applied: { claimCut: boolean }): void {
+  noteCut(peer: string, applied: { claimCut: boolean }): void {
     if (!applied.claimCut) return;
     this.refused.claimsCut++;
     this.warn(`${peer}|cut`, { peer }, 'a peer claimed writes it did not carry; only the part this node has evidence for was taken (the rest is asked for again)');

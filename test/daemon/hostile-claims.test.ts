@@ -6,50 +6,29 @@
 // it, keep their data and digests, go on writing, and end up with every honest write.
 import type { Stream } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Clock } from '../../src/core/clock.js';
 import { encodeKeyState } from '../../src/core/codec.js';
 import { MAX_COUNTER, type Head } from '../../src/core/head.js';
-import type { Network } from '../../src/net/node.js';
 import { readFrames } from '../../src/net/frames.js';
-import { decodeMessage, encodeDigest, encodeEntries, END_MESSAGE, MSG, SYNC_PROTOCOL, type DeltaMessage } from '../../src/sync/messages.js';
-import { Fleet, untilConnected, untilConverged, type TestDaemon } from '../helpers/daemons.js';
-import { frame, hostilePeer } from '../helpers/hostile.js';
+import { decodeMessage, encodeDigest, encodeEntries, END_MESSAGE, MSG, SYNC_PROTOCOL } from '../../src/sync/messages.js';
+import { untilConnected, untilConverged, type TestDaemon } from '../helpers/daemons.js';
+import { frame, headsOf, withHostile } from '../helpers/hostile.js';
 import { eventually, until } from '../helpers/process.js';
 import { testReplica } from '../helpers/replicas.js';
 
-const fleet = new Fleet();
-let hostile: Network | undefined;
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === 'fail') console.error(fleet.logs(40));
-  await hostile?.stop();
-  hostile = undefined;
-  await fleet.cleanup();
-});
+const { fleet, hostile } = withHostile();
 
 const me = testReplica(); // the hostile's own replica: it may write as itself
 const digestOf = (clock: Clock) => frame(encodeDigest({ replicaId: me.r, digest: new Uint8Array(16), clock, peers: [], forgotten: [] }));
 const huge = (replicas: string[]) => Clock.fromIntervals(replicas.map((r) => [r, 1, MAX_COUNTER - 1] as [string, number, number]));
 const sorted = (ctx: [string, number][]) => ctx.sort(([a], [b]) => (a < b ? -1 : 1));
 
-/** One sync exchange with `target` as an honest peer with nothing would start it: the heads its delta carries. */
-async function headsFrom(target: TestDaemon): Promise<Head[]> {
-  const stream = await hostile!.dialProtocol(multiaddr(target.addr), SYNC_PROTOCOL);
-  stream.send(digestOf(Clock.empty()));
-  const heads: Head[] = [];
-  for await (const f of readFrames(stream, { maxFrameBytes: 64 << 20 })) {
-    const m = decodeMessage(f.slice());
-    if (m.type === MSG.delta) heads.push(...((m as DeltaMessage).heads ?? []));
-    if (m.type === MSG.end) break;
-  }
-  stream.send(frame(END_MESSAGE));
-  await stream.close().catch(() => {});
-  return heads;
-}
+const headsFrom = async (target: TestDaemon): Promise<Head[]> => headsOf(await hostile(), target.addr, me.r);
 
 /** A PUSH from the hostile; resolves once the daemon answered (ACK) or closed the stream (refusal). */
 async function push(target: TestDaemon, msg: Uint8Array): Promise<'acked' | 'refused'> {
-  const stream = await hostile!.dialProtocol(multiaddr(target.addr), SYNC_PROTOCOL);
+  const stream = await (await hostile()).dialProtocol(multiaddr(target.addr), SYNC_PROTOCOL);
   stream.send(frame(msg));
   try {
     for await (const chunk of stream) if (chunk.byteLength > 0) return 'acked';
@@ -69,7 +48,6 @@ describe('a hostile member lying about counters', () => {
     await untilConnected([a, b]);
     expect((await a.cli('put', 'shared', 'honest-1')).code).toBe(0);
     const [before] = await untilConverged([a, b], 1);
-    hostile = await hostilePeer(fleet);
     const heads = [...(await headsFrom(a)), me.head(1)];
     const ids = await Promise.all([a, b].map(async (n) => (await n.status()).replicaId));
 
@@ -95,7 +73,6 @@ describe('a hostile member lying about counters', () => {
     for (let i = 1; i <= 5; i++) expect((await writer.cli('put', `w${i}`, String(i))).code).toBe(0);
     const other = await fleet.start(); // a separate node, not connected to the writer yet
     expect((await other.cli('put', 'own', 'o')).code).toBe(0);
-    hostile = await hostilePeer(fleet);
     const heads = await headsFrom(writer);
     const writerId = (await writer.status()).replicaId;
     expect(heads.some((h) => h.r === writerId && h.c === 5)).toBe(true);
@@ -119,9 +96,9 @@ describe('a hostile member lying about counters', () => {
     expect((await d.cli('put', 'kept', 'v')).code).toBe(0);
     const before = await d.status();
     const dId = before.replicaId;
-    hostile = await hostilePeer(fleet);
     let answered = 0;
-    await hostile.handle(SYNC_PROTOCOL, (stream: Stream) => {
+    const h = await hostile();
+    await h.handle(SYNC_PROTOCOL, (stream: Stream) => {
       void (async () => {
         const frames = readFrames(stream, { maxFrameBytes: 1 << 20 });
         const first = await frames.next();
@@ -134,7 +111,7 @@ describe('a hostile member lying about counters', () => {
         answered++;
       })().catch(() => {});
     });
-    await hostile.dial(multiaddr(d.addr)); // the daemon now gossips to it, starting rounds
+    await h.dial(multiaddr(d.addr)); // the daemon now gossips to it, starting rounds
     await until(() => answered >= 2 && /sync round failed/.test(d.child.stderr()), 'rounds started by the daemon, answered with lies and refused');
     expect(d.child.stderr()).toMatch(/beyond the highest it signed/);
     const s = await d.status();

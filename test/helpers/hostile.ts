@@ -5,8 +5,9 @@ import type { Stream } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
 import { afterEach } from 'vitest';
 import { Writer } from '../../src/core/bytes.js';
-import type { Clock } from '../../src/core/clock.js';
+import { Clock } from '../../src/core/clock.js';
 import type { DeltaEntry } from '../../src/core/delta.js';
+import type { Head } from '../../src/core/head.js';
 import { FrameWriter, readFrames } from '../../src/net/frames.js';
 import { createNetwork, type Network } from '../../src/net/node.js';
 import {
@@ -39,8 +40,8 @@ export async function hostilePeer(fleet: Fleet): Promise<Network> {
 export interface Story {
   /** The DIGEST it answers an exchange or a VERIFY with; `theirs` is the asker's clock when it sent one. */
   digest(theirs: Clock | null): Omit<DigestMessage, 'type'>;
-  /** The snapshot it serves: the clock and key count of SNAP_BEGIN, then the chunks. */
-  snapshot(): { clock: Clock; keys: number; chunks: DeltaEntry[][] };
+  /** The snapshot it serves: the clock, key count and heads of SNAP_BEGIN, then the chunks. */
+  snapshot(): { clock: Clock; keys: number; chunks: DeltaEntry[][]; heads?: Head[] };
 }
 
 /**
@@ -71,7 +72,7 @@ async function answer(stream: Stream, story: Story, asked: Record<'digest' | 've
   } else if (m.type === MSG.snapRequest) {
     asked.snapshot++;
     const snap = story.snapshot();
-    await w.write(encodeSnapBegin(snap.clock, snap.keys));
+    await w.write(encodeSnapBegin(snap.clock, snap.keys, snap.heads ?? []));
     for (const chunk of snap.chunks) await w.write(encodeSnapChunk(chunk));
     await w.write(SNAP_END_MESSAGE);
   } else {
@@ -91,6 +92,26 @@ export async function digestOf(h: Network, target: string): Promise<DigestMessag
     if (m.type === MSG.digest) return m;
   }
   throw new Error(`no DIGEST from ${target}`);
+}
+
+/**
+ * The signed heads `target` sends with a delta, asked for as an honest peer with nothing would (an
+ * exchange from an empty clock): what a member holds of other replicas to make its lies believable.
+ */
+export async function headsOf(h: Network, target: string, replicaId = 'ab'.repeat(16)): Promise<Head[]> {
+  const stream = await h.dialProtocol(multiaddr(target), SYNC_PROTOCOL);
+  const w = new FrameWriter(stream);
+  await w.write(encodeDigest({ replicaId, digest: new Uint8Array(16), clock: Clock.empty(), peers: [], forgotten: [] }));
+  await w.flush();
+  const heads: Head[] = [];
+  for await (const f of readFrames(stream, { maxFrameBytes: 64 << 20 })) {
+    const m = decodeMessage(f);
+    if (m.type === MSG.delta) heads.push(...(m.heads ?? []));
+    if (m.type === MSG.end) break;
+  }
+  await w.write(END_MESSAGE);
+  await w.close().catch(() => {});
+  return heads;
 }
 
 /**
