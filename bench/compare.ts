@@ -300,7 +300,7 @@ function runDelta(build: Build, data: Data): Promise<DeltaResult> {
 
 // ---------------------------------------------------------------- daemons: import, then bootstrap from it
 
-type Network = 'private' | 'open';
+type Network = 'private' | 'open' | 'defaults';
 
 interface Daemon {
   proc: ChildProcess;
@@ -311,11 +311,17 @@ interface Daemon {
 
 const cli = (build: Build) => join(build.dir, 'dist', 'src', 'cli.js');
 
-/** Network flags for a build: a shared swarm key file, or none (an open network: "none" where the build knows it, else no flag). */
+/**
+ * Network flags for a build. private: a shared swarm key file. open: none ("none" where the build
+ * knows it, else no flag). defaults: what each build does unconfigured, for a fleet: an older build
+ * runs an open network; one that knows "none" makes a private network by default, whose fleet shares
+ * one key (without it each daemon would make its own and reach no other).
+ */
 async function networkArgs(build: Build, network: Network, data: Data): Promise<string[]> {
   if (network === 'private') return ['--swarm-key', data.swarmKey];
   const config = (await import(pathToFileURL(join(build.dir, 'dist', 'src', 'config.js')).href)) as { OPEN_NETWORK?: string };
-  return config.OPEN_NETWORK === undefined ? [] : ['--swarm-key', config.OPEN_NETWORK];
+  if (config.OPEN_NETWORK === undefined) return [];
+  return network === 'open' ? ['--swarm-key', config.OPEN_NETWORK] : ['--swarm-key', data.swarmKey];
 }
 
 async function startDaemon(build: Build, dataDir: string, net: string[], bootstrap?: string): Promise<Daemon> {
@@ -494,7 +500,8 @@ async function main(): Promise<void> {
   const n = Number(process.env.BENCH_KEYS ?? 200_000);
   const rounds = Number(values.rounds);
   const only = new Set(values.only.split(','));
-  const networks: Network[] = values.network === 'both' ? ['private', 'open'] : values.network === 'open' ? ['open'] : ['private'];
+  const networks: Network[] = values.network === 'both' ? ['private', 'open'] : [values.network as Network];
+  if (!networks.every((x) => ['private', 'open', 'defaults'].includes(x))) throw new Error('--network must be private, open, defaults or both');
   if (!Number.isInteger(n) || n < 1000) throw new Error('BENCH_KEYS must be an integer of at least 1,000');
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a positive integer');
 
