@@ -415,6 +415,7 @@ export class Keyspace {
       snap.close();
     }
     for (const [id, e] of theirs) keys.set(id, e.key);
+    const limits = this.remoteLimits(false);
     return this.transact((cs) => {
       let replaced = 0;
       let removed = 0;
@@ -430,7 +431,7 @@ export class Keyspace {
         }
         const bytes = encodeKeyState(out);
         if (old !== undefined && Buffer.compare(old.bytes, bytes) === 0) continue;
-        cs.replace(key, old, bytes);
+        cs.replace(key, old, bytes, limits);
         replaced++;
       }
       return { replaced, removed };

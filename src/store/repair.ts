@@ -5,6 +5,7 @@
 
 import type { Clock } from '../core/clock.js';
 import type { DeltaEntry } from '../core/delta.js';
+import type { Head } from '../core/head.js';
 import type { Keyspace } from './keyspace.js';
 
 export interface RepairReport {
@@ -19,7 +20,13 @@ export interface RepairReport {
   digestAfter: string;
 }
 
-export async function repairFromSnapshot(ks: Keyspace, peerClock: Clock, chunks: AsyncIterable<readonly DeltaEntry[]> | Iterable<readonly DeltaEntry[]>): Promise<RepairReport> {
+export async function repairFromSnapshot(
+  ks: Keyspace,
+  peerClock: Clock,
+  chunks: AsyncIterable<readonly DeltaEntry[]> | Iterable<readonly DeltaEntry[]>,
+  heads: readonly Head[] = [],
+): Promise<RepairReport> {
+  ks.learnHeads(heads); // the peer's states are held to its heads like any delta's
   const report: RepairReport = { received: 0, replaced: 0, removed: 0, digestBefore: ks.summary().digest, digestAfter: '' };
   let after: Uint8Array | undefined;
   const add = (r: { replaced: number; removed: number }) => {
