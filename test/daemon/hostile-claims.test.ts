@@ -86,7 +86,7 @@ describe('a hostile member lying about counters', () => {
     // the two honest nodes meet: every write arrives (with the claim believed, none would)
     await other.stop();
     const again = await fleet.start({ dataDir: other.dataDir, bootstrap: [writer.addr] });
-    await untilConnected([writer, again]);
+    // (not untilConnected: the hostile, which speaks no sync protocol, sits in their peer tables)
     const [w] = await untilConverged([writer, again], 6);
     expect(w!.keys).toBe(6);
   });
