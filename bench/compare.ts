@@ -35,6 +35,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Clock } from '../src/core/clock.js';
+import { encodeHeads, type Head } from '../src/core/head.js';
 import { generateSwarmKey } from '../src/net/swarm-key.js';
 import { Keyspace, type WriteOp } from '../src/store/keyspace.js';
 import { cryptoRows, measureCrypto, type OpRate } from './crypto-cost.js';
@@ -132,8 +133,12 @@ interface Data {
   chunks: number;
 }
 
-/** Chunk file: u32 count, then per chunk u32 claim length, claim JSON [[replica, from, to]], u32 entries, (u32 len, key, u32 len, state)*. */
-function encodeChunks(chunks: Iterable<{ entries: { key: Uint8Array; state: Uint8Array }[]; claim: Clock }>): { bytes: Buffer; count: number; entries: number } {
+/**
+ * Chunk file: u32 count, then per chunk u32 claim length, claim JSON [[replica, from, to]], u32 heads
+ * length, the signed heads (core/head.ts encoding; a build without heads ignores them), u32 entries,
+ * (u32 len, key, u32 len, state)*.
+ */
+function encodeChunks(chunks: Iterable<{ entries: { key: Uint8Array; state: Uint8Array }[]; claim: Clock; heads?: readonly Head[] }>): { bytes: Buffer; count: number; entries: number } {
   const parts: Buffer[] = [];
   const u32 = (x: number) => {
     const b = Buffer.alloc(4);
@@ -146,7 +151,8 @@ function encodeChunks(chunks: Iterable<{ entries: { key: Uint8Array; state: Uint
     const runs: [string, number, number][] = [];
     c.claim.forEachRun((r, from, to) => runs.push([r, from, to]));
     const claim = Buffer.from(JSON.stringify(runs));
-    parts.push(u32(claim.length), claim, u32(c.entries.length));
+    const heads = Buffer.from(encodeHeads(c.heads ?? []));
+    parts.push(u32(claim.length), claim, u32(heads.length), heads, u32(c.entries.length));
     for (const e of c.entries) parts.push(u32(e.key.length), Buffer.from(e.key), u32(e.state.length), Buffer.from(e.state)); // copies: the snapshot's buffers do not outlive it
     count++;
     entries += c.entries.length;
@@ -154,7 +160,7 @@ function encodeChunks(chunks: Iterable<{ entries: { key: Uint8Array; state: Uint
   return { bytes: Buffer.concat([u32(count), ...parts]), count, entries };
 }
 
-function decodeChunks(buf: Buffer): { runs: [string, number, number][]; entries: { key: Uint8Array; state: Uint8Array }[] }[] {
+function decodeChunks(buf: Buffer): { runs: [string, number, number][]; heads: Uint8Array; entries: { key: Uint8Array; state: Uint8Array }[] }[] {
   let at = 0;
   const u32 = () => {
     const x = buf.readUInt32BE(at);
@@ -169,9 +175,10 @@ function decodeChunks(buf: Buffer): { runs: [string, number, number][]; entries:
   const out = [];
   for (let c = u32(); c > 0; c--) {
     const runs = JSON.parse(bytes(u32()).toString()) as [string, number, number][];
+    const heads = bytes(u32());
     const entries = [];
     for (let e = u32(); e > 0; e--) entries.push({ key: bytes(u32()), state: bytes(u32()) });
-    out.push({ runs, entries });
+    out.push({ runs, heads, entries });
   }
   return out;
 }
@@ -255,12 +262,15 @@ async function loadBuild(buildDir: string) {
     for (const [r, from, to] of runs) c.addRange(r, from, to);
     return c;
   };
-  return { open, clock };
+  // a build with signed heads checks every counter against them: the chunks carry them as a pull's would
+  const headMod = existsSync(join(buildDir, 'dist', 'src', 'core', 'head.js')) ? ((await import(url('core/head.js'))) as Record<string, any>) : undefined;
+  const heads = (bytes: Uint8Array) => (headMod === undefined ? {} : { heads: headMod.decodeHeads(bytes) });
+  return { open, clock, heads };
 }
 
 async function deltaWorker(buildDir: string, dataDir: string, digest: string): Promise<void> {
   const b = await loadBuild(buildDir);
-  const read = (f: string) => decodeChunks(readFileSync(join(dataDir, f))).map((c) => ({ entries: c.entries, claim: b.clock(c.runs) }));
+  const read = (f: string) => decodeChunks(readFileSync(join(dataDir, f))).map((c) => ({ entries: c.entries, claim: b.clock(c.runs), ...b.heads(c.heads) }));
   const first = read('delta-new.bin');
   const second = read('delta-newer.bin');
   const dir = mkdtempSync(join(tmpdir(), 'replikv-compare-delta-'));
