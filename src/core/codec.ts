@@ -302,18 +302,26 @@ function fastVarint(buf: Uint8Array, p: number): number {
 }
 
 /**
- * Visits the context entries (replica id at `pos`, counter) of a state that has already passed
- * validation (inspectKeyState): the checks of a peer's counters need them, the index does not.
+ * The context entries of a state that has already passed validation (inspectKeyState), into `out`
+ * as pairs (position of the replica id in `buf`, counter): the checks of a peer's counters need them,
+ * the index does not. A reused array and no callback: this runs once per key of a bulk delta.
  */
-export function forEachContextEntry(buf: Uint8Array, visit: (pos: number, c: number) => void): void {
-  let p = 1;
-  const n = fastVarint(buf, p);
-  p = varintEnd;
+export function contextEntries(buf: Uint8Array, out: number[]): number[] {
+  if (buf[1] === 1) {
+    // one entry (the usual state): its replica at 2, its counter right after
+    out.length = 2;
+    out[0] = 2;
+    out[1] = fastVarint(buf, 18);
+    return out;
+  }
+  out.length = 0;
+  const n = fastVarint(buf, 1);
+  let p = varintEnd;
   for (let i = 0; i < n; i++) {
-    const c = fastVarint(buf, p + 16);
-    visit(p, c);
+    out.push(p, fastVarint(buf, p + 16));
     p = varintEnd;
   }
+  return out;
 }
 
 /** Dot-index key: 16-byte replica id, then the counter as 8 bytes big-endian (sorts by counter). */

@@ -7,7 +7,7 @@
 // objects are decoded only where a merge or an overwrite needs them. Applying a bootstrap-sized
 // delta into an empty store then costs one validating pass per key and no object graph.
 
-import { decodeKeyState, forEachContextEntry, inspectKeyState, inspectKeyStateInto, type KeyStateFacts, type ScratchFacts } from '../core/codec.js';
+import { contextEntries, decodeKeyState, inspectKeyState, inspectKeyStateInto, type KeyStateFacts, type ScratchFacts } from '../core/codec.js';
 import { compareBytes } from '../core/bytes.js';
 import { hlcMillis } from '../core/hlc.js';
 import type { KeyState } from '../core/key-state.js';
@@ -55,6 +55,13 @@ export class ChangeSet {
 
   private seenOwned: Map<ReplicaId, number> | undefined;
   private readonly names = new ReplicaNames();
+  private readonly ctxScratch: number[] = [];
+  // The replica whose counters the last states named: its bound, and the highest counter seen so
+  // far (written to next.seen when another replica comes, or by flushSeen). A bulk delta names one
+  // replica key after key with rising counters; this spares two map reads and a write per key.
+  private seenR = '';
+  private seenMax = 0;
+  private seenBound = 0;
 
   /** The key's state as this transaction sees it (earlier changes in it included). */
   load(key: Uint8Array): Stored | undefined {
@@ -114,15 +121,27 @@ export class ChangeSet {
    * highest ones become what this store has seen: the evidence later claims are cut to.
    */
   private checkCounters(key: Uint8Array, bytes: Uint8Array, limits: RemoteLimits): void {
-    forEachContextEntry(bytes, (pos, c) => {
-      const r = this.names.at(bytes, pos);
-      if (c <= (this.next.seen.get(r) ?? 0)) return;
-      const bound = limits.bound(r);
-      if (c > bound) {
-        throw new DecodeError(`key "${Buffer.from(key).toString('utf8')}": counter ${c} of replica ${r} is beyond the highest it signed (${bound})`);
+    const list = contextEntries(bytes, this.ctxScratch);
+    for (let i = 0; i < list.length; i += 2) {
+      const c = list[i + 1]!;
+      const r = this.names.at(bytes, list[i]!);
+      if (r !== this.seenR) {
+        this.flushSeen();
+        this.seenR = r;
+        this.seenMax = this.next.seen.get(r) ?? 0;
+        this.seenBound = limits.bound(r);
       }
-      this.raiseSeen(r, c);
-    });
+      if (c <= this.seenMax) continue;
+      if (c > this.seenBound) {
+        throw new DecodeError(`key "${Buffer.from(key).toString('utf8')}": counter ${c} of replica ${r} is beyond the highest it signed (${this.seenBound})`);
+      }
+      this.seenMax = c;
+    }
+  }
+
+  /** Puts the running highest counter into next.seen; before anything reads next.seen. */
+  flushSeen(): void {
+    if (this.seenR !== '' && this.seenMax > (this.next.seen.get(this.seenR) ?? 0)) this.raiseSeen(this.seenR, this.seenMax);
   }
 
   /** Removes the key (repair only). `old` may be unreadable damage: facts with no dots, not live. */
@@ -164,6 +183,7 @@ export class ChangeSet {
       else w.putDot(ops[i]!, key!);
     }
     for (const [name, value] of this.meta) w.putMeta(name, value);
+    this.flushSeen();
     w.putMeta(META_STATE, encodeStoreState(this.next));
   }
 }

@@ -283,7 +283,7 @@ export class Keyspace {
         }
         changed++;
       }
-      const claim = this.evidenced(chunk.claim, cs.next);
+      const claim = this.evidenced(chunk.claim, cs);
       cs.next.clock.merge(claim);
       if (meta !== undefined) cs.setMeta(meta.name, meta.value);
       this.saveHeads(cs);
@@ -354,8 +354,10 @@ export class Keyspace {
     };
   }
 
-  /** The part of a claim this store has evidence for (delta.ts, evidencedClaim), as of `next`. */
-  private evidenced(claim: Clock, next: StoreState): Clock {
+  /** The part of a claim this store has evidence for (delta.ts, evidencedClaim), after the change set's states. */
+  private evidenced(claim: Clock, cs: ChangeSet): Clock {
+    cs.flushSeen();
+    const next = cs.next;
     return evidencedClaim(claim, (r) => Math.max(next.seen.get(r) ?? 0, next.clock.max(r)));
   }
 
@@ -458,7 +460,7 @@ export class Keyspace {
       snap.close();
     }
     await this.transact((cs) => {
-      cs.next.clock.merge(this.evidenced(peerClock, cs.next));
+      cs.next.clock.merge(this.evidenced(peerClock, cs));
       this.saveHeads(cs);
       // Writes committed since the snapshot changed digest and count incrementally; the recount
       // takes their place as the base (an XOR digest carries the difference over exactly).
