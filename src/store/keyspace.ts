@@ -178,16 +178,24 @@ export class Keyspace {
     const counter = state === undefined ? 0 : decodeStoreState(state).clock.base(id);
     let movedFrom: ReplicaId | null = null;
     if (key === undefined || counter >= MAX_COUNTER - COUNTER_MARGIN) {
-      key = await Keyspace.newReplica(backend);
+      // The old replica's last head, signed before its key is replaced: this store can still vouch
+      // for the old replica's writes to a node that bootstraps from it.
+      const last = key === undefined || counter === 0 ? undefined : signHead(key, counter);
+      key = await Keyspace.newReplica(backend, last);
       movedFrom = id;
     }
     return new Keyspace(backend, key, movedFrom, opts);
   }
 
   /** A new replica key for this store, written durably before any write uses it. */
-  private static async newReplica(backend: Backend): Promise<ReplicaKey> {
+  private static async newReplica(backend: Backend, lastHead?: Head): Promise<ReplicaKey> {
     const fresh = newReplicaKey();
     await backend.write((w) => {
+      if (lastHead !== undefined) {
+        const ids = w.getMeta(META_HEADS) ?? new Uint8Array(0);
+        w.putMeta(headRecord(lastHead.r), encodeHeads([lastHead]));
+        w.putMeta(META_HEADS, Buffer.concat([ids, Buffer.from(lastHead.r, 'hex')]));
+      }
       w.putMeta(META_REPLICA, Buffer.from(fresh.key.r, 'hex'));
       w.putMeta(META_REPLICA_KEY, fresh.seed);
     }, true);
@@ -222,7 +230,9 @@ export class Keyspace {
     }));
     // No counter is issued that a peer's decoder would refuse: near the limit, a new replica.
     if (this.work.clock.base(this.replicaId) + ops.length > MAX_COUNTER) {
-      this.key = await Keyspace.newReplica(this.backend);
+      const last = this.signedHead();
+      this.key = await Keyspace.newReplica(this.backend, last);
+      if (last !== undefined) this.heads.set(last.r, last);
       this.ownHead = undefined;
     }
     return this.transact((cs) => {

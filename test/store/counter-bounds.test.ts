@@ -135,5 +135,10 @@ describe('replica ids', () => {
     expect(again.movedFrom).toBe(ks.replicaId);
     const w = await again.put('k', Buffer.from('w'));
     expect(w.dot.c).toBe(1);
+    // it still vouches for the old replica's writes: its last head, signed before the key went
+    expect(again.headOf(ks.replicaId)?.c).toBe(MAX_COUNTER - 1);
+    const fresh = await open();
+    for (const chunk of again.delta(fresh.summary().clock)) await fresh.applyDelta(chunk);
+    expect(fresh.summary().digest).toBe(again.summary().digest);
   });
 });
