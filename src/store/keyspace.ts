@@ -322,6 +322,13 @@ export class Keyspace {
     return learned;
   }
 
+  /** How many of these heads learnHeads would verify (newer than the one kept): what they cost. */
+  headsToCheck(heads: readonly Head[]): number {
+    let n = 0;
+    for (const h of heads) if (h.r !== this.replicaId && (this.heads.get(h.r)?.c ?? 0) < h.c) n++;
+    return n;
+  }
+
   /**
    * Heads a peer whose clock is `peer` needs to believe what this node sends it: each kept head
    * (this replica's own, signed now if its counter moved) above the peer's highest counter of that

@@ -83,3 +83,44 @@ export function pexAddrs(addrs: readonly string[], self: string, max = MAX_PEX_A
   }
   return out;
 }
+
+/** CPU time (ms) one peer's signature checks may cost this node: a burst, then a share of one core. */
+export const HEAD_CHECK_BURST_MS = 2_000;
+export const HEAD_CHECK_MS_PER_SECOND = 250;
+
+/**
+ * A budget per peer of the CPU time spent checking the heads its frames carry (heads newer than the
+ * ones kept; an Ed25519 verify is 0.15 ms or more). An honest peer needs one or a few per push batch
+ * or exchange; a member minting replicas and re-signing their heads would otherwise buy that with
+ * every 120 bytes it sends. Counted in time spent, not in checks, so a slow or busy machine is
+ * protected as well as a fast one. A peer in debt has its next frame refused.
+ */
+export class CheckBudget {
+  private readonly buckets = new Map<string, { ms: number; at: number }>();
+
+  constructor(
+    private readonly burstMs = HEAD_CHECK_BURST_MS,
+    private readonly msPerSecond = HEAD_CHECK_MS_PER_SECOND,
+  ) {}
+
+  /** May `peer` have checks done for it at `now` (ms)? */
+  allowed(peer: string, now: number): boolean {
+    return this.refill(peer, now).ms > 0;
+  }
+
+  /** Debits `spentMs` of checking done for `peer`. */
+  charge(peer: string, spentMs: number, now: number): void {
+    this.refill(peer, now).ms -= spentMs;
+  }
+
+  private refill(peer: string, now: number): { ms: number; at: number } {
+    let b = this.buckets.get(peer);
+    if (b === undefined) {
+      if (this.buckets.size >= MAX_KNOWN_PEERS * 2) this.buckets.delete(this.buckets.keys().next().value!);
+      this.buckets.set(peer, (b = { ms: this.burstMs, at: now }));
+    }
+    b.ms = Math.min(this.burstMs, b.ms + ((now - b.at) / 1000) * this.msPerSecond);
+    b.at = now;
+    return b;
+  }
+}

@@ -9,13 +9,13 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Logger } from 'pino';
 import type { Mode, PeerInfo } from '../control/api.js';
-import { chunkEntries, DEFAULT_DELTA_LIMITS, type DeltaEntry, type DeltaLimits } from '../core/delta.js';
+import { chunkEntries, DEFAULT_DELTA_LIMITS, type DeltaChunk, type DeltaEntry, type DeltaLimits } from '../core/delta.js';
 import { Clock } from '../core/clock.js';
 import type { Head } from '../core/head.js';
 import { DecodeError, ReplikvError } from '../errors.js';
 import { FrameWriter, readFrames } from '../net/frames.js';
 import type { Keyspace, Summary } from '../store/keyspace.js';
-import { MAX_INBOUND_STREAMS_PER_CONNECTION, pexAddrs, StreamCounter } from './limits.js';
+import { CheckBudget, HEAD_CHECK_BURST_MS, HEAD_CHECK_MS_PER_SECOND, MAX_INBOUND_STREAMS_PER_CONNECTION, pexAddrs, StreamCounter } from './limits.js';
 import { LogLimiter } from './log-limiter.js';
 import { ForgetError, Membership, transportOf, type DialPlan } from './membership.js';
 import {
@@ -118,6 +118,7 @@ export class Replicator {
   private readonly warnings = new LogLimiter();
   /** Open inbound sync streams per connection (limits.ts); past the bound a new one is reset. */
   private readonly inbound = new StreamCounter(MAX_INBOUND_STREAMS_PER_CONNECTION);
+  private readonly checks = new CheckBudget();
   private readonly idleMs: number;
   /** When this node last logged that it is alone (no peer connected), so it says it once per spell. */
   private aloneLogged = false;
@@ -309,6 +310,23 @@ export class Replicator {
     }
   }
 
+  /**
+   * Checks a frame's new heads on the peer's CPU budget (limits.ts, CheckBudget): a peer in debt has
+   * the frame refused; otherwise the time the checks took is charged to it.
+   */
+  private chargeChecks(peer: string, chunk: DeltaChunk): void {
+    if (chunk.heads === undefined || this.ks.headsToCheck(chunk.heads) === 0) return;
+    if (!this.checks.allowed(peer, Date.now())) {
+      throw new ProtocolError(`the peer's heads cost more signature checks than its budget (${HEAD_CHECK_BURST_MS} ms of CPU, then ${HEAD_CHECK_MS_PER_SECOND} ms a second)`);
+    }
+    const t0 = performance.now();
+    try {
+      this.ks.learnHeads(chunk.heads);
+    } finally {
+      this.checks.charge(peer, performance.now() - t0, Date.now());
+    }
+  }
+
   /** A frame refused for its content (not a network fault) is counted for status. */
   private countRefusal(err: unknown): void {
     if (err instanceof DecodeError || err instanceof ProtocolError) this.refused.frames++;
@@ -422,6 +440,7 @@ export class Replicator {
       // Counted on receipt: lmdb-js shows a commit to readers before applyDelta resolves, so a
       // status read after the await could see the keys without the count.
       this.transfer.keysReceived += m.entries.length;
+      this.chargeChecks(peer, m);
       this.noteCut(peer, await this.ks.applyDelta(m));
       this.membership.heard(peer, Date.now());
     }
@@ -485,6 +504,7 @@ export class Replicator {
       let push = m;
       for (;;) {
         this.transfer.keysReceived += push.entries.length; // on receipt, as in receiveDelta
+        this.chargeChecks(peer, push);
         this.noteCut(peer, await this.ks.applyDelta(push));
         this.membership.heard(peer, Date.now());
         await acks.write(encodeAck(push.seq)); // applyDelta resolved: stored as durably as configured

@@ -121,4 +121,26 @@ describe('a hostile member lying about counters', () => {
     expect((await d.cli('put', 'next', 'x')).code).toBe(0);
     expect((await d.status()).clock[dId]?.base).toBe(2); // its own counter untouched: one dot a write
   });
+
+  it('a member minting replicas to buy signature checks by the thousand is cut off at its budget, and the node goes on', async () => {
+    const d = await fleet.start();
+    expect((await d.cli('put', 'kept', 'v')).code).toBe(0);
+    const before = await d.status();
+    // 4,096 replicas of its own making; each frame re-signs all their heads one counter higher, so
+    // every head in it is newer than the one kept: a signature check each
+    const minted = Array.from({ length: 4096 }, testReplica);
+    const outcomes: string[] = [];
+    for (let f = 1; f <= 16 && !outcomes.includes('refused'); f++) {
+      const heads = minted.map((x) => x.head(f));
+      outcomes.push(await push(d, encodeEntries(MSG.push, { claim: Clock.empty(), entries: [], heads }, f)));
+    }
+    expect(outcomes[0]).toBe('acked'); // within the burst of 2 s of CPU
+    expect(outcomes).toContain('refused');
+    await until(() => /cost more signature checks than its budget/.test(d.child.stderr()), 'the refusal in the log');
+    const s = await d.status();
+    expect(s.digest).toBe(before.digest);
+    expect(s.refused.frames).toBeGreaterThanOrEqual(1);
+    expect((await d.cli('put', 'after', 'x')).code).toBe(0);
+    expect((await d.cli('get', 'kept')).stdout.trim()).toBe('v');
+  });
 });

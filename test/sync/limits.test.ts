@@ -2,7 +2,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { describe, expect, it } from 'vitest';
-import { dialablePeerId, pexAddrs, StreamCounter } from '../../src/sync/limits.js';
+import { CheckBudget, dialablePeerId, pexAddrs, StreamCounter } from '../../src/sync/limits.js';
 import { Membership } from '../../src/sync/membership.js';
 
 const newId = async (): Promise<string> => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString();
@@ -77,5 +77,21 @@ describe('membership bounds', () => {
     expect(m.dueDials(1000)).toEqual([]); // all four still in flight
     m.dialFailed(first[0]!, 1000);
     expect(m.dueDials(1000)).toHaveLength(1);
+  });
+});
+
+describe('signature-check budget', () => {
+  it('allows a burst of CPU time, then a share of a core, per peer; a peer in debt is refused', () => {
+    const b = new CheckBudget(100, 10);
+    expect(b.allowed('p', 0)).toBe(true);
+    b.charge('p', 150, 0); // one frame may overdraw
+    expect(b.allowed('p', 0)).toBe(false);
+    expect(b.allowed('q', 0)).toBe(true); // another peer has its own
+    expect(b.allowed('p', 4_000)).toBe(false); // -50 + 40
+    expect(b.allowed('p', 6_000)).toBe(true); // -50 + 60: back above zero at 10 ms a second
+    b.charge('p', 5, 6_000);
+    expect(b.allowed('p', 600_000)).toBe(true);
+    b.charge('p', 100, 600_000); // never above the burst: 100 spent leaves nothing
+    expect(b.allowed('p', 600_000)).toBe(false);
   });
 });
