@@ -1,9 +1,10 @@
 // `npm run bench`: every benchmark, one after the other, so that ratios are measured side by side.
-// `npm run bench -- keyspace`, `-- daemons`, `-- bootstrap`, `-- backup` or `-- crypto` runs one; BENCH_KEYS=200000
+// `npm run bench -- keyspace`, `-- daemons`, `-- bootstrap`, `-- backup`, `-- crypto` or `-- churn` runs one; BENCH_KEYS=200000
 // runs the keyspace, bootstrap and backup benchmarks smaller.
 import '../src/polyfill.js';
 import { benchBackup } from './backup.js';
 import { benchBootstrap } from './bootstrap.js';
+import { benchChurn } from './churn.js';
 import { benchCrypto } from './crypto-cost.js';
 import { benchDaemons } from './daemons.js';
 import { benchKeyspace } from './keyspace.js';
@@ -14,3 +15,4 @@ if (only === undefined || only === 'daemons') await benchDaemons();
 if (only === undefined || only === 'bootstrap') await benchBootstrap();
 if (only === undefined || only === 'backup') await benchBackup();
 if (only === undefined || only === 'crypto') await benchCrypto();
+if (only === undefined || only === 'churn') await benchChurn();
