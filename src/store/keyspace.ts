@@ -266,10 +266,7 @@ export class Keyspace {
     this.assertOpen();
     if (chunk.heads !== undefined) this.learnHeads(chunk.heads);
     const limits = this.remoteLimits(opts.trusted === true);
-    for (const r of chunk.claim.replicas()) {
-      const bound = limits.bound(r);
-      if (chunk.claim.max(r) > bound) throw new DecodeError(`the claim names counter ${chunk.claim.max(r)} of replica ${r}, beyond the highest it signed (${bound})`);
-    }
+    checkClaim(chunk.claim, limits, 'the claim');
     const meta = opts.meta;
     return this.transact((cs) => {
       let changed = 0;
@@ -306,27 +303,28 @@ export class Keyspace {
    * throws DecodeError and nothing is kept), then bounds that replica's counters. Kept in memory
    * at once, stored with the next transaction that applies data (data never outruns its heads on disk).
    */
-  learnHeads(heads: readonly Head[]): number {
-    let learned = 0;
+  learnHeads(heads: readonly Head[]): void {
     for (const h of heads) {
-      if (h.r === this.replicaId) continue; // this replica's own counter is known here
-      const kept = this.heads.get(h.r);
-      if (kept !== undefined && kept.c >= h.c) continue;
-      if (kept === undefined && this.heads.size >= MAX_KNOWN_REPLICAS) throw new DecodeError(`a head of one replica more than the ${MAX_KNOWN_REPLICAS} this node keeps`);
+      if (!this.isNewHead(h)) continue;
+      const known = this.heads.has(h.r);
+      if (!known && this.heads.size >= MAX_KNOWN_REPLICAS) throw new DecodeError(`a head of one replica more than the ${MAX_KNOWN_REPLICAS} this node keeps`);
       if (!headIsValid(h)) throw new DecodeError(`a forged head for replica ${h.r} (counter ${h.c}): the key does not name the replica or the signature is wrong`);
-      if (kept === undefined) this.headIdsUnsaved = true;
+      if (!known) this.headIdsUnsaved = true;
       this.heads.set(h.r, h);
       this.unsavedHeads.add(h.r);
-      learned++;
     }
-    return learned;
   }
 
-  /** How many of these heads learnHeads would verify (newer than the one kept): what they cost. */
+  /** How many of these heads learnHeads would verify: what they cost. */
   headsToCheck(heads: readonly Head[]): number {
     let n = 0;
-    for (const h of heads) if (h.r !== this.replicaId && (this.heads.get(h.r)?.c ?? 0) < h.c) n++;
+    for (const h of heads) if (this.isNewHead(h)) n++;
     return n;
+  }
+
+  /** Newer than the head kept of its replica (this replica's own counter is known here, never taken from a peer). */
+  private isNewHead(h: Head): boolean {
+    return h.r !== this.replicaId && (this.heads.get(h.r)?.c ?? 0) < h.c;
   }
 
   /**
@@ -462,10 +460,7 @@ export class Keyspace {
    * recounted from every state, so damage to the stored totals is mended too.
    */
   async finishRepair(peerClock: Clock): Promise<void> {
-    const limits = this.remoteLimits(false);
-    for (const r of peerClock.replicas()) {
-      if (peerClock.max(r) > limits.bound(r)) throw new DecodeError(`the repair source's clock names counter ${peerClock.max(r)} of replica ${r}, beyond the highest it signed`);
-    }
+    checkClaim(peerClock, this.remoteLimits(false), "the repair source's clock");
     this.assertOpen();
     const snap = this.backend.openSnapshot();
     let before: StoreState;
@@ -720,6 +715,14 @@ export class Keyspace {
 
   private assertOpen(): void {
     if (this.closed) throw new StoreError('the keyspace is closed');
+  }
+}
+
+/** A clock a peer claims (a delta's claim, a repair source's clock) may not pass any replica's bound. */
+function checkClaim(claim: Clock, limits: RemoteLimits, what: string): void {
+  for (const r of claim.replicas()) {
+    const bound = limits.bound(r);
+    if (claim.max(r) > bound) throw new DecodeError(`${what} names counter ${claim.max(r)} of replica ${r}, beyond the highest it signed (${bound})`);
   }
 }
 

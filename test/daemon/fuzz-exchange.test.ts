@@ -4,22 +4,13 @@
 import type { Stream } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Clock } from '../../src/core/clock.js';
-import type { Network } from '../../src/net/node.js';
 import { decodeMessage, encodeDigest, encodeEntries, MSG, SYNC_PROTOCOL } from '../../src/sync/messages.js';
-import { Fleet } from '../helpers/daemons.js';
-import { frame, hostilePeer } from '../helpers/hostile.js';
+import { frame, withHostile } from '../helpers/hostile.js';
 import { eventually, until } from '../helpers/process.js';
 
-const fleet = new Fleet();
-let hostile: Network | undefined;
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === 'fail') console.error(fleet.logs(40));
-  await hostile?.stop();
-  hostile = undefined;
-  await fleet.cleanup();
-});
+const { fleet, hostile } = withHostile();
 
 const R = 'cd'.repeat(16);
 const DIGEST = frame(encodeDigest({ replicaId: R, digest: new Uint8Array(16), clock: Clock.empty(), peers: [], forgotten: [] }));
@@ -73,7 +64,7 @@ describe('malformed frames past the first message', () => {
     const a = await fleet.start();
     expect((await a.cli('put', 'kept', 'value')).code).toBe(0);
     const before = await eventually(() => a.status(), (s) => s.keys === 1, 'the key stored');
-    hostile = await hostilePeer(fleet);
+    const h = await hostile();
     const oversized = Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x04); // announces 1 GiB
     const afterDigest: [string, Uint8Array][] = [
       ['unknown message type', frame(Uint8Array.of(99, 1, 2, 3))],
@@ -95,7 +86,7 @@ describe('malformed frames past the first message', () => {
       [EMPTY_PUSH, afterPush],
     ] as const) {
       for (const [what, bad] of cases) {
-        const stream = await hostile.dialProtocol(multiaddr(a.addr), SYNC_PROTOCOL);
+        const stream = await h.dialProtocol(multiaddr(a.addr), SYNC_PROTOCOL);
         const r = reader(stream);
         stream.send(opening);
         await within(r.got, 30_000, `${what}: the daemon's answer (DIGEST and delta, or ACK)`);

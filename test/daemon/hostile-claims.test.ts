@@ -13,7 +13,7 @@ import { MAX_COUNTER, type Head } from '../../src/core/head.js';
 import { readFrames } from '../../src/net/frames.js';
 import { decodeMessage, encodeDigest, encodeEntries, END_MESSAGE, MSG, SYNC_PROTOCOL } from '../../src/sync/messages.js';
 import { untilConnected, untilConverged, type TestDaemon } from '../helpers/daemons.js';
-import { frame, headsOf, withHostile } from '../helpers/hostile.js';
+import { frame, headsOf, pushFrom, withHostile } from '../helpers/hostile.js';
 import { eventually, until } from '../helpers/process.js';
 import { testReplica } from '../helpers/replicas.js';
 
@@ -26,17 +26,8 @@ const sorted = (ctx: [string, number][]) => ctx.sort(([a], [b]) => (a < b ? -1 :
 
 const headsFrom = async (target: TestDaemon): Promise<Head[]> => headsOf(await hostile(), target.addr, me.r);
 
-/** A PUSH from the hostile; resolves once the daemon answered (ACK) or closed the stream (refusal). */
-async function push(target: TestDaemon, msg: Uint8Array): Promise<'acked' | 'refused'> {
-  const stream = await (await hostile()).dialProtocol(multiaddr(target.addr), SYNC_PROTOCOL);
-  stream.send(frame(msg));
-  try {
-    for await (const chunk of stream) if (chunk.byteLength > 0) return 'acked';
-  } catch {
-    // reset: refused
-  }
-  return 'refused';
-}
+/** A PUSH from the hostile: 'acked' (applied) or 'refused'. */
+const push = async (target: TestDaemon, msg: Uint8Array) => pushFrom(await hostile(), target.addr, frame(msg));
 
 async function writeWorks(nodes: TestDaemon[], key: string): Promise<void> {
   for (const n of nodes) expect((await n.cli('put', `${key}-${n.peerId.slice(-4)}`, 'x')).code).toBe(0);

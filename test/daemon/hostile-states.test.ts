@@ -2,26 +2,17 @@
 // that today's honest nodes must refuse: a timestamp at the integer limit (every later write on
 // every node would fail) and 400,000 siblings on one key (a read of it would hold the daemon). The
 // honest nodes log the refusal, keep their data and digests, and go on writing and replicating.
-import { multiaddr } from '@multiformats/multiaddr';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Clock } from '../../src/core/clock.js';
 import { encodeKeyState } from '../../src/core/codec.js';
 import type { Sibling } from '../../src/core/key-state.js';
-import type { Network } from '../../src/net/node.js';
-import { encodeEntries, MSG, SYNC_PROTOCOL } from '../../src/sync/messages.js';
-import { Fleet, untilConnected, untilConverged, type TestDaemon } from '../helpers/daemons.js';
-import { frame, hostilePeer } from '../helpers/hostile.js';
+import { encodeEntries, MSG } from '../../src/sync/messages.js';
+import { untilConnected, untilConverged, type TestDaemon } from '../helpers/daemons.js';
+import { frame, pushFrom, withHostile } from '../helpers/hostile.js';
 import { eventually, until } from '../helpers/process.js';
 import { testReplicas } from '../helpers/replicas.js';
 
-const fleet = new Fleet();
-let hostile: Network | undefined;
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === 'fail') console.error(fleet.logs());
-  await hostile?.stop();
-  hostile = undefined;
-  await fleet.cleanup();
-});
+const { fleet, hostile } = withHostile(15);
 
 
 // Replicas of the hostile's own making, with real keys: a member may write as itself, so the
@@ -40,18 +31,9 @@ function pushOf(key: string, sibs: Sibling[], seq: number): Uint8Array {
   return frame(encodeEntries(MSG.push, { claim, entries: [{ key: Buffer.from(key), state }], heads }, seq));
 }
 
+/** The daemon answers with ACK if it applied the push, or resets the stream if it refused it. */
 async function pushFromHostile(target: TestDaemon, push: Uint8Array): Promise<void> {
-  hostile ??= await hostilePeer(fleet);
-  const stream = await hostile.dialProtocol(multiaddr(target.addr), SYNC_PROTOCOL);
-  stream.send(push);
-  // the daemon answers with ACK if it applied the push, or resets the stream if it refused it
-  try {
-    for await (const chunk of stream) {
-      if (chunk.byteLength > 0) throw new Error('the daemon acknowledged a push it should have refused');
-    }
-  } catch (err) {
-    if ((err as Error).message.includes('acknowledged')) throw err;
-  }
+  expect(await pushFrom(await hostile(), target.addr, push), 'the daemon acknowledged a push it should have refused').toBe('refused');
 }
 
 describe('a hostile peer pushing states honest nodes must refuse', () => {

@@ -6,33 +6,21 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Clock } from '../../src/core/clock.js';
-import type { Network } from '../../src/net/node.js';
 import { MAX_ADDRS_PER_PEER, MAX_DIALS_IN_FLIGHT, MAX_INBOUND_STREAMS_PER_CONNECTION, MAX_PEX_ADDRS_PER_DIGEST } from '../../src/sync/limits.js';
 import { encodeDigest, encodeSnapRequest, SYNC_PROTOCOL } from '../../src/sync/messages.js';
 import { Fleet, untilConnected, untilConverged, type TestDaemon } from '../helpers/daemons.js';
-import { frame, hostilePeer } from '../helpers/hostile.js';
+import { frame, withHostile } from '../helpers/hostile.js';
 import { eventually, until } from '../helpers/process.js';
 
-const fleet = new Fleet();
-let hostile: Network | undefined;
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === 'fail') console.error(fleet.logs(40));
-  await hostile?.stop();
-  hostile = undefined;
-  await fleet.cleanup();
-});
+const { fleet, hostile } = withHostile();
 
 const R = 'cd'.repeat(16);
 const digest = (peers: string[] = []): Uint8Array => frame(encodeDigest({ replicaId: R, digest: new Uint8Array(16), clock: Clock.empty(), peers, forgotten: [] }));
 /** A length prefix announcing a 10-byte frame whose body never comes: negotiates the protocol, says nothing. */
 const SILENT = Uint8Array.of(10);
 
-async function startHostile(): Promise<Network> {
-  hostile = await hostilePeer(fleet);
-  return hostile;
-}
 
 /** Marks `closed.value` once the daemon ends or resets the stream. */
 function track(stream: Stream): { closed: boolean } {
@@ -54,7 +42,7 @@ describe('resource limits against a hostile peer', () => {
   it('holds at most the per-connection stream limit open and keeps serving honest peers', { timeout: 180_000 }, async () => {
     const [a, b] = (await fleet.cluster(2)) as [TestDaemon, TestDaemon];
     await untilConnected([a, b]);
-    const h = await startHostile();
+    const h = await hostile();
     const conn = await h.dial(multiaddr(a.addr));
     const opened = 400;
     const states: { closed: boolean }[] = [];
@@ -82,7 +70,7 @@ describe('resource limits against a hostile peer', () => {
 
   it('closes an inbound stream that sends no first message, or a DIGEST and then silence', { timeout: 120_000 }, async () => {
     const a = await startWithIdle(2_000);
-    const h = await startHostile();
+    const h = await hostile();
     const silent = await h.dialProtocol(multiaddr(a.addr), SYNC_PROTOCOL);
     const s1 = track(silent);
     silent.send(SILENT);
@@ -101,7 +89,7 @@ describe('resource limits against a hostile peer', () => {
     writeFileSync(file, Array.from({ length: 20_000 }, (_, i) => JSON.stringify({ key: `k/${String(i).padStart(6, '0')}`, valueBase64: value })).join('\n') + '\n');
     expect((await a.cli('import', file)).code).toBe(0);
     await eventually(() => a.status(), (s) => s.keys === 20_000, '20,000 keys imported');
-    const h = await startHostile();
+    const h = await hostile();
     const stream = await h.dialProtocol(multiaddr(a.addr), SYNC_PROTOCOL);
     stream.pause(); // never read: yamux withholds window updates, the daemon's writes back up
     const state = track(stream);
@@ -115,7 +103,7 @@ describe('resource limits against a hostile peer', () => {
 
   it('learns and dials only a bounded number of peer-exchange addresses from one DIGEST', { timeout: 180_000 }, async () => {
     const a = await fleet.start();
-    const h = await startHostile();
+    const h = await hostile();
     // 1,024 invented peers at closed local ports (dials fail fast), plus junk the daemon must drop.
     const invented: string[] = [];
     for (let i = 0; i < 1024; i++) {

@@ -1,26 +1,16 @@
 // What a daemon does with peers it should not trust: a node with another swarm key, and a client
 // that dials the sync protocol and sends malformed or oversized frames.
-import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { Stream } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Clock } from '../../src/core/clock.js';
-import { createNetwork, type Network } from '../../src/net/node.js';
-import { readSwarmKeyFile } from '../../src/net/swarm-key.js';
 import { encodeDigest, encodeEntries, END_MESSAGE, MSG, SYNC_PROTOCOL } from '../../src/sync/messages.js';
-import { CLI, Fleet, untilConnected, untilConverged, type TestDaemon } from '../helpers/daemons.js';
-import { frame } from '../helpers/hostile.js';
+import { CLI, untilConnected, untilConverged, type TestDaemon } from '../helpers/daemons.js';
+import { frame, withHostile } from '../helpers/hostile.js';
 import { eventually, run, until } from '../helpers/process.js';
 
-const fleet = new Fleet();
-let client: Network | undefined;
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === 'fail') console.error(fleet.logs());
-  await client?.stop();
-  client = undefined;
-  await fleet.cleanup();
-});
+const { fleet, hostile } = withHostile(15);
 
 
 /** Resolves when the remote side ends or resets the stream (reading ends or throws). */
@@ -72,9 +62,8 @@ describe('untrusted peers', () => {
     const digestBefore = (await a.status()).digest;
 
     // A client holding the swarm key (daemons run private networks): the frames are the attack.
-    const swarmKey = readSwarmKeyFile(fleet.swarmKeyFile());
-    client = await createNetwork({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], swarmKey });
-    const open = () => client!.dialProtocol(multiaddr(a.addr), SYNC_PROTOCOL);
+    const client = await hostile();
+    const open = () => client.dialProtocol(multiaddr(a.addr), SYNC_PROTOCOL);
     const R = 'cd'.repeat(16);
     const badState = Uint8Array.of(1, 1, ...new Uint8Array(16), 1, 1, 5, 0, 0, 0); // sibling index out of range
     const attacks: [string, Uint8Array[]][] = [

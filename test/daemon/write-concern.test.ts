@@ -3,23 +3,16 @@
 import type { Stream } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
 import { rmSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Clock } from '../../src/core/clock.js';
 import { readFrames } from '../../src/net/frames.js';
 import type { Network } from '../../src/net/node.js';
 import { decodeMessage, encodeDigest, END_MESSAGE, EXCHANGE_ACK_MESSAGE, MSG, SYNC_PROTOCOL } from '../../src/sync/messages.js';
-import { Fleet, untilConnected, untilConverged, type TestDaemon } from '../helpers/daemons.js';
-import { frame, hostilePeer } from '../helpers/hostile.js';
+import { untilConnected, untilConverged, type TestDaemon } from '../helpers/daemons.js';
+import { frame, withHostile } from '../helpers/hostile.js';
 import { eventually } from '../helpers/process.js';
 
-const fleet = new Fleet();
-let hostile: Network | undefined;
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === 'fail') console.error(fleet.logs());
-  await hostile?.stop();
-  hostile = undefined;
-  await fleet.cleanup();
-});
+const { fleet, hostile } = withHostile(15);
 
 const has = async (n: TestDaemon, key: string) => (await n.client.get(key)) !== undefined;
 
@@ -91,7 +84,7 @@ function lyingDigest(writer: string): Uint8Array {
  * with `ack` it then acknowledges them (ACK(0)) as an honest peer does.
  */
 async function liar(lie: Uint8Array, ack: boolean): Promise<Network> {
-  const h = (hostile = await hostilePeer(fleet));
+  const h = await hostile();
   await h.handle(SYNC_PROTOCOL, async (stream) => {
     try {
       const first = await readFrames(stream, { maxFrameBytes: 1 << 24 }).next();

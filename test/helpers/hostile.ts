@@ -95,6 +95,21 @@ export async function digestOf(h: Network, target: string): Promise<DigestMessag
 }
 
 /**
+ * Sends one framed PUSH from `h` to `target`: 'acked' when the daemon acknowledged (applied) it,
+ * 'refused' when it closed or reset the stream instead.
+ */
+export async function pushFrom(h: Network, target: string, push: Uint8Array): Promise<'acked' | 'refused'> {
+  const stream = await h.dialProtocol(multiaddr(target), SYNC_PROTOCOL);
+  stream.send(push);
+  try {
+    for await (const chunk of stream) if (chunk.byteLength > 0) return 'acked';
+  } catch {
+    // reset: refused
+  }
+  return 'refused';
+}
+
+/**
  * The signed heads `target` sends with a delta, asked for as an honest peer with nothing would (an
  * exchange from an empty clock): what a member holds of other replicas to make its lies believable.
  */
