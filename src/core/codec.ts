@@ -4,9 +4,12 @@
 //
 // Key state (version 1):
 //   u8 1 | varint nCtx | nCtx × (replica:16 | counter:varint)          replicas strictly ascending
-//        | varint nSibs | nSibs × (ctxIndex:varint | counter:varint | hlc:varint | kind:u8 [| len:varint | value])
-//   kind 0 = value, 1 = tombstone. A sibling names its replica by index into the context, whose
-//   counter for that replica must cover it. Siblings strictly ascending by dot; at least one.
+//        | varint nSibs | nSibs × (ctxIndex:varint | counter:varint | hlc:varint | kind:u8
+//                                  [| expiry:varint] [| len:varint | value])
+//   kind 0 = value, 1 = tombstone, 2 = value with an expiry (ms since the epoch, at least 1; the
+//   value reads as absent from then on). A sibling names its replica by index into the context,
+//   whose counter for that replica must cover it. Siblings strictly ascending by dot; at least one.
+//   Kind 2 came with expiry; a state without it is byte-for-byte what it was before.
 // Clock:
 //   varint nReplicas | nReplicas × (replica:16 | varint nRuns | nRuns × (gap:varint | len:varint))
 //   first run starts at 1 + gap; each later one at previous end + 2 + gap (runs never touch);
@@ -51,8 +54,12 @@ export function writeKeyState(w: Writer, s: KeyState): void {
     w.varint(sib.hlc);
     if (sib.value === null) {
       w.u8(1);
-    } else {
+    } else if (sib.exp === undefined) {
       w.u8(0);
+      w.chunk(sib.value);
+    } else {
+      w.u8(2);
+      w.varint(sib.exp);
       w.chunk(sib.value);
     }
   }
@@ -78,7 +85,7 @@ export function encodeKeyState(s: KeyState): Uint8Array {
  * encodeKeyState of a key's first write, { ctx: [[r, c]], sibs: [{ r, c, hlc, value }] }, written
  * straight from its parts: the insert and import path then builds no state objects at all.
  */
-export function encodeFirstWrite(replica: Uint8Array, c: number, hlc: number, value: Uint8Array | null): Uint8Array {
+export function encodeFirstWrite(replica: Uint8Array, c: number, hlc: number, value: Uint8Array | null, exp?: number): Uint8Array {
   const w = arena;
   w.u8(KEY_STATE_VERSION);
   w.u8(1); // one context entry
@@ -90,8 +97,12 @@ export function encodeFirstWrite(replica: Uint8Array, c: number, hlc: number, va
   w.varint(hlc);
   if (value === null) {
     w.u8(1);
-  } else {
+  } else if (exp === undefined) {
     w.u8(0);
+    w.chunk(value);
+  } else {
+    w.u8(2);
+    w.varint(exp);
     w.chunk(value);
   }
   return w.take();
@@ -105,7 +116,8 @@ function walkKeyState(
   rd: Reader,
   maxValueBytes: number,
   onCtx: (pos: number, c: number) => void,
-  onSib: (idx: number, c: number, hlc: number, value: Uint8Array | null) => void,
+  /** `exp` is 0 for no expiry; `start` is where the sibling's counter begins in `buf` (its bytes run to rd.pos). */
+  onSib: (idx: number, c: number, hlc: number, value: Uint8Array | null, exp: number, start: number) => void,
 ): void {
   const buf = rd.buf;
   const version = rd.u8();
@@ -130,6 +142,7 @@ function walkKeyState(
   let prevC = 0;
   for (let i = 0; i < nSibs; i++) {
     const idx = rd.varint();
+    const start = rd.pos;
     const max = counters[idx];
     if (max === undefined) rd.fail(`sibling replica index ${idx} out of range`);
     const c = rd.varint();
@@ -140,9 +153,14 @@ function walkKeyState(
     const hlc = rd.varint();
     const kind = rd.u8();
     let value: Uint8Array | null = null;
-    if (kind === 0) value = rd.chunk(maxValueBytes);
+    let exp = 0;
+    if (kind === 2) {
+      exp = rd.varint();
+      if (exp < 1) rd.fail('expiry 0');
+    }
+    if (kind === 0 || kind === 2) value = rd.chunk(maxValueBytes);
     else if (kind !== 1) rd.fail(`unknown sibling kind ${kind}`);
-    onSib(idx, c, hlc, value);
+    onSib(idx, c, hlc, value, exp, start);
   }
 }
 
@@ -160,7 +178,7 @@ export function readKeyState(rd: Reader, maxValueBytes = Number.MAX_SAFE_INTEGER
     rd,
     maxValueBytes,
     (pos, c) => ctx.push([hex.toString('hex', pos, pos + 16), c]),
-    (idx, c, hlc, value) => sibs.push({ r: ctx[idx]![0], c, hlc, value }),
+    (idx, c, hlc, value, exp) => sibs.push(exp === 0 ? { r: ctx[idx]![0], c, hlc, value } : { r: ctx[idx]![0], c, hlc, value, exp }),
   );
   return { ctx, sibs };
 }
@@ -169,23 +187,25 @@ export function readKeyState(rd: Reader, maxValueBytes = Number.MAX_SAFE_INTEGER
 export interface KeyStateFacts {
   /** Dot-index keys (16-byte replica id, 8-byte counter) of the siblings. */
   readonly dots: Uint8Array[];
-  /** Does a plain read find a value (the resolved sibling is not a tombstone)? */
+  /**
+   * Holds a value without an expiry: counted as a live key. Independent of the time and of which
+   * tombstones were collected, so every replica with the same writes counts the same.
+   */
   readonly live: boolean;
   readonly maxHlc: number;
+  /** GC-index keys (gcTombKey, gcExpiryKey) of its tombstones and of its values with an expiry. */
+  readonly gc: Uint8Array[];
+  /** How many of its siblings are tombstones. */
+  readonly tombs: number;
 }
 
 /**
- * Validates an encoded state in one pass and picks the sibling a plain read returns: the same choice
- * as resolve() in key-state.ts. Context entries are sorted by replica id, so comparing a sibling's
- * context index is comparing its replica id. `onDot` sees each sibling's replica position and counter.
+ * Validates an encoded state in one pass and picks the sibling a plain read at `now` returns: the
+ * same choice as resolve() in key-state.ts. Context entries are sorted by replica id, so comparing
+ * a sibling's context index is comparing its replica id.
  */
-function resolveWalk(
-  buf: Uint8Array,
-  maxValueBytes: number,
-  onDot?: (replicaPos: number, c: number) => void,
-): { value: Uint8Array | null; maxHlc: number } {
+function resolveWalk(buf: Uint8Array, maxValueBytes: number, now: number): Uint8Array | null {
   const rd = new Reader(buf, 'key state');
-  const positions: number[] = [];
   let value: Uint8Array | null = null;
   let bestHlc = -1;
   let bestIdx = -1;
@@ -193,9 +213,9 @@ function resolveWalk(
   walkKeyState(
     rd,
     maxValueBytes,
-    (pos) => positions.push(pos),
-    (idx, c, hlc, v) => {
-      onDot?.(positions[idx]!, c);
+    () => undefined,
+    (idx, c, hlc, v, exp) => {
+      if (v === null || (exp !== 0 && exp <= now)) return; // a delete removes only what it saw: values win
       if (hlc > bestHlc || (hlc === bestHlc && (idx > bestIdx || (idx === bestIdx && c > bestC)))) {
         value = v;
         bestHlc = hlc;
@@ -205,12 +225,12 @@ function resolveWalk(
     },
   );
   rd.end();
-  return { value, maxHlc: bestHlc };
+  return value;
 }
 
 /** Validates an encoded state and returns its facts, building no state objects. */
 export function inspectKeyState(buf: Uint8Array, maxValueBytes = Number.MAX_SAFE_INTEGER): KeyStateFacts {
-  return inspectKeyStateInto(buf, maxValueBytes, { dots: [], live: false, maxHlc: 0 });
+  return inspectKeyStateInto(buf, maxValueBytes, { dots: [], live: false, maxHlc: 0, gc: [], tombs: 0 });
 }
 
 /** Facts that a caller fills again and again (it must not keep them). */
@@ -218,6 +238,8 @@ export interface ScratchFacts extends KeyStateFacts {
   dots: Uint8Array[];
   live: boolean;
   maxHlc: number;
+  gc: Uint8Array[];
+  tombs: number;
 }
 
 /** inspectKeyState into `out` (its dots replaced), for bulk paths that would only drop the object. */
@@ -227,26 +249,125 @@ export function inspectKeyStateInto(buf: Uint8Array, maxValueBytes: number, out:
     out.dots[0] = dotKeyAt(buf, 2, single.c);
     out.live = single.valueAt >= 0;
     out.maxHlc = single.hlc;
+    if (out.live) {
+      out.gc.length = 0;
+      out.tombs = 0;
+    } else {
+      out.gc.length = 1;
+      out.gc[0] = gcKeyAt(GC_TOMB, 0, buf, 2, single.c);
+      out.tombs = 1;
+    }
     return out;
   }
   out.dots.length = 0;
-  const { value, maxHlc } = resolveWalk(buf, maxValueBytes, (pos, c) => out.dots.push(dotKeyAt(buf, pos, c)));
-  out.live = value !== null;
-  out.maxHlc = maxHlc;
+  out.gc.length = 0;
+  out.live = false;
+  out.maxHlc = -1;
+  out.tombs = 0;
+  const rd = new Reader(buf, 'key state');
+  const positions: number[] = [];
+  walkKeyState(
+    rd,
+    maxValueBytes,
+    (pos) => positions.push(pos),
+    (idx, c, hlc, v, exp) => {
+      const pos = positions[idx]!;
+      out.dots.push(dotKeyAt(buf, pos, c));
+      if (hlc > out.maxHlc) out.maxHlc = hlc;
+      if (v === null) {
+        out.tombs++;
+        out.gc.push(gcKeyAt(GC_TOMB, 0, buf, pos, c));
+      } else if (exp !== 0) {
+        out.gc.push(gcKeyAt(GC_EXPIRY, exp, buf, pos, c));
+      } else {
+        out.live = true;
+      }
+    },
+  );
+  rd.end();
   return out;
 }
 
-/** The value a plain read returns (null for a tombstone), validating as it goes. */
-export function resolveEncoded(buf: Uint8Array, maxValueBytes = Number.MAX_SAFE_INTEGER): Uint8Array | null {
+/** The value a plain read at `now` (ms) returns (null when absent: deleted or expired), validating as it goes. */
+export function resolveEncoded(buf: Uint8Array, maxValueBytes = Number.MAX_SAFE_INTEGER, now = Date.now()): Uint8Array | null {
   if (parseSingle(buf, maxValueBytes)) {
     // a plain view even when buf is a Buffer (whose subarray() goes through its species constructor)
     return single.valueAt < 0 ? null : new Uint8Array(buf.buffer, buf.byteOffset + single.valueAt, buf.length - single.valueAt);
   }
-  return resolveWalk(buf, maxValueBytes).value;
+  return resolveWalk(buf, maxValueBytes, now);
+}
+
+/**
+ * What the state digest hashes of a state (after the key): for each value sibling without an
+ * expiry, its replica id and its encoded bytes from the counter on. Contexts, tombstones and
+ * values with an expiry are left out, so collecting tombstones and expired values (which each
+ * replica does at its own moment) never changes the digest. Appends to `w`; returns false when
+ * nothing was appended (the key adds nothing to the digest).
+ */
+export function digestPart(buf: Uint8Array, maxValueBytes: number, w: Writer): boolean {
+  if (parseSingle(buf, maxValueBytes)) {
+    if (single.valueAt < 0) return false;
+    w.range(buf, 2, 18);
+    w.range(buf, single.at, buf.length);
+    return true;
+  }
+  const rd = new Reader(buf, 'key state');
+  const positions: number[] = [];
+  let any = false;
+  walkKeyState(
+    rd,
+    maxValueBytes,
+    (pos) => positions.push(pos),
+    (idx, _c, _hlc, v, exp, start) => {
+      if (v === null || exp !== 0) return;
+      w.range(buf, positions[idx]!, positions[idx]! + 16);
+      w.range(buf, start, rd.pos);
+      any = true;
+    },
+  );
+  rd.end();
+  return any;
+}
+
+/** GC-index key kinds: a tombstone sibling (by dot), a value with an expiry (by expiry, then dot). */
+export const GC_TOMB = 0x54;
+export const GC_EXPIRY = 0x45;
+
+// GC-index keys: 'T' | replica:16 | counter:u64, or 'E' | expiry:u64 | replica:16 | counter:u64
+// (big-endian, so a range scan walks tombstones in dot order and expiries in time order).
+function gcKeyAt(kind: number, exp: number, buf: Uint8Array, pos: number, c: number): Uint8Array {
+  const w = dotArena;
+  w.u8(kind);
+  if (kind === GC_EXPIRY) {
+    w.u32(Math.floor(exp / 0x100000000));
+    w.u32(exp >>> 0);
+  }
+  w.range(buf, pos, pos + 16);
+  w.u32(Math.floor(c / 0x100000000));
+  w.u32(c >>> 0);
+  return w.take();
+}
+
+/** A tombstone's GC-index key, and the first key of replica r's tombstones above counter `after`. */
+export function gcTombKey(replica: Uint8Array, c: number): Uint8Array {
+  return gcKeyAt(GC_TOMB, 0, replica, 0, c);
+}
+
+/** An expiring value's GC-index key (expiry ms, then its dot). */
+export function gcExpiryKey(exp: number, replica: Uint8Array, c: number): Uint8Array {
+  return gcKeyAt(GC_EXPIRY, exp, replica, 0, c);
+}
+
+/** What a GC-index key names: its kind, expiry (0 for a tombstone) and dot. */
+export function parseGcKey(k: Uint8Array): { kind: number; exp: number; r: ReplicaId; c: number } {
+  const kind = k[0]!;
+  const at = kind === GC_EXPIRY ? 9 : 1;
+  const exp = kind === GC_EXPIRY ? readU64(k, 1) : 0;
+  return { kind, exp, r: Buffer.from(k.buffer, k.byteOffset + at, 16).toString('hex'), c: dotKeyCounter(k, at) };
 }
 
 /** What parseSingle found (module state, so the fast path allocates nothing); the value ends the state. */
-const single = { c: 0, hlc: 0, /** where the value starts; -1 for a tombstone */ valueAt: -1 };
+const single = { c: 0, hlc: 0, /** where the value starts; -1 for a tombstone */ valueAt: -1, /** where the sibling's counter starts */ at: 0 };
 let varintEnd = 0;
 
 /**
@@ -263,6 +384,7 @@ function parseSingle(buf: Uint8Array, maxValueBytes: number): boolean {
   let p = varintEnd;
   // one sibling, naming context entry 0
   if (buf[p] !== 1 || buf[p + 1] !== 0) return false;
+  single.at = p + 2;
   const c = fastVarint(buf, p + 2);
   if (c < 1 || c > ctxC) return false;
   const hlc = fastVarint(buf, varintEnd);
@@ -343,10 +465,14 @@ function dotKeyAt(buf: Uint8Array, pos: number, c: number): Uint8Array {
 
 /** The counter of a dot-index key (the key at `at` in `k`). */
 export function dotKeyCounter(k: Uint8Array, at = 0): number {
+  return readU64(k, at + 16);
+}
+
+function readU64(k: Uint8Array, at: number): number {
   let hi = 0;
   let lo = 0;
-  for (let i = at + 16; i < at + 20; i++) hi = hi * 256 + k[i]!;
-  for (let i = at + 20; i < at + 24; i++) lo = lo * 256 + k[i]!;
+  for (let i = at; i < at + 4; i++) hi = hi * 256 + k[i]!;
+  for (let i = at + 4; i < at + 8; i++) lo = lo * 256 + k[i]!;
   return hi * 0x100000000 + lo;
 }
 

@@ -1,7 +1,8 @@
 // Key state, local write, merge and the resolver (design note, "Operations").
 // A key state is (context, siblings): the context holds every dot the state reflects, the siblings
 // are the live writes among them. One sibling is the common case; several mean concurrent writes.
-// A tombstone is a sibling whose value is null. All functions are pure and return canonical states
+// A tombstone is a sibling whose value is null; a value may carry an expiry, after which it reads
+// as absent. All functions are pure (time comes in as a value) and return canonical states
 // (siblings sorted by dot), so equal knowledge gives byte-equal encodings and equal digests.
 
 import { compareDots, type Dot, type ReplicaId } from './replica.js';
@@ -14,6 +15,8 @@ export interface Sibling {
   readonly hlc: number;
   /** The value, or null for a delete (tombstone). */
   readonly value: Uint8Array | null;
+  /** When the value expires (ms since the epoch); absent for a value that does not. Never on a tombstone. */
+  readonly exp?: number;
 }
 
 export interface KeyState {
@@ -31,11 +34,12 @@ export function localWrite(
   hlc: number,
   value: Uint8Array | null,
   readCtx?: VersionVector,
+  exp?: number,
 ): KeyState {
   const seen = readCtx ?? old?.ctx ?? [];
   const sibs: Sibling[] = [];
   for (const s of old?.sibs ?? []) if (!vvCovers(seen, s)) sibs.push(s);
-  sibs.push({ r: dot.r, c: dot.c, hlc, value });
+  sibs.push(value !== null && exp !== undefined ? { r: dot.r, c: dot.c, hlc, value, exp } : { r: dot.r, c: dot.c, hlc, value });
   sibs.sort(compareDots);
   return { ctx: vvWithDot(vvUnion(old?.ctx ?? [], seen), dot), sibs };
 }
@@ -58,21 +62,24 @@ export function merge(local: KeyState | undefined, remote: KeyState): KeyState {
 }
 
 /**
- * The sibling a plain read returns: highest HLC timestamp, ties broken by replica id, then counter.
- * Deterministic, so every replica picks the same one. May be a tombstone (the key reads as absent).
+ * The sibling a plain read at `now` (ms) returns, or undefined when the key reads as absent.
+ * Values beat tombstones: a delete removes the writes it saw, and a put concurrent with it
+ * survives (observed-remove, as in Redis Active-Active). That is also what makes collecting a
+ * tombstone invisible to reads. Expired values count as absent. Among the rest: highest HLC
+ * timestamp, ties broken by replica id, then counter. Deterministic, so every replica agrees.
  */
-export function resolve(state: KeyState): Sibling {
-  let best = state.sibs[0]!;
-  for (let i = 1; i < state.sibs.length; i++) {
-    const s = state.sibs[i]!;
-    if (s.hlc > best.hlc || (s.hlc === best.hlc && compareDots(s, best) > 0)) best = s;
+export function resolve(state: KeyState, now: number): Sibling | undefined {
+  let best: Sibling | undefined;
+  for (const s of state.sibs) {
+    if (s.value === null || (s.exp !== undefined && s.exp <= now)) continue;
+    if (best === undefined || s.hlc > best.hlc || (s.hlc === best.hlc && compareDots(s, best) > 0)) best = s;
   }
   return best;
 }
 
-/** Does a plain read of this state find a value (not absent, not deleted)? */
-export function isLive(state: KeyState | undefined): boolean {
-  return state !== undefined && state.sibs.length > 0 && resolve(state).value !== null;
+/** Does a plain read at `now` find a value (not absent, deleted or expired)? */
+export function isLive(state: KeyState | undefined, now: number): boolean {
+  return state !== undefined && resolve(state, now) !== undefined;
 }
 
 function hasDot(sibs: readonly Sibling[], d: Dot): boolean {

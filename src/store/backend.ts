@@ -1,4 +1,4 @@
-// The storage seam: three tables (key states, dot index, meta) with consistent read snapshots and
+// The storage seam: four tables (key states, dot index, GC index, meta) with consistent read snapshots and
 // group-committed write transactions. The keyspace holds all the logic; a backend only stores bytes.
 // Two implementations pass the same contract tests: LMDB (the real one) and memory (for fast
 // property tests of whole clusters in one process).
@@ -30,6 +30,8 @@ export interface ReadView {
   states(from?: Uint8Array, exclusive?: boolean): Iterable<StateEntry>;
   /** The same walk as states(), without copying what the visitor does not keep. */
   visitStates(from: Uint8Array | undefined, exclusive: boolean, visit: StateVisitor): void;
+  /** GC-index entries (codec.ts, gcTombKey / gcExpiryKey) with from <= k < to, ascending, with their keys. */
+  gcRange(from: Uint8Array, to: Uint8Array): Iterable<{ readonly k: Uint8Array; readonly key: Uint8Array }>;
 }
 
 /** A read snapshot that must be closed; everything read through it is from one moment. */
@@ -46,6 +48,9 @@ export interface WriteView {
   /** Dot-index entry; `dot` is the 24-byte key made by dotKey() in codec.ts. */
   putDot(dot: Uint8Array, key: Uint8Array): void;
   delDot(dot: Uint8Array): void;
+  /** GC-index entry: a tombstone or an expiring value of `key`. */
+  putGc(k: Uint8Array, key: Uint8Array): void;
+  delGc(k: Uint8Array): void;
   putMeta(name: string, value: Uint8Array): void;
 }
 
@@ -61,6 +66,8 @@ export interface Backend {
    * `fn` must do all its reading and checking before its first put: a throw does not undo puts.
    */
   write<T>(fn: (w: WriteView) => T, durable: boolean): Promise<T>;
+  /** Bytes the tables' pages hold (LMDB: branch, leaf and overflow pages); freed pages are reused, not counted. */
+  bytesInUse(): number;
   /** How many transactions have committed (for group-commit statistics). */
   readonly commits: number;
   close(): Promise<void>;

@@ -16,7 +16,7 @@ import { DecodeError } from '../errors.js';
 import type { WriteView } from './backend.js';
 import { keyId } from './key-text.js';
 import { encodeStoreState, META_STATE, type StoreState } from './meta.js';
-import { stateHash } from './state-hash.js';
+import { xorState } from './state-hash.js';
 
 /** A key state as stored: its bytes and what the index needs to know about them. */
 export interface Stored {
@@ -34,9 +34,11 @@ export class ChangeSet {
   private readonly staged = new StagedIndex(this.keys);
   private readonly states: Uint8Array[] = [];
   /** The facts of the state being staged; made once, filled per replace(). */
-  private readonly scratch: ScratchFacts = { dots: [], live: false, maxHlc: 0 };
+  private readonly scratch: ScratchFacts = { dots: [], live: false, maxHlc: 0, gc: [], tombs: 0 };
   /** Dot-index changes in order, as pairs: (dot, key) puts the entry, (dot, null) removes it. */
   private readonly dotOps: (Uint8Array | null)[] = [];
+  /** GC-index changes, the same way. */
+  private readonly gcOps: (Uint8Array | null)[] = [];
   private readonly meta: [string, Uint8Array][] = [];
 
   constructor(
@@ -44,7 +46,7 @@ export class ChangeSet {
     current: StoreState,
     private readonly maxValueBytes: number,
   ) {
-    this.next = { clock: current.clock.clone(), digest: current.digest.clone(), count: current.count, hlc: current.hlc, seen: current.seen };
+    this.next = { ...current, clock: current.clock.clone(), digest: current.digest.clone() };
   }
 
   /** Raises what the store has seen of replica r (copying the shared map on the first raise). */
@@ -81,7 +83,7 @@ export class ChangeSet {
       return this.load(key);
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
-      return { bytes: this.w.getState(key)!, facts: { dots: [], live: false, maxHlc: 0 } };
+      return { bytes: this.w.getState(key)!, facts: { dots: [], live: false, maxHlc: 0, gc: [], tombs: 0 } };
     }
   }
 
@@ -103,14 +105,20 @@ export class ChangeSet {
     const n = this.next;
     const ops = this.dotOps;
     if (old !== undefined) {
-      n.digest.xor(stateHash(key, old.bytes));
+      xorState(n.digest, key, old.bytes);
       if (old.facts.live) n.count--;
+      n.tombstones -= old.facts.tombs;
       for (const d of old.facts.dots) if (!facts.dots.some((x) => equal24(x, d))) ops.push(d, null);
+      for (const g of old.facts.gc) if (!facts.gc.some((x) => equalBytes(x, g))) this.gcOps.push(g, null);
     }
-    n.digest.xor(stateHash(key, bytes));
+    xorState(n.digest, key, bytes);
     if (facts.live) n.count++;
+    n.tombstones += facts.tombs;
     for (const d of facts.dots) {
       if (old === undefined || !old.facts.dots.some((x) => equal24(x, d))) ops.push(d, key);
+    }
+    for (const g of facts.gc) {
+      if (old === undefined || !old.facts.gc.some((x) => equalBytes(x, g))) this.gcOps.push(g, key);
     }
     if (facts.maxHlc > n.hlc) n.hlc = facts.maxHlc;
     this.stage(key, bytes);
@@ -144,12 +152,14 @@ export class ChangeSet {
     if (this.seenR !== '' && this.seenMax > (this.next.seen.get(this.seenR) ?? 0)) this.raiseSeen(this.seenR, this.seenMax);
   }
 
-  /** Removes the key (repair only). `old` may be unreadable damage: facts with no dots, not live. */
+  /** Removes the key (garbage collection, repair). `old` may be unreadable damage: facts with no dots, not live. */
   remove(key: Uint8Array, old: Stored): void {
     const n = this.next;
-    n.digest.xor(stateHash(key, old.bytes));
+    xorState(n.digest, key, old.bytes);
     if (old.facts.live) n.count--;
+    n.tombstones -= old.facts.tombs;
     for (const d of old.facts.dots) this.dotOps.push(d, null);
+    for (const g of old.facts.gc) this.gcOps.push(g, null);
     this.stage(key, REMOVED);
   }
 
@@ -182,6 +192,12 @@ export class ChangeSet {
       if (key === null) w.delDot(ops[i]!);
       else w.putDot(ops[i]!, key!);
     }
+    const gc = this.gcOps;
+    for (let i = 0; i < gc.length; i += 2) {
+      const key = gc[i + 1];
+      if (key === null) w.delGc(gc[i]!);
+      else w.putGc(gc[i]!, key!);
+    }
     for (const [name, value] of this.meta) w.putMeta(name, value);
     this.flushSeen();
     w.putMeta(META_STATE, encodeStoreState(this.next));
@@ -190,6 +206,12 @@ export class ChangeSet {
 
 /** Marks a staged key as removed; compared by identity. */
 const REMOVED = new Uint8Array(0);
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 function equal24(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < 24; i++) if (a[i] !== b[i]) return false;

@@ -5,12 +5,13 @@
 import { join } from 'node:path';
 import { Writer } from '../core/bytes.js';
 import { Clock } from '../core/clock.js';
-import { decodeKeyState, encodeFirstWrite, encodeKeyState, replicaToBytes, resolveEncoded, siblingCount } from '../core/codec.js';
+import { decodeKeyState, encodeFirstWrite, encodeKeyState, GC_EXPIRY, GC_TOMB, gcExpiryKey, gcTombKey, inspectKeyState, parseGcKey, replicaToBytes, resolveEncoded, siblingCount } from '../core/codec.js';
 import { chunkEntries, DEFAULT_DELTA_LIMITS, evidencedClaim, mergeEntry, selectDelta, type DeltaChunk, type DeltaSource, type DeltaEntry, type DeltaLimits } from '../core/delta.js';
 import { Digest } from '../core/digest.js';
 import { decodeHeads, encodeHeads, headIsValid, MAX_COUNTER, newReplicaKey, replicaKeyFromSeed, signHead, type Head, type ReplicaKey } from '../core/head.js';
 import { HLC_LOGICAL_BITS, nextHlc } from '../core/hlc.js';
-import { localWrite, resolve, type KeyState } from '../core/key-state.js';
+import { collectKey, dropCollected } from '../core/gc.js';
+import { localWrite, merge, resolve, type KeyState } from '../core/key-state.js';
 import type { Dot, ReplicaId } from '../core/replica.js';
 import { repairKey } from '../core/repair.js';
 import { decodeToken, encodeToken } from '../core/token.js';
@@ -18,11 +19,11 @@ import type { VersionVector } from '../core/version-vector.js';
 import { checkValue, DEFAULT_MAX_VALUE_BYTES, keyToBytes, MAX_KEY_BYTES } from '../core/validate.js';
 import { DecodeError, InvalidTokenError, StoreError } from '../errors.js';
 import type { Backend, ReadView, Snapshot } from './backend.js';
-import { ChangeSet, type RemoteLimits } from './change-set.js';
+import { ChangeSet, type RemoteLimits, type Stored } from './change-set.js';
 import { checkKeyText, keyText } from './key-text.js';
 import { LmdbBackend } from './lmdb-backend.js';
-import { decodeStoreState, encodeStoreState, headRecord, META_HEADS, META_REPLICA, META_REPLICA_KEY, META_STATE, type StoreState } from './meta.js';
-import { stateHash } from './state-hash.js';
+import { decodeStoreState, encodeStoreState, headRecord, META_HEADS, META_REPLICA, META_REPLICA_KEY, META_STATE, storeStateVersion, type StoreState } from './meta.js';
+import { xorState } from './state-hash.js';
 
 export type Durability = 'strict' | 'relaxed';
 
@@ -44,8 +45,12 @@ export const MAX_KNOWN_REPLICAS = 100_000;
 export const DEFAULT_MAX_CLOCK_SKEW_MS = 10 * 60_000;
 
 export type WriteOp =
-  | { type: 'put'; key: string; value: Uint8Array; context?: string }
+  /** `expireAt`: when the value expires (ms since the epoch); absent for a value that lasts. */
+  | { type: 'put'; key: string; value: Uint8Array; context?: string; expireAt?: number }
   | { type: 'del'; key: string; context?: string };
+
+/** The latest expiry a write may carry (year 2286 in ms): far below the varint limit, and sane. */
+export const MAX_EXPIRE_AT = 1e13;
 
 export interface WriteResult {
   key: string;
@@ -57,6 +62,8 @@ export interface SiblingView {
   replica: ReplicaId;
   counter: number;
   hlc: number;
+  /** When the value expires (ms since the epoch), if it does. */
+  expireAt?: number;
 }
 
 export interface ReadResult {
@@ -159,7 +166,7 @@ export class Keyspace {
    */
   static async open(backend: Backend, opts: KeyspaceOptions = {}): Promise<Keyspace> {
     if (backend.getMeta(META_REPLICA) === undefined) {
-      const empty: StoreState = { clock: Clock.empty(), digest: new Digest(), count: 0, hlc: 0, seen: new Map() };
+      const empty: StoreState = { clock: Clock.empty(), digest: new Digest(), count: 0, hlc: 0, seen: new Map(), tombstones: 0, frontier: Clock.empty() };
       const fresh = newReplicaKey();
       await backend.write((w) => {
         if (w.getMeta(META_REPLICA) !== undefined) return;
@@ -184,7 +191,42 @@ export class Keyspace {
       key = await Keyspace.newReplica(backend, last);
       movedFrom = id;
     }
+    if (storeStateVersion(backend.getMeta(META_STATE)!) < 3) await Keyspace.migrate(backend);
     return new Keyspace(backend, key, movedFrom, opts);
+  }
+
+  /**
+   * A store from before garbage collection: its digest hashed whole states and it has no GC
+   * index. Both are made again from every state, in one transaction (a few seconds a million keys).
+   */
+  private static async migrate(backend: Backend): Promise<void> {
+    const snap = backend.openSnapshot();
+    const digest = new Digest();
+    let keys = 0;
+    let tombstones = 0;
+    const gc: [Uint8Array, Uint8Array][] = [];
+    try {
+      for (const { key, state } of snap.states()) {
+        xorState(digest, key, state);
+        let facts;
+        try {
+          facts = inspectKeyState(state);
+        } catch (err) {
+          if (err instanceof DecodeError) continue; // damage: verify reports it, repair mends it
+          throw err;
+        }
+        if (facts.live) keys++;
+        tombstones += facts.tombs;
+        for (const g of facts.gc) gc.push([Buffer.from(g), key]);
+      }
+    } finally {
+      snap.close();
+    }
+    await backend.write((w) => {
+      const old = decodeStoreState(w.getMeta(META_STATE)!);
+      for (const [g, key] of gc) w.putGc(g, key);
+      w.putMeta(META_STATE, encodeStoreState({ ...old, digest, count: keys, tombstones, frontier: Clock.empty() }));
+    }, true);
   }
 
   /** A new replica key for this store, written durably before any write uses it. */
@@ -227,6 +269,7 @@ export class Keyspace {
       keyBytes: keyToBytes(op.key),
       value: op.type === 'put' ? checkValue(op.value, this.maxValueBytes) : null,
       ctx: op.context === undefined ? undefined : this.checkToken(decodeToken(op.context)),
+      exp: op.type === 'put' && op.expireAt !== undefined ? checkExpireAt(op.expireAt) : undefined,
     }));
     // No counter is issued that a peer's decoder would refuse: near the limit, a new replica.
     if (this.work.clock.base(this.replicaId) + ops.length > MAX_COUNTER) {
@@ -246,9 +289,9 @@ export class Keyspace {
         const hlc = nextHlc(cs.next.hlc, this.now());
         if (old === undefined && op.ctx === undefined) {
           // A new key (the insert and import case): one sibling, encoded straight from its parts.
-          cs.replace(op.keyBytes, old, encodeFirstWrite(selfBytes, dot.c, hlc, op.value));
+          cs.replace(op.keyBytes, old, encodeFirstWrite(selfBytes, dot.c, hlc, op.value, op.exp));
         } else {
-          const next = localWrite(old === undefined ? undefined : cs.decode(old), dot, hlc, op.value, op.ctx);
+          const next = localWrite(old === undefined ? undefined : cs.decode(old), dot, hlc, op.value, op.ctx, op.exp);
           cs.replace(op.keyBytes, old, encodeKeyState(next));
         }
         cs.next.clock.add(self, dot.c);
@@ -269,6 +312,7 @@ export class Keyspace {
     checkClaim(chunk.claim, limits, 'the claim');
     const meta = opts.meta;
     return this.transact((cs) => {
+      const frontier = cs.next.frontier;
       let changed = 0;
       for (const { key, state } of chunk.entries) {
         // Every entry is checked (key length and UTF-8, the whole key-state grammar) before it is
@@ -281,12 +325,10 @@ export class Keyspace {
         const sibs = siblingCount(state);
         if (sibs > limits.maxSiblings) throw new DecodeError(`a key with ${sibs} siblings exceeds the limit of ${limits.maxSiblings} (maxSiblings)`);
         const old = cs.load(key);
-        if (old === undefined) {
+        if (old === undefined && frontier.isEmpty()) {
           cs.replace(key, old, state, limits); // new key: valid bytes are canonical bytes (replace checks them)
-        } else {
-          const merged = mergeEntry(cs.decode(old), old.bytes, decodeKeyState(state, this.maxValueBytes));
-          if (merged === null) continue;
-          cs.replace(key, old, merged, limits);
+        } else if (!this.mergeRemote(cs, key, old, state, frontier, limits)) {
+          continue;
         }
         changed++;
       }
@@ -296,6 +338,36 @@ export class Keyspace {
       this.saveHeads(cs);
       return { changed, claimCut: claim !== chunk.claim };
     });
+  }
+
+  /**
+   * Merges a remote state into the key's (`old`, undefined when absent) in the change set, less
+   * what this store collected (core/gc.ts, dropCollected). False when nothing changes.
+   */
+  private mergeRemote(cs: ChangeSet, key: Uint8Array, old: Stored | undefined, state: Uint8Array, frontier: Clock, limits: RemoteLimits): boolean {
+    const local = old === undefined ? undefined : cs.decode(old);
+    const sent = decodeKeyState(state, this.maxValueBytes);
+    const remote = frontier.isEmpty() ? sent : dropCollected(sent, local, frontier);
+    if (local === undefined) {
+      if (remote.sibs.length === 0) return false; // only writes collected here: nothing comes back
+      cs.replace(key, undefined, remote === sent ? state : encodeKeyState(remote), limits);
+      return true;
+    }
+    if (remote === sent) {
+      const merged = mergeEntry(local, old!.bytes, remote);
+      if (merged === null) return false;
+      cs.replace(key, old, merged, limits);
+      return true;
+    }
+    const merged = merge(local, remote);
+    if (merged.sibs.length === 0) {
+      cs.remove(key, old!); // what is left here is superseded by writes that were collected
+      return true;
+    }
+    const bytes = encodeKeyState(merged);
+    if (Buffer.compare(bytes, old!.bytes) === 0) return false;
+    cs.replace(key, old, bytes, limits);
+    return true;
   }
 
   /**
@@ -413,7 +485,13 @@ export class Keyspace {
    * `remote` is the peer's entries in that range; `upTo` undefined means to the end. One
    * transaction. Unreadable local states are replaced, not refused.
    */
-  async repairRange(remote: readonly DeltaEntry[], after: Uint8Array | undefined, upTo: Uint8Array | undefined, peerClock: Clock): Promise<{ replaced: number; removed: number }> {
+  async repairRange(
+    remote: readonly DeltaEntry[],
+    after: Uint8Array | undefined,
+    upTo: Uint8Array | undefined,
+    peerClock: Clock,
+    opts: { absentIsCollected?: boolean } = {},
+  ): Promise<{ replaced: number; removed: number }> {
     this.assertOpen();
     // Keys by their bytes as a latin1 string: the union of the peer's keys and this node's.
     const theirs = new Map<string, DeltaEntry>();
@@ -438,8 +516,18 @@ export class Keyspace {
       let removed = 0;
       for (const [id, key] of keys) {
         const old = cs.loadDamaged(key);
-        const remoteState = theirs.get(id);
-        const out = repairKey(old && this.readable(old.bytes), remoteState && decodeKeyState(remoteState.state, this.maxValueBytes), peerClock);
+        const theirState = theirs.get(id);
+        const local = old && this.readable(old.bytes);
+        let remoteState = theirState && decodeKeyState(theirState.state, this.maxValueBytes);
+        if (remoteState !== undefined && !cs.next.frontier.isEmpty()) {
+          remoteState = dropCollected(remoteState, local, cs.next.frontier);
+          if (remoteState.sibs.length === 0) remoteState = undefined;
+        }
+        // Catching up past a peer's GC horizon: a key it lacks whose writes it knows was collected there.
+        const out =
+          remoteState === undefined && local !== undefined && opts.absentIsCollected === true
+            ? keepUnknown(local, peerClock)
+            : repairKey(local, remoteState, peerClock);
         if (out === undefined) {
           if (old === undefined) continue;
           cs.remove(key, old);
@@ -486,7 +574,7 @@ export class Keyspace {
   get(key: string): Uint8Array | undefined {
     this.assertOpen();
     const bytes = this.backend.getState(keyToBytes(key));
-    return bytes === undefined ? undefined : (resolveEncoded(bytes, this.maxValueBytes) ?? undefined);
+    return bytes === undefined ? undefined : (resolveEncoded(bytes, this.maxValueBytes, this.now()) ?? undefined);
   }
 
   /** Everything about a key: resolved value, all siblings, and the context token. */
@@ -494,8 +582,8 @@ export class Keyspace {
     const s = this.loadKey(keyToBytes(key));
     if (s === undefined) return undefined;
     return {
-      value: resolve(s).value,
-      siblings: s.sibs.map((x) => ({ value: x.value, replica: x.r, counter: x.c, hlc: x.hlc })),
+      value: resolve(s, this.now())?.value ?? null,
+      siblings: s.sibs.map((x) => ({ value: x.value, replica: x.r, counter: x.c, hlc: x.hlc, ...(x.exp === undefined ? {} : { expireAt: x.exp }) })),
       context: encodeToken(s.ctx),
     };
   }
@@ -520,9 +608,10 @@ export class Keyspace {
       // into one shared arena, and no key state is decoded beyond what resolving it needs.
       const values = new Writer(1 << 16);
       let cursor: string | null = null;
+      const now = this.now();
       snap.visitStates(start.length ? start : undefined, start === after, (key, state) => {
         if (!startsWith(key, prefix)) return false;
-        const value = resolveEncoded(state, this.maxValueBytes);
+        const value = resolveEncoded(state, this.maxValueBytes, now);
         if (value === null) return true;
         values.bytes(value);
         items.push({ key: keyText(key), value: values.take() });
@@ -558,6 +647,89 @@ export class Keyspace {
     this.assertOpen();
     const s = this.loadState();
     return { replicaId: this.replicaId, clock: s.clock, digest: s.digest.hex(), keys: s.count };
+  }
+
+  /** What garbage collection is working with: tombstones held, the GC frontier, bytes in use. */
+  gcStats(): { tombstones: number; frontier: Clock; storeBytes: number } {
+    this.assertOpen();
+    const s = this.loadState();
+    return { tombstones: s.tombstones, frontier: s.frontier, storeBytes: this.backend.bytesInUse() };
+  }
+
+  /**
+   * One step of garbage collection (core/gc.ts): up to `maxKeys` keys holding a tombstone or an
+   * expired value whose dot `stable` covers lose those siblings (the key goes when none is left),
+   * in one transaction; the GC frontier takes in `stable` when anything went. `more` says whether
+   * another step may find more. The caller yields between steps, so reads and writes go on.
+   */
+  async collectGarbage(stable: Clock, maxKeys = 1000): Promise<{ keys: number; siblings: number; more: boolean }> {
+    this.assertOpen();
+    const now = this.now();
+    const found = new Map<string, Uint8Array>();
+    const snap = this.backend.openSnapshot();
+    try {
+      for (const r of stable.replicas()) {
+        const rb = replicaToBytes(r);
+        for (const { k, key } of snap.gcRange(gcTombKey(rb, 1), gcTombKey(rb, stable.max(r) + 1))) {
+          if (found.size >= maxKeys) break;
+          if (stable.covers(r, parseGcKey(k).c)) found.set(Buffer.from(key).toString('latin1'), key);
+        }
+      }
+      const zero = new Uint8Array(16);
+      for (const { k, key } of snap.gcRange(gcExpiryKey(1, zero, 0), gcExpiryKey(now + 1, zero, 0))) {
+        if (found.size >= maxKeys) break;
+        const g = parseGcKey(k);
+        if (stable.covers(g.r, g.c)) found.set(Buffer.from(key).toString('latin1'), key);
+      }
+    } finally {
+      snap.close();
+    }
+    if (found.size === 0) return { keys: 0, siblings: 0, more: false };
+    return this.transact((cs) => {
+      let keys = 0;
+      let siblings = 0;
+      for (const key of found.values()) {
+        const old = cs.load(key);
+        if (old === undefined) continue;
+        const state = cs.decode(old);
+        const next = collectKey(state, stable, now);
+        if (next === undefined) continue;
+        siblings += state.sibs.length - (next?.sibs.length ?? 0);
+        if (next === null) {
+          cs.remove(key, old);
+          keys++;
+        } else {
+          cs.replace(key, old, encodeKeyState(next));
+        }
+      }
+      if (siblings > 0) cs.next.frontier = cs.next.frontier.clone().merge(stable);
+      return { keys, siblings, more: found.size >= maxKeys };
+    });
+  }
+
+  /**
+   * Sets or removes (`expireAt` null) the expiry of a key's value: a new write of the value a read
+   * finds now, superseding every sibling. Null when the key reads as absent, or (to remove) when
+   * the value has no expiry: nothing is written then.
+   */
+  async expire(key: string, expireAt: number | null): Promise<WriteResult | null> {
+    this.assertOpen();
+    const state = this.loadKey(keyToBytes(key));
+    const now = this.now();
+    const best = state === undefined ? undefined : resolve(state, now);
+    if (best === undefined || best.value === null) return null;
+    if (expireAt === null && best.exp === undefined) return null;
+    const op: WriteOp = { type: 'put', key, value: Buffer.from(best.value), context: encodeToken(state!.ctx) };
+    const [r] = await this.write([expireAt === null ? op : { ...op, expireAt }]);
+    return r!;
+  }
+
+  /** The expiry (ms since the epoch) of the value a read finds now: null for a value that lasts, undefined when absent. */
+  expiryOf(key: string): number | null | undefined {
+    const state = this.loadKey(keyToBytes(key));
+    const best = state === undefined ? undefined : resolve(state, this.now());
+    if (best === undefined) return undefined;
+    return best.exp ?? null;
   }
 
   /** The delta a peer with node clock `peer` lacks, chunked; reads one snapshot while iterated. */
@@ -648,9 +820,9 @@ export class Keyspace {
     let keys = 0;
     let unreadable = 0;
     for (const { key, state } of snap.states()) {
-      digest.xor(stateHash(key, state));
+      xorState(digest, key, state);
       try {
-        if (resolveEncoded(state, this.maxValueBytes) !== null) keys++;
+        if (inspectKeyState(state, this.maxValueBytes).live) keys++;
       } catch (err) {
         if (!(err instanceof DecodeError)) throw err;
         unreadable++;
@@ -726,6 +898,12 @@ function checkClaim(claim: Clock, limits: RemoteLimits, what: string): void {
   }
 }
 
+/** An expiry from a client: a whole number of ms since the epoch, up to MAX_EXPIRE_AT. */
+function checkExpireAt(at: number): number {
+  if (!Number.isSafeInteger(at) || at < 1 || at > MAX_EXPIRE_AT) throw new RangeError(`expiry ${at} is not a time in ms between 1 and ${MAX_EXPIRE_AT}`);
+  return at;
+}
+
 /** A key from a peer or a file: 1 to MAX_KEY_BYTES bytes of UTF-8, or a DecodeError. */
 function checkDeltaKey(key: Uint8Array): void {
   if (key.length < 1 || key.length > MAX_KEY_BYTES) throw new DecodeError(`delta key of ${key.length} bytes`);
@@ -739,6 +917,13 @@ function* withHeads(chunks: Iterable<DeltaChunk>, heads: Head[]): Generator<Delt
 
 function deltaSource(snap: Snapshot, clock: Clock): DeltaSource {
   return { clock, dotsAfter: (r, after) => snap.dotsAfter(r, after), state: (k) => snap.getState(k) };
+}
+
+/** A key's local writes that a peer's clock does not know (those it knows and lacks were collected there); undefined if none. */
+function keepUnknown(local: KeyState, peerClock: Clock): KeyState | undefined {
+  const sibs = local.sibs.filter((x) => !peerClock.covers(x.r, x.c));
+  if (sibs.length === local.sibs.length) return local;
+  return sibs.length === 0 ? undefined : { ctx: local.ctx, sibs };
 }
 
 function startsWith(key: Uint8Array, prefix: Uint8Array): boolean {

@@ -1,4 +1,4 @@
-// The LMDB backend (lmdb-js). One environment with three named databases, binary keys and values.
+// The LMDB backend (lmdb-js). One environment with four named databases, binary keys and values.
 // Group commit: lmdb-js runs every transaction() callback queued in one event turn inside one
 // write transaction and commits it on its writer thread; with overlappingSync (the Linux default)
 // the commit is visible first and flushed right after, so `durable` writes wait for `flushed`.
@@ -75,6 +75,8 @@ export class LmdbBackend implements Backend {
   private readonly statesCopy: ViewDb;
   private readonly statesValues: ViewDb;
   private readonly dotsCopy: DotsDb;
+  private readonly gcDb: Bin;
+  private readonly gcCopy: ViewDb;
   private readonly metaDb: Database<Buffer, string>;
   private lastTxnId = -1;
   commits = 0;
@@ -85,7 +87,7 @@ export class LmdbBackend implements Backend {
     // is 0664, less the umask). An existing store keeps its modes (the daemon warns about wide ones).
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     try {
-      this.root = open({ path: dir, maxDbs: 4, noMemInit: true, permissionsMode: 0o600 } as Parameters<typeof open>[0]);
+      this.root = open({ path: dir, maxDbs: 8, noMemInit: true, permissionsMode: 0o600 } as Parameters<typeof open>[0]);
     } catch (err) {
       throw new StoreError(`cannot open the store at ${dir}: ${(err as Error).message}`, { cause: err });
     }
@@ -97,6 +99,8 @@ export class LmdbBackend implements Backend {
     this.statesCopy = handle('states', copied);
     this.statesValues = handle('states', copiedValues);
     this.dotsCopy = handle('dots', dotCounters);
+    this.gcDb = this.root.openDB({ name: 'gc', ...bin }) as unknown as Bin;
+    this.gcCopy = handle('gc', copied);
     this.metaDb = this.root.openDB({ name: 'meta', encoding: 'binary' }) as unknown as Database<Buffer, string>;
   }
 
@@ -113,7 +117,7 @@ export class LmdbBackend implements Backend {
   openSnapshot(): Snapshot {
     this.assertOpen();
     const transaction = this.root.useReadTransaction();
-    const { statesView, statesCopy, statesValues, dotsCopy } = this;
+    const { statesView, statesCopy, statesValues, dotsCopy, gcCopy } = this;
     const reads = new SequentialReads(statesValues, transaction);
     let open = true;
     return {
@@ -138,6 +142,9 @@ export class LmdbBackend implements Backend {
         } finally {
           range.return?.(); // releases lmdb-js's cursor, also when visit() throws
         }
+      },
+      *gcRange(from: Uint8Array, to: Uint8Array) {
+        for (const { key, value } of gcCopy.getRange({ start: from, end: to, transaction })) yield { k: key, key: value };
       },
       close: () => {
         reads.stop();
@@ -172,8 +179,20 @@ export class LmdbBackend implements Backend {
       delState: (key) => void this.statesDb.remove(key as Buffer), // leaves the tail an upper bound
       putDot: (dot, key) => dots.put(dot, key),
       delDot: (dot) => void this.dotsDb.remove(dot as Buffer),
+      putGc: (k, key) => void this.gcDb.put(k as Buffer, key as Buffer),
+      delGc: (k) => void this.gcDb.remove(k as Buffer),
       putMeta: (name, value) => void this.metaDb.put(name, value as Buffer),
     };
+  }
+
+  bytesInUse(): number {
+    this.assertOpen();
+    let bytes = 0;
+    for (const db of [this.statesDb, this.dotsDb, this.gcDb, this.metaDb] as { getStats(): object }[]) {
+      const s = db.getStats() as { pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number };
+      bytes += (s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages) * s.pageSize;
+    }
+    return bytes;
   }
 
   async close(): Promise<void> {

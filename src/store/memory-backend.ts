@@ -10,6 +10,7 @@ import type { Backend, DotEntry, Snapshot, StateEntry, StateVisitor, WriteView }
 interface Tables {
   states: Map<string, Uint8Array>;
   dots: Map<ReplicaId, Map<number, Uint8Array>>;
+  gc: Map<string, Uint8Array>;
   meta: Map<string, Uint8Array>;
 }
 
@@ -21,11 +22,12 @@ const bytes = (s: string) => Buffer.from(s, 'latin1');
 const copyTables = (t: Tables): Tables => ({
   states: new Map(t.states),
   dots: new Map([...t.dots].map(([r, m]) => [r, new Map(m)])),
+  gc: new Map(t.gc),
   meta: new Map(t.meta),
 });
 
 export class MemoryBackend implements Backend {
-  private t: Tables = { states: new Map(), dots: new Map(), meta: new Map() };
+  private t: Tables = { states: new Map(), dots: new Map(), gc: new Map(), meta: new Map() };
   private queue: { fn: (w: WriteView) => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
   private closed = false;
   commits = 0;
@@ -71,6 +73,11 @@ export class MemoryBackend implements Backend {
       visitStates(from: Uint8Array | undefined, exclusive: boolean, visit: StateVisitor): void {
         for (const { key, state } of this.states(from, exclusive)) if (!visit(key, state)) return;
       },
+      *gcRange(from: Uint8Array, to: Uint8Array) {
+        const lo = id(from);
+        const hi = id(to);
+        for (const k of [...t.gc.keys()].sort()) if (k >= lo && k < hi) yield { k: bytes(k), key: t.gc.get(k)! };
+      },
       close() {},
     };
   }
@@ -100,6 +107,8 @@ export class MemoryBackend implements Backend {
         m.set(dotKeyCounter(dot), key.slice());
       },
       delDot: (dot) => void t.dots.get(Buffer.from(dot.subarray(0, 16)).toString('hex'))?.delete(dotKeyCounter(dot)),
+      putGc: (k, key) => void t.gc.set(id(k), key.slice()),
+      delGc: (k) => void t.gc.delete(id(k)),
       putMeta: (name, value) => void t.meta.set(name, value.slice()),
     };
     for (const item of queue) {
@@ -109,6 +118,14 @@ export class MemoryBackend implements Backend {
         item.reject(err);
       }
     }
+  }
+
+  bytesInUse(): number {
+    let n = 0;
+    for (const [k, v] of this.t.states) n += k.length + v.length;
+    for (const m of this.t.dots.values()) n += m.size * 24;
+    for (const [k, v] of this.t.gc) n += k.length + v.length;
+    return n;
   }
 
   async close(): Promise<void> {

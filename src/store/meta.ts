@@ -2,16 +2,18 @@
 // count, hlc) and one write per transaction keeps it in step with the key states it describes.
 // Format: u8 version | digest:16 | count:varint | hlc:varint | clock (codec.ts)
 //         | varint nSeen | nSeen × (replica:16 | counter:varint)      (version 2; replicas ascending)
+//         | tombstones:varint | frontier:clock                          (version 3: garbage collection)
+// A store of version 1 or 2 is recounted at open (Keyspace.open): its digest hashed whole states.
 // The replica's own counter is not stored separately: it is the base of its own entry in the clock,
 // because every dot a replica issues is known to it the moment it is written.
 
 import { Reader, Writer } from '../core/bytes.js';
-import type { Clock } from '../core/clock.js';
+import { Clock } from '../core/clock.js';
 import type { ReplicaId } from '../core/replica.js';
 import { readClock, writeClock } from '../core/codec.js';
 import { DIGEST_BYTES, Digest } from '../core/digest.js';
 
-const META_VERSION = 2;
+const META_VERSION = 3;
 
 export const META_REPLICA = 'replica';
 export const META_STATE = 'state';
@@ -34,6 +36,19 @@ export interface StoreState {
    * states until a transaction raises it (then copied).
    */
   seen: ReadonlyMap<ReplicaId, number>;
+  /** Tombstone siblings held (each has a GC-index entry). */
+  tombstones: number;
+  /**
+   * The GC frontier: the stable clock of the last collection, only ever growing (core/gc.ts). A
+   * peer whose clock lacks part of it gets no delta; a remote sibling under it that this store
+   * does not hold was collected here and is not taken back.
+   */
+  frontier: Clock;
+}
+
+/** The format version of an encoded store state (below 3: made before garbage collection). */
+export function storeStateVersion(buf: Uint8Array): number {
+  return buf[0] ?? 0;
 }
 
 export function encodeStoreState(s: StoreState): Uint8Array {
@@ -49,13 +64,15 @@ export function encodeStoreState(s: StoreState): Uint8Array {
     w.bytes(Buffer.from(r, 'hex'));
     w.varint(c);
   }
+  w.varint(s.tombstones);
+  writeClock(w, s.frontier);
   return w.finish();
 }
 
 export function decodeStoreState(buf: Uint8Array): StoreState {
   const rd = new Reader(buf, 'store state record');
   const version = rd.u8();
-  if (version !== 1 && version !== META_VERSION) rd.fail(`unknown store format ${version}`);
+  if (version < 1 || version > META_VERSION) rd.fail(`unknown store format ${version}`);
   const digest = new Digest(rd.bytes(DIGEST_BYTES));
   const count = rd.varint();
   const hlc = rd.varint();
@@ -71,6 +88,8 @@ export function decodeStoreState(buf: Uint8Array): StoreState {
       seen.set(r, rd.varint());
     }
   }
+  const tombstones = version >= 3 ? rd.varint() : 0;
+  const frontier = version >= 3 ? readClock(rd) : Clock.empty();
   rd.end();
-  return { clock, digest, count, hlc, seen };
+  return { clock, digest, count, hlc, seen, tombstones, frontier };
 }

@@ -15,7 +15,7 @@ import type { DeltaEntry } from '../../src/core/delta.js';
 import { localWrite } from '../../src/core/key-state.js';
 import { fullAddrs } from '../../src/net/node.js';
 import { decodeStoreState, encodeStoreState } from '../../src/store/meta.js';
-import { stateHash } from '../../src/store/state-hash.js';
+import { xorState } from '../../src/store/state-hash.js';
 import type { Status } from '../../src/control/api.js';
 import { untilConnected, untilConverged, type TestDaemon } from '../helpers/daemons.js';
 import { digestOf, headsOf, tellLies, withHostile, type Story } from '../helpers/hostile.js';
@@ -57,7 +57,7 @@ async function loseKey(dataDir: string, key: string): Promise<void> {
     const k = Buffer.from(key);
     const state = Buffer.from(states.get(k)!);
     const s = decodeStoreState(meta.get('state')!);
-    s.digest.xor(stateHash(k, state));
+    xorState(s.digest, k, state);
     s.count--;
     for (const sib of decodeKeyState(state).sibs) dots.remove(Buffer.from(dotKey(replicaToBytes(sib.r), sib.c)));
     states.remove(k);

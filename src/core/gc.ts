@@ -1,0 +1,51 @@
+// Garbage collection decisions (pure; time and clocks come in as values). See docs/replication.md,
+// "Garbage collection".
+//
+// A tombstone, or a value past its expiry, may go once it is stable: every current member's clock
+// covers its dot, so every member's state already reflects it and no member can send the write
+// it superseded again. What the node has collected is summed up in its GC frontier (the stable
+// clock of its last collection, only ever growing): a remote sibling under the frontier that the
+// node does not hold was collected here (or superseded), and is not taken back.
+
+import { Clock } from './clock.js';
+import type { KeyState } from './key-state.js';
+
+/** Is this sibling garbage at `now`: a tombstone, or a value whose expiry has passed? */
+function isGarbage(s: KeyState['sibs'][number], now: number): boolean {
+  return s.value === null || (s.exp !== undefined && s.exp <= now);
+}
+
+/**
+ * A key's state after collecting its stable garbage: undefined when nothing goes, null when no
+ * sibling is left (the key goes), else the state with its context kept.
+ */
+export function collectKey(state: KeyState, stable: Clock, now: number): KeyState | null | undefined {
+  const keep = state.sibs.filter((s) => !(isGarbage(s, now) && stable.covers(s.r, s.c)));
+  if (keep.length === state.sibs.length) return undefined;
+  return keep.length === 0 ? null : { ctx: state.ctx, sibs: keep };
+}
+
+/**
+ * A remote state without the siblings this node collected: those under the GC frontier that the
+ * local state does not hold. The result may have no siblings (its context still supersedes).
+ */
+export function dropCollected(remote: KeyState, local: KeyState | undefined, frontier: Clock): KeyState {
+  const keep = remote.sibs.filter((s) => !frontier.covers(s.r, s.c) || (local?.sibs.some((x) => x.r === s.r && x.c === s.c) ?? false));
+  return keep.length === remote.sibs.length ? remote : { ctx: remote.ctx, sibs: keep };
+}
+
+/** The dots every one of these clocks (the node's own and its members' last ones) covers. */
+export function stableClock(own: Clock, members: Iterable<Clock>): Clock {
+  let stable = own;
+  for (const m of members) stable = stable.intersect(m);
+  return stable === own ? own.clone() : stable;
+}
+
+/**
+ * May a peer whose clock is `theirs` be sent deltas? Only if it knows every dot under this node's
+ * GC frontier: a delta's claim covers collected tombstones without carrying them, so a peer that
+ * missed one would keep the value it deleted. Returns how many frontier dots it lacks (0: it may).
+ */
+export function behindFrontier(theirs: Clock, frontier: Clock): number {
+  return frontier.difference(theirs).size();
+}
