@@ -61,6 +61,17 @@ export const ConfigSchema = z.strictObject({
     .int()
     .min(1000)
     .default(24 * 3600_000),
+  /** Time between garbage collections (tombstones and expired values every member has seen); 0: never collect. */
+  gcIntervalMs: z.number().int().min(0).max(3_600_000).default(10_000),
+  /**
+   * A member silent this long is declared gone: garbage collection stops waiting for it, and if it
+   * comes back with its old data it is refused until it re-bootstraps (Cassandra's gc_grace: 10 days).
+   */
+  gcGraceMs: z
+    .number()
+    .int()
+    .min(1000)
+    .default(10 * 24 * 3600_000),
   /** A sync stream that owes bytes and moved none this long is aborted (and one silent from the start closed). */
   transferIdleMs: z.number().int().min(1000).max(3_600_000).default(30_000),
   /** When not empty, only these PeerIds may connect. */

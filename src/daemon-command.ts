@@ -21,6 +21,8 @@ export function daemonCommand(): Command {
     .option('--identity <file>', 'private key file (default DATA_DIR/identity.key, created if missing)')
     .option('--control <path>', 'control socket (default DATA_DIR/control.sock)')
     .addOption(new Option('--durability <mode>', 'strict (synced before ack) or relaxed (synced within 1 s)').choices(['strict', 'relaxed']))
+    .option('--gc-interval <ms>', 'milliseconds between garbage collections of deletes and expired values every member has seen; 0: never (default 10000)', (v) => Number(v))
+    .option('--gc-grace <ms>', 'a member silent this long is declared gone: GC stops waiting for it, and it must re-bootstrap to come back (default 864000000, 10 days)', (v) => Number(v))
     .addHelpText(
       'after',
       `
@@ -54,6 +56,8 @@ created or written, or a listen address is in use; 1 anything else.
         identity: opts.identity as string | undefined,
         control: opts.control as string | undefined,
         durability: opts.durability as Config['durability'] | undefined,
+        gcIntervalMs: opts.gcInterval as number | undefined,
+        gcGraceMs: opts.gcGrace as number | undefined,
       });
       // A SIGINT or SIGTERM while the modules loaded stops the daemon before it starts (nothing is
       // created yet) rather than killing it with the default action (early-signals.ts).

@@ -29,6 +29,7 @@ import { checkBootstrap } from './sync/bootstrap-check.js';
 import { Healer } from './sync/healer.js';
 import { RepairError, repairNode, verifyNode } from './sync/integrity.js';
 import { Replicator } from './sync/replicator.js';
+import { Collector, loadMembers } from './sync/collector.js';
 import { checkConcern } from './control/concern-check.js';
 import { VERSION } from './version.js';
 
@@ -79,7 +80,10 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   if (ks.movedFrom !== null) {
     log.warn({ replicaId: ks.replicaId, previous: ks.movedFrom }, 'this store writes under a new replica id from now on (it had no signing key, or its counter neared the limit); its earlier writes keep their dots');
   }
+  const members = loadMembers(ks, log, Date.now());
   const replicator = new Replicator(node, ks, log, {
+    members,
+    gcGraceMs: config.gcGraceMs,
     mode: config.mode,
     gossipIntervalMs: config.gossipIntervalMs,
     fanout: config.fanout,
@@ -96,10 +100,30 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   let bootstrapper: Bootstrapper | undefined;
   let repairing = false;
   const startedAt = Date.now();
+  const collector = new Collector(ks, members, log, { intervalMs: config.gcIntervalMs, graceMs: config.gcGraceMs, paused: () => replicator.bootstrapping });
+  // Behind a peer's GC horizon: catch up by a full snapshot from it (the repair path, taking the
+  // peer's frontier), one at a time and at most once per peer a minute; or, when the peer declared
+  // this node gone, nothing: it must re-bootstrap, and status says so.
+  const catchUpAt = new Map<string, number>();
+  let refusedAsGone: { peer: string; since: number } | null = null;
+  replicator.onBehind = (peer, _gap, gone) => {
+    if (gone) {
+      refusedAsGone ??= { peer, since: Date.now() };
+      return;
+    }
+    if (repairing || replicator.bootstrapping || Date.now() - (catchUpAt.get(peer) ?? 0) < 60_000) return;
+    catchUpAt.set(peer, Date.now());
+    log.warn({ peer }, 'behind the peer\'s garbage-collection horizon: catching up by a full snapshot from it');
+    void api.repair(peer).catch((err: unknown) => log.warn({ peer, reason: (err as Error).message }, 'catching up by a full snapshot failed; it is tried again'));
+  };
   const status = (): Status => {
     const s = ks.summary();
     const alone = replicator.aloneSeconds(Date.now());
     const warnings = alone === null ? [] : [`no peer reachable for ${alone} s: writes on this node are not being replicated`];
+    if (refusedAsGone !== null) {
+      warnings.push(`refused by peer ${refusedAsGone.peer}: this node was out of touch for longer than gcGraceMs and lacks deletes collected since; stop it, move its data directory away and start it again to re-bootstrap`);
+    }
+    const g = ks.gcStats();
     return {
       peerId: node.peerId.toString(),
       replicaId: s.replicaId,
@@ -113,6 +137,15 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       transfer: { ...replicator.transfer },
       refused: { ...replicator.refused },
       divergence: healer.stats(),
+      tombstones: g.tombstones,
+      storeBytes: g.storeBytes,
+      gc: {
+        ...collector.status(),
+        frontier: g.frontier.size(),
+        withheldFrom: [...replicator.horizon.withheldFrom].map(([peer, gap]) => ({ peer, ...gap })),
+        behind: [...replicator.horizon.behind].map(([peer, gap]) => ({ peer, ...gap })),
+        refusedAsGone,
+      },
       ...(replicator.bootstrapping && bootstrapper !== undefined ? { bootstrap: { ...bootstrapper.progress } } : {}),
       warnings,
       version: VERSION,
@@ -199,6 +232,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       });
   }
   await replicator.start();
+  collector.start();
   if (bootstrapped === undefined) log.info({ keys: ks.summary().keys }, 'ready');
   return {
     api,
@@ -207,6 +241,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       bootstrapper?.stop();
       healer.stop();
       await control.close();
+      await collector.stop();
       await replicator.stop();
       await node.stop();
       await bootstrapped; // its last chunk commits before the store closes

@@ -40,10 +40,18 @@ export async function backupCreateCommand(o: Target & RepoOptions & { type: Back
   await client.status(); // no daemon: say so before a repository is created
   const repo = await Repo.openOrCreate(o.repo, await passphraseOf(o));
   const bar = progressBar(`backup ${o.type}`, 'keys');
+  let promoted: string | undefined;
   const m = await withBar(bar, () =>
-    createBackup({ repo, type: o.type, open: (since) => client.backupStream(since), onProgress: (p) => bar.update(p.entries, p.expected) }),
+    createBackup({
+      repo,
+      type: o.type,
+      open: (since) => client.backupStream(since),
+      onProgress: (p) => bar.update(p.entries, p.expected),
+      onPromoted: (why) => void (promoted = why),
+    }),
   );
-  await emit(io, o.json ? JSON.stringify(summary(m)) + '\n' : `created ${m.id}: ${m.entries} key states of ${m.keys} live keys, ${mb(m.rawBytes)} raw, ${mb(m.bytes)} stored\n`);
+  const note = promoted === undefined ? '' : `note: ${promoted}\n`;
+  await emit(io, o.json ? JSON.stringify({ ...summary(m), ...(promoted === undefined ? {} : { promoted }) }) + '\n' : `${note}created ${m.id}: ${m.entries} key states of ${m.keys} live keys, ${mb(m.rawBytes)} raw, ${mb(m.bytes)} stored\n`);
 }
 
 /** What `backup list --json` shows of a backup. */

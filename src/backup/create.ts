@@ -30,10 +30,25 @@ export interface CreateOptions {
   /** Opens the daemon's backup stream for an encoded clock (ControlClient.backupStream). */
   open: (since: Uint8Array) => Promise<Readable>;
   onProgress?: (p: CreateProgress) => void;
+  /** A partial backup was taken as a full one, and why. */
+  onPromoted?: (why: string) => void;
   now?: () => Date;
 }
 
+/** The daemon collected deletes the parent never saw: no change can carry them (see below). */
+class CollectedSinceParent extends Error {}
+
 export async function createBackup(o: CreateOptions): Promise<Manifest> {
+  try {
+    return await createOnce(o);
+  } catch (err) {
+    if (!(err instanceof CollectedSinceParent)) throw err;
+    o.onPromoted?.(err.message);
+    return createOnce({ ...o, type: 'full' });
+  }
+}
+
+async function createOnce(o: CreateOptions): Promise<Manifest> {
   const plan = planBackup(await o.repo.manifests(), o.type);
   // The parent's clock decides what this backup leaves out: a forged (raised) one would drop writes.
   if (plan.parent !== null) o.repo.authenticate(plan.parent);
@@ -68,6 +83,11 @@ export async function createBackup(o: CreateOptions): Promise<Manifest> {
         if (ended) throw new BackupError('the daemon sent data after the end of the backup stream');
         if (head === undefined) {
           head = decodeHead(frame);
+          // A delete the node collected after the parent was taken leaves no key state to send:
+          // restored, the chain would bring back the value it deleted. Only a full backup is right.
+          if (o.type !== 'full' && !since.coversClock(head.frontier)) {
+            throw new CollectedSinceParent(`the node collected deletes the parent backup (${plan.parent!.id}) had not seen, which a ${o.type} backup cannot carry; taken as a full backup instead`);
+          }
           // at most one key state per write the parent lacks (fewer when a key was written twice)
           progress.expected = o.type === 'full' ? head.keys : head.clock.difference(since).size();
           continue;
@@ -91,7 +111,7 @@ export async function createBackup(o: CreateOptions): Promise<Manifest> {
     await Promise.all(pending);
     const chunks = writer.written;
     const manifest = o.repo.sign({
-      format: 2,
+      format: 3,
       id: plan.id,
       seq: plan.seq,
       type: o.type,
@@ -114,7 +134,7 @@ export async function createBackup(o: CreateOptions): Promise<Manifest> {
   } catch (err) {
     body?.destroy();
     await writer.abort();
-    if (err instanceof ReplikvError) throw err;
+    if (err instanceof ReplikvError || err instanceof CollectedSinceParent) throw err;
     throw new BackupError(`the backup stream from the daemon broke off (${(err as Error).message}); nothing was stored`, { cause: err });
   }
 }

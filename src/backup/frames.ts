@@ -6,7 +6,7 @@
 // A chunk file is a run of the same DELTA frames, so the client stores frames without decoding them.
 
 import { Reader, Writer } from '../core/bytes.js';
-import type { Clock } from '../core/clock.js';
+import { Clock } from '../core/clock.js';
 import { readClock, writeClock } from '../core/codec.js';
 import type { DeltaChunk } from '../core/delta.js';
 import { readHeads } from '../core/head.js';
@@ -16,7 +16,8 @@ import { DecodeError } from '../errors.js';
 
 /** Clear of the sync protocol's message types, so a stream cannot be mistaken for one. */
 export const HEAD_TYPE = 0x80;
-const HEAD_VERSION = 1;
+/** 2 added the node's GC frontier (1 is still read, as a node that collected nothing). */
+const HEAD_VERSION = 2;
 /** Generous: a frame holds at most 1 MiB of states plus one value up to the node's limit. */
 export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
 
@@ -26,6 +27,8 @@ export interface StreamHead {
   digest: string;
   /** Live keys in the snapshot. */
   keys: number;
+  /** The node's GC frontier: the deletes it may have collected, which no change can carry any more. */
+  frontier: Clock;
 }
 
 export function encodeHead(h: StreamHead): Uint8Array {
@@ -35,6 +38,7 @@ export function encodeHead(h: StreamHead): Uint8Array {
   w.bytes(Buffer.from(h.digest, 'hex'));
   w.varint(h.keys);
   writeClock(w, h.clock);
+  writeClock(w, h.frontier);
   return w.finish();
 }
 
@@ -42,12 +46,13 @@ export function decodeHead(frame: Uint8Array): StreamHead {
   const rd = new Reader(frame, 'backup stream head');
   if (rd.u8() !== HEAD_TYPE) rd.fail('the stream does not start with a head frame');
   const version = rd.u8();
-  if (version !== HEAD_VERSION) rd.fail(`unknown backup stream version ${version}`);
+  if (version !== 1 && version !== HEAD_VERSION) rd.fail(`unknown backup stream version ${version}`);
   const digest = Buffer.from(rd.bytes(DIGEST_BYTES)).toString('hex');
   const keys = rd.varint();
   const clock = readClock(rd);
+  const frontier = version === 1 ? Clock.empty() : readClock(rd);
   rd.end();
-  return { clock, digest, keys };
+  return { clock, digest, keys, frontier };
 }
 
 export const encodeChunk = (chunk: DeltaChunk): Uint8Array => encodeEntries(MSG.delta, chunk);

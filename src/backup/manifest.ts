@@ -30,8 +30,11 @@ export const ChunkSchema = z.strictObject({
 
 export const ManifestSchema = z
   .strictObject({
-    /** 1: before manifests were authenticated (no mac, no parentMac); 2: both present. */
-    format: z.union([z.literal(1), z.literal(2)]),
+    /**
+     * 1: before manifests were authenticated (no mac, no parentMac); 2: both present; 3: as 2, with
+     * `digest` and `keys` as garbage collection counts them (lasting values only: state-hash.ts).
+     */
+    format: z.union([z.literal(1), z.literal(2), z.literal(3)]),
     id: Id,
     seq: z.number().int().min(1),
     type: z.enum(BACKUP_TYPES),

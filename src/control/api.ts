@@ -4,7 +4,9 @@
 import type { Clock, ClockJSON } from '../core/clock.js';
 import type { KeyspaceChanges, ReadResult, ScanResult, WriteOp, WriteResult } from '../store/keyspace.js';
 import type { BootstrapProgress } from '../sync/bootstrap.js';
+import type { GcStatus } from '../sync/collector.js';
 import type { DivergenceStats } from '../sync/divergence.js';
+import type { HorizonGap } from '../sync/member-clocks.js';
 import type { RepairReply, VerifyReport } from '../sync/integrity.js';
 
 export type { RepairReply, VerifyReport };
@@ -51,6 +53,21 @@ export interface Status {
    * automatically (docs/threat-model.md); `peers` differ at their last equal-clock comparison.
    */
   divergence?: DivergenceStats;
+  /** Tombstones (deletes) held, not yet collected. */
+  tombstones: number;
+  /** Bytes the store's tables hold (LMDB pages in use; freed pages are reused, so the file may be larger). */
+  storeBytes: number;
+  /** Garbage collection: what went, what holds it back, and the GC horizon with peers (docs/replication.md). */
+  gc: GcStatus & {
+    /** Dots under this node's GC frontier (what it may have collected). */
+    frontier: number;
+    /** Peers behind this node's horizon: sent no deltas (they must catch up by a snapshot, or re-bootstrap). */
+    withheldFrom: ({ peer: string } & HorizonGap)[];
+    /** Peers whose horizon this node is behind: it catches up by a full snapshot from them. */
+    behind: ({ peer: string } & HorizonGap)[];
+    /** A peer declared this node gone (out of touch for longer than gcGraceMs): it must re-bootstrap. */
+    refusedAsGone: { peer: string; since: number } | null;
+  };
   /** While state is "bootstrapping": keys and bytes received so far, rate (keys/s) and ETA. */
   bootstrap?: BootstrapProgress;
   /** Conditions an operator should know about, e.g. no peer reachable while this node holds data. */

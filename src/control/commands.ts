@@ -251,6 +251,9 @@ export function formatStatus(s: Status): string {
       ? []
       : [['bootstrap', `${s.bootstrap.keysReceived} of ${s.bootstrap.keysTotal ?? '?'} keys, ${(s.bootstrap.bytesReceived / 1e6).toFixed(1)} MB, ${Math.round(s.bootstrap.rate)} keys/s, ETA ${s.bootstrap.etaSeconds === null ? '?' : `${Math.ceil(s.bootstrap.etaSeconds)} s`}`]]),
     ['keys', String(s.keys)],
+    ...(s.tombstones === undefined ? [] : [['tombstones', String(s.tombstones)]]),
+    ...(s.storeBytes === undefined ? [] : [['store', `${(s.storeBytes / 1048576).toFixed(1)} MiB in use`]]),
+    ...(s.gc === undefined ? [] : [['gc', formatGc(s.gc)]]),
     ['digest', s.digest],
     ['peers', String(s.peers.length)],
     ...(s.refused !== undefined && s.refused.frames + s.refused.claimsCut > 0 ? [['refused', `${s.refused.frames} frames from peers, ${s.refused.claimsCut} claims cut`]] : []),
@@ -259,6 +262,17 @@ export function formatStatus(s: Status): string {
   ];
   const peers = s.peers.map((p) => ['', p.peerId, p.state, `behind ${p.behind}`]);
   return table(rows) + (peers.length > 0 ? table(peers) : '');
+}
+
+/** "collected 120 keys (130 siblings), held back by PEER (lacks 5) since 3s ago" */
+function formatGc(g: NonNullable<Status['gc']>): string {
+  if (!g.enabled) return 'off (gcIntervalMs 0)';
+  const parts = [`collected ${g.collected.keys} keys (${g.collected.siblings} siblings)`];
+  if (g.heldBackBy !== null) parts.push(`held back by ${g.heldBackBy.peer} (lacks ${g.heldBackBy.lacking}) since ${formatUptime((Date.now() - g.heldBackBy.since) / 1000)} ago`);
+  if (g.gone.length > 0) parts.push(`gone: ${g.gone.join(' ')}`);
+  if (g.withheldFrom.length > 0) parts.push(`behind this node's horizon: ${g.withheldFrom.map((w) => w.peer).join(' ')}`);
+  if (g.behind.length > 0) parts.push(`this node is behind: ${g.behind.map((w) => w.peer).join(' ')}`);
+  return parts.join('; ');
 }
 
 /** "none", or "detected 2, healed 1, last 5s ago, differing now: PEER" */

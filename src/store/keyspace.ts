@@ -85,6 +85,8 @@ export interface Summary {
   clock: Clock;
   digest: string;
   keys: number;
+  /** The GC frontier (meta.ts): what this store may have collected. */
+  frontier: Clock;
 }
 
 /** A consistent view of the whole keyspace (one read transaction), for bootstrap and backup. */
@@ -490,8 +492,10 @@ export class Keyspace {
     after: Uint8Array | undefined,
     upTo: Uint8Array | undefined,
     peerClock: Clock,
-    opts: { absentIsCollected?: boolean } = {},
+    opts: { collected?: Clock; absentIsCollected?: boolean } = {},
   ): Promise<{ replaced: number; removed: number }> {
+    // The writes the peer collected: under its GC frontier, or (absentIsCollected) anything its clock knows.
+    const collected = opts.collected ?? (opts.absentIsCollected === true ? peerClock : undefined);
     this.assertOpen();
     // Keys by their bytes as a latin1 string: the union of the peer's keys and this node's.
     const theirs = new Map<string, DeltaEntry>();
@@ -523,10 +527,11 @@ export class Keyspace {
           remoteState = dropCollected(remoteState, local, cs.next.frontier);
           if (remoteState.sibs.length === 0) remoteState = undefined;
         }
-        // Catching up past a peer's GC horizon: a key it lacks whose writes it knows was collected there.
+        // A key the peer lacks: its writes under the peer's GC frontier were collected there (a
+        // delete every member had seen) and go here too; the rest is kept, as absence proves nothing.
         const out =
-          remoteState === undefined && local !== undefined && opts.absentIsCollected === true
-            ? keepUnknown(local, peerClock)
+          remoteState === undefined && local !== undefined && collected !== undefined
+            ? keepUnknown(local, collected)
             : repairKey(local, remoteState, peerClock);
         if (out === undefined) {
           if (old === undefined) continue;
@@ -547,7 +552,7 @@ export class Keyspace {
    * Ends a repair: the node clock takes in the peer's snapshot clock, and digest and count are
    * recounted from every state, so damage to the stored totals is mended too.
    */
-  async finishRepair(peerClock: Clock): Promise<void> {
+  async finishRepair(peerClock: Clock, peerFrontier?: Clock): Promise<void> {
     checkClaim(peerClock, this.remoteLimits(false), "the repair source's clock");
     this.assertOpen();
     const snap = this.backend.openSnapshot();
@@ -561,6 +566,7 @@ export class Keyspace {
     }
     await this.transact((cs) => {
       cs.next.clock.merge(this.evidenced(peerClock, cs));
+      if (peerFrontier !== undefined) adoptFrontier(cs, peerFrontier);
       this.saveHeads(cs);
       // Writes committed since the snapshot changed digest and count incrementally; the recount
       // takes their place as the base (an XOR digest carries the difference over exactly).
@@ -646,7 +652,17 @@ export class Keyspace {
   summary(): Summary {
     this.assertOpen();
     const s = this.loadState();
-    return { replicaId: this.replicaId, clock: s.clock, digest: s.digest.hex(), keys: s.count };
+    return { replicaId: this.replicaId, clock: s.clock, digest: s.digest.hex(), keys: s.count, frontier: s.frontier };
+  }
+
+  /**
+   * After taking in a peer's whole snapshot (bootstrap): the peer collected the writes under its
+   * frontier, so the snapshot lacks them, and they must not come back here either.
+   */
+  async adoptFrontier(peerFrontier: Clock): Promise<void> {
+    this.assertOpen();
+    if (peerFrontier.isEmpty()) return;
+    await this.transact((cs) => adoptFrontier(cs, peerFrontier));
   }
 
   /** What garbage collection is working with: tombstones held, the GC frontier, bytes in use. */
@@ -852,7 +868,7 @@ export class Keyspace {
     this.assertOpen();
     const snap = this.backend.openSnapshot();
     const s = decodeStoreState(snap.getMeta(META_STATE)!);
-    return { snap, summary: { clock: s.clock, digest: s.digest.hex(), keys: s.count } };
+    return { snap, summary: { clock: s.clock, digest: s.digest.hex(), keys: s.count, frontier: s.frontier } };
   }
 
   private loadKey(key: Uint8Array): KeyState | undefined {
@@ -919,9 +935,15 @@ function deltaSource(snap: Snapshot, clock: Clock): DeltaSource {
   return { clock, dotsAfter: (r, after) => snap.dotsAfter(r, after), state: (k) => snap.getState(k) };
 }
 
-/** A key's local writes that a peer's clock does not know (those it knows and lacks were collected there); undefined if none. */
-function keepUnknown(local: KeyState, peerClock: Clock): KeyState | undefined {
-  const sibs = local.sibs.filter((x) => !peerClock.covers(x.r, x.c));
+/** The frontier takes in a peer's, as far as this store's clock goes (it cannot have collected more than it knows). */
+function adoptFrontier(cs: ChangeSet, peerFrontier: Clock): void {
+  const add = peerFrontier.intersect(cs.next.clock);
+  if (!cs.next.frontier.coversClock(add)) cs.next.frontier = cs.next.frontier.clone().merge(add);
+}
+
+/** A key's local writes outside what a peer collected; undefined if none is left. */
+function keepUnknown(local: KeyState, collected: Clock): KeyState | undefined {
+  const sibs = local.sibs.filter((x) => !collected.covers(x.r, x.c));
   if (sibs.length === local.sibs.length) return local;
   return sibs.length === 0 ? undefined : { ctx: local.ctx, sibs };
 }

@@ -13,7 +13,7 @@ export interface RepairReport {
   received: number;
   /** Local states replaced (damaged, stale or missing here). */
   replaced: number;
-  /** Local keys removed: unreadable here, and the peer has no state for them (readable keys the peer lacks are kept). */
+  /** Local keys removed: unreadable here and the peer has no state for them, or collected by the peer (under its GC frontier). */
   removed: number;
   /** The stored digest before (a recount would only repeat the one at the end). */
   digestBefore: string;
@@ -25,7 +25,10 @@ export async function repairFromSnapshot(
   peerClock: Clock,
   chunks: AsyncIterable<readonly DeltaEntry[]> | Iterable<readonly DeltaEntry[]>,
   heads: readonly Head[] = [],
+  /** The peer's GC frontier: a key it lacks whose writes fall under it was collected there, and goes here too. */
+  peerFrontier?: Clock,
 ): Promise<RepairReport> {
+  const opts = peerFrontier === undefined ? {} : { collected: peerFrontier };
   ks.learnHeads(heads); // the peer's states are held to its heads like any delta's
   const report: RepairReport = { received: 0, replaced: 0, removed: 0, digestBefore: ks.summary().digest, digestAfter: '' };
   let after: Uint8Array | undefined;
@@ -36,12 +39,12 @@ export async function repairFromSnapshot(
   for await (const entries of chunks) {
     if (entries.length === 0) continue;
     const upTo = entries[entries.length - 1]!.key;
-    add(await ks.repairRange(entries, after, upTo, peerClock));
+    add(await ks.repairRange(entries, after, upTo, peerClock, opts));
     report.received += entries.length;
     after = upTo;
   }
-  add(await ks.repairRange([], after, undefined, peerClock)); // local keys after the peer's last
-  await ks.finishRepair(peerClock);
+  add(await ks.repairRange([], after, undefined, peerClock, opts)); // local keys after the peer's last
+  await ks.finishRepair(peerClock, peerFrontier);
   report.digestAfter = ks.summary().digest;
   return report;
 }

@@ -237,6 +237,7 @@ export class Bootstrapper {
     const done: BootstrapRecord = { ...this.record, done: true, claim };
     const applied = await this.ks.applyDelta({ entries: [], claim, heads: snap.heads }, { meta: { name: META_BOOTSTRAP, value: encodeBootstrapRecord(done) } });
     this.replicator.noteCut(peer, applied); // a snapshot clock beyond what its states show: the rest comes by sync
+    await this.ks.adoptFrontier(snap.frontier.intersect(claim)); // what the peer collected stays collected here
     this.record = done;
     this.source = peer;
     this.log.info({ peer, keys: this.record.keys, bytes: this.record.bytes }, 'bootstrap complete');

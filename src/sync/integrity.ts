@@ -96,7 +96,7 @@ export async function repairNode(ks: Keyspace, replicator: Replicator, peer?: st
       continue;
     }
     try {
-      return { peer: p, ...(await repairFromSnapshot(ks, snap.clock, snap.chunks, snap.heads)) };
+      return { peer: p, ...(await repairFromSnapshot(ks, snap.clock, snap.chunks, snap.heads, snap.frontier)) };
     } catch (err) {
       // What was applied stays applied (each range is a complete repair of those keys); run again.
       throw new RepairError(`repair from ${p} stopped: ${(err as Error).message}; run it again`, { cause: err });

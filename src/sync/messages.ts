@@ -3,7 +3,7 @@
 // DecodeError; nothing else reaches the store.
 
 import { Reader, Writer } from '../core/bytes.js';
-import type { Clock } from '../core/clock.js';
+import { Clock } from '../core/clock.js';
 import { readClock, writeClock } from '../core/codec.js';
 import type { DeltaChunk, DeltaEntry } from '../core/delta.js';
 import { DIGEST_BYTES } from '../core/digest.js';
@@ -11,11 +11,11 @@ import { readHeads, writeHead, type Head } from '../core/head.js';
 import { MAX_KEY_BYTES } from '../core/validate.js';
 
 // 2.0.0: chunks and snapshots carry signed heads (core/head.ts); a 1.x node cannot vouch for its counters.
-export const SYNC_PROTOCOL = '/replikv/sync/2.0.0';
+export const SYNC_PROTOCOL = '/replikv/sync/3.0.0';
 
 export const MSG = { digest: 1, delta: 2, end: 3, push: 4, ack: 5, snapRequest: 6, snapBegin: 7, snapChunk: 8, snapEnd: 9, busy: 10, verify: 11 } as const;
 
-const DIGEST_VERSION = 2;
+const DIGEST_VERSION = 3;
 const MAX_PEER_ADDRS = 1024;
 export const MAX_FORGOTTEN = 1024;
 const MAX_PEER_ID_BYTES = 128;
@@ -35,6 +35,8 @@ export interface DigestMessage {
   peers: string[];
   /** PeerIds forgotten by an operator (`replikv forget`): drop them, do not re-learn them. */
   forgotten: string[];
+  /** The sender's GC frontier (core/gc.ts): a receiver whose clock lacks part of it gets no deltas from it. */
+  frontier: Clock;
 }
 
 /** Answer of a node that is bootstrapping or repairing: no exchange now. */
@@ -72,6 +74,8 @@ export interface SnapBeginMessage {
   keys: number;
   /** Every head the sender keeps: what the receiver needs to believe the snapshot's counters. */
   heads: Head[];
+  /** The sender's GC frontier at the snapshot: its writes were collected there, so the snapshot lacks them. */
+  frontier: Clock;
 }
 
 export interface SnapChunkMessage {
@@ -92,7 +96,8 @@ export type Message =
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const utf8enc = new TextEncoder();
 
-export function encodeDigest(m: Omit<DigestMessage, 'type'>): Uint8Array {
+/** A DIGEST; `frontier` defaults to empty (a node that collected nothing). */
+export function encodeDigest(m: Omit<DigestMessage, 'type' | 'frontier'> & { frontier?: Clock }): Uint8Array {
   const w = new Writer(128);
   w.u8(MSG.digest);
   w.u8(DIGEST_VERSION);
@@ -103,6 +108,7 @@ export function encodeDigest(m: Omit<DigestMessage, 'type'>): Uint8Array {
   for (const a of m.peers) w.chunk(utf8enc.encode(a));
   w.varint(m.forgotten.length);
   for (const id of m.forgotten) w.chunk(utf8enc.encode(id));
+  writeClock(w, m.frontier ?? Clock.empty());
   return w.finish();
 }
 
@@ -141,12 +147,13 @@ export function encodeSnapRequest(after: Uint8Array): Uint8Array {
   return w.finish();
 }
 
-export function encodeSnapBegin(clock: Clock, keys: number, heads: readonly Head[]): Uint8Array {
+export function encodeSnapBegin(clock: Clock, keys: number, heads: readonly Head[], frontier = Clock.empty()): Uint8Array {
   const w = new Writer(64 + heads.length * 120);
   w.u8(MSG.snapBegin);
   writeClock(w, clock);
   w.varint(keys);
   writeHeadList(w, heads);
+  writeClock(w, frontier);
   return w.finish();
 }
 
@@ -221,8 +228,9 @@ export function decodeMessage(frame: Uint8Array): Message {
       if (f > MAX_FORGOTTEN) rd.fail(`${f} forgotten peers exceed the limit ${MAX_FORGOTTEN}`);
       const forgotten: string[] = [];
       for (let i = 0; i < f; i++) forgotten.push(readText(rd, MAX_PEER_ID_BYTES, 'forgotten PeerId'));
+      const frontier = readClock(rd);
       rd.end();
-      return { type, replicaId, digest, clock, peers, forgotten };
+      return { type, replicaId, digest, clock, peers, forgotten, frontier };
     }
     case MSG.delta:
     case MSG.push: {
@@ -253,8 +261,9 @@ export function decodeMessage(frame: Uint8Array): Message {
       const clock = readClock(rd);
       const keys = rd.varint();
       const heads = readHeads(rd, MAX_SNAPSHOT_HEADS);
+      const frontier = readClock(rd);
       rd.end();
-      return { type, clock, keys, heads };
+      return { type, clock, keys, heads, frontier };
     }
     case MSG.snapChunk: {
       const entries = readEntries(rd);

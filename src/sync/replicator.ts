@@ -41,6 +41,8 @@ import {
 import { ExchangeLedger } from './exchange-ledger.js';
 import { bytesMoved, checkStall, type StallState } from './stall.js';
 import { WriteConcern } from './write-concern.js';
+import { behindFrontier } from '../core/gc.js';
+import { MemberClocks, type HorizonGap } from './member-clocks.js';
 
 /** A peer's snapshot being streamed: what it reflects, its live key count, and its chunks in key order. */
 export interface SnapshotStream {
@@ -48,6 +50,8 @@ export interface SnapshotStream {
   keys: number;
   /** The heads that vouch for the snapshot's counters. */
   heads: Head[];
+  /** The peer's GC frontier: the writes it collected, which the snapshot therefore lacks. */
+  frontier: Clock;
   chunks: AsyncGenerator<DeltaEntry[]>;
 }
 
@@ -68,7 +72,12 @@ export interface ReplicatorOptions {
    * no first message for this long is closed. Default TRANSFER_IDLE_MS.
    */
   transferIdleMs?: number;
+  /** The last clock of each member, for garbage collection (kept by the collector); a new table if absent. */
+  members?: MemberClocks;
+  /** A member silent this long is gone (member-clocks.ts); for the log line that refuses it. */
+  gcGraceMs?: number;
 }
+
 
 /** A peer broke the protocol; its stream is closed, the daemon goes on. */
 export class ProtocolError extends ReplikvError {
@@ -127,6 +136,19 @@ export class Replicator {
    * around it (the one it sent; before and after a VERIFY): divergence detection (healer.ts).
    */
   onPeerDigest?: (peer: string, ours: readonly Summary[], theirs: DigestMessage, via: 'exchange' | 'verify') => void;
+  /** The last clock heard from each member: what garbage collection waits for (member-clocks.ts). */
+  readonly members: MemberClocks;
+  /** Peers behind this node's GC horizon (sent no deltas), and peers this node is behind (sends none). */
+  readonly horizon = { withheldFrom: new Map<string, HorizonGap>(), behind: new Map<string, HorizonGap>() };
+  /**
+   * This node is behind a peer's GC horizon: it must catch up by a full snapshot, or, when `gone`
+   * (the two were apart for longer than gcGraceMs, so the peer declared it gone), re-bootstrap.
+   */
+  onBehind?: (peer: string, gap: HorizonGap, gone: boolean) => void;
+  /** Peers this node was apart from for longer than gcGraceMs when they had collected past it. */
+  private readonly goneTo = new Set<string>();
+  /** When the peer whose digest is being handled was heard before it (wall time), for goneTo. */
+  private lastContact: number | undefined;
 
   constructor(
     private readonly node: Libp2p,
@@ -142,6 +164,7 @@ export class Replicator {
     );
     this.limits = opts.deltaLimits ?? DEFAULT_DELTA_LIMITS;
     this.idleMs = opts.transferIdleMs ?? TRANSFER_IDLE_MS;
+    this.members = opts.members ?? new MemberClocks();
   }
 
   async start(): Promise<void> {
@@ -214,6 +237,7 @@ export class Replicator {
     const forgotten = this.membership.forget(peer, Date.now());
     if (forgotten) {
       this.holds.delete(peer);
+      this.members.forget(peer); // garbage collection no longer waits for it
       await this.node.hangUp(peerIdFromString(peer)).catch(() => {});
       await this.saveForgotten();
     }
@@ -371,7 +395,7 @@ export class Replicator {
       if (theirs.type === MSG.busy) return await writer.close(); // the peer is bootstrapping; try again next round
       if (theirs.type !== MSG.digest) throw new ProtocolError(`expected DIGEST, got message type ${theirs.type}`);
       this.onPeerDigest?.(peer, [ours], theirs, 'exchange');
-      await this.exchange(peer, theirs, frames, writer);
+      await this.exchange(peer, ours, theirs, frames, writer);
     } catch (err) {
       if (!this.stopped) {
         this.countRefusal(err);
@@ -390,13 +414,15 @@ export class Replicator {
    */
   private async exchange(
     peer: string,
+    ours: Summary,
     theirs: DigestMessage,
     frames: AsyncGenerator<Uint8Array>,
     writer: FrameWriter,
   ): Promise<void> {
     this.heardDigest(peer, theirs);
+    const withhold = this.checkHorizon(peer, ours, theirs);
     const ledger = new ExchangeLedger();
-    await Promise.all([this.sendDelta(peer, writer, theirs, ledger), this.receiveDelta(peer, frames, ledger)]);
+    await Promise.all([this.sendDelta(peer, writer, theirs, ledger, withhold), this.receiveDelta(peer, frames, ledger)]);
     // Every DELTA of theirs is applied. Sent after our END: a node that predates ACK(0) no longer reads.
     await writer.write(EXCHANGE_ACK_MESSAGE);
     await writer.close();
@@ -410,10 +436,52 @@ export class Replicator {
     if (!held.isEmpty()) this.learnHeld(peer, held);
   }
 
-  private async sendDelta(peer: string, writer: FrameWriter, theirs: DigestMessage, ledger: ExchangeLedger): Promise<void> {
-    for (const chunk of this.ks.delta(this.deltaBase(peer, theirs.clock), this.limits)) {
-      ledger.sent(chunk.claim);
-      await writer.write(encodeEntries(MSG.delta, chunk));
+  /**
+   * The GC horizon, both ways (core/gc.ts, behindFrontier). A peer whose clock lacks part of this
+   * node's frontier gets no delta: the claim would cover deletes collected here without carrying
+   * them, and it would keep the values they deleted. A peer whose frontier this node lacks will
+   * send none; this node must catch up by a full snapshot (onBehind). True: withhold deltas.
+   */
+  private checkHorizon(peer: string, ours: Summary, theirs: DigestMessage): boolean {
+    const now = Date.now();
+    const behind = behindFrontier(ours.clock, theirs.frontier);
+    if (behind > 0) {
+      const gap = { lacking: behind, at: now };
+      this.horizon.behind.set(peer, gap);
+      const grace = this.opts.gcGraceMs;
+      if (grace !== undefined && this.lastContact !== undefined && now - this.lastContact > grace) this.goneTo.add(peer);
+      const gone = this.goneTo.has(peer);
+      if (gone) {
+        this.warn(`${peer}|behind`, { peer, lacking: behind }, 'this node was out of touch with the peer for longer than gcGraceMs and lacks deletes it has collected since: it is refused; stop it, move its data directory away and start it again to re-bootstrap');
+      } else {
+        this.warn(`${peer}|behind`, { peer, lacking: behind }, 'this node is behind the peer\'s garbage-collection horizon (it lacks deletes the peer has collected): the peer sends it no deltas until it catches up by a full snapshot');
+      }
+      this.onBehind?.(peer, gap, gone);
+    } else {
+      this.goneTo.delete(peer);
+      this.horizon.behind.delete(peer);
+    }
+    const lacking = behindFrontier(theirs.clock, ours.frontier);
+    if (lacking === 0) {
+      this.horizon.withheldFrom.delete(peer);
+      return false;
+    }
+    this.horizon.withheldFrom.set(peer, { lacking, at: now });
+    const grace = this.opts.gcGraceMs;
+    if (grace !== undefined && this.members.isGone(peer, now, grace)) {
+      this.warn(`${peer}|horizon`, { peer, lacking }, 'refusing deltas to a peer that was silent for longer than gcGraceMs and came back with its old data: it lacks deletes collected since; it must re-bootstrap with a fresh data directory');
+    } else {
+      this.warn(`${peer}|horizon`, { peer, lacking }, 'withholding deltas from a peer behind this node\'s garbage-collection horizon (it lacks deletes collected here); it must catch up by a full snapshot');
+    }
+    return true;
+  }
+
+  private async sendDelta(peer: string, writer: FrameWriter, theirs: DigestMessage, ledger: ExchangeLedger, withhold: boolean): Promise<void> {
+    if (!withhold) {
+      for (const chunk of this.ks.delta(this.deltaBase(peer, theirs.clock), this.limits)) {
+        ledger.sent(chunk.claim);
+        await writer.write(encodeEntries(MSG.delta, chunk));
+      }
     }
     ledger.sentEnd();
     await writer.write(END_MESSAGE);
@@ -495,7 +563,7 @@ export class Replicator {
         const ours = this.ks.summary();
         await writer.write(this.digestFor(peer, ours));
         this.onPeerDigest?.(peer, [ours], m, 'exchange');
-        await this.exchange(peer, m, frames, writer);
+        await this.exchange(peer, ours, m, frames, writer);
         return;
       }
       if (m.type !== MSG.push) throw new ProtocolError(`a stream must start with DIGEST or PUSH, not message type ${m.type}`);
@@ -533,7 +601,7 @@ export class Replicator {
     const snap = this.ks.snapshot();
     let served = false;
     try {
-      await writer.write(encodeSnapBegin(snap.clock, snap.keys, snap.heads));
+      await writer.write(encodeSnapBegin(snap.clock, snap.keys, snap.heads, snap.frontier));
       const after = req.after.length > 0 ? Buffer.from(req.after) : undefined;
       // writer.write waits while the requester is behind
       for (const chunk of chunkEntries(snap.entries(after), this.limits)) await writer.write(encodeSnapChunk(chunk.entries));
@@ -692,7 +760,7 @@ export class Replicator {
 
   private ownDigest(peers: string[], s: Summary = this.ks.summary()): Uint8Array {
     const forgotten = this.membership.forgottenPeers().slice(-MAX_FORGOTTEN).map(([id]) => id);
-    return encodeDigest({ replicaId: s.replicaId, digest: hexBytes(s.digest), clock: s.clock, peers, forgotten });
+    return encodeDigest({ replicaId: s.replicaId, digest: hexBytes(s.digest), clock: s.clock, peers, forgotten, frontier: s.frontier });
   }
 
   /** BUSY, saying whether this node holds any data yet (a bootstrapping node looks for one that does). */
@@ -746,7 +814,7 @@ export class Replicator {
           done();
         }
       };
-      return { clock: begin.clock, keys: begin.keys, heads: begin.heads, chunks: chunks() };
+      return { clock: begin.clock, keys: begin.keys, heads: begin.heads, frontier: begin.frontier, chunks: chunks() };
     } catch (err) {
       done();
       stream.abort(err as Error);
@@ -788,7 +856,11 @@ export class Replicator {
       this.holds.delete(peer);
       this.log.info({ peer, replicaId: d.replicaId, previous }, 'peer came back as a new replica');
     }
+    const wasGone = this.opts.gcGraceMs !== undefined && this.members.isGone(peer, Date.now(), this.opts.gcGraceMs);
+    this.lastContact = this.members.contactAt(peer);
     this.membership.heard(peer, Date.now(), { replicaId: d.replicaId, clock: d.clock });
+    // A member declared gone that still lacks what was collected stays out until it re-bootstraps.
+    if (!wasGone || behindFrontier(d.clock, this.ks.summary().frontier) === 0) this.members.heard(peer, d.replicaId, d.clock, Date.now());
     this.learnPeers(peer, d);
   }
 
@@ -813,6 +885,7 @@ export class Replicator {
       this.membership.forget(id, now);
       forgot = true;
       this.holds.delete(id);
+      this.members.forget(id);
       this.log.info({ peer: id, from }, 'peer forgotten (told by another node)');
     }
     if (forgot) void this.saveForgotten().catch((err: unknown) => this.log.warn({ reason: (err as Error).message }, 'cannot save the forgotten peers'));

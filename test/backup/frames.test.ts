@@ -29,11 +29,14 @@ describe('backup frames', () => {
 
   it('round-trips the head', () => {
     fc.assert(
-      fc.property(dotSet, fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.nat(), (dots, digest, keys) => {
+      fc.property(dotSet, dotSet, fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.nat(), (dots, collected, digest, keys) => {
         const clock = Clock.empty();
         for (const [r, c] of dots) clock.add(r, c);
-        const h = decodeHead(encodeHead({ clock, digest: Buffer.from(digest).toString('hex'), keys }));
+        const frontier = Clock.empty();
+        for (const [r, c] of collected) frontier.add(r, c);
+        const h = decodeHead(encodeHead({ clock, digest: Buffer.from(digest).toString('hex'), keys, frontier }));
         expect(h.clock.toJSON()).toEqual(clock.toJSON());
+        expect(h.frontier.toJSON()).toEqual(frontier.toJSON());
         expect(h.digest).toBe(Buffer.from(digest).toString('hex'));
         expect(h.keys).toBe(keys);
       }),

@@ -13,6 +13,7 @@ import { readSwarmKeyFile } from '../../src/net/swarm-key.js';
 import { Keyspace } from '../../src/store/keyspace.js';
 import { MemoryBackend } from '../../src/store/memory-backend.js';
 import { built, run } from '../helpers/process.js';
+import { IDLE_GC } from '../helpers/status.js';
 
 const CLI = built('src/cli.ts');
 const PEERS: PeerInfo[] = [
@@ -47,7 +48,7 @@ async function node() {
       digest: s.digest,
       clock: s.clock.toJSON(),
       peers: PEERS.map(({ peerId, state, behind }) => ({ peerId, state, behind })),
-      transfer: { bytesReceived: 0, bytesSent: 0, keysReceived: 0 }, refused: { frames: 0, claimsCut: 0 },
+      transfer: { bytesReceived: 0, bytesSent: 0, keysReceived: 0 }, refused: { frames: 0, claimsCut: 0 }, ...IDLE_GC,
       warnings: [],
       version: '0.0.0-test',
       uptimeSeconds: 42,

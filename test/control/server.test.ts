@@ -15,6 +15,7 @@ import { StoreError } from '../../src/errors.js';
 import { Keyspace, type WriteOp } from '../../src/store/keyspace.js';
 import { MemoryBackend } from '../../src/store/memory-backend.js';
 import { until } from '../helpers/process.js';
+import { IDLE_GC } from '../helpers/status.js';
 
 const MAX_VALUE = 4096;
 const PEERS: PeerInfo[] = [
@@ -66,7 +67,7 @@ function adapter(ks: Keyspace) {
         digest: s.digest,
         clock: s.clock.toJSON(),
         peers: PEERS.map(({ peerId, state, behind }) => ({ peerId, state, behind })),
-        transfer: { bytesReceived: 0, bytesSent: 0, keysReceived: 0 }, refused: { frames: 0, claimsCut: 0 },
+        transfer: { bytesReceived: 0, bytesSent: 0, keysReceived: 0 }, refused: { frames: 0, claimsCut: 0 }, ...IDLE_GC,
         warnings: [],
         version: '0.0.0-test',
         uptimeSeconds: 42,

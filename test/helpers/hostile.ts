@@ -39,7 +39,7 @@ export async function hostilePeer(fleet: Fleet): Promise<Network> {
 /** What a lying member answers: every message is built when asked, so a test can change its story. */
 export interface Story {
   /** The DIGEST it answers an exchange or a VERIFY with; `theirs` is the asker's clock when it sent one. */
-  digest(theirs: Clock | null): Omit<DigestMessage, 'type'>;
+  digest(theirs: Clock | null): Parameters<typeof encodeDigest>[0];
   /** The snapshot it serves: the clock, key count and heads of SNAP_BEGIN, then the chunks. */
   snapshot(): { clock: Clock; keys: number; chunks: DeltaEntry[][]; heads?: Head[] };
 }

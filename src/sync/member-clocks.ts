@@ -1,0 +1,146 @@
+// The last clock heard from each member, for garbage collection (pure bookkeeping; time passed in).
+//
+// A tombstone may go once every current member's clock covers it (core/gc.ts). A member is a peer
+// this node has heard a digest from; it stops counting when forgotten (`replikv forget`) or when
+// silent for longer than gcGraceMs: it is then declared gone, GC no longer waits for it, and it is
+// refused if it comes back with its old data (its clock will lack what was collected meanwhile).
+// The table is persisted (encode/decode): a restarted node must not believe it has no members and
+// collect what a member that was down has not seen.
+
+import { Reader, Writer } from '../core/bytes.js';
+import { Clock } from '../core/clock.js';
+import { readClock, writeClock } from '../core/codec.js';
+import { stableClock } from '../core/gc.js';
+
+/** Members kept at most; the longest silent gives way (a member minting PeerIds must not grow this). */
+export const MAX_MEMBERS = 1024;
+
+interface Member {
+  replicaId: string;
+  clock: Clock;
+  /** When its last digest was heard (ms), less this node's own downtime: its silence, for GC. */
+  heardAt: number;
+  /** When its last digest was heard (ms), wall time: how long the two have been apart. */
+  contactAt: number;
+}
+
+/** Who holds garbage collection back: the member whose last clock lacks the most of this node's. */
+export interface HeldBack {
+  peer: string;
+  /** Dots this node knows that the member's last clock lacks. */
+  lacking: number;
+  /** When that clock was heard (ms): the member has not been heard with a newer one since. */
+  since: number;
+}
+
+/** A peer this node withholds deltas from, or one that withholds them from this node (GC horizon). */
+export interface HorizonGap {
+  /** Dots of the GC frontier the one behind lacks. */
+  lacking: number;
+  /** When it was last seen (ms since the epoch). */
+  at: number;
+}
+
+export interface Stability {
+  stable: Clock;
+  heldBackBy: HeldBack | null;
+  /** Members counted. */
+  members: number;
+  /** Members silent for longer than the grace period (not counted, refused if they return with old data). */
+  gone: string[];
+}
+
+export class MemberClocks {
+  private readonly m = new Map<string, Member>();
+
+  /** A digest from `peer` (its replica id and clock) at `now`. */
+  heard(peer: string, replicaId: string, clock: Clock, now: number): void {
+    if (!this.m.has(peer) && this.m.size >= MAX_MEMBERS) this.evictOldest();
+    this.m.set(peer, { replicaId, clock, heardAt: now, contactAt: now });
+  }
+
+  /** When this node last heard the member (wall time, ms; undefined for none). */
+  contactAt(peer: string): number | undefined {
+    return this.m.get(peer)?.contactAt;
+  }
+
+  forget(peer: string): boolean {
+    return this.m.delete(peer);
+  }
+
+  /** When the member was last heard (ms), or undefined for a peer that is no member. */
+  heardAt(peer: string): number | undefined {
+    return this.m.get(peer)?.heardAt;
+  }
+
+  /** Has this member been silent for longer than `graceMs`? */
+  isGone(peer: string, now: number, graceMs: number): boolean {
+    const m = this.m.get(peer);
+    return m !== undefined && now - m.heardAt > graceMs;
+  }
+
+  /** The stable clock: `own` less what any member heard within `graceMs` lacks. */
+  stability(own: Clock, now: number, graceMs: number): Stability {
+    const counted: Clock[] = [];
+    const gone: string[] = [];
+    let heldBackBy: HeldBack | null = null;
+    for (const [peer, m] of this.m) {
+      if (now - m.heardAt > graceMs) {
+        gone.push(peer);
+        continue;
+      }
+      counted.push(m.clock);
+      const lacking = own.difference(m.clock).size();
+      if (lacking > 0 && (heldBackBy === null || lacking > heldBackBy.lacking)) heldBackBy = { peer, lacking, since: m.heardAt };
+    }
+    return { stable: stableClock(own, counted), heldBackBy, members: counted.length, gone };
+  }
+
+  /** Ages every member by `ms` less (this node was down that long: its downtime is nobody's silence). */
+  shift(ms: number): void {
+    for (const m of this.m.values()) m.heardAt += ms;
+  }
+
+  /** How long ago (ms) the oldest clock still counted was heard; null with no member counted. */
+  oldestHeard(now: number, graceMs: number): number | null {
+    let oldest: number | null = null;
+    for (const m of this.m.values()) if (now - m.heardAt <= graceMs && (oldest === null || m.heardAt < oldest)) oldest = m.heardAt;
+    return oldest === null ? null : now - oldest;
+  }
+
+  encode(): Uint8Array {
+    const w = new Writer(256);
+    w.varint(this.m.size);
+    for (const [peer, m] of this.m) {
+      w.chunk(Buffer.from(peer, 'utf8'));
+      w.bytes(Buffer.from(m.replicaId, 'hex'));
+      w.varint(m.heardAt);
+      w.varint(m.contactAt);
+      writeClock(w, m.clock);
+    }
+    return w.finish();
+  }
+
+  /** The table as encoded; throws DecodeError on damage (the caller starts empty and says so). */
+  static decode(buf: Uint8Array): MemberClocks {
+    const rd = new Reader(buf, 'member clocks record');
+    const out = new MemberClocks();
+    const n = rd.varint();
+    if (n > MAX_MEMBERS) rd.fail(`${n} members exceed the limit ${MAX_MEMBERS}`);
+    for (let i = 0; i < n; i++) {
+      const peer = Buffer.from(rd.chunk(256)).toString('utf8');
+      const replicaId = rd.hex16();
+      const heardAt = rd.varint();
+      const contactAt = rd.varint();
+      out.m.set(peer, { replicaId, heardAt, contactAt, clock: readClock(rd) });
+    }
+    rd.end();
+    return out;
+  }
+
+  private evictOldest(): void {
+    let oldest: [string, number] | undefined;
+    for (const [peer, m] of this.m) if (oldest === undefined || m.heardAt < oldest[1]) oldest = [peer, m.heardAt];
+    if (oldest !== undefined) this.m.delete(oldest[0]);
+  }
+}
