@@ -29,7 +29,7 @@ import { checkBootstrap } from './sync/bootstrap-check.js';
 import { Healer } from './sync/healer.js';
 import { RepairError, repairNode, verifyNode } from './sync/integrity.js';
 import { Replicator } from './sync/replicator.js';
-import { Collector, loadMembers } from './sync/collector.js';
+import { BACKUP_MEMBER, Collector, loadMembers } from './sync/collector.js';
 import { checkConcern } from './control/concern-check.js';
 import { VERSION } from './version.js';
 
@@ -179,7 +179,13 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
         repairing = replicator.bootstrapping = healer.paused = false;
       }
     },
-    changes: (since) => ks.changes(since),
+    changes: (since) => {
+      const view = ks.changes(since);
+      // The backup counts as a member: what it lacks is not collected, so the next partial backup
+      // can carry every delete made after it (for gcGraceMs; collector.ts).
+      members.heard(BACKUP_MEMBER, ks.replicaId, view.clock, Date.now());
+      return view;
+    },
     forget: async (peer, force) => {
       const r = await replicator.forget(peer, force);
       if (r.forgotten) log.info({ peer, known: r.known }, 'peer forgotten by the operator');

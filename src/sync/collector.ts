@@ -14,6 +14,12 @@ export const DEFAULT_GC_GRACE_MS = 10 * 24 * 3600_000;
 /** Keys per GC transaction: a few milliseconds of work, so a read never waits long. */
 const BATCH_KEYS = 1000;
 const META_MEMBERS = 'members';
+/**
+ * The member table's name for the last backup taken from this node: garbage collection waits for
+ * it like for a member, so an incremental backup taken next can still carry every delete made since
+ * (a collected one has no state left to carry). Not a PeerId, so no peer can speak for it.
+ */
+export const BACKUP_MEMBER = '(last backup)';
 
 export interface CollectorOptions {
   /** 0 switches collection off (the member table is still kept). */
@@ -118,6 +124,10 @@ export class Collector {
     for (const peer of st.gone) {
       if (this.goneLogged.has(peer)) continue;
       this.goneLogged.add(peer);
+      if (peer === BACKUP_MEMBER) {
+        this.log.info({ graceMs: this.opts.graceMs }, 'the last backup is older than gcGraceMs: garbage collection no longer waits for it (a partial backup taken next may be taken as full)');
+        continue;
+      }
       this.log.warn({ peer, graceMs: this.opts.graceMs }, 'member silent for longer than gcGraceMs is declared gone: garbage collection no longer waits for it, and if it comes back with its old data it is refused until it re-bootstraps with a fresh data directory');
     }
     this.last = { at: now, stableAgeMs: this.members.oldestHeard(now, this.opts.graceMs), heldBackBy: st.heldBackBy, members: st.members, gone: st.gone };

@@ -18,6 +18,8 @@ export const MSG = { digest: 1, delta: 2, end: 3, push: 4, ack: 5, snapRequest: 
 const DIGEST_VERSION = 3;
 const MAX_PEER_ADDRS = 1024;
 export const MAX_FORGOTTEN = 1024;
+/** A bitmap over at most 100,000 retired replicas (core/retired.ts, MAX_RETIRED). */
+const MAX_RETIRED_BITMAP_BYTES = 12_500;
 const MAX_PEER_ID_BYTES = 128;
 const MAX_ADDR_BYTES = 1024;
 const MAX_ENTRIES = 65536;
@@ -37,7 +39,22 @@ export interface DigestMessage {
   forgotten: string[];
   /** The sender's GC frontier (core/gc.ts): a receiver whose clock lacks part of it gets no deltas from it. */
   frontier: Clock;
+  /** Retired replicas (core/retired.ts): the sender's table hash, the entries `clock` leaves out, and entries taught. */
+  retired: RetiredPart;
 }
+
+export interface RetiredPart {
+  /** 16 bytes; all zero from a sender that sends no table. */
+  hash: Uint8Array;
+  /** A bitmap over the sender's sorted table of the entries left out of `clock`; empty: none left out. */
+  omitted: Uint8Array;
+  /** Table entries the sender teaches the receiver (merged by union, the higher counter winning). */
+  records: [string, number][];
+}
+
+const NO_RETIRED: RetiredPart = { hash: new Uint8Array(16), omitted: new Uint8Array(0), records: [] };
+/** Retired-replica entries taught in one DIGEST (the rest in later ones). */
+export const MAX_RETIRED_RECORDS = 4096;
 
 /** Answer of a node that is bootstrapping or repairing: no exchange now. */
 export interface BusyMessage {
@@ -97,7 +114,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 const utf8enc = new TextEncoder();
 
 /** A DIGEST; `frontier` defaults to empty (a node that collected nothing). */
-export function encodeDigest(m: Omit<DigestMessage, 'type' | 'frontier'> & { frontier?: Clock }): Uint8Array {
+export function encodeDigest(m: Omit<DigestMessage, 'type' | 'frontier' | 'retired'> & { frontier?: Clock; retired?: RetiredPart }): Uint8Array {
   const w = new Writer(128);
   w.u8(MSG.digest);
   w.u8(DIGEST_VERSION);
@@ -109,6 +126,14 @@ export function encodeDigest(m: Omit<DigestMessage, 'type' | 'frontier'> & { fro
   w.varint(m.forgotten.length);
   for (const id of m.forgotten) w.chunk(utf8enc.encode(id));
   writeClock(w, m.frontier ?? Clock.empty());
+  const r = m.retired ?? NO_RETIRED;
+  w.bytes(r.hash);
+  w.chunk(r.omitted);
+  w.varint(r.records.length);
+  for (const [id, c] of r.records) {
+    w.bytes(Buffer.from(id, 'hex'));
+    w.varint(c);
+  }
   return w.finish();
 }
 
@@ -229,8 +254,19 @@ export function decodeMessage(frame: Uint8Array): Message {
       const forgotten: string[] = [];
       for (let i = 0; i < f; i++) forgotten.push(readText(rd, MAX_PEER_ID_BYTES, 'forgotten PeerId'));
       const frontier = readClock(rd);
+      const hash = rd.bytes(16).slice();
+      const omitted = rd.chunk(MAX_RETIRED_BITMAP_BYTES).slice();
+      const nr = rd.varint();
+      if (nr > MAX_RETIRED_RECORDS) rd.fail(`${nr} retired replicas exceed the limit ${MAX_RETIRED_RECORDS}`);
+      const records: [string, number][] = [];
+      for (let i = 0; i < nr; i++) {
+        const id = rd.hex16();
+        const c = rd.varint();
+        if (c < 1) rd.fail('retired replica counter 0');
+        records.push([id, c]);
+      }
       rd.end();
-      return { type, replicaId, digest, clock, peers, forgotten, frontier };
+      return { type, replicaId, digest, clock, peers, forgotten, frontier, retired: { hash, omitted, records } };
     }
     case MSG.delta:
     case MSG.push: {

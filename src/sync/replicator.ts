@@ -43,6 +43,7 @@ import { bytesMoved, checkStall, type StallState } from './stall.js';
 import { WriteConcern } from './write-concern.js';
 import { behindFrontier } from '../core/gc.js';
 import { MemberClocks, type HorizonGap } from './member-clocks.js';
+import { Retirement } from './retirement.js';
 
 /** A peer's snapshot being streamed: what it reflects, its live key count, and its chunks in key order. */
 export interface SnapshotStream {
@@ -138,6 +139,8 @@ export class Replicator {
   onPeerDigest?: (peer: string, ours: readonly Summary[], theirs: DigestMessage, via: 'exchange' | 'verify') => void;
   /** The last clock heard from each member: what garbage collection waits for (member-clocks.ts). */
   readonly members: MemberClocks;
+  /** Retired replicas: clock entries left out of DIGESTs between nodes that agree on them (retirement.ts). */
+  readonly retirement: Retirement;
   /** Peers behind this node's GC horizon (sent no deltas), and peers this node is behind (sends none). */
   readonly horizon = { withheldFrom: new Map<string, HorizonGap>(), behind: new Map<string, HorizonGap>() };
   /**
@@ -165,6 +168,8 @@ export class Replicator {
     this.limits = opts.deltaLimits ?? DEFAULT_DELTA_LIMITS;
     this.idleMs = opts.transferIdleMs ?? TRANSFER_IDLE_MS;
     this.members = opts.members ?? new MemberClocks();
+    this.retirement = new Retirement(ks, log);
+    if (ks.movedFrom !== null) this.retirement.retire(ks.movedFrom, ks.summary().clock.max(ks.movedFrom), 'this store moved to a new replica id');
   }
 
   async start(): Promise<void> {
@@ -210,6 +215,7 @@ export class Replicator {
     const writers = await Promise.allSettled(this.pushStreams.values());
     await Promise.allSettled(writers.map((w) => (w.status === 'fulfilled' ? w.value.writer.close() : undefined)));
     this.pushStreams.clear();
+    await this.retirement.flush();
   }
 
   /** Local writes just committed: push their keys to every connected peer (not in pull mode). */
@@ -234,10 +240,12 @@ export class Replicator {
       throw new ForgetError(`${peer} is connected to this node right now: stop it first, or pass --force to forget a live peer`);
     }
     const known = this.membership.list().some((p) => p.peerId === peer);
+    const replica = this.membership.replicaOf(peer); // before the peer entry goes
     const forgotten = this.membership.forget(peer, Date.now());
     if (forgotten) {
       this.holds.delete(peer);
       this.members.forget(peer); // garbage collection no longer waits for it
+      if (replica !== null) this.retireReplica(replica, 'its peer was forgotten');
       await this.node.hangUp(peerIdFromString(peer)).catch(() => {});
       await this.saveForgotten();
     }
@@ -391,10 +399,11 @@ export class Replicator {
       await writer.flush();
       const first = await frames.next();
       if (first.done === true) throw new ProtocolError('stream closed before the digest');
-      const theirs = decodeMessage(first.value);
-      if (theirs.type === MSG.busy) return await writer.close(); // the peer is bootstrapping; try again next round
-      if (theirs.type !== MSG.digest) throw new ProtocolError(`expected DIGEST, got message type ${theirs.type}`);
-      this.onPeerDigest?.(peer, [ours], theirs, 'exchange');
+      const answer = decodeMessage(first.value);
+      if (answer.type === MSG.busy) return await writer.close(); // the peer is bootstrapping; try again next round
+      if (answer.type !== MSG.digest) throw new ProtocolError(`expected DIGEST, got message type ${answer.type}`);
+      const theirs = this.retirement.incoming(peer, answer);
+      if (!theirs.partial) this.onPeerDigest?.(peer, [ours], theirs, 'exchange');
       await this.exchange(peer, ours, theirs, frames, writer);
     } catch (err) {
       if (!this.stopped) {
@@ -415,12 +424,14 @@ export class Replicator {
   private async exchange(
     peer: string,
     ours: Summary,
-    theirs: DigestMessage,
+    theirs: DigestMessage & { partial: boolean },
     frames: AsyncGenerator<Uint8Array>,
     writer: FrameWriter,
   ): Promise<void> {
-    this.heardDigest(peer, theirs);
-    const withhold = this.checkHorizon(peer, ours, theirs);
+    // A clock with retired entries left out that cannot be made whole (the tables changed in
+    // between) understates the peer: no delta, no GC or horizon judgement on it this time.
+    if (!theirs.partial) this.heardDigest(peer, theirs);
+    const withhold = theirs.partial || this.checkHorizon(peer, ours, theirs);
     const ledger = new ExchangeLedger();
     await Promise.all([this.sendDelta(peer, writer, theirs, ledger, withhold), this.receiveDelta(peer, frames, ledger)]);
     // Every DELTA of theirs is applied. Sent after our END: a node that predates ACK(0) no longer reads.
@@ -561,9 +572,10 @@ export class Replicator {
         const writer = this.writerFor(stream);
         unwatch = this.watch(stream, received, writer);
         const ours = this.ks.summary();
+        const theirs = this.retirement.incoming(peer, m);
         await writer.write(this.digestFor(peer, ours));
-        this.onPeerDigest?.(peer, [ours], m, 'exchange');
-        await this.exchange(peer, ours, m, frames, writer);
+        if (!theirs.partial) this.onPeerDigest?.(peer, [ours], theirs, 'exchange');
+        await this.exchange(peer, ours, theirs, frames, writer);
         return;
       }
       if (m.type !== MSG.push) throw new ProtocolError(`a stream must start with DIGEST or PUSH, not message type ${m.type}`);
@@ -751,16 +763,17 @@ export class Replicator {
       this.pexSentAt.set(peer, this.tick);
       peers = this.exchangeAddrs();
     }
-    return this.ownDigest(peers, s);
+    return this.ownDigest(peers, s, peer);
   }
 
   private exchangeAddrs(): string[] {
     return [...this.node.getMultiaddrs().map((a) => a.toString()), ...this.membership.exchangeAddrs(Date.now())];
   }
 
-  private ownDigest(peers: string[], s: Summary = this.ks.summary()): Uint8Array {
+  private ownDigest(peers: string[], s: Summary = this.ks.summary(), to: string | null = null): Uint8Array {
     const forgotten = this.membership.forgottenPeers().slice(-MAX_FORGOTTEN).map(([id]) => id);
-    return encodeDigest({ replicaId: s.replicaId, digest: hexBytes(s.digest), clock: s.clock, peers, forgotten, frontier: s.frontier });
+    const { clock, retired } = this.retirement.outgoing(to, s.clock);
+    return encodeDigest({ replicaId: s.replicaId, digest: hexBytes(s.digest), clock, peers, forgotten, frontier: s.frontier, retired });
   }
 
   /** BUSY, saying whether this node holds any data yet (a bootstrapping node looks for one that does). */
@@ -839,8 +852,9 @@ export class Replicator {
       if (m.type === MSG.busy) return m;
       if (m.type !== MSG.digest) throw new ProtocolError(`expected DIGEST, got message type ${m.type}`);
       this.learnPeers(peer, m);
-      this.onPeerDigest?.(peer, [before, this.ks.summary()], m, 'verify');
-      return m;
+      const d = this.retirement.incoming(peer, m); // a VERIFY answer carries the whole clock; teaching is taken
+      if (!d.partial) this.onPeerDigest?.(peer, [before, this.ks.summary()], d, 'verify');
+      return d;
     } catch (err) {
       stream.abort(err as Error);
       throw err;
@@ -855,6 +869,7 @@ export class Replicator {
       // Same PeerId, new data directory: what the old replica held is gone with it.
       this.holds.delete(peer);
       this.log.info({ peer, replicaId: d.replicaId, previous }, 'peer came back as a new replica');
+      this.retireReplica(previous, 'its node came back as a new replica');
     }
     const wasGone = this.opts.gcGraceMs !== undefined && this.members.isGone(peer, Date.now(), this.opts.gcGraceMs);
     this.lastContact = this.members.contactAt(peer);
@@ -862,6 +877,12 @@ export class Replicator {
     // A member declared gone that still lacks what was collected stays out until it re-bootstraps.
     if (!wasGone || behindFrontier(d.clock, this.ks.summary().frontier) === 0) this.members.heard(peer, d.replicaId, d.clock, Date.now());
     this.learnPeers(peer, d);
+  }
+
+  /** A replica that writes no more, at the highest counter this node knows of it. */
+  private retireReplica(r: string, why: string): void {
+    const c = Math.max(this.ks.summary().clock.max(r), this.ks.headOf(r)?.c ?? 0);
+    if (c > 0) this.retirement.retire(r, c, why);
   }
 
   /** Peer exchange and forgotten peers from a digest. */
