@@ -274,6 +274,22 @@ describe('control server', () => {
     expect(ks.expiryOf('k')).toBeNull();
   });
 
+  it('imports lines with a "ttl", and stops at a bad one naming its number', async () => {
+    const { client, ks } = await setup();
+    const before = Date.now();
+    const lines = ['{"key":"a","value":"1","ttl":60}', '{"key":"b","valueBase64":"/w==","ttl":1}', '{"key":"c","value":"3"}'];
+    expect(await client.import(Readable.from([lines.join('\n') + '\n']))).toEqual({ imported: 3 });
+    expect(ks.expiryOf('a')).toBeGreaterThanOrEqual(before + 60_000);
+    expect(ks.expiryOf('a')).toBeLessThanOrEqual(Date.now() + 60_000);
+    expect(ks.expiryOf('c')).toBeNull();
+    for (const [ttl, shown] of [['0', '0'], ['-5', '-5'], ['2.5', '2.5'], ['"60"', '"60"'], ['null', 'null'], ['1e12', '1000000000000']] as const) {
+      const err = await refused(client.import(Readable.from([`{"key":"ok","value":"1"}\n{"key":"d","value":"4","ttl":${ttl}}\n`])));
+      expect([err.status, err.code]).toEqual([400, 'BAD_IMPORT_LINE']);
+      expect(err.message).toMatch(new RegExp(`^line 2: "ttl" must be a whole number of seconds from 1 to \\d+, got ${shown.replace('.', '\\.')}; 1 keys imported before it`));
+    }
+    expect(ks.read('d')).toBeUndefined();
+  });
+
   it('reports a batch that fails to commit as 500 with the count that did commit', async () => {
     const { api, ks, socket } = await setup();
     let calls = 0;
