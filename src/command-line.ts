@@ -15,6 +15,7 @@ import { daemonCommand } from './daemon-command.js';
 import { ConfigError, ReplikvError, ResourceError, StoreError } from './errors.js';
 import { exactBound, exactKey, exactValue, keyFromBase64, processArgs } from './control/argv-bytes.js';
 import { errorLine, wantsJson } from './control/error-output.js';
+import { expireAtOf, parseSeconds, ttlExpected } from './control/ttl.js';
 import { VERSION } from './version.js';
 
 export const EXIT = { ok: 0, error: 1, unavailable: 2, concern: 3, damaged: 4, usage: 64, resource: 75, config: 78 } as const;
@@ -27,6 +28,13 @@ function replicaCount(raw: string): number | 'all' {
 
 function positiveInt(raw: string): number {
   if (!/^\d+$/.test(raw) || Number(raw) < 1 || !Number.isSafeInteger(Number(raw))) throw new InvalidArgumentError('expected a positive integer');
+  return Number(raw);
+}
+
+/** A time to live in seconds: a mistake is a usage error here, before anything is sent (the daemon checks again). */
+function ttlSeconds(raw: string): number {
+  const now = Date.now();
+  if (expireAtOf(parseSeconds(raw), now) === undefined) throw new InvalidArgumentError(`expected ${ttlExpected(now)}`);
   return Number(raw);
 }
 
@@ -55,7 +63,7 @@ function program(json = false): Command {
 
   cli.addCommand(daemonCommand().copyInheritedSettings(cli));
 
-  // put, del and import can wait until N replicas, the writer included, hold the write durably.
+  // put, del, expire, persist and import can wait until N replicas, the writer included, hold the write durably.
   const withConcern = (c: Command) =>
     c
       .option('--w <n>', 'return only once N replicas (this one included) stored the write durably; "all" = every connected peer too; more than this node knows of is refused at once', replicaCount)
@@ -72,8 +80,14 @@ function program(json = false): Command {
     .argument('<value>', 'the value as text (valid UTF-8), or - to read raw bytes from stdin')
     .option('--context <token>', 'supersede exactly the versions a read returned (the context from get --json)')
     .option('--key-base64', KEY_BASE64_HELP)
-    .addHelpText('after', '\nPrints nothing on success; with --json, the write\'s dot {"dot":{"r":REPLICA,"c":COUNTER}}.\nA KEY or VALUE argument that is not valid UTF-8 is refused (exit 1): use --key-base64, - (stdin) or import.\n')
-    .action((key: string, value: string, o: cmd.Target & cmd.Concern & { context?: string; keyBase64?: boolean }) =>
+    .option('--ttl <seconds>', 'the value expires SECONDS after the daemon takes it (its clock, not this one\'s); a later put without --ttl lasts', ttlSeconds)
+    .addHelpText(
+      'after',
+      '\nPrints nothing on success; with --json, the write\'s dot {"dot":{"r":REPLICA,"c":COUNTER}}, and with --ttl\n' +
+        'its "expireAt" (ms since the epoch). A KEY or VALUE argument that is not valid UTF-8 is refused (exit 1):\n' +
+        'use --key-base64, - (stdin) or import.\n',
+    )
+    .action((key: string, value: string, o: cmd.Target & cmd.Concern & { context?: string; keyBase64?: boolean; ttl?: number }) =>
       cmd.putCommand({ ...o, key: keyArg(key, o), value: value === '-' ? value : exactValue(value, processArgs()) }, io),
     );
 
@@ -91,6 +105,36 @@ function program(json = false): Command {
     .option('--key-base64', KEY_BASE64_HELP)
     .action((key: string, o: cmd.Target & cmd.Concern & { context?: string; keyBase64?: boolean }) => cmd.delCommand({ ...o, key: keyArg(key, o) }, io));
 
+  withConcern(client('expire'))
+    .description("make KEY's value expire SECONDS from now, by the daemon's clock (a write that replicates like a put); exit 1 if KEY is absent")
+    .argument('<key>', 'the key')
+    .argument('<seconds>', 'the time to live, in whole seconds', ttlSeconds)
+    .option('--key-base64', KEY_BASE64_HELP)
+    .addHelpText(
+      'after',
+      '\nPrints "KEY expires in N s (at TIME)"; with --json {"dot", "expireAt"} (ms since the epoch).\n' +
+        'Every node drops the value at that moment (within the allowed clock skew); replikv persist undoes it.\n',
+    )
+    .action((key: string, seconds: number, o: cmd.Target & cmd.Concern & { keyBase64?: boolean }) => cmd.expireCommand({ ...o, key: keyArg(key, o), seconds }, io));
+
+  withConcern(client('persist'))
+    .description("remove the expiry of KEY's value, so it lasts (a write that replicates like a put); exit 1 if KEY is absent")
+    .argument('<key>', 'the key')
+    .option('--key-base64', KEY_BASE64_HELP)
+    .addHelpText(
+      'after',
+      '\nPrints "KEY no longer expires", or "KEY had no expiry" (exit 0, nothing written); with --json\n' +
+        '{"persisted": true, "dot"} or {"persisted": false}.\n',
+    )
+    .action((key: string, o: cmd.Target & cmd.Concern & { keyBase64?: boolean }) => cmd.persistCommand({ ...o, key: keyArg(key, o) }, io));
+
+  client('ttl')
+    .description("print the whole seconds KEY's value lives on (rounded up), or -1 if it does not expire; exit 1 if KEY is absent or expired")
+    .argument('<key>', 'the key')
+    .option('--key-base64', KEY_BASE64_HELP)
+    .addHelpText('after', '\nWith --json: {"key", "ttl", "ttlMs", "expireAt"} (-1, -1 and null for a value that lasts).\n')
+    .action((key: string, o: cmd.Target & { keyBase64?: boolean }) => cmd.ttlCommand({ ...o, key: keyArg(key, o) }, io));
+
   client('scan')
     .description('list live keys in key order as KEY<TAB>VALUE lines (values as UTF-8 text; use --json for exact bytes)')
     .option('--prefix <prefix>', 'only keys starting with this prefix')
@@ -107,7 +151,11 @@ function program(json = false): Command {
   withConcern(client('import'))
     .description('stream NDJSON records {"key": K, "value": TEXT} or {"key": K, "valueBase64": B64} into the local node')
     .argument('[file]', 'the NDJSON file, or - for stdin', '-')
-    .addHelpText('after', '\nA bad line stops the import; every line before it stays written, and the error names the line.\n')
+    .addHelpText(
+      'after',
+      '\nA record may add "ttl": SECONDS (a whole number from 1): the value expires that long after the daemon reads\n' +
+        'the line. A bad line stops the import; every line before it stays written, and the error names the line.\n',
+    )
     .action((file: string, o: cmd.Target) => cmd.importCommand({ ...o, file }, io));
 
   client('wait')

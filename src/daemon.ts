@@ -159,6 +159,12 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       return results;
     },
     read: (key) => ks.read(key),
+    expire: async (key, expireAt) => {
+      const result = await ks.expire(key, expireAt);
+      if (result !== null) replicator.pushed([key]);
+      return result;
+    },
+    expiryOf: (key) => ks.expiryOf(key),
     scan: (opts) => ks.scan(opts),
     status,
     peers: () => replicator.peers(),

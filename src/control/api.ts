@@ -89,6 +89,14 @@ export interface NodeApi {
   /** Local writes, applied atomically in order, then pushed to peers (in push and hybrid mode). */
   write(ops: WriteOp[]): Promise<WriteResult[]>;
   read(key: string): ReadResult | undefined;
+  /**
+   * Sets (ms since the epoch) or removes (null) the expiry of the value a read finds now, as a new
+   * write that replicates like a put; null when the key reads as absent, or (to remove) when it has
+   * no expiry: nothing is written then.
+   */
+  expire(key: string, expireAt: number | null): Promise<WriteResult | null>;
+  /** The expiry (ms since the epoch) of the value a read finds now: null when it lasts, undefined when absent. */
+  expiryOf(key: string): number | null | undefined;
   scan(opts: { prefix?: string; after?: string; limit?: number }): ScanResult;
   status(): Status;
   peers(): PeerInfo[];

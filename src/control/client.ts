@@ -9,8 +9,10 @@ import { pipeline } from 'node:stream/promises';
 import { InvalidKeyError, ReplikvError } from '../errors.js';
 import type { ForgetReply, PeerInfo, RepairReply, Status, VerifyReport } from './api.js';
 import { CONTEXT_HEADER,
+  NOT_FOUND,
   TIMEOUT_HEADER,
-  W_HEADER, type ErrorReply, type ImportReply, type KeyJson, type ScanPage, type WriteReply } from './wire.js';
+  TTL_PARAM,
+  W_HEADER, type ErrorReply, type ImportReply, type KeyJson, type PersistReply, type ScanPage, type TtlReply, type WriteReply } from './wire.js';
 
 /** Nothing answers on the control socket. */
 export class DaemonUnavailableError extends ReplikvError {
@@ -45,9 +47,25 @@ interface Reply {
 export class ControlClient {
   constructor(readonly socketPath: string) {}
 
-  /** Stores `value` (bytes, or a stream of them) under `key`. */
-  async put(key: string, value: Body, opts: WriteOptions = {}): Promise<WriteReply> {
-    return this.json(await this.call('PUT', keyPath(key), value, { ...contextHeader(opts.context), ...concernHeaders(opts) }));
+  /** Stores `value` (bytes, or a stream of them) under `key`; with `ttl`, it expires that many seconds after the daemon takes it. */
+  async put(key: string, value: Body, opts: WriteOptions & { ttl?: number } = {}): Promise<WriteReply> {
+    const path = opts.ttl === undefined ? keyPath(key) : `${keyPath(key)}?${TTL_PARAM}=${opts.ttl}`;
+    return this.json(await this.call('PUT', path, value, { ...contextHeader(opts.context), ...concernHeaders(opts) }));
+  }
+
+  /** Makes the key's value expire `seconds` from now on the daemon's clock; undefined when the key is absent. */
+  async expire(key: string, seconds: number, opts: Omit<WriteOptions, 'context'> = {}): Promise<(WriteReply & { expireAt: number }) | undefined> {
+    return this.jsonOrAbsent(await this.call('PUT', `${expiryPath(key)}?${TTL_PARAM}=${seconds}`, undefined, concernHeaders(opts)));
+  }
+
+  /** Removes the expiry of the key's value; undefined when the key is absent. */
+  async persist(key: string, opts: Omit<WriteOptions, 'context'> = {}): Promise<PersistReply | undefined> {
+    return this.jsonOrAbsent(await this.call('DELETE', expiryPath(key), undefined, concernHeaders(opts)));
+  }
+
+  /** How long the key's value lives on (ttl -1 when it lasts); undefined when the key is absent. */
+  async ttl(key: string): Promise<TtlReply | undefined> {
+    return this.jsonOrAbsent(await this.call('GET', expiryPath(key)));
   }
 
   async del(key: string, opts: WriteOptions = {}): Promise<WriteReply> {
@@ -107,14 +125,22 @@ export class ControlClient {
     return JSON.parse(r.body.toString('utf8')) as T;
   }
 
+  /** Undefined for the daemon's "not found" (a 404 without that code is a missing route: an error). */
+  private jsonOrAbsent<T>(r: Reply): T | undefined {
+    return r.status === 404 && this.errorOf(r).code === NOT_FOUND ? undefined : this.json(r);
+  }
+
+  private errorOf(r: Reply): Partial<ErrorReply> {
+    try {
+      return JSON.parse(r.body.toString('utf8')) as ErrorReply;
+    } catch {
+      return {}; // not JSON: the status alone says what happened
+    }
+  }
+
   private check(r: Reply): void {
     if (r.status >= 200 && r.status < 300) return;
-    let reply: Partial<ErrorReply> = {};
-    try {
-      reply = JSON.parse(r.body.toString('utf8')) as ErrorReply;
-    } catch {
-      // not JSON: fall back to the status alone
-    }
+    const reply = this.errorOf(r);
     throw new RequestError(reply.error ?? `the daemon answered HTTP ${r.status}`, r.status, reply.code);
   }
 
@@ -176,8 +202,16 @@ export class ControlClient {
 }
 
 function keyPath(key: string): string {
+  return `/v1/keys/${encodedKey(key)}`;
+}
+
+function expiryPath(key: string): string {
+  return `/v1/expiry/${encodedKey(key)}`;
+}
+
+function encodedKey(key: string): string {
   try {
-    return `/v1/keys/${encodeURIComponent(key)}`;
+    return encodeURIComponent(key);
   } catch {
     throw new InvalidKeyError('invalid key: not well-formed Unicode (lone surrogate)');
   }

@@ -45,16 +45,38 @@ async function emit(out: Writable, data: string | Uint8Array): Promise<void> {
 
 const emitJson = (io: Io, value: unknown) => emit(io.stdout, JSON.stringify(value) + '\n');
 
-/** Write concern options of put, del and import. */
+/** Write concern options of put, del, expire, persist and import. */
 export interface Concern {
   w?: number | 'all';
   timeout?: number;
 }
 
-export async function putCommand(o: Target & Concern & { key: string; value: string; context?: string }, io: Io): Promise<void> {
+export async function putCommand(o: Target & Concern & { key: string; value: string; context?: string; ttl?: number }, io: Io): Promise<void> {
   const body = o.value === '-' ? io.stdin : Buffer.from(o.value, 'utf8');
-  const reply = await clientOf(o).put(o.key, body, { context: o.context, w: o.w, timeoutMs: o.timeout });
+  const reply = await clientOf(o).put(o.key, body, { context: o.context, w: o.w, timeoutMs: o.timeout, ttl: o.ttl });
   if (o.json) await emitJson(io, reply);
+}
+
+/** Makes KEY's value expire SECONDS from now (the daemon's clock); exit 1 when the key is absent. */
+export async function expireCommand(o: Target & Concern & { key: string; seconds: number }, io: Io): Promise<void> {
+  const reply = await clientOf(o).expire(o.key, o.seconds, { w: o.w, timeoutMs: o.timeout });
+  if (reply === undefined) throw new NotFoundError(`not found: ${shownKey(o.key)}`);
+  await (o.json ? emitJson(io, reply) : emit(io.stdout, `${shownKey(o.key)} expires in ${o.seconds} s (at ${new Date(reply.expireAt).toISOString()})\n`));
+}
+
+/** Removes KEY's expiry; a key without one is no error (nothing is written); exit 1 when absent. */
+export async function persistCommand(o: Target & Concern & { key: string }, io: Io): Promise<void> {
+  const reply = await clientOf(o).persist(o.key, { w: o.w, timeoutMs: o.timeout });
+  if (reply === undefined) throw new NotFoundError(`not found: ${shownKey(o.key)}`);
+  if (o.json) return emitJson(io, reply);
+  await emit(io.stdout, reply.persisted ? `${shownKey(o.key)} no longer expires\n` : `${shownKey(o.key)} had no expiry (nothing changed)\n`);
+}
+
+/** Whole seconds KEY lives on (rounded up), -1 when it does not expire; exit 1 when absent or expired. */
+export async function ttlCommand(o: Target & { key: string }, io: Io): Promise<void> {
+  const reply = await clientOf(o).ttl(o.key);
+  if (reply === undefined) throw new NotFoundError(`not found: ${shownKey(o.key)}`);
+  await (o.json ? emitJson(io, reply) : emit(io.stdout, `${reply.ttl}\n`));
 }
 
 export async function delCommand(o: Target & Concern & { key: string; context?: string }, io: Io): Promise<void> {

@@ -7,12 +7,13 @@ import type { Readable } from 'node:stream';
 import { checkValue, keyToBytes } from '../core/validate.js';
 import { ReplikvError } from '../errors.js';
 import type { WriteOp } from '../store/keyspace.js';
+import { expireAtOf, ttlExpected } from './ttl.js';
 import { fromJsonValue } from './wire.js';
 
 export const IMPORT_BATCH = 1000;
 const MAX_IN_FLIGHT = 2;
 const NEWLINE = 0x0a;
-const FIELDS = new Set(['key', 'value', 'valueBase64']);
+const FIELDS = new Set(['key', 'value', 'valueBase64', 'ttl']);
 
 /** A line of the import body that is not a valid record (the client's mistake: 400). */
 export class ImportLineError extends ReplikvError {
@@ -117,7 +118,7 @@ function parseLine(bytes: Buffer, maxValueBytes: number): WriteOp | string | nul
   if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) return 'expected a JSON object {"key": ..., "value": ...}';
   const fields = rec as Record<string, unknown>;
   const unknown = Object.keys(fields).find((f) => !FIELDS.has(f));
-  if (unknown !== undefined) return `unknown field "${unknown}" (expected "key" and "value" or "valueBase64")`;
+  if (unknown !== undefined) return `unknown field "${unknown}" (expected "key" and "value" or "valueBase64", and optionally "ttl")`;
   if (typeof fields.key !== 'string') return 'expected a string "key"';
   const value = fromJsonValue(fields);
   if (typeof value === 'string') return value;
@@ -127,5 +128,10 @@ function parseLine(bytes: Buffer, maxValueBytes: number): WriteOp | string | nul
   } catch (err) {
     return (err as Error).message;
   }
-  return { type: 'put', key: fields.key, value };
+  if (fields.ttl === undefined) return { type: 'put', key: fields.key, value };
+  // each line's expiry on the daemon's clock as the line is read
+  const now = Date.now();
+  const expireAt = expireAtOf(fields.ttl, now);
+  if (expireAt === undefined) return `"ttl" must be ${ttlExpected(now)}, got ${JSON.stringify(fields.ttl)}`;
+  return { type: 'put', key: fields.key, value, expireAt };
 }

@@ -9,23 +9,28 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { connect } from 'node:net';
 import { DEFAULT_MAX_VALUE_BYTES } from '../core/validate.js';
 import { DecodeError, InvalidKeyError, InvalidTokenError, InvalidValueError, ReplikvError, ResourceError } from '../errors.js';
-import type { ReadResult } from '../store/keyspace.js';
+import type { ReadResult, WriteResult } from '../store/keyspace.js';
 import { Clock } from '../core/clock.js';
 import { WriteConcernError } from '../sync/write-concern.js';
 import type { NodeApi, WriteConcernSpec } from './api.js';
 import { MAX_SINCE_BYTES, serveBackupStream } from './backup-stream.js';
 import { ImportLineError, importNdjson } from './import-stream.js';
 import { UnattainableConcernError } from './concern-check.js';
+import { expireAtOf, parseSeconds, ttlExpected } from './ttl.js';
 import {
   CONTEXT_HEADER,
   DEFAULT_CONCERN_TIMEOUT_MS,
+  NOT_FOUND,
   TIMEOUT_HEADER,
   toJsonValue,
   toJsonValueOrNull,
+  TTL_PARAM,
   W_HEADER,
   type ImportReply,
   type KeyJson,
+  type PersistReply,
   type ScanPage,
+  type TtlReply,
   type WriteReply,
 } from './wire.js';
 
@@ -129,16 +134,16 @@ async function route(req: IncomingMessage, res: ServerResponse, api: NodeApi, ma
     if (method === 'PUT' || method === 'DELETE') {
       const concern = concernOf(req);
       if (concern !== null) api.checkConcern?.(concern); // before the write: a refused --w writes nothing
+      // the expiry comes from this daemon's clock, taken when the request arrives
+      const expireAt = method === 'PUT' && query.has(TTL_PARAM) ? ttlParam(query) : undefined;
       const value = method === 'PUT' ? await readBody(req, maxValueBytes + PUT_SLACK_BYTES) : null;
-      const op = value === null ? { type: 'del' as const, key, ...contextOf(req) } : { type: 'put' as const, key, value, ...contextOf(req) };
+      const op = value === null ? { type: 'del' as const, key, ...contextOf(req) } : { type: 'put' as const, key, value, ...contextOf(req), expireAt };
       const [r] = await api.write([op]);
-      const dots = Clock.empty();
-      dots.add(r!.dot.r, r!.dot.c);
-      const replicas = concern === null ? undefined : await api.awaitReplicas(dots, concern);
-      return sendJson(res, 200, { dot: r!.dot, replicas } satisfies WriteReply);
+      return sendJson(res, 200, { dot: r!.dot, replicas: await replicated(api, r!, concern), expireAt } satisfies WriteReply);
     }
     if (method === 'GET') return getKey(res, key, api.read(key), query.get('format'));
   }
+  if (path.startsWith('/v1/expiry/')) return expiry(req, res, api, decodeKey(path.slice('/v1/expiry/'.length)), query);
   if (path === '/v1/scan' && method === 'GET') {
     const page = api.scan({ prefix: query.get('prefix') ?? undefined, after: query.get('after') || undefined, limit: scanLimit(query.get('limit')) });
     return sendJson(res, 200, { items: page.items.map((i) => ({ key: i.key, ...toJsonValue(i.value) })), cursor: page.cursor } satisfies ScanPage);
@@ -165,6 +170,54 @@ async function route(req: IncomingMessage, res: ServerResponse, api: NodeApi, ma
   sendJson(res, 404, { error: `no route for ${method} ${path}` });
 }
 
+/** GET: how long the key lives on; PUT ?ttl=SECONDS: set its expiry; DELETE: remove it (persist). */
+async function expiry(req: IncomingMessage, res: ServerResponse, api: NodeApi, key: string, query: URLSearchParams): Promise<void> {
+  const method = req.method ?? 'GET';
+  if (method === 'GET') {
+    const now = Date.now();
+    const at = liveExpiry(api, key, now);
+    if (at === undefined) return sendJson(res, 404, { error: 'not found', code: NOT_FOUND });
+    const ttlMs = at === null ? -1 : at - now;
+    return sendJson(res, 200, { key, ttl: at === null ? -1 : Math.ceil(ttlMs / 1000), ttlMs, expireAt: at } satisfies TtlReply);
+  }
+  if (method !== 'PUT' && method !== 'DELETE') return sendJson(res, 404, { error: `no route for ${method} /v1/expiry/KEY` });
+  const concern = concernOf(req);
+  if (concern !== null) api.checkConcern?.(concern);
+  if (method === 'PUT' && !query.has(TTL_PARAM)) throw new BadRequestError(`give the time to live as ?${TTL_PARAM}=SECONDS`);
+  const expireAt = method === 'PUT' ? ttlParam(query) : null;
+  const current = liveExpiry(api, key, Date.now());
+  if (current === undefined) return sendJson(res, 404, { error: 'not found', code: NOT_FOUND });
+  if (expireAt === null && current === null) return sendJson(res, 200, { persisted: false } satisfies PersistReply);
+  const r = await api.expire(key, expireAt);
+  if (r === null) return sendJson(res, 404, { error: 'not found', code: NOT_FOUND }); // gone in between
+  const replicas = await replicated(api, r, concern);
+  if (expireAt === null) return sendJson(res, 200, { persisted: true, dot: r.dot, replicas } satisfies PersistReply);
+  sendJson(res, 200, { dot: r.dot, replicas, expireAt } satisfies WriteReply);
+}
+
+/** The key's expiry as api.expiryOf says; one already past at `now` (the store read a moment earlier) is absent too. */
+function liveExpiry(api: NodeApi, key: string, now: number): number | null | undefined {
+  const at = api.expiryOf(key);
+  return at !== null && at !== undefined && at <= now ? undefined : at;
+}
+
+/** The ttl query parameter as an expiry on this daemon's clock, or a BadRequestError saying what it may be. */
+function ttlParam(query: URLSearchParams): number {
+  const raw = query.get(TTL_PARAM) ?? '';
+  const now = Date.now();
+  const at = expireAtOf(parseSeconds(raw), now);
+  if (at === undefined) throw new BadRequestError(`${TTL_PARAM} must be ${ttlExpected(now)}, got "${raw}"`);
+  return at;
+}
+
+/** With a write concern: waits until it holds for the write and answers the replica count. */
+async function replicated(api: NodeApi, r: WriteResult, concern: WriteConcernSpec | null): Promise<number | undefined> {
+  if (concern === null) return undefined;
+  const dots = Clock.empty();
+  dots.add(r.dot.r, r.dot.c);
+  return api.awaitReplicas(dots, concern);
+}
+
 function getKey(res: ServerResponse, key: string, r: ReadResult | undefined, format: string | null): void {
   if (format !== null && format !== 'json' && format !== 'raw') throw new BadRequestError(`unknown format "${format}" (json or raw)`);
   if (format === 'json') {
@@ -175,6 +228,7 @@ function getKey(res: ServerResponse, key: string, r: ReadResult | undefined, for
       counter: s.counter,
       hlc: s.hlc,
       deleted: s.value === null,
+      expireAt: s.expireAt,
     }));
     return sendJson(res, 200, { key, ...toJsonValueOrNull(r.value), siblings, context: r.context } satisfies KeyJson);
   }

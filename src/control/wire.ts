@@ -11,6 +11,19 @@ export interface WriteReply {
   dot: Dot;
   /** With a write concern: how many replicas, the writer included, hold the write. */
   replicas?: number;
+  /** For a write with a time to live: when the value expires (ms since the epoch, the daemon's clock). */
+  expireAt?: number;
+}
+
+/** The answer to removing a key's expiry: `persisted` false when it had none (nothing was written). */
+export type PersistReply = { persisted: false } | { persisted: true; dot: Dot; replicas?: number };
+
+/** How long a key's value lives on: ttl in whole seconds (rounded up) and ms; -1 and null when it lasts. */
+export interface TtlReply {
+  key: string;
+  ttl: number;
+  ttlMs: number;
+  expireAt: number | null;
 }
 
 export interface SiblingJson {
@@ -21,6 +34,8 @@ export interface SiblingJson {
   counter: number;
   hlc: number;
   deleted: boolean;
+  /** When the value expires (ms since the epoch), if it does; a sibling may show one past until it is collected. */
+  expireAt?: number;
 }
 
 export interface KeyJson {
@@ -51,11 +66,16 @@ export interface ErrorReply {
   code?: string;
 }
 
+/** The code of a 404 for a key that reads as absent (not a missing route) on the expiry routes. */
+export const NOT_FOUND = 'NOT_FOUND';
+
 export const CONTEXT_HEADER = 'x-replikv-context';
 /** Write concern: a replica count or "all", and how long to wait for it in milliseconds. */
 export const W_HEADER = 'x-replikv-w';
 export const TIMEOUT_HEADER = 'x-replikv-timeout';
 export const DEFAULT_CONCERN_TIMEOUT_MS = 5000;
+/** A time to live in whole seconds, as a query parameter (PUT of a key or of its expiry). */
+export const TTL_PARAM = 'ttl';
 
 export function toJsonValue(bytes: Uint8Array): JsonValue {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);

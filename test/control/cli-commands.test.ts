@@ -54,7 +54,7 @@ async function node() {
       uptimeSeconds: 42,
     };
   };
-  const api: NodeApi = { write: (ops) => ks.write(ops), read: (k) => ks.read(k), scan: (o) => ks.scan(o), status, peers: () => PEERS, awaitReplicas: (dots, c) => new WriteConcern(() => []).wait(dots, c.w === 'all' ? 1 : c.w, c.timeoutMs), verify: async () => localVerify(ks), repair: () => Promise.reject(new RepairError('no connected peer to repair from')), changes: (since) => ks.changes(since), forget: async (peer) => ({ peer, forgotten: true, known: true }) };
+  const api: NodeApi = { write: (ops) => ks.write(ops), read: (k) => ks.read(k), expire: (k, at) => ks.expire(k, at), expiryOf: (k) => ks.expiryOf(k), scan: (o) => ks.scan(o), status, peers: () => PEERS, awaitReplicas: (dots, c) => new WriteConcern(() => []).wait(dots, c.w === 'all' ? 1 : c.w, c.timeoutMs), verify: async () => localVerify(ks), repair: () => Promise.reject(new RepairError('no connected peer to repair from')), changes: (since) => ks.changes(since), forget: async (peer) => ({ peer, forgotten: true, known: true }) };
   const server = await startControlServer(join(dir, 'control.sock'), api);
   cleanup.push(() => server.close());
   return { dir, ks };

@@ -50,6 +50,8 @@ function adapter(ks: Keyspace) {
       }
     },
     read: (key) => ks.read(key),
+    expire: (key, at) => ks.expire(key, at),
+    expiryOf: (key) => ks.expiryOf(key),
     scan: (opts) => ks.scan(opts),
     verify: () => Promise.reject(new Error('not used here')),
     repair: () => Promise.reject(new Error('not used here')),
@@ -218,6 +220,75 @@ describe('control server', () => {
     const endless = await refused(client.import(Readable.from([Buffer.alloc(100_000, 0x78)])));
     expect(endless.message).toMatch(/line 1: longer than \d+ bytes; 0 keys imported/);
     expect((await client.status()).keys).toBe(1500);
+  });
+
+  it('takes a time to live on a put, answers the ttl of a key, sets and removes expiries; NOT_FOUND for an absent key', async () => {
+    const { client, ks } = await setup();
+    const before = Date.now();
+    const put = await client.put('k', Buffer.from('v'), { ttl: 30 });
+    // the expiry is the daemon's clock plus the seconds: between the clock before and after the call
+    expect(put.expireAt).toBeGreaterThanOrEqual(before + 30_000);
+    expect(put.expireAt).toBeLessThanOrEqual(Date.now() + 30_000);
+    expect(ks.expiryOf('k')).toBe(put.expireAt);
+    const ttl = (await client.ttl('k'))!;
+    expect(ttl).toEqual({ key: 'k', ttl: expect.any(Number), ttlMs: expect.any(Number), expireAt: put.expireAt });
+    expect(ttl.ttlMs).toBeGreaterThan(0);
+    expect(ttl.ttlMs).toBeLessThanOrEqual(30_000);
+    expect(ttl.ttl).toBe(Math.ceil(ttl.ttlMs / 1000));
+    expect((await client.getJson('k'))!.siblings).toEqual([expect.objectContaining({ value: 'v', expireAt: put.expireAt })]);
+
+    const expire = (await client.expire('k', 100, { w: 1 }))!;
+    expect(expire).toEqual({ dot: { r: ks.replicaId, c: 2 }, replicas: 1, expireAt: expect.any(Number) });
+    expect(ks.expiryOf('k')).toBe(expire.expireAt);
+    expect(Buffer.from(ks.get('k')!).toString()).toBe('v'); // the same value, written again
+    expect(await client.persist('k')).toEqual({ persisted: true, dot: { r: ks.replicaId, c: 3 } });
+    expect(await client.ttl('k')).toEqual({ key: 'k', ttl: -1, ttlMs: -1, expireAt: null });
+    expect((await client.getJson('k'))!.siblings[0]).not.toHaveProperty('expireAt');
+    expect(await client.persist('k')).toEqual({ persisted: false }); // nothing to remove: nothing written
+    expect(ks.summary().clock.max(ks.replicaId)).toBe(3);
+
+    await client.del('k');
+    for (const key of ['k', 'never-written']) {
+      expect(await client.ttl(key)).toBeUndefined();
+      expect(await client.expire(key, 10)).toBeUndefined();
+      expect(await client.persist(key)).toBeUndefined();
+    }
+    expect(ks.read('never-written')).toBeUndefined();
+  });
+
+  it('refuses a bad time to live with 400 before writing anything', async () => {
+    const { client, ks, socket } = await setup();
+    await client.put('k', Buffer.from('v'));
+    for (const ttl of ['0', '-1', '1.5', '1e3', ' 5', 'abc', '', String(1e13)]) {
+      for (const path of [`/v1/keys/fresh?ttl=${encodeURIComponent(ttl)}`, `/v1/expiry/k?ttl=${encodeURIComponent(ttl)}`]) {
+        const r = await raw(socket, 'PUT', path);
+        const body = JSON.parse(r.body) as { error: string; code: string };
+        expect([r.status, body.code], path).toEqual([400, 'BAD_REQUEST']);
+        expect(body.error).toMatch(/^ttl must be a whole number of seconds from 1 to \d+, got /);
+        expect(body.error.endsWith(`got ${JSON.stringify(ttl)}`), body.error).toBe(true);
+      }
+    }
+    expect(JSON.parse((await raw(socket, 'PUT', '/v1/expiry/k')).body)).toEqual({ error: 'give the time to live as ?ttl=SECONDS', code: 'BAD_REQUEST' });
+    expect(await raw(socket, 'GET', '/v1/expiry/absent')).toEqual({ status: 404, body: JSON.stringify({ error: 'not found', code: 'NOT_FOUND' }) });
+    expect(await raw(socket, 'POST', '/v1/expiry/k')).toMatchObject({ status: 404, body: expect.stringMatching(/no route/) });
+    expect(ks.read('fresh')).toBeUndefined();
+    expect(ks.expiryOf('k')).toBeNull();
+  });
+
+  it('imports lines with a "ttl", and stops at a bad one naming its number', async () => {
+    const { client, ks } = await setup();
+    const before = Date.now();
+    const lines = ['{"key":"a","value":"1","ttl":60}', '{"key":"b","valueBase64":"/w==","ttl":1}', '{"key":"c","value":"3"}'];
+    expect(await client.import(Readable.from([lines.join('\n') + '\n']))).toEqual({ imported: 3 });
+    expect(ks.expiryOf('a')).toBeGreaterThanOrEqual(before + 60_000);
+    expect(ks.expiryOf('a')).toBeLessThanOrEqual(Date.now() + 60_000);
+    expect(ks.expiryOf('c')).toBeNull();
+    for (const [ttl, shown] of [['0', '0'], ['-5', '-5'], ['2.5', '2.5'], ['"60"', '"60"'], ['null', 'null'], ['1e12', '1000000000000']] as const) {
+      const err = await refused(client.import(Readable.from([`{"key":"ok","value":"1"}\n{"key":"d","value":"4","ttl":${ttl}}\n`])));
+      expect([err.status, err.code]).toEqual([400, 'BAD_IMPORT_LINE']);
+      expect(err.message).toMatch(new RegExp(`^line 2: "ttl" must be a whole number of seconds from 1 to \\d+, got ${shown.replace('.', '\\.')}; 1 keys imported before it`));
+    }
+    expect(ks.read('d')).toBeUndefined();
   });
 
   it('reports a batch that fails to commit as 500 with the count that did commit', async () => {
