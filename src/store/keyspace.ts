@@ -587,9 +587,13 @@ export class Keyspace {
   read(key: string): ReadResult | undefined {
     const s = this.loadKey(keyToBytes(key));
     if (s === undefined) return undefined;
+    const now = this.now();
     return {
-      value: resolve(s, this.now())?.value ?? null,
-      siblings: s.sibs.map((x) => ({ value: x.value, replica: x.r, counter: x.c, hlc: x.hlc, ...(x.exp === undefined ? {} : { expireAt: x.exp }) })),
+      value: resolve(s, now)?.value ?? null,
+      // expired values are not shown (they read as absent); the context token still covers them
+      siblings: s.sibs
+        .filter((x) => x.exp === undefined || x.exp > now)
+        .map((x) => ({ value: x.value, replica: x.r, counter: x.c, hlc: x.hlc, ...(x.exp === undefined ? {} : { expireAt: x.exp }) })),
       context: encodeToken(s.ctx),
     };
   }
@@ -740,12 +744,22 @@ export class Keyspace {
     return r!;
   }
 
-  /** The expiry (ms since the epoch) of the value a read finds now: null for a value that lasts, undefined when absent. */
+  /**
+   * When the key stops reading as present (ms since the epoch): the latest expiry of its unexpired
+   * values (concurrent ones keep it readable until the last goes); null when one of them lasts;
+   * undefined when it reads as absent now.
+   */
   expiryOf(key: string): number | null | undefined {
     const state = this.loadKey(keyToBytes(key));
-    const best = state === undefined ? undefined : resolve(state, this.now());
-    if (best === undefined) return undefined;
-    return best.exp ?? null;
+    const now = this.now();
+    if (state === undefined || resolve(state, now) === undefined) return undefined;
+    let last = 0;
+    for (const s of state.sibs) {
+      if (s.value === null || (s.exp !== undefined && s.exp <= now)) continue;
+      if (s.exp === undefined) return null;
+      last = Math.max(last, s.exp);
+    }
+    return last;
   }
 
   /** The delta a peer with node clock `peer` lacks, chunked; reads one snapshot while iterated. */
