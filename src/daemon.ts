@@ -142,6 +142,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       gc: {
         ...collector.status(),
         frontier: g.frontier.size(),
+        retiredReplicas: replicator.retirement.table.size,
         withheldFrom: [...replicator.horizon.withheldFrom].map(([peer, gap]) => ({ peer, ...gap })),
         behind: [...replicator.horizon.behind].map(([peer, gap]) => ({ peer, ...gap })),
         refusedAsGone,

@@ -61,6 +61,8 @@ export interface Status {
   gc: GcStatus & {
     /** Dots under this node's GC frontier (what it may have collected). */
     frontier: number;
+    /** Retired replicas known (left out of the clocks sent to peers that know the same ones). */
+    retiredReplicas: number;
     /** Peers behind this node's horizon: sent no deltas (they must catch up by a snapshot, or re-bootstrap). */
     withheldFrom: ({ peer: string } & HorizonGap)[];
     /** Peers whose horizon this node is behind: it catches up by a full snapshot from them. */

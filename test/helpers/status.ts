@@ -14,6 +14,7 @@ export const IDLE_GC: Pick<Status, 'tombstones' | 'storeBytes' | 'gc'> = {
     heldBackBy: null,
     gone: [],
     frontier: 0,
+    retiredReplicas: 0,
     withheldFrom: [],
     behind: [],
     refusedAsGone: null,
