@@ -50,8 +50,10 @@ interface Row {
   /** Writes per second of the round's deletes (ttl: its writes with an expiry) and of its new keys. */
   outRate: number | null;
   putRate: number | null;
-  /** Siblings collected during the round. */
+  /** Siblings collected during the round, in how many steps, and the store's commits in the round (writes' and collection's). */
   collected: number;
+  steps: number;
+  commits: number;
 }
 
 interface Result {
@@ -61,8 +63,9 @@ interface Result {
   /** Whole-run rates: all the round's writes of a kind over the time they took. */
   outRate: number;
   putRate: number;
-  gc: { runs: number; busyMs: number; siblings: number };
-  /** Wall time of the rounds' writes (the collections ran within it, and in the final one after). */
+  /** Collections started during the rounds and the time they were under way; then the final collection to rest. */
+  gc: { runs: number; busyMs: number; drainMs: number };
+  /** Wall time of the rounds' writes. */
   roundsMs: number;
 }
 
@@ -93,6 +96,7 @@ class GcLoop {
   private running: Promise<void> | undefined;
   private stopped = false;
   runs = 0;
+  steps = 0;
   busyMs = 0;
   keys = 0;
   siblings = 0;
@@ -127,6 +131,7 @@ class GcLoop {
     try {
       while (!stop()) {
         const step = await this.ks.collectGarbage(stable, GC_BATCH);
+        this.steps++;
         this.keys += step.keys;
         this.siblings += step.siblings;
         if (!step.more) break;
@@ -169,6 +174,8 @@ function printRow(r: Row): void {
     rate(r.outRate).padStart(10),
     rate(r.putRate).padStart(7),
     fmt(r.collected).padStart(10),
+    fmt(r.steps).padStart(6),
+    fmt(r.commits).padStart(8),
   ];
   console.log(cells.join('  '));
 }
@@ -181,11 +188,12 @@ async function churn(variant: Variant): Promise<Result> {
   const key = (i: number) => `churn:${String(i).padStart(9, '0')}`;
   const gc = variant === 'gc-off' ? undefined : new GcLoop(ks);
   const expiries = new Expiries();
-  let collectedBefore = 0;
+  const before = { siblings: 0, steps: 0, commits: ks.commits };
   const row = (round: string, outRate: number | null, putRate: number | null): Row => {
     const s = ks.gcStats();
-    const collected = (gc?.siblings ?? 0) - collectedBefore;
-    collectedBefore = gc?.siblings ?? 0;
+    const now = { siblings: gc?.siblings ?? 0, steps: gc?.steps ?? 0, commits: ks.commits };
+    const [collected, steps, commits] = [now.siblings - before.siblings, now.steps - before.steps, now.commits - before.commits];
+    Object.assign(before, now);
     return {
       round,
       live: ks.summary().keys,
@@ -198,6 +206,8 @@ async function churn(variant: Variant): Promise<Result> {
       outRate,
       putRate,
       collected,
+      steps,
+      commits,
     };
   };
   try {
@@ -206,7 +216,7 @@ async function churn(variant: Variant): Promise<Result> {
     const first = await writeKeys(ks, live, (i) => ({ type: 'put', key: key(i), value }));
     const what = { 'gc-off': 'deletes, never collected', 'gc-on': `deletes, collected every ${GC_INTERVAL_MS} ms`, ttl: `writes with a ${TTL_MS} ms expiry, collected every ${GC_INTERVAL_MS} ms` }[variant];
     console.log(`\nchurn ${variant} (${what}): ${fmt(N)} keys x 100 B written at ${fmt(first.n / (first.ms / 1000))} writes/s`);
-    console.log(`round  live keys  tombstones  expired held  storeBytes  data file  ${variant === 'ttl' ? 'expiring/s' : ' deletes/s'}  puts/s  collected`);
+    console.log(`round  live keys  tombstones  expired held  storeBytes  data file  ${variant === 'ttl' ? 'expiring/s' : ' deletes/s'}  puts/s  collected  steps  commits`);
     const rows = [row('0', null, null)];
     printRow(rows[0]!);
     gc?.start();
@@ -236,10 +246,14 @@ async function churn(variant: Variant): Promise<Result> {
       rows.push(row(String(round), out.n / (out.ms / 1000), put.n / (put.ms / 1000)));
       printRow(rows.at(-1)!);
     }
+    const busy = { runs: gc?.runs ?? 0, busyMs: gc?.busyMs ?? 0, drainMs: 0 };
     if (gc !== undefined) {
       await gc.stop();
+      Object.assign(busy, { runs: gc.runs, busyMs: gc.busyMs });
       await sleep(Math.max(0, expiries.last - Date.now() + 1)); // ttl: until the last expiry has passed
+      const t0 = performance.now();
       await gc.drain();
+      busy.drainMs = performance.now() - t0;
     }
     const final = row('final', null, null);
     printRow(final);
@@ -249,7 +263,7 @@ async function churn(variant: Variant): Promise<Result> {
       final,
       outRate: total.out / (total.outMs / 1000),
       putRate: total.put / (total.putMs / 1000),
-      gc: { runs: gc?.runs ?? 0, busyMs: gc?.busyMs ?? 0, siblings: gc?.siblings ?? 0 },
+      gc: busy,
       roundsMs: total.outMs + total.putMs,
     };
   } finally {
@@ -261,7 +275,7 @@ async function churn(variant: Variant): Promise<Result> {
 
 function summarize(results: Result[]): void {
   console.log(`\nchurn summary: rounds 1-${ENDS} against rounds ${ROUNDS - ENDS + 1}-${ROUNDS} (mean), after collecting to rest, and the writes' cost of collecting`);
-  console.log('variant  storeBytes first  storeBytes last  growth  data file first  data file last  growth  storeBytes final  data file final  out/s (x gc-off)    puts/s (x gc-off)  gc busy');
+  console.log('variant  storeBytes first  storeBytes last  growth  data file first  data file last  growth  storeBytes final  data file final  out/s (x gc-off)    puts/s (x gc-off)  collections in the rounds       final collection');
   const off = results.find((r) => r.variant === 'gc-off');
   for (const r of results) {
     const first = r.rows.slice(0, ENDS);
@@ -280,7 +294,8 @@ function summarize(results: Result[]): void {
       mib(r.final.fileBytes).padStart(15),
       vs(r.outRate, off?.outRate).padStart(16),
       vs(r.putRate, off?.putRate).padStart(20),
-      r.variant === 'gc-off' ? '-' : `${r.gc.runs} runs, ${(r.gc.busyMs / 1000).toFixed(1)} s of ${(r.roundsMs / 1000).toFixed(1)} s`,
+      (r.variant === 'gc-off' ? '-' : `${r.gc.runs}, under way ${(r.gc.busyMs / 1000).toFixed(1)} s of ${(r.roundsMs / 1000).toFixed(1)} s`).padEnd(31),
+      r.variant === 'gc-off' ? '-' : `${(r.gc.drainMs / 1000).toFixed(1)} s`,
     ];
     console.log(cells.join('  '));
   }
