@@ -3,8 +3,9 @@
 // the other in this process, each on a fresh store:
 //   gc-off  deletes, nothing ever collected (the behaviour before garbage collection);
 //   gc-on   deletes, collected the way the daemon collects (src/sync/collector.ts) on a node with
-//           no members (so the stable clock is its own): every GC_INTERVAL_MS, batches of 1000
-//           keys until none is left, a setImmediate between batches, concurrently with the writes.
+//           no members (so the stable clock is its own): every GC_INTERVAL_MS, batches of 1000 keys
+//           (doubling to 4000 while a backlog lasts) until none is left, a setImmediate between
+//           batches, concurrently with the writes.
 //           The interval is 1 s here; the daemon's default (gcIntervalMs) is 10 s;
 //   ttl     instead of deleting, the 10% are written again with an expiry 1 s ahead, collected as in gc-on.
 // After each round: live keys, tombstones, expired values not yet collected, the store's bytes in
@@ -24,6 +25,7 @@ import { encodeClock } from '../src/core/codec.js';
 import { Keyspace, STORE_DIR, type WriteOp } from '../src/store/keyspace.js';
 import { MemoryBackend } from '../src/store/memory-backend.js';
 import { encodeDigest } from '../src/sync/messages.js';
+import { RetiredTable } from '../src/core/retired.js';
 
 const N = Number(process.env.BENCH_KEYS ?? 1_000_000);
 const ROUNDS = Number(process.env.BENCH_CHURN_ROUNDS ?? 20);
@@ -31,8 +33,9 @@ const REBUILDS = 50;
 const BATCH = 1000;
 /** The daemon's default is 10 s (gcIntervalMs); 1 s here so that a round of a few seconds sees several collections. */
 const GC_INTERVAL_MS = 1000;
-/** Keys per collection step, as the daemon's collector takes them. */
+/** Keys per collection step, as the daemon's collector takes them: 1000, doubling to 4000 in a backlog. */
 const GC_BATCH = 1000;
+const GC_MAX_BATCH = 4000;
 const TTL_MS = 1000;
 /** Rounds averaged at each end to tell a plateau from growth. */
 const ENDS = Math.max(1, Math.min(5, Math.floor(ROUNDS / 2)));
@@ -129,12 +132,14 @@ class GcLoop {
     this.runs++;
     const stable: Clock = this.ks.summary().clock; // no members: the stable clock is the node's own
     try {
+      let batch = GC_BATCH;
       while (!stop()) {
-        const step = await this.ks.collectGarbage(stable, GC_BATCH);
+        const step = await this.ks.collectGarbage(stable, batch);
         this.steps++;
         this.keys += step.keys;
         this.siblings += step.siblings;
         if (!step.more) break;
+        batch = Math.min(GC_MAX_BATCH, batch * 2);
         await new Promise((r) => setImmediate(r)); // a turn for the writes between steps
       }
     } finally {
@@ -302,22 +307,32 @@ function summarize(results: Result[]): void {
   console.log(`(out/s: deletes, or for ttl the writes with an expiry; storeBytes: B-tree pages in use, the rest of the data file is free pages; GC every ${GC_INTERVAL_MS} ms here, 10 s in the daemon by default)`);
 }
 
-/** A node rebuilt 50 times beside a steady one: every rebuild is a replica id in every clock, for good (ids are not retired). */
+/**
+ * A node rebuilt 50 times beside a steady one: every rebuild is a replica id in every clock, for
+ * good. Retired (core/retired.ts, as the replicator retires the replica of a peer that came back as
+ * a new one), they are left out of the DIGESTs between two nodes that hold the same table.
+ */
 async function rebuilds(): Promise<void> {
   const steady = await Keyspace.open(new MemoryBackend());
   await steady.write(Array.from({ length: 100 }, (_, i) => ({ type: 'put' as const, key: `k${i}`, value: Buffer.from('v') })));
-  const digestBytes = () => encodeDigest({ replicaId: steady.replicaId, digest: new Uint8Array(16), clock: steady.summary().clock, peers: [], forgotten: [] }).length;
-  const before = { clock: encodeClock(steady.summary().clock).length, digest: digestBytes() };
+  const table = new RetiredTable();
+  const digestBytes = (clock: Clock, retired?: Parameters<typeof encodeDigest>[0]['retired']) =>
+    encodeDigest({ replicaId: steady.replicaId, digest: new Uint8Array(16), clock, peers: [], forgotten: [], ...(retired === undefined ? {} : { retired }) }).length;
+  const before = { clock: encodeClock(steady.summary().clock).length, digest: digestBytes(steady.summary().clock) };
   for (let i = 0; i < REBUILDS; i++) {
     const rebuilt = await Keyspace.open(new MemoryBackend()); // a wiped data directory: a new replica
     for (const chunk of steady.delta(rebuilt.summary().clock)) await rebuilt.applyDelta(chunk);
     await rebuilt.put(`k${i % 100}`, Buffer.from(`rebuild ${i}`)); // it writes, so its id is in the clock
     for (const chunk of rebuilt.delta(steady.summary().clock)) await steady.applyDelta(chunk);
+    if (i < REBUILDS - 1) table.add(rebuilt.replicaId, steady.summary().clock.max(rebuilt.replicaId)); // the next rebuild retires it
   }
   const clock = steady.summary().clock;
+  const { clock: sent, omitted } = table.compress(clock);
   console.log(
     `rebuilds: after ${REBUILDS} rebuilds of one node the steady node's clock names ${clock.replicas().length} replicas; ` +
-      `encoded clock ${before.clock} -> ${encodeClock(clock).length} bytes, DIGEST ${before.digest} -> ${digestBytes()} bytes (every gossip round; replica ids are not retired yet)`,
+      `encoded clock ${before.clock} -> ${encodeClock(clock).length} bytes, DIGEST ${before.digest} -> ${digestBytes(clock)} bytes without retiring; ` +
+      `with the ${table.size} old replicas retired, the DIGEST between two nodes that know them is ${digestBytes(sent, { hash: table.hash(), omitted, records: [] })} bytes ` +
+      `(the one DIGEST that teaches the table: ${digestBytes(clock, { hash: table.hash(), omitted: new Uint8Array(0), records: table.entries() })} bytes)`,
   );
 }
 

@@ -724,7 +724,7 @@ export class Keyspace {
       }
       if (siblings > 0) cs.next.frontier = cs.next.frontier.clone().merge(stable);
       return { keys, siblings, more: found.size >= maxKeys };
-    });
+    }, false); // not waited onto the disk: a collection lost in a crash is simply made again
   }
 
   /**
@@ -898,7 +898,7 @@ export class Keyspace {
   }
 
   /** Runs one transaction: compute a change set against the working state, then put it all. */
-  private async transact<T>(compute: (cs: ChangeSet) => T): Promise<T> {
+  private async transact<T>(compute: (cs: ChangeSet) => T, durable = this.durability === 'strict'): Promise<T> {
     try {
       return await this.backend.write((w) => {
         const cs = new ChangeSet(w, this.work, this.maxValueBytes);
@@ -906,7 +906,7 @@ export class Keyspace {
         cs.apply();
         this.work = cs.next;
         return result;
-      }, this.durability === 'strict');
+      }, durable);
     } catch (err) {
       if (err instanceof DecodeError || err instanceof StoreError) throw err;
       // The commit itself failed (disk full, I/O error): go back to what is on disk.
