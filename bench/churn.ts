@@ -4,8 +4,8 @@
 //   gc-off  deletes, nothing ever collected (the behaviour before garbage collection);
 //   gc-on   deletes, collected the way the daemon collects (src/sync/collector.ts) on a node with
 //           no members (so the stable clock is its own): every GC_INTERVAL_MS, batches of 1000 keys
-//           (doubling to 4000 while a backlog lasts) until none is left, a setImmediate between
-//           batches, concurrently with the writes.
+//           (then sized so that a step holds the event loop about 10 ms, collector.ts) until none
+//           is left, a setImmediate between batches, concurrently with the writes.
 //           The interval is 1 s here; the daemon's default (gcIntervalMs) is 10 s;
 //   ttl     instead of deleting, the 10% are written again with an expiry 1 s ahead, collected as in gc-on.
 // After each round: live keys, tombstones, expired values not yet collected, the store's bytes in
@@ -26,6 +26,7 @@ import { Keyspace, STORE_DIR, type WriteOp } from '../src/store/keyspace.js';
 import { MemoryBackend } from '../src/store/memory-backend.js';
 import { encodeDigest } from '../src/sync/messages.js';
 import { RetiredTable } from '../src/core/retired.js';
+import { nextBatch } from '../src/sync/collector.js';
 
 const N = Number(process.env.BENCH_KEYS ?? 1_000_000);
 const ROUNDS = Number(process.env.BENCH_CHURN_ROUNDS ?? 20);
@@ -33,9 +34,8 @@ const REBUILDS = 50;
 const BATCH = 1000;
 /** The daemon's default is 10 s (gcIntervalMs); 1 s here so that a round of a few seconds sees several collections. */
 const GC_INTERVAL_MS = 1000;
-/** Keys per collection step, as the daemon's collector takes them: 1000, doubling to 4000 in a backlog. */
+/** Keys per collection step, as the daemon's collector takes them: 1000, then sized by what a step costs (collector.ts). */
 const GC_BATCH = 1000;
-const GC_MAX_BATCH = 4000;
 const TTL_MS = 1000;
 /** Rounds averaged at each end to tell a plateau from growth. */
 const ENDS = Math.max(1, Math.min(5, Math.floor(ROUNDS / 2)));
@@ -139,7 +139,7 @@ class GcLoop {
         this.keys += step.keys;
         this.siblings += step.siblings;
         if (!step.more) break;
-        batch = Math.min(GC_MAX_BATCH, batch * 2);
+        batch = nextBatch(batch, step.busyMs);
         await new Promise((r) => setImmediate(r)); // a turn for the writes between steps
       }
     } finally {

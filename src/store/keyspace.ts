@@ -680,11 +680,13 @@ export class Keyspace {
    * One step of garbage collection (core/gc.ts): up to `maxKeys` keys holding a tombstone or an
    * expired value whose dot `stable` covers lose those siblings (the key goes when none is left),
    * in one transaction; the GC frontier takes in `stable` when anything went. `more` says whether
-   * another step may find more. The caller yields between steps, so reads and writes go on.
+   * another step may find more; `busyMs` how long the step held the event loop (finding the keys,
+   * and the transaction's work). The caller yields between steps, so reads and writes go on.
    */
-  async collectGarbage(stable: Clock, maxKeys = 1000): Promise<{ keys: number; siblings: number; more: boolean }> {
+  async collectGarbage(stable: Clock, maxKeys = 1000): Promise<{ keys: number; siblings: number; more: boolean; busyMs: number }> {
     this.assertOpen();
     const now = this.now();
+    const t0 = performance.now();
     const found = new Map<string, Uint8Array>();
     const snap = this.backend.openSnapshot();
     try {
@@ -704,8 +706,10 @@ export class Keyspace {
     } finally {
       snap.close();
     }
-    if (found.size === 0) return { keys: 0, siblings: 0, more: false };
+    let busyMs = performance.now() - t0;
+    if (found.size === 0) return { keys: 0, siblings: 0, more: false, busyMs };
     return this.transact((cs) => {
+      const t1 = performance.now();
       let keys = 0;
       let siblings = 0;
       for (const key of found.values()) {
@@ -723,7 +727,8 @@ export class Keyspace {
         }
       }
       if (siblings > 0) cs.next.frontier = cs.next.frontier.clone().merge(stable);
-      return { keys, siblings, more: found.size >= maxKeys };
+      busyMs += performance.now() - t1;
+      return { keys, siblings, more: found.size >= maxKeys, busyMs };
     }, false); // not waited onto the disk: a collection lost in a crash is simply made again
   }
 

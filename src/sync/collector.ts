@@ -12,12 +12,16 @@ export const DEFAULT_GC_INTERVAL_MS = 10_000;
 /** Cassandra's gc_grace_seconds default: a member silent this long is declared gone. */
 export const DEFAULT_GC_GRACE_MS = 10 * 24 * 3600_000;
 /**
- * Keys per GC transaction: a few milliseconds of work, so a read never waits long. With a backlog
- * a step doubles up to MAX_BATCH_KEYS: a step gets one commit, and writes pipelined at full speed
- * leave only a few commits a second (the churn benchmark collected half its deletes at 1,000).
+ * Keys per GC transaction. A step holds the event loop (reads wait) for as long as it works, so its
+ * size follows what the last one cost: doubled while under STEP_MS and more is waiting, halved when
+ * over twice that. Large steps matter under load: a step gets one commit, and writes pipelined at
+ * full speed leave only a few commits a second (the churn benchmark, at a fixed 1,000, collected
+ * half its deletes).
  */
 const BATCH_KEYS = 1000;
-const MAX_BATCH_KEYS = 4000;
+const MIN_BATCH_KEYS = 100;
+const MAX_BATCH_KEYS = 16_000;
+const STEP_MS = 10;
 const META_MEMBERS = 'members';
 /**
  * The member table's name for the last backup taken from this node: garbage collection waits for
@@ -147,7 +151,7 @@ export class Collector {
       keys += step.keys;
       siblings += step.siblings;
       if (!step.more) break;
-      batch = Math.min(MAX_BATCH_KEYS, batch * 2);
+      batch = nextBatch(batch, step.busyMs);
       await new Promise((r) => setImmediate(r)); // a turn for reads, writes and sync between batches
     }
     this.collected.keys += keys;
@@ -161,4 +165,11 @@ export class Collector {
     head.writeDoubleBE(now, 0);
     await this.ks.putMeta(META_MEMBERS, Buffer.concat([head, this.members.encode()]));
   }
+}
+
+/** The next step's size from what the last one cost (see BATCH_KEYS). */
+export function nextBatch(batch: number, busyMs: number): number {
+  if (busyMs < STEP_MS) return Math.min(MAX_BATCH_KEYS, batch * 2);
+  if (busyMs > 2 * STEP_MS) return Math.max(MIN_BATCH_KEYS, Math.floor(batch / 2));
+  return batch;
 }
