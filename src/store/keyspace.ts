@@ -5,7 +5,8 @@
 import { join } from 'node:path';
 import { Writer } from '../core/bytes.js';
 import { Clock } from '../core/clock.js';
-import { decodeKeyState, encodeFirstWrite, encodeKeyState, GC_EXPIRY, GC_TOMB, gcExpiryKey, gcTombKey, inspectKeyState, parseGcKey, replicaToBytes, resolveEncoded, siblingCount } from '../core/codec.js';
+import { decodeKeyState, dotKeyCounter, encodeFirstWrite, encodeKeyState, gcExpiryKey, gcTombKey, inspectKeyState, parseGcKey, replicaToBytes, resolveEncoded, siblingCount } from '../core/codec.js';
+import { compareBytes } from '../core/bytes.js';
 import { chunkEntries, DEFAULT_DELTA_LIMITS, evidencedClaim, mergeEntry, selectDelta, type DeltaChunk, type DeltaSource, type DeltaEntry, type DeltaLimits } from '../core/delta.js';
 import { Digest } from '../core/digest.js';
 import { decodeHeads, encodeHeads, headIsValid, MAX_COUNTER, newReplicaKey, replicaKeyFromSeed, signHead, type Head, type ReplicaKey } from '../core/head.js';
@@ -687,32 +688,34 @@ export class Keyspace {
     this.assertOpen();
     const now = this.now();
     const t0 = performance.now();
-    const found = new Map<string, Uint8Array>();
+    // A key with two stable garbage siblings is found twice; the second visit finds nothing to do.
+    const found: Uint8Array[] = [];
     const snap = this.backend.openSnapshot();
     try {
       for (const r of stable.replicas()) {
         const rb = replicaToBytes(r);
         for (const { k, key } of snap.gcRange(gcTombKey(rb, 1), gcTombKey(rb, stable.max(r) + 1))) {
-          if (found.size >= maxKeys) break;
-          if (stable.covers(r, parseGcKey(k).c)) found.set(Buffer.from(key).toString('latin1'), key);
+          if (found.length >= maxKeys) break;
+          if (stable.covers(r, dotKeyCounter(k, 1))) found.push(key);
         }
       }
       const zero = new Uint8Array(16);
       for (const { k, key } of snap.gcRange(gcExpiryKey(1, zero, 0), gcExpiryKey(now + 1, zero, 0))) {
-        if (found.size >= maxKeys) break;
+        if (found.length >= maxKeys) break;
         const g = parseGcKey(k);
-        if (stable.covers(g.r, g.c)) found.set(Buffer.from(key).toString('latin1'), key);
+        if (stable.covers(g.r, g.c)) found.push(key);
       }
     } finally {
       snap.close();
     }
+    found.sort(compareBytes); // in key order the change set finds staged keys without a map
     let busyMs = performance.now() - t0;
-    if (found.size === 0) return { keys: 0, siblings: 0, more: false, busyMs };
+    if (found.length === 0) return { keys: 0, siblings: 0, more: false, busyMs };
     return this.transact((cs) => {
       const t1 = performance.now();
       let keys = 0;
       let siblings = 0;
-      for (const key of found.values()) {
+      for (const key of found) {
         const old = cs.load(key);
         if (old === undefined) continue;
         const state = cs.decode(old);
@@ -728,7 +731,7 @@ export class Keyspace {
       }
       if (siblings > 0) cs.next.frontier = cs.next.frontier.clone().merge(stable);
       busyMs += performance.now() - t1;
-      return { keys, siblings, more: found.size >= maxKeys, busyMs };
+      return { keys, siblings, more: found.length >= maxKeys, busyMs };
     }, false); // not waited onto the disk: a collection lost in a crash is simply made again
   }
 

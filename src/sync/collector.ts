@@ -21,7 +21,7 @@ export const DEFAULT_GC_GRACE_MS = 10 * 24 * 3600_000;
 const BATCH_KEYS = 1000;
 const MIN_BATCH_KEYS = 100;
 const MAX_BATCH_KEYS = 16_000;
-const STEP_MS = 10;
+const STEP_MS = 20;
 const META_MEMBERS = 'members';
 /**
  * The member table's name for the last backup taken from this node: garbage collection waits for
