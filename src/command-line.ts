@@ -105,7 +105,7 @@ function program(json = false): Command {
     });
 
   withConcern(client('import'))
-    .description('stream NDJSON records {"key": K, "value": TEXT} or {"key": K, "valueBase64": B64} into the local node')
+    .description('stream NDJSON records {"key": K, "value": TEXT} or {"key": K, "valueBase64": B64} into the local node; {"key": K, "value": null} deletes K')
     .argument('[file]', 'the NDJSON file, or - for stdin', '-')
     .addHelpText('after', '\nA bad line stops the import; every line before it stays written, and the error names the line.\n')
     .action((file: string, o: cmd.Target) => cmd.importCommand({ ...o, file }, io));
