@@ -130,11 +130,12 @@ export class Collector {
       const step = await this.ks.collectGarbage(st.stable, BATCH_KEYS);
       keys += step.keys;
       siblings += step.siblings;
+      // Counted batch by batch, so status keeps up with the tombstones it shows gone (a long run takes seconds).
+      this.collected.keys += step.keys;
+      this.collected.siblings += step.siblings;
       if (!step.more) break;
       await new Promise((r) => setImmediate(r)); // a turn for reads, writes and sync between batches
     }
-    this.collected.keys += keys;
-    this.collected.siblings += siblings;
     if (siblings > 0) this.log.info({ keys, siblings, ms: this.now() - started }, 'garbage collected');
   }
 
