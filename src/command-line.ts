@@ -149,7 +149,7 @@ function program(json = false): Command {
     });
 
   withConcern(client('import'))
-    .description('stream NDJSON records {"key": K, "value": TEXT} or {"key": K, "valueBase64": B64} into the local node')
+    .description('stream NDJSON records {"key": K, "value": TEXT} or {"key": K, "valueBase64": B64} into the local node; {"key": K, "value": null} deletes K')
     .argument('[file]', 'the NDJSON file, or - for stdin', '-')
     .addHelpText(
       'after',

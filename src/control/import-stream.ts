@@ -104,7 +104,7 @@ export async function importNdjson(body: Readable, write: (ops: WriteOp[]) => Pr
   }
 }
 
-/** One line: a put, null for a blank line, or the reason it is not a valid record. */
+/** One line: a put or a delete, null for a blank line, or the reason it is not a valid record. */
 function parseLine(bytes: Buffer, maxValueBytes: number): WriteOp | string | null {
   if (!isUtf8(bytes)) return 'not valid UTF-8';
   const text = bytes.toString('utf8').trim();
@@ -120,13 +120,18 @@ function parseLine(bytes: Buffer, maxValueBytes: number): WriteOp | string | nul
   const unknown = Object.keys(fields).find((f) => !FIELDS.has(f));
   if (unknown !== undefined) return `unknown field "${unknown}" (expected "key" and "value" or "valueBase64", and optionally "ttl")`;
   if (typeof fields.key !== 'string') return 'expected a string "key"';
-  const value = fromJsonValue(fields);
+  // "value": null deletes the key (the shape get --json shows for a deleted key).
+  const value = fields.value === null && fields.valueBase64 === undefined ? null : fromJsonValue(fields);
   if (typeof value === 'string') return value;
   try {
     keyToBytes(fields.key);
-    checkValue(value, maxValueBytes);
+    if (value !== null) checkValue(value, maxValueBytes);
   } catch (err) {
     return (err as Error).message;
+  }
+  if (value === null) {
+    if (fields.ttl !== undefined) return 'a delete ("value": null) takes no "ttl"';
+    return { type: 'del', key: fields.key };
   }
   if (fields.ttl === undefined) return { type: 'put', key: fields.key, value };
   // each line's expiry on the daemon's clock as the line is read

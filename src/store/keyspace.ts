@@ -113,6 +113,8 @@ export interface ApplyOptions {
   meta?: { name: string; value: Uint8Array };
   /** The chunk comes from this machine's own backup files, not a peer: counters are not bounded by heads. */
   trusted?: boolean;
+  /** The sender's GC frontier (a snapshot's): the part of the claim under it is believed (see evidenced). */
+  collected?: Clock;
 }
 
 /** A replica moves to a new id this far below the counter limit (at open; writes check the limit itself). */
@@ -335,7 +337,7 @@ export class Keyspace {
         }
         changed++;
       }
-      const claim = this.evidenced(chunk.claim, cs);
+      const claim = this.evidenced(chunk.claim, cs, opts.collected);
       cs.next.clock.merge(claim);
       if (meta !== undefined) cs.setMeta(meta.name, meta.value);
       this.saveHeads(cs);
@@ -444,11 +446,20 @@ export class Keyspace {
     };
   }
 
-  /** The part of a claim this store has evidence for (delta.ts, evidencedClaim), after the change set's states. */
-  private evidenced(claim: Clock, cs: ChangeSet): Clock {
+  /**
+   * The part of a claim this store has evidence for (delta.ts, evidencedClaim), after the change
+   * set's states, and the part under the sender's GC frontier (`collected`, from a snapshot): a
+   * replica's newest writes may be deletes the sender collected, which no state names any more.
+   * Cut to the states alone, the claim would leave this node lacking those dots, behind the
+   * sender's horizon for good: no peer sends it deltas, and every catch-up cuts the claim again.
+   */
+  private evidenced(claim: Clock, cs: ChangeSet, collected?: Clock): Clock {
     cs.flushSeen();
     const next = cs.next;
-    return evidencedClaim(claim, (r) => Math.max(next.seen.get(r) ?? 0, next.clock.max(r)));
+    const shown = evidencedClaim(claim, (r) => Math.max(next.seen.get(r) ?? 0, next.clock.max(r)));
+    if (shown === claim || collected === undefined || collected.isEmpty()) return shown;
+    const believed = shown.clone().merge(claim.intersect(collected));
+    return believed.coversClock(claim) ? claim : believed;
   }
 
   /** A context token from a client may not name writes this node has never seen. */
@@ -566,7 +577,7 @@ export class Keyspace {
       snap.close();
     }
     await this.transact((cs) => {
-      cs.next.clock.merge(this.evidenced(peerClock, cs));
+      cs.next.clock.merge(this.evidenced(peerClock, cs, peerFrontier));
       if (peerFrontier !== undefined) adoptFrontier(cs, peerFrontier);
       this.saveHeads(cs);
       // Writes committed since the snapshot changed digest and count incrementally; the recount

@@ -150,12 +150,13 @@ export class Collector {
       const step = await this.ks.collectGarbage(st.stable, batch);
       keys += step.keys;
       siblings += step.siblings;
+      // Counted batch by batch, so status keeps up with the tombstones it shows gone (a long run takes seconds).
+      this.collected.keys += step.keys;
+      this.collected.siblings += step.siblings;
       if (!step.more) break;
       batch = nextBatch(batch, step.busyMs);
       await new Promise((r) => setImmediate(r)); // a turn for reads, writes and sync between batches
     }
-    this.collected.keys += keys;
-    this.collected.siblings += siblings;
     // routine at debug; a large collection (a mass delete, a backlog) at info
     if (siblings > 0) (siblings >= 10_000 ? this.log.info.bind(this.log) : this.log.debug.bind(this.log))({ keys, siblings, ms: this.now() - started }, 'garbage collected');
   }

@@ -201,6 +201,17 @@ describe('control server', () => {
     expect(Buffer.from(ks.get('imp/002998')!).toString()).toBe('v2998');
   });
 
+  it('imports deletes: a line with "value": null deletes its key', async () => {
+    const { client, ks } = await setup();
+    const dels = Array.from({ length: 1500 }, (_, i) => JSON.stringify({ key: `imp/${String(i).padStart(6, '0')}`, value: null })).join('\n');
+    expect(await client.import(Readable.from([ndjson(2000), dels + '\n']))).toEqual({ imported: 3500 });
+    expect(ks.count()).toBe(500);
+    expect(ks.get('imp/001499')).toBeUndefined();
+    expect(Buffer.from(ks.get('imp/001500')!).toString()).toBe('v1500');
+    const err = await refused(client.import(Readable.from(['{"key": "imp/001600", "value": null, "valueBase64": "AA=="}\n'])));
+    expect(err.message).toMatch(/line 1: give either "value" or "valueBase64"/);
+  });
+
   it('stops an import at a bad line, keeps every line before it, names the line and the count', async () => {
     const { client, ks } = await setup();
     const err = await refused(client.import(Readable.from([ndjson(1500), '{"key": "broken", "value": 42}\n', ndjson(10, 5000)])));

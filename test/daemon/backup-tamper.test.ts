@@ -23,7 +23,8 @@ let keyFile: string;
 let liveDigest: string; // the daemon's digest at the last backup of `plain`
 
 beforeAll(async () => {
-  const a = await fleet.start();
+  // GC off: a delete collected between two backups would make the incremental a full one (gc.test.ts).
+  const a = await fleet.start({ extra: ['--gc-interval', '0'] });
   const dir = fleet.tmpdir();
   keyFile = join(dir, 'key');
   writeFileSync(keyFile, 'one passphrase for two repositories\n');

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open as openLmdb } from 'lmdb';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Clock } from '../../src/core/clock.js';
 import type { DeltaEntry } from '../../src/core/delta.js';
+import { behindFrontier } from '../../src/core/gc.js';
 import { Keyspace } from '../../src/store/keyspace.js';
 import { repairFromSnapshot } from '../../src/store/repair.js';
 
@@ -107,5 +109,55 @@ describe('repair from a peer snapshot', () => {
     expect(node.summary().clock.equals(clock)).toBe(true);
     await node.close();
     await peer.close();
+  });
+});
+
+describe('a snapshot of a peer that collected its newest writes', () => {
+  /** A store whose replica's last five writes are deletes, collected (alone, every write is stable). */
+  async function collectedPeer(): Promise<Keyspace> {
+    const peer = await Keyspace.openDir(tmp());
+    for (let i = 0; i < 10; i++) await peer.put(`k/${i}`, Buffer.from(`v${i}`));
+    for (let i = 0; i < 5; i++) await peer.del(`k/${i}`);
+    expect(await peer.collectGarbage(peer.summary().clock)).toMatchObject({ keys: 5, siblings: 5 });
+    return peer;
+  }
+
+  it('bootstrap: the claim under the peer\'s GC frontier is believed, so the node is not left behind its horizon', async () => {
+    const peer = await collectedPeer();
+    const snap = peer.snapshot();
+    const entries = chunksOf(snap, 100).flat();
+    const { clock, frontier, heads } = snap;
+    snap.close();
+    // No state names the collected deletes: on the states alone the claim is cut short of them...
+    const cut = await Keyspace.openDir(tmp());
+    await cut.applyDelta({ entries, claim: Clock.empty(), heads });
+    expect((await cut.applyDelta({ entries: [], claim: clock, heads })).claimCut).toBe(true);
+    expect(behindFrontier(cut.summary().clock, frontier)).toBe(5);
+    // ...and with the peer's frontier as evidence it is whole.
+    const node = await Keyspace.openDir(tmp());
+    await node.applyDelta({ entries, claim: Clock.empty(), heads });
+    expect((await node.applyDelta({ entries: [], claim: clock, heads }, { collected: frontier })).claimCut).toBe(false);
+    expect(node.summary().clock.equals(clock)).toBe(true);
+    expect(behindFrontier(node.summary().clock, frontier)).toBe(0);
+    await Promise.all([cut.close(), node.close(), peer.close()]);
+  });
+
+  it('repair: a node that missed the deletes takes in the peer\'s clock and frontier, and loses the deleted keys', async () => {
+    const peer = await Keyspace.openDir(tmp());
+    for (let i = 0; i < 10; i++) await peer.put(`k/${i}`, Buffer.from(`v${i}`));
+    const node = await Keyspace.openDir(tmp());
+    await sync(peer, node);
+    for (let i = 0; i < 5; i++) await peer.del(`k/${i}`);
+    await peer.collectGarbage(peer.summary().clock);
+    const snap = peer.snapshot();
+    await repairFromSnapshot(node, snap.clock, chunksOf(snap, 3), snap.heads, snap.frontier);
+    snap.close();
+    const s = node.summary();
+    expect(s.clock.equals(peer.summary().clock)).toBe(true);
+    expect(behindFrontier(s.clock, peer.summary().frontier)).toBe(0);
+    expect(s.frontier.coversClock(peer.summary().frontier)).toBe(true);
+    expect([s.digest, s.keys]).toEqual([peer.summary().digest, 5]);
+    expect(node.get('k/0')).toBeUndefined();
+    await Promise.all([node.close(), peer.close()]);
   });
 });
