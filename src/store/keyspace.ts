@@ -720,10 +720,9 @@ export class Keyspace {
       snap.close();
     }
     found.sort(compareBytes); // in key order the change set finds staged keys without a map
-    let busyMs = performance.now() - t0;
-    if (found.length === 0) return { keys: 0, siblings: 0, more: false, busyMs };
-    return this.transact((cs) => {
-      const t1 = performance.now();
+    const busy = { ms: performance.now() - t0 };
+    if (found.length === 0) return { keys: 0, siblings: 0, more: false, busyMs: busy.ms };
+    const done = await this.transact((cs) => {
       let keys = 0;
       let siblings = 0;
       for (const key of found) {
@@ -741,9 +740,9 @@ export class Keyspace {
         }
       }
       if (siblings > 0) cs.next.frontier = cs.next.frontier.clone().merge(stable);
-      busyMs += performance.now() - t1;
-      return { keys, siblings, more: found.length >= maxKeys, busyMs };
-    }, false); // not waited onto the disk: a collection lost in a crash is simply made again
+      return { keys, siblings, more: found.length >= maxKeys };
+    }, false, busy); // not waited onto the disk: a collection lost in a crash is simply made again
+    return { ...done, busyMs: busy.ms };
   }
 
   /**
@@ -917,13 +916,15 @@ export class Keyspace {
   }
 
   /** Runs one transaction: compute a change set against the working state, then put it all. */
-  private async transact<T>(compute: (cs: ChangeSet) => T, durable = this.durability === 'strict'): Promise<T> {
+  private async transact<T>(compute: (cs: ChangeSet) => T, durable = this.durability === 'strict', timed?: { ms: number }): Promise<T> {
     try {
       return await this.backend.write((w) => {
+        const t0 = timed === undefined ? 0 : performance.now();
         const cs = new ChangeSet(w, this.work, this.maxValueBytes);
         const result = compute(cs);
         cs.apply();
         this.work = cs.next;
+        if (timed !== undefined) timed.ms += performance.now() - t0;
         return result;
       }, durable);
     } catch (err) {
