@@ -702,19 +702,26 @@ export class Keyspace {
     // A key with two stable garbage siblings is found twice; the second visit finds nothing to do.
     const found: Uint8Array[] = [];
     const snap = this.backend.openSnapshot();
+    // Only keys collectKey changes: one whose context is not stable yet waits, and must not take
+    // the place of the keys behind it in the index, step after step.
+    const consider = (key: Uint8Array): void => {
+      const bytes = snap.getState(key);
+      const state = bytes === undefined ? undefined : this.readable(bytes);
+      if (state !== undefined && collectKey(state, stable, now) !== undefined) found.push(key);
+    };
     try {
       for (const r of stable.replicas()) {
         const rb = replicaToBytes(r);
         for (const { k, key } of snap.gcRange(gcTombKey(rb, 1), gcTombKey(rb, stable.max(r) + 1))) {
           if (found.length >= maxKeys) break;
-          if (stable.covers(r, dotKeyCounter(k, 1))) found.push(key);
+          if (stable.covers(r, dotKeyCounter(k, 1))) consider(key);
         }
       }
       const zero = new Uint8Array(16);
       for (const { k, key } of snap.gcRange(gcExpiryKey(1, zero, 0), gcExpiryKey(now + 1, zero, 0))) {
         if (found.length >= maxKeys) break;
         const g = parseGcKey(k);
-        if (stable.covers(g.r, g.c)) found.push(key);
+        if (stable.covers(g.r, g.c)) consider(key);
       }
     } finally {
       snap.close();
