@@ -1,5 +1,6 @@
 // Shared fast-check generators for the core tests.
 import fc from 'fast-check';
+import { Clock } from '../../src/core/clock.js';
 import type { KeyState, Sibling } from '../../src/core/key-state.js';
 
 /** A handful of fixed replica ids, so generated clocks overlap often. */
@@ -38,3 +39,20 @@ export const keyState: fc.Arbitrary<KeyState> = fc
       sibs: picked.map(([r, c]) => sibling(r, c, c % 4 === 0)).sort((a, b) => (a.r === b.r ? a.c - b.c : a.r < b.r ? -1 : 1)),
     }));
   });
+
+/** A clock over REPLICAS: a few runs each, small counters, so it covers some of a state's dots and not others. */
+export const clock: fc.Arbitrary<Clock> = fc
+  .array(fc.tuple(replica, fc.integer({ min: 1, max: 10 }), fc.integer({ min: 0, max: 6 })), { maxLength: 8 })
+  .map((runs) => Clock.fromIntervals(runs.map(([r, from, len]) => [r, from, from + len] as const)));
+
+/** When a value written at (r, c) expires, if it does: a function of its dot, like the rest of a write's data. */
+export const expiryOf = (r: string, c: number): number | undefined => ((c + r.charCodeAt(31)) % 3 === 0 ? ((c * 7 + r.charCodeAt(0)) % 30) + 1 : undefined);
+
+/** keyState, with some values carrying an expiry (expiryOf): a time in 1..30 to read them at. */
+export const expiringKeyState: fc.Arbitrary<KeyState> = keyState.map((s) => ({
+  ctx: s.ctx,
+  sibs: s.sibs.map((x) => {
+    const exp = x.value === null ? undefined : expiryOf(x.r, x.c);
+    return exp === undefined ? x : { ...x, exp };
+  }),
+}));
