@@ -18,11 +18,16 @@ function isGarbage(s: KeyState['sibs'][number], now: number): boolean {
 /**
  * A key's state after collecting its stable garbage: undefined when nothing goes, null when no
  * sibling is left (the key goes), else the state with its context kept.
+ * The key itself goes only once `stable` covers its whole context: from then on the frontier
+ * alone stands for every write the context superseded, and a member's clock may hold the delete
+ * without the put it deleted (a pushed batch, a lost chunk); the put must not come back from a
+ * node that still holds it.
  */
 export function collectKey(state: KeyState, stable: Clock, now: number): KeyState | null | undefined {
   const keep = state.sibs.filter((s) => !(isGarbage(s, now) && stable.covers(s.r, s.c)));
   if (keep.length === state.sibs.length) return undefined;
-  return keep.length === 0 ? null : { ctx: state.ctx, sibs: keep };
+  if (keep.length > 0) return { ctx: state.ctx, sibs: keep };
+  return state.ctx.every(([r, c]) => stable.base(r) >= c) ? null : undefined;
 }
 
 /**

@@ -667,19 +667,28 @@ export class Keyspace {
     const now = this.now();
     const found = new Map<string, Uint8Array>();
     const snap = this.backend.openSnapshot();
+    // Only keys collectKey changes: a key whose context is not stable yet waits, and must not
+    // take the place of the keys behind it in the index, step after step.
+    const consider = (key: Uint8Array): void => {
+      const id = Buffer.from(key).toString('latin1');
+      if (found.has(id)) return;
+      const bytes = snap.getState(key);
+      const state = bytes === undefined ? undefined : this.readable(bytes);
+      if (state !== undefined && collectKey(state, stable, now) !== undefined) found.set(id, key);
+    };
     try {
       for (const r of stable.replicas()) {
         const rb = replicaToBytes(r);
         for (const { k, key } of snap.gcRange(gcTombKey(rb, 1), gcTombKey(rb, stable.max(r) + 1))) {
           if (found.size >= maxKeys) break;
-          if (stable.covers(r, parseGcKey(k).c)) found.set(Buffer.from(key).toString('latin1'), key);
+          if (stable.covers(r, parseGcKey(k).c)) consider(key);
         }
       }
       const zero = new Uint8Array(16);
       for (const { k, key } of snap.gcRange(gcExpiryKey(1, zero, 0), gcExpiryKey(now + 1, zero, 0))) {
         if (found.size >= maxKeys) break;
         const g = parseGcKey(k);
-        if (stable.covers(g.r, g.c)) found.set(Buffer.from(key).toString('latin1'), key);
+        if (stable.covers(g.r, g.c)) consider(key);
       }
     } finally {
       snap.close();
