@@ -14,6 +14,8 @@ const dots = (s: KeyState | null | undefined) => (s?.sibs ?? []).map(dot);
 const isGarbage = (s: Sibling, now: number) => s.value === null || (s.exp !== undefined && s.exp <= now);
 /** Every dot (r, 1..40) of every test replica: enough to compare clocks dot by dot. */
 const GRID = REPLICAS.flatMap((r) => Array.from({ length: 40 }, (_, i) => ({ r, c: i + 1 })));
+/** Does the clock cover every dot (r, 1..c) of the state's context? */
+const coversContext = (clock: Clock, s: KeyState) => s.ctx.every(([r, c]) => clock.base(r) >= c);
 /** A clock covering every dot of a state's context: what a replica holding the state knows of the key. */
 const clockOf = (s: KeyState) => Clock.fromIntervals(s.ctx.map(([r, c]) => [r, 1, c] as const));
 
@@ -24,9 +26,18 @@ describe('collectKey', () => {
         const out = collectKey(state, stable, now);
         const kept = state.sibs.filter((s) => !(isGarbage(s, now) && stable.covers(s.r, s.c)));
         if (kept.length === state.sibs.length) return void expect(out).toBeUndefined();
-        // the key itself goes only once the stable clock covers its whole context
-        if (kept.length === 0) return void expect(out).toBe(state.ctx.every(([r, c]) => stable.base(r) >= c) ? null : undefined);
+        // the last sibling goes, and the key with it, only once the stable clock covers the context
+        if (kept.length === 0) return void expect(out).toBe(coversContext(stable, state) ? null : undefined);
         expect(out).toEqual({ ctx: state.ctx, sibs: kept });
+      }),
+    );
+  });
+
+  it('removes a key only when the stable clock covers every dot its context supersedes', () => {
+    fc.assert(
+      fc.property(expiringKeyState, clock, time, (state, stable, now) => {
+        if (collectKey(state, stable, now) !== null) return;
+        for (const [r, c] of state.ctx) for (let i = 1; i <= c; i++) expect(stable.covers(r, i)).toBe(true);
       }),
     );
   });
@@ -70,6 +81,9 @@ describe('collectKey', () => {
     const put = localWrite(undefined, { r: R1, c: 1 }, 10, Buffer.from('v'));
     const del = localWrite(put, { r: R1, c: 2 }, 11, null);
     expect(collectKey(del, Clock.fromIntervals([[R1, 1, 1]]), 0)).toBeUndefined(); // the delete's dot is not stable yet
+    // stable, but not the put it deleted: a member that knows the delete alone (a pushed batch)
+    // could still be sent the put, and with the key gone nothing would say it was deleted
+    expect(collectKey(del, Clock.fromIntervals([[R1, 2, 2]]), 0)).toBeUndefined();
     expect(collectKey(del, Clock.fromIntervals([[R1, 1, 2]]), 0)).toBeNull();
     const both = merge(del, localWrite(undefined, { r: R2, c: 1 }, 5, Buffer.from('w'))); // a put the delete did not see
     const out = collectKey(both, Clock.fromIntervals([[R1, 1, 2], [R2, 1, 1]]), 0);

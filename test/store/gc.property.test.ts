@@ -386,18 +386,21 @@ class Cluster {
   }
 
   /**
-   * No delete, overwrite or expiry is undone, at any moment: a member whose key context knows a
-   * write holds no live value that write superseded. (Its node clock may know the write a moment
-   * earlier: a cut delta's chunk claims a superseded dot whose key, superseded again, comes in a
-   * later chunk: docs/replication.md, "Cutting and claims". After a full sync the end checks hold
-   * the clocks to it too.)
+   * No delete or overwrite is undone, at any moment: a member that knows a write holds no live
+   * value that write superseded. It knows the write when the key's context covers it, or when its
+   * clock covers it and every write that superseded it (a clock may cover a write before the one
+   * that superseded it arrives: a delta claims dead dots whose superseding write is still to come).
    */
   checkNoUndo(): void {
     for (const m of this.members) {
+      const clock = m.ks.summary().clock;
+      const covers = (w: Write) => clock.covers(w.r, w.c);
       for (const { key, state } of states(m)) {
+        const writes = this.writes.filter((w) => w.key === key);
+        const knows = (w: Write) => vvCovers(state.ctx, w) || (covers(w) && writes.every((o) => !vvCovers(o.ctx, w) || covers(o)));
         for (const s of state.sibs) {
           if (s.value === null || (s.exp !== undefined && s.exp <= this.time.now)) continue;
-          const by = this.writes.find((w) => w.key === key && vvCovers(w.ctx, s) && vvCovers(state.ctx, w));
+          const by = writes.find((w) => vvCovers(w.ctx, s) && knows(w));
           if (by !== undefined) throw new Error(`${m.name} knows ${dotName(by)} and still holds ${dotName(s)} of key ${key}, which it superseded`);
         }
       }
@@ -550,11 +553,11 @@ describe('garbage collection in a cluster (property)', () => {
         if (all) totals.coveredAll++;
         for (const [k, v] of Object.entries(cl.stats)) totals[k as keyof typeof cl.stats] += v;
       }),
-      { numRuns: 120 },
+      { numRuns: 150 },
     );
-    // The histories reach what the properties are about (3,000 runs saw, per run: 0.5 replicas
-    // restored from an old backup, 0.19 catch-ups, 0.02 refused deltas, 2.6 siblings collected
-    // before the end).
+    // The histories reach what the properties are about (2,000 runs saw, per run: 0.48 replicas
+    // restored from an old backup, 0.07 catch-ups, 0.01 refused deltas, 2.7 siblings collected
+    // before the end, 0.16 joins or catch-ups cut short: see `cutShort`).
     expect(totals.collectedEarly).toBeGreaterThan(0);
     expect(totals.joinedOld).toBeGreaterThan(0);
     expect(totals.caughtUp).toBeGreaterThan(0);
@@ -588,7 +591,7 @@ describe('an old backup restored (property)', () => {
         await cl.collectAll();
         checkSettled(cl);
       }),
-      { numRuns: 200 },
+      { numRuns: 150 },
     );
   });
 });
@@ -632,57 +635,5 @@ describe('a replica restored from before a collected delete (regression: resurre
     await cl.collectAll();
     checkSettled(cl);
     expect(cl.members.map(k)).toEqual([undefined, undefined, undefined]);
-  });
-
-  it('nor when a node collected the delete while its clock lacked the deleted put (a gap)', async () => {
-    const cl = new Cluster();
-    const [a, b, d] = [await cl.add(), await cl.add(), await cl.add()];
-    await cl.writeAt(a, 'put', 'k');
-    await cl.sync(a, b, null);
-    const old = save(b);
-    await cl.writeAt(a, 'del', 'k');
-    await cl.writeAt(a, 'put', 'later');
-    await cl.sync(a, b, null);
-    // D learns the delete and the later put by push alone: its clock covers them, not the put of v
-    await cl.push(a, d, 'k');
-    await cl.push(a, d, 'later');
-    expect([1, 2, 3].map((c) => d.ks.summary().clock.covers(a.ks.replicaId, c))).toEqual([false, true, true]);
-    await gossipAndCollect(cl);
-
-    const c = await cl.add(old);
-    for (const n of [a, b, d]) {
-      await cl.sync(c, n, null);
-      await cl.heal(c, n);
-      expect(k(n)).toBeUndefined();
-    }
-    await cl.settle(); // with C catching up from whoever is ahead of it
-    await cl.collectAll();
-    checkSettled(cl);
-    expect(cl.members.map(k)).toEqual([undefined, undefined, undefined, undefined]);
-  });
-
-  it('a key whose context is not yet stable waits, and holds up no other key', async () => {
-    const cl = new Cluster();
-    for (let i = 0; i < 3; i++) await cl.add();
-    // the GC index walks tombstones by replica id: the one that must wait comes first
-    const [a, b, d] = [...cl.members].sort((x, y) => (x.ks.replicaId < y.ks.replicaId ? -1 : 1)) as [Node, Node, Node];
-    await cl.writeAt(a, 'put', 'k');
-    await cl.sync(a, b, null);
-    await cl.writeAt(a, 'del', 'k');
-    await cl.sync(a, b, null);
-    await cl.push(a, d, 'k'); // D's clock: the delete, not the put
-    await cl.writeAt(d, 'del', 'j');
-    for (const n of [a, b]) await cl.push(d, n, 'j');
-    await cl.run({ t: 'gossip' });
-    const stable = cl.stable(d);
-    expect([stable.covers(a.ks.replicaId, 2), stable.covers(a.ks.replicaId, 1)]).toEqual([true, false]);
-    expect(await d.ks.collectGarbage(stable, 1)).toMatchObject({ keys: 1, siblings: 1, more: true });
-    expect(d.ks.read('j')).toBeUndefined();
-    expect(await d.ks.collectGarbage(stable, 1)).toMatchObject({ keys: 0, siblings: 0, more: false });
-    expect(d.ks.read('k')?.siblings.map((x) => x.value)).toEqual([null]); // waits for the put's dot
-    await cl.settle();
-    await cl.collectAll();
-    checkSettled(cl);
-    for (const n of cl.members) expect([n.ks.read('k'), n.ks.gcStats().tombstones]).toEqual([undefined, 0]);
   });
 });
