@@ -4,7 +4,7 @@
 //   gc-off  deletes, nothing ever collected (the behaviour before garbage collection);
 //   gc-on   deletes, collected the way the daemon collects (src/sync/collector.ts) on a node with
 //           no members (so the stable clock is its own): every GC_INTERVAL_MS, batches of 1000 keys
-//           (then sized so that a step holds the event loop about 20 ms, collector.ts) until none
+//           (then sized so that a step holds the event loop about 40 ms, collector.ts) until none
 //           is left, a setImmediate between batches, concurrently with the writes.
 //           The interval is 1 s here; the daemon's default (gcIntervalMs) is 10 s;
 //   ttl     instead of deleting, the 10% are written again with an expiry 1 s ahead, collected as in gc-on.
