@@ -430,7 +430,7 @@ export class Replicator {
   ): Promise<void> {
     // A clock with retired entries left out that cannot be made whole (the tables changed in
     // between) understates the peer: no delta, no GC or horizon judgement on it this time.
-    if (!theirs.partial) this.heardDigest(peer, theirs);
+    if (!theirs.partial) this.heardDigest(peer, theirs, ours.frontier);
     const withhold = theirs.partial || this.checkHorizon(peer, ours, theirs);
     const ledger = new ExchangeLedger();
     await Promise.all([this.sendDelta(peer, writer, theirs, ledger, withhold), this.receiveDelta(peer, frames, ledger)]);
@@ -863,7 +863,7 @@ export class Replicator {
     }
   }
 
-  private heardDigest(peer: string, d: DigestMessage): void {
+  private heardDigest(peer: string, d: DigestMessage, frontier: Clock): void {
     const previous = this.membership.replicaOf(peer);
     if (previous !== null && previous !== d.replicaId) {
       // Same PeerId, new data directory: what the old replica held is gone with it.
@@ -875,7 +875,7 @@ export class Replicator {
     this.lastContact = this.members.contactAt(peer);
     this.membership.heard(peer, Date.now(), { replicaId: d.replicaId, clock: d.clock });
     // A member declared gone that still lacks what was collected stays out until it re-bootstraps.
-    if (!wasGone || behindFrontier(d.clock, this.ks.summary().frontier) === 0) this.members.heard(peer, d.replicaId, d.clock, Date.now());
+    if (!wasGone || behindFrontier(d.clock, frontier) === 0) this.members.heard(peer, d.replicaId, d.clock, Date.now());
     this.learnPeers(peer, d);
   }
 
