@@ -1,12 +1,13 @@
 // Garbage collection of deletes with real daemons: tombstones collected on every node, a node
 // down past the grace period refused and rebuilt, a restored backup behind a peer's GC horizon
 // catching up, and an incremental backup after a collection taken as full.
-import { renameSync, writeFileSync } from 'node:fs';
+import { renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Keyspace } from '../../src/store/keyspace.js';
 import { cli, ok } from '../helpers/backup-cli.js';
-import { Fleet, untilConnected, untilConverged, type TestDaemon } from '../helpers/daemons.js';
+import { Fleet, untilConverged, type TestDaemon } from '../helpers/daemons.js';
+import { GC, dels, importLines, logged, puts, range, statuses, untilMembers } from '../helpers/gc.js';
 import { eventually, until } from '../helpers/process.js';
 
 const fleet = new Fleet();
@@ -14,29 +15,6 @@ afterEach(async (ctx) => {
   if (ctx.task.result?.state === 'fail') console.error(fleet.logs(30));
   await fleet.cleanup();
 });
-
-const GC = ['--gc-interval', '500'];
-
-/** Writes NDJSON lines through `replikv import` (a line with "value": null deletes its key). */
-async function importLines(node: TestDaemon, lines: object[]): Promise<void> {
-  const file = join(fleet.tmpdir(), 'lines.ndjson');
-  writeFileSync(file, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
-  const r = await node.cli('import', file);
-  expect(r.code, r.stderr).toBe(0);
-}
-
-const puts = (keys: string[]) => keys.map((key) => ({ key, value: `value of ${key}` }));
-const dels = (keys: string[]) => keys.map((key) => ({ key, value: null }));
-const range = (from: number, to: number, prefix = 'k') => Array.from({ length: to - from }, (_, i) => `${prefix}/${from + i}`);
-
-/** What these tests look at in each node's status (a timeout then shows it, not the whole status). */
-const statuses = (nodes: TestDaemon[]) =>
-  Promise.all(
-    nodes.map(async (n) => {
-      const { state, keys, digest, tombstones, gc, warnings } = await n.status();
-      return { state, keys, digest, tombstones, gc, warnings };
-    }),
-  );
 
 /** Every live key of a node, through scan. */
 async function liveKeys(node: TestDaemon): Promise<string[]> {
@@ -78,20 +56,6 @@ function duringCollection(node: TestDaemon, reads: Read[]): Read[] {
   return reads.filter((r) => runs.some((run) => r.at <= run.to && r.at + r.ms >= run.from));
 }
 
-/**
- * Waits until every node is ready and counts every other one as a member for GC (it heard their
- * digests): before that a node still bootstrapping is no member, and GC would not wait for it.
- */
-async function untilMembers(nodes: TestDaemon[]): Promise<void> {
-  await untilConnected(nodes);
-  await eventually(
-    () => statuses(nodes),
-    (all) => all.every((s) => s.state === 'ready' && s.gc.members === nodes.length - 1),
-    `${nodes.length} daemons to be ready and members of each other`,
-    30_000,
-  );
-}
-
 /** Waits until each node has heard from each other one `ms` after now: sync rounds went on meanwhile. */
 async function moreRounds(nodes: TestDaemon[], ms = 1500): Promise<void> {
   const mark = Date.now() + ms;
@@ -101,14 +65,6 @@ async function moreRounds(nodes: TestDaemon[], ms = 1500): Promise<void> {
     `${nodes.length} daemons to keep syncing for ${ms} ms`,
     30_000,
   );
-}
-
-/** Did `node` log a line with this message about this peer? */
-function logged(node: TestDaemon, msg: string, peer: string): boolean {
-  return node.child
-    .stderr()
-    .split('\n')
-    .some((l) => l.includes(msg) && l.includes(`"peer":"${peer}"`));
 }
 
 /** None of these nodes withholds deltas from another or is behind one: they crossed each other's GC horizons. */
@@ -137,7 +93,7 @@ describe('garbage collection with real daemons', () => {
     const [a] = nodes as [TestDaemon, TestDaemon, TestDaemon];
     await untilMembers(nodes);
     lap('connected');
-    await importLines(a, puts(range(0, 100_000)));
+    await importLines(fleet, a, puts(range(0, 100_000)));
     lap('imported');
     await untilConverged(nodes, 100_000, 60_000);
     lap('replicated');
@@ -146,7 +102,7 @@ describe('garbage collection with real daemons', () => {
     let collecting = true;
     const loops = nodes.map((n) => readLoop(n, 'k/42', () => !collecting));
     try {
-      await importLines(a, dels(range(10_000, 100_000)));
+      await importLines(fleet, a, dels(range(10_000, 100_000)));
       lap('deleted');
       const done = await eventually(
         () => statuses(nodes),
@@ -189,13 +145,13 @@ describe('garbage collection with real daemons', () => {
     const nodes = await fleet.cluster(3, { extra });
     const [a, b, c] = nodes as [TestDaemon, TestDaemon, TestDaemon];
     await untilMembers(nodes);
-    await importLines(a, puts(range(0, 200)));
+    await importLines(fleet, a, puts(range(0, 200)));
     await untilConverged(nodes, 200);
     expect((await c.stop()).code).toBe(0);
 
     const kept = range(100, 200);
     const deleted = range(0, 100);
-    await importLines(a, dels(deleted));
+    await importLines(fleet, a, dels(deleted));
     // Silent for over 3 s, C is declared gone: A and B stop waiting for it and collect.
     const collected = await eventually(
       () => statuses([a, b]),
@@ -244,14 +200,14 @@ describe('garbage collection with real daemons', () => {
   it('a node restored from a backup taken before a collection catches up by a full snapshot', async () => {
     const [a, b] = (await fleet.cluster(2, { extra: GC })) as [TestDaemon, TestDaemon];
     await untilMembers([a, b]);
-    await importLines(a, puts(range(1, 101)));
+    await importLines(fleet, a, puts(range(1, 101)));
     await untilConverged([a, b], 100);
     const repo = join(fleet.tmpdir(), 'repo');
     await ok(a.cli('backup', 'create', '--type', 'full', '--repo', repo));
 
     const kept = range(51, 101);
     const deleted = range(1, 51);
-    await importLines(a, dels(deleted));
+    await importLines(fleet, a, dels(deleted));
     // The last backup counts as one of A's members (the next incremental must carry the deletes);
     // a newer backup, elsewhere, lets A collect them.
     await ok(a.cli('backup', 'create', '--type', 'full', '--repo', join(fleet.tmpdir(), 'newer')));
@@ -280,11 +236,11 @@ describe('garbage collection with real daemons', () => {
 
   it('a partial backup waits for nothing it needs: deletes after the last backup are kept for the next incremental, and a differential after a collection is taken as full', async () => {
     const a = await fleet.start({ extra: GC });
-    await importLines(a, puts(range(0, 1000)));
+    await importLines(fleet, a, puts(range(0, 1000)));
     const repo = join(fleet.tmpdir(), 'repo');
     await ok(a.cli('backup', 'create', '--type', 'full', '--repo', repo));
     const kept = range(300, 1000);
-    await importLines(a, dels(range(0, 300)));
+    await importLines(fleet, a, dels(range(0, 300)));
     // The full backup lacks these deletes: they are not collected, so an incremental can carry them.
     const after = Date.now() + 600;
     const ran = await eventually(() => a.status(), (st) => (st.gc.lastRunAt ?? 0) > after, 'collections to run after the deletes');
