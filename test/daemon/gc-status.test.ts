@@ -22,10 +22,8 @@ describe('garbage collection as the operator sees it', () => {
     expect((await c.cli('put', 'from-c', 'x')).code).toBe(0);
     await untilConverged(nodes, 201);
     const cReplica = (await c.status()).replicaId;
-    expect((await statuses([a, b])).map((s) => [s.gc.retiredReplicas, s.gc.heldBackBy])).toEqual([
-      [0, null],
-      [0, null],
-    ]);
+    // (heldBackBy is not checked here: a collection that ran before a node heard C's last clock names C.)
+    expect((await statuses([a, b])).map((s) => s.gc.retiredReplicas)).toEqual([0, 0]);
 
     // A and B heard C's clock after it took every put (C lacks nothing but what comes next).
     await eventually(
