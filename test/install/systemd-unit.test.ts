@@ -2,7 +2,8 @@
 // daemon's exit codes, and its sysusers entry makes the user it runs as. systemd is not PID 1 here,
 // so these are systemd's own offline checks (systemd-analyze verify and security --offline,
 // systemd-sysusers --root); the unit's ExecStart line is run for real in package-install.test.ts.
-// `verify` needs ExecStart's program to exist: copies here run node with the built cli.js.
+// `verify` needs ExecStart's program to exist: copies here run node with the built cli.js. It does
+// not look the User= up (User=nosuchuser passes it): the sysusers check below makes the user.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
