@@ -23,9 +23,12 @@ export interface Child {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Runs node with `args`; `prefix` (e.g. `ip netns exec NS`) goes before node, and must exec it. */
-export function run(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; prefix?: string[] } = {}): Child {
-  const [cmd, ...rest] = [...(opts.prefix ?? []), process.execPath, ...args];
+/**
+ * Runs node with `args`; `prefix` (e.g. `ip netns exec NS`) goes before node, and must exec it.
+ * `exe` runs that executable instead of node (an installed `replikv` script, say).
+ */
+export function run(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; prefix?: string[]; exe?: string } = {}): Child {
+  const [cmd, ...rest] = [...(opts.prefix ?? []), opts.exe ?? process.execPath, ...args];
   const proc = spawn(cmd!, rest, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
