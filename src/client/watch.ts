@@ -52,7 +52,10 @@ export interface WatchOptions {
   prefix?: string;
   /** Resume after this position (an event's `pos`); without it, changes from now on. */
   since?: string;
-  /** When the daemon goes away, connect again (every `retryMs`) and resume from the last position. */
+  /**
+   * When the daemon goes away after the stream started, connect again (every `retryMs`) and
+   * resume from the last position. A first connection that fails still throws.
+   */
   reconnect?: boolean;
   retryMs?: number;
   /** Ends the iteration. */
@@ -61,15 +64,17 @@ export interface WatchOptions {
 
 export async function* watchFeed(control: ControlClient, opts: WatchOptions): AsyncGenerator<FeedEvent> {
   let pos = opts.since;
+  let started = false;
   const { signal } = opts;
   for (;;) {
     try {
       for await (const ev of control.watch({ prefix: opts.prefix, since: pos, signal })) {
+        started = true;
         if (ev.type !== 'hello' || pos === undefined) pos = ev.pos;
         yield fromWire(ev);
       }
     } catch (err) {
-      if (!(opts.reconnect === true && isConnectionLoss(err))) throw err;
+      if (!(opts.reconnect === true && started && isConnectionLoss(err))) throw err;
     }
     if (opts.reconnect !== true || aborted(signal)) return;
     await pause(opts.retryMs ?? 500, signal);

@@ -17,7 +17,7 @@ import type { Dot, ReplicaId } from '../core/replica.js';
 import { repairKey } from '../core/repair.js';
 import { decodeToken, encodeToken } from '../core/token.js';
 import type { VersionVector } from '../core/version-vector.js';
-import { checkValue, DEFAULT_MAX_VALUE_BYTES, keyToBytes, MAX_KEY_BYTES } from '../core/validate.js';
+import { checkValue, DEFAULT_MAX_VALUE_BYTES, keyToBytes, MAX_EXPIRE_AT, MAX_KEY_BYTES } from '../core/validate.js';
 import { DecodeError, InvalidTokenError, StoreError } from '../errors.js';
 import type { Backend, ReadView, Snapshot } from './backend.js';
 import { ChangeSet, type RemoteLimits, type Stored } from './change-set.js';
@@ -51,7 +51,7 @@ export type WriteOp =
   | { type: 'del'; key: string; context?: string };
 
 /** The latest expiry a write may carry (year 2286 in ms): far below the varint limit, and sane. */
-export const MAX_EXPIRE_AT = 1e13;
+export { MAX_EXPIRE_AT } from '../core/validate.js';
 
 export interface WriteResult {
   key: string;
