@@ -30,7 +30,7 @@ export function parsePosition(text: string): FeedPosition | undefined {
   if (i < 0) return undefined;
   const epoch = text.slice(0, i);
   const raw = text.slice(i + 1);
-  if (!EPOCH.test(epoch) || !/^\d{1,15}$/.test(raw)) return undefined;
+  if (!EPOCH.test(epoch) || !/^\d{1,16}$/.test(raw) || !Number.isSafeInteger(Number(raw))) return undefined;
   return { epoch, seq: Number(raw) };
 }
 
