@@ -17,6 +17,7 @@ import { exactBound, exactKey, exactValue, keyFromBase64, processArgs } from './
 import { errorLine, wantsJson } from './control/error-output.js';
 import { expireAtOf, parseSeconds, ttlExpected } from './control/ttl.js';
 import { VERSION } from './version.js';
+import { parsePosition } from './feed/feed-log.js';
 
 export const EXIT = { ok: 0, error: 1, unavailable: 2, concern: 3, damaged: 4, usage: 64, resource: 75, config: 78 } as const;
 
@@ -43,6 +44,12 @@ function ttlSeconds(raw: string): number {
 /** KEY as given: base64 of its bytes with --key-base64, else the argument (refused if not exact UTF-8). */
 function keyArg(key: string, o: { keyBase64?: boolean }): string {
   return o.keyBase64 ? keyFromBase64(key) : exactKey(key, processArgs());
+}
+
+/** A change-feed position, checked before anything is sent. */
+function sincePosition(raw: string): string {
+  if (parsePosition(raw) === undefined) throw new InvalidArgumentError('expected a position EPOCH:SEQ (the "pos" of an event printed with --json)');
+  return raw;
 }
 
 const KEY_BASE64_HELP = 'KEY is the base64 of the key\'s UTF-8 bytes: names any key exactly (a newline, a leading -, ...)';
@@ -169,7 +176,7 @@ function program(json = false): Command {
   client('watch')
     .description('print every change to keys as it is committed on this node, local or replicated, until SIGINT or SIGTERM')
     .option('--prefix <prefix>', 'only keys starting with this prefix')
-    .option('--since <pos>', 'resume after this position (the "pos" of an event printed with --json)')
+    .option('--since <pos>', 'resume after this position (the "pos" of an event printed with --json)', sincePosition)
     .addHelpText(
       'after',
       '\nText: "KEY = VALUE  (N siblings, local|replicated)" or "KEY deleted  (...)" per change. With --json: one\n' +

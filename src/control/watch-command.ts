@@ -4,8 +4,6 @@
 // that is printed. SIGINT or SIGTERM ends it with exit 0.
 
 import { connect, type FeedEvent } from '../client/index.js';
-import { ReplikvError } from '../errors.js';
-import { parsePosition } from '../feed/feed-log.js';
 import type { Io, Target } from './commands.js';
 import { toJsonValueOrNull, toSiblingJson, type WatchEvent } from './wire.js';
 
@@ -16,9 +14,6 @@ const REASONS = {
 } as const;
 
 export async function watchCommand(o: Target & { prefix?: string; since?: string; socket: string }, io: Io): Promise<void> {
-  if (o.since !== undefined && parsePosition(o.since) === undefined) {
-    throw new ReplikvError(`--since must be a position EPOCH:SEQ (the "pos" of an event printed with --json), got "${o.since}"`);
-  }
   const client = connect({ socket: o.socket });
   const ac = new AbortController();
   const stop = () => ac.abort();
