@@ -25,7 +25,7 @@ const PIECE_BYTES = 64 * 1024;
 /** The source as NDJSON bytes; strings and bytes pass through as they are (they are NDJSON already). */
 export async function* ndjsonOf(source: ImportSource): AsyncGenerator<Uint8Array> {
   if (typeof source === 'string' || source instanceof Uint8Array) {
-    yield Buffer.from(source);
+    yield typeof source === 'string' ? Buffer.from(source) : source;
     return;
   }
   let piece: string[] = [];
@@ -35,7 +35,7 @@ export async function* ndjsonOf(source: ImportSource): AsyncGenerator<Uint8Array
       if (piece.length > 0) yield Buffer.from(piece.join(''));
       piece = [];
       size = 0;
-      yield Buffer.from(item);
+      yield typeof item === 'string' ? Buffer.from(item) : item;
       continue;
     }
     const line = recordLine(item);

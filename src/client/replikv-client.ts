@@ -4,6 +4,7 @@
 
 import { Agent } from 'node:http';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { ControlClient, type WriteOptions } from '../control/client.js';
 import type { ForgetReply, PeerInfo, RepairReply, Status, VerifyReport } from '../control/api.js';
 import type { ImportReply, KeyJson, PersistReply, ScanPage, TtlReply, WriteReply } from '../control/wire.js';
@@ -76,9 +77,8 @@ export class ReplikvClient {
   }
 
   /** Stores a value (text is stored as its UTF-8 bytes; a stream is sent as it comes). */
-  put(key: string, value: string | Uint8Array | NodeJS.ReadableStream, opts: PutOptions = {}): Promise<WriteReply> {
-    const body = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
-    return this.control.put(key, body as Uint8Array, opts);
+  put(key: string, value: string | Uint8Array | Readable | AsyncIterable<Uint8Array>, opts: PutOptions = {}): Promise<WriteReply> {
+    return this.control.put(key, typeof value === 'string' ? Buffer.from(value, 'utf8') : value, opts);
   }
 
   del(key: string, opts: WriteOptions = {}): Promise<WriteReply> {
