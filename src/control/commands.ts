@@ -1,5 +1,5 @@
 // The CLI's client commands: each takes typed options and an Io, talks to the local daemon through
-// the client library (src/client), and writes plain text (or JSON with `json`). Errors are typed;
+// the client library (replikv-client.ts), and writes plain text (or JSON with `json`). Errors are typed;
 // cli.ts maps them to exit codes. What only one command needs (progress bars, key files) is
 // loaded by that command: every call of the CLI pays for what it loads.
 
@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { ReplikvError } from '../errors.js';
 import type { PeerInfo, Status } from './api.js';
-import { connect } from '../client/index.js';
+import { ReplikvClient } from './replikv-client.js';
 import type { ScanItem } from './wire.js';
 
 /** A key the daemon does not have (or has only as a deletion). */
@@ -33,7 +33,7 @@ export function socketPathOf(t: Target): string {
   return resolve(t.control ?? join(t.dataDir ?? './data', 'control.sock'));
 }
 
-const clientOf = (t: Target) => connect({ socket: socketPathOf(t) });
+const clientOf = (t: Target) => new ReplikvClient({ socket: socketPathOf(t) });
 
 /** Writes, waiting for the stream to drain when it asks to (large scans into a slow pipe). */
 async function emit(out: Writable, data: string | Uint8Array): Promise<void> {

@@ -3,7 +3,8 @@
 // from the last position; the daemon says when changes were missed (e.g. it restarted), and
 // that is printed. SIGINT or SIGTERM ends it with exit 0.
 
-import { connect, type FeedEvent } from '../client/index.js';
+import { ReplikvClient } from './replikv-client.js';
+import type { FeedEvent } from './watch-feed.js';
 import type { Io, Target } from './commands.js';
 import { toJsonValueOrNull, toSiblingJson, type WatchEvent } from './wire.js';
 
@@ -14,7 +15,7 @@ const REASONS = {
 } as const;
 
 export async function watchCommand(o: Target & { prefix?: string; since?: string; socket: string }, io: Io): Promise<void> {
-  const client = connect({ socket: o.socket });
+  const client = new ReplikvClient({ socket: o.socket });
   const ac = new AbortController();
   const stop = () => ac.abort();
   process.once('SIGINT', stop).once('SIGTERM', stop);

@@ -3,7 +3,7 @@
 // never reads while writes go on.
 import { connect as netConnect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '../../src/client/index.js';
+import { connect } from '../../src/index.js';
 import type { WatchEvent } from '../../src/control/wire.js';
 import { CLI, Fleet, untilConnected, type TestDaemon } from '../helpers/daemons.js';
 import { eventually, run, until, type Child } from '../helpers/process.js';

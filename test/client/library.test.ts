@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet, type TestDaemon } from '../helpers/daemons.js';
 import { built, eventually, run, until } from '../helpers/process.js';
 
-type Lib = typeof import('../../src/client/index.js');
-type FeedEvent = import('../../src/client/index.js').FeedEvent;
-type ChangeEvent = import('../../src/client/index.js').ChangeEvent;
+type Lib = typeof import('../../src/index.js');
+type FeedEvent = import('../../src/index.js').FeedEvent;
+type ChangeEvent = import('../../src/index.js').ChangeEvent;
 // The specifier is a variable so that tsc (which runs before the build) does not resolve it.
 const PACKAGE = 'replikv';
 const lib = () => import(PACKAGE) as Promise<Lib>;

@@ -5,11 +5,11 @@
 import { Agent } from 'node:http';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { ControlClient, type WriteOptions } from '../control/client.js';
-import type { ForgetReply, PeerInfo, RepairReply, Status, VerifyReport } from '../control/api.js';
-import type { ImportReply, KeyJson, PersistReply, ScanPage, TtlReply, WriteReply } from '../control/wire.js';
+import { ControlClient, type WriteOptions } from './client.js';
+import type { ForgetReply, PeerInfo, RepairReply, Status, VerifyReport } from './api.js';
+import type { ImportReply, KeyJson, PersistReply, ScanPage, TtlReply, WriteReply } from './wire.js';
 import { ndjsonOf, type ImportSource } from './import-source.js';
-import { bytesOf, siblingOf, watchFeed, type FeedEvent, type Sibling, type WatchOptions } from './watch.js';
+import { bytesOf, siblingOf, watchFeed, type FeedEvent, type Sibling, type WatchOptions } from './watch-feed.js';
 
 export interface ConnectOptions {
   /** The daemon's data directory: its socket is DIR/control.sock (default ./data). */

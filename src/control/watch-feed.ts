@@ -3,9 +3,8 @@
 // daemon answers a resume it cannot serve (it restarted, or the changes left its ring) with a
 // "missed" event first.
 
-import type { ControlClient } from '../control/client.js';
-import { DaemonUnavailableError, RequestError } from '../control/client.js';
-import type { SiblingJson, WatchEvent } from '../control/wire.js';
+import { DaemonUnavailableError, RequestError, type ControlClient } from './client.js';
+import type { SiblingJson, WatchEvent } from './wire.js';
 
 /** A version of a key's value (a deletion has value null). */
 export interface Sibling {
