@@ -156,7 +156,13 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   };
   // Every committed change to a key, for watchers (GET /v1/watch); garbage collection is not one.
   const feed = new ChangeFeed();
-  ks.onChange = (batch) => feed.record(batch);
+  ks.onChange = (batch) => {
+    try {
+      feed.record(batch);
+    } catch (err) {
+      log.warn({ err }, 'change feed: a committed change could not be passed to watchers'); // the write stands
+    }
+  };
   const api: NodeApi = {
     feed,
     write: async (ops) => {
