@@ -42,7 +42,9 @@ export const DEFAULT_FEED_LIMITS: FeedLimits = {
   ringEntries: 10_000,
   ringBytes: 32 * 1024 * 1024,
   queueEntries: 10_000,
-  queueBytes: 32 * 1024 * 1024,
+  // Queues share their entries with the ring, but a stalled watcher keeps the ones the ring let go:
+  // at most 64 x 8 MiB beyond the ring, however many large values are written.
+  queueBytes: 8 * 1024 * 1024,
   watchers: 64,
 };
 
