@@ -1,10 +1,11 @@
 // `npm run bench`: every benchmark, one after the other, so that ratios are measured side by side.
-// `npm run bench -- keyspace`, `-- daemons`, `-- bootstrap`, `-- backup`, `-- crypto` or `-- churn` runs one; BENCH_KEYS=200000
+// `npm run bench -- keyspace`, `-- daemons`, `-- bootstrap`, `-- backup`, `-- crypto`, `-- churn` or `-- cli` runs one; BENCH_KEYS=200000
 // runs the keyspace, bootstrap and backup benchmarks smaller.
 import '../src/polyfill.js';
 import { benchBackup } from './backup.js';
 import { benchBootstrap } from './bootstrap.js';
 import { benchChurn } from './churn.js';
+import { benchCliLatency } from './cli-latency.js';
 import { benchCrypto } from './crypto-cost.js';
 import { benchDaemons } from './daemons.js';
 import { benchKeyspace } from './keyspace.js';
@@ -16,3 +17,4 @@ if (only === undefined || only === 'bootstrap') await benchBootstrap();
 if (only === undefined || only === 'backup') await benchBackup();
 if (only === undefined || only === 'crypto') await benchCrypto();
 if (only === undefined || only === 'churn') await benchChurn();
+if (only === undefined || only === 'cli') await benchCliLatency();

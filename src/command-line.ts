@@ -8,19 +8,22 @@ import './polyfill.js';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { DaemonUnavailableError, RequestError } from './control/client.js';
 import * as cmd from './control/commands.js';
-import { backupCreateCommand, backupListCommand, backupPruneCommand, backupVerifyCommand, restoreCommand, type RepoOptions } from './backup/commands.js';
+import type { RepoOptions } from './backup/commands.js';
 import { DamagedBackupError, WrongKeyError } from './backup/errors.js';
-import { BACKUP_TYPES, type BackupType } from './backup/manifest.js';
+import { BACKUP_TYPES, type BackupType } from './backup/backup-type.js';
 import { daemonCommand } from './daemon-command.js';
 import { ConfigError, ReplikvError, ResourceError, StoreError } from './errors.js';
 import { exactBound, exactKey, exactValue, keyFromBase64, processArgs } from './control/argv-bytes.js';
 import { errorLine, wantsJson } from './control/error-output.js';
 import { expireAtOf, parseSeconds, ttlExpected } from './control/ttl.js';
 import { VERSION } from './version.js';
+import { parsePosition } from './feed/feed-log.js';
 
 export const EXIT = { ok: 0, error: 1, unavailable: 2, concern: 3, damaged: 4, usage: 64, resource: 75, config: 78 } as const;
 
 const io: cmd.Io = { stdin: process.stdin, stdout: process.stdout };
+// Loaded by the commands that use them: a get or put does not pay for backups (or zod, or the daemon).
+const backups = () => import('./backup/commands.js');
 
 function replicaCount(raw: string): number | 'all' {
   return raw === 'all' ? 'all' : positiveInt(raw);
@@ -41,6 +44,12 @@ function ttlSeconds(raw: string): number {
 /** KEY as given: base64 of its bytes with --key-base64, else the argument (refused if not exact UTF-8). */
 function keyArg(key: string, o: { keyBase64?: boolean }): string {
   return o.keyBase64 ? keyFromBase64(key) : exactKey(key, processArgs());
+}
+
+/** A change-feed position, checked before anything is sent. */
+function sincePosition(raw: string): string {
+  if (parsePosition(raw) === undefined) throw new InvalidArgumentError('expected a position EPOCH:SEQ (the "pos" of an event printed with --json)');
+  return raw;
 }
 
 const KEY_BASE64_HELP = 'KEY is the base64 of the key\'s UTF-8 bytes: names any key exactly (a newline, a leading -, ...)';
@@ -164,6 +173,25 @@ function program(json = false): Command {
     .option('--timeout <ms>', 'give up after MS milliseconds: exit 1, saying how far the node got', positiveInt)
     .action((o: cmd.Target & { timeout?: number }) => cmd.waitCommand(o, io));
 
+  client('watch')
+    .description('print every change to keys as it is committed on this node, local or replicated, until SIGINT or SIGTERM')
+    .option('--prefix <prefix>', 'only keys starting with this prefix')
+    .option('--since <pos>', 'resume after this position (the "pos" of an event printed with --json)', sincePosition)
+    .addHelpText(
+      'after',
+      '\nText: "KEY = VALUE  (N siblings, local|replicated)" or "KEY deleted  (...)" per change. With --json: one\n' +
+        'event per line: {"type":"hello","pos"} when (re)connected, {"type":"change","pos","key","origin","deleted",\n' +
+        'value|valueBase64,"siblings"}, and {"type":"missed","pos","reason"} when changes up to pos were missed (the\n' +
+        'daemon restarted, or they were dropped): rescan then. If the daemon goes away, watch reconnects and resumes\n' +
+        'after the last position. Expiry is no change of its own: a value that expires is not reported again.\n',
+    )
+    .action(async (o: cmd.Target & { prefix?: string; since?: string }) => {
+      const from = processArgs();
+      if (o.prefix !== undefined) exactBound(o.prefix, '--prefix', from);
+      const { watchCommand } = await import('./control/watch-command.js');
+      return watchCommand({ ...o, socket: cmd.socketPathOf(o) }, io);
+    });
+
   client('status')
     .description("show the local node: version, uptime, peer id, replica id, addresses, mode, state, keys, digest and peers")
     .action((o: cmd.Target) => cmd.statusCommand(o, io));
@@ -237,22 +265,22 @@ function backupCommands(cli: Command): void {
     .option('--data-dir <dir>', "the daemon's data directory; its control socket is DIR/control.sock", './data')
     .option('--control <path>', 'the control socket itself (overrides --data-dir)')
     .addHelpText('after', '\nCreates the repository if DIR does not exist or is empty; with --key-file it is encrypted (AES-256-GCM).\n')
-    .action((o: cmd.Target & RepoOptions & { type: BackupType }) => backupCreateCommand(o, io));
+    .action(async (o: cmd.Target & RepoOptions & { type: BackupType }) => (await backups()).backupCreateCommand(o, io));
 
   sub('list')
     .description('list the backups: id, type, parent, time, live keys, changed keys, stored size')
     .addHelpText('after', '\nWith --json: [{id, type, parent, time, keys, bytes}].\n')
-    .action((o: RepoOptions) => backupListCommand(o, io));
+    .action(async (o: RepoOptions) => (await backups()).backupListCommand(o, io));
 
   keyFile(sub('verify'))
     .description("check every chunk (hash; with the key also decryption and decoding) and every backup's chain")
     .option('--id <id>', 'check only this backup and the backups it builds on')
-    .action((o: RepoOptions & { id?: string }) => backupVerifyCommand(o, io));
+    .action(async (o: RepoOptions & { id?: string }) => (await backups()).backupVerifyCommand(o, io));
 
   sub('prune')
     .description('delete all but the N newest full backups, with the backups built on the deleted ones')
     .requiredOption('--keep-full <n>', 'full backups to keep', positiveInt)
-    .action((o: RepoOptions & { keepFull: number }) => backupPruneCommand(o, io));
+    .action(async (o: RepoOptions & { keepFull: number }) => (await backups()).backupPruneCommand(o, io));
 
   keyFile(cli.command('restore').exitOverride().showHelpAfterError())
     .description('build a new data directory from a backup chain (no daemon needed); the restored node gets a fresh replica id')
@@ -260,7 +288,7 @@ function backupCommands(cli: Command): void {
     .requiredOption('--data-dir <dir>', 'the new data directory (must not exist, or be empty)')
     .option('--until <id>', 'restore up to this backup (default: the newest)')
     .option('--json', 'machine-readable JSON output')
-    .action((o: RepoOptions & { dataDir: string; until?: string }) => restoreCommand(o, io));
+    .action(async (o: RepoOptions & { dataDir: string; until?: string }) => (await backups()).restoreCommand(o, io));
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -2,7 +2,7 @@
 // commands, which share cli.ts, start without loading the storage and network stack.
 
 import { Command, Option } from 'commander';
-import { loadConfig, type Config } from './config.js';
+import type { Config } from './config.js';
 import { takeEarlySignals } from './early-signals.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -46,6 +46,7 @@ created or written, or a listen address is in use; 1 anything else.
 `,
     )
     .action(async (opts: Record<string, unknown>) => {
+      const { loadConfig } = await import('./config.js'); // zod: loaded only when a daemon runs
       const config = loadConfig(opts.config as string | undefined, {
         dataDir: opts.dataDir as string | undefined,
         listen: opts.listen as string[] | undefined,

@@ -15,6 +15,7 @@
 import { pino, type Logger } from 'pino';
 import type { NodeApi, Status } from './control/api.js';
 import { startControlServer } from './control/server.js';
+import { ChangeFeed } from './feed/change-feed.js';
 import { OPEN_NETWORK, type Config } from './config.js';
 import { lockDataDir, openToOthers, type DataDirLock } from './data-dir.js';
 import { loadOrGenerateIdentity } from './net/identity.js';
@@ -153,7 +154,17 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       uptimeSeconds: Math.floor((Date.now() - startedAt) / 1000),
     };
   };
+  // Every committed change to a key, for watchers (GET /v1/watch); garbage collection is not one.
+  const feed = new ChangeFeed();
+  ks.onChange = (batch) => {
+    try {
+      feed.record(batch);
+    } catch (err) {
+      log.warn({ err }, 'change feed: a committed change could not be passed to watchers'); // the write stands
+    }
+  };
   const api: NodeApi = {
+    feed,
     write: async (ops) => {
       const results = await ks.write(ops);
       replicator.pushed(ops.map((op) => op.key));

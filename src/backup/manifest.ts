@@ -7,8 +7,9 @@ import { Clock } from '../core/clock.js';
 import { decodeClock, encodeClock } from '../core/codec.js';
 import { DamagedBackupError } from './errors.js';
 
-export const BACKUP_TYPES = ['full', 'incremental', 'differential'] as const;
-export type BackupType = (typeof BACKUP_TYPES)[number];
+import { BACKUP_TYPES, type BackupType } from './backup-type.js';
+
+export { BACKUP_TYPES, type BackupType };
 
 /** Backup ids: a sequence number (the order of creation) and the type, e.g. 000003-incremental. */
 export const ID_PATTERN = /^\d{6,}-(full|incremental|differential)$/;

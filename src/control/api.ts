@@ -2,6 +2,7 @@
 // (server.ts) exposes it over HTTP+JSON on a Unix socket; the CLI talks to that socket.
 
 import type { Clock, ClockJSON } from '../core/clock.js';
+import type { ChangeFeed } from '../feed/change-feed.js';
 import type { KeyspaceChanges, ReadResult, ScanResult, WriteOp, WriteResult } from '../store/keyspace.js';
 import type { BootstrapProgress } from '../sync/bootstrap.js';
 import type { GcStatus } from '../sync/collector.js';
@@ -114,6 +115,8 @@ export interface NodeApi {
   changes(since: Clock): KeyspaceChanges;
   /** Drops a peer at once and for good on this node; the others are told at the next exchanges. */
   forget(peer: string, force?: boolean): Promise<ForgetReply>;
+  /** The change feed GET /v1/watch serves (optional: without it the route answers 404). */
+  feed?: ChangeFeed;
 }
 
 export interface ForgetReply {

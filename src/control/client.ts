@@ -5,6 +5,7 @@
 import { basename, dirname } from 'node:path';
 import { Agent, request, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { pipeline } from 'node:stream/promises';
 import { InvalidKeyError, ReplikvError } from '../errors.js';
 import type { ForgetReply, PeerInfo, RepairReply, Status, VerifyReport } from './api.js';
@@ -12,7 +13,7 @@ import { CONTEXT_HEADER,
   NOT_FOUND,
   TIMEOUT_HEADER,
   TTL_PARAM,
-  W_HEADER, type ErrorReply, type ImportReply, type KeyJson, type PersistReply, type ScanPage, type TtlReply, type WriteReply } from './wire.js';
+  W_HEADER, type ErrorReply, type WatchEvent, type ImportReply, type KeyJson, type PersistReply, type ScanPage, type TtlReply, type WriteReply } from './wire.js';
 
 /** Nothing answers on the control socket. */
 export class DaemonUnavailableError extends ReplikvError {
@@ -35,7 +36,7 @@ export class RequestError extends ReplikvError {
 // Keep-alive: the server then never closes a connection while we still send a body it answered
 // early (an error), which would turn its answer into EPIPE here. Idle sockets are unref'd, so
 // they do not keep a CLI process alive.
-const agent = new Agent({ keepAlive: true });
+const sharedAgent = new Agent({ keepAlive: true });
 
 type Body = Uint8Array | Readable | AsyncIterable<Uint8Array>;
 
@@ -45,7 +46,11 @@ interface Reply {
 }
 
 export class ControlClient {
-  constructor(readonly socketPath: string) {}
+  /** `agent`: the connection pool (default: one shared by every client of this process). */
+  constructor(
+    readonly socketPath: string,
+    private readonly agent: Agent = sharedAgent,
+  ) {}
 
   /** Stores `value` (bytes, or a stream of them) under `key`; with `ttl`, it expires that many seconds after the daemon takes it. */
   async put(key: string, value: Body, opts: WriteOptions & { ttl?: number } = {}): Promise<WriteReply> {
@@ -120,6 +125,36 @@ export class ControlClient {
     return this.json(await this.call('POST', `/v1/forget?peer=${encodeURIComponent(peer)}${opts.force === true ? '&force=1' : ''}`));
   }
 
+  /**
+   * The change feed (GET /v1/watch): events as they come, until the stream ends (the daemon
+   * stopped) or `signal` aborts. A broken connection throws RequestError; no daemon,
+   * DaemonUnavailableError.
+   */
+  async *watch(opts: { prefix?: string; since?: string; signal?: AbortSignal } = {}): AsyncGenerator<WatchEvent> {
+    const q = new URLSearchParams();
+    if (opts.prefix !== undefined && opts.prefix !== '') q.set('prefix', opts.prefix);
+    if (opts.since !== undefined) q.set('since', opts.since);
+    const { req, res } = await this.send('GET', `/v1/watch?${q}`);
+    const abort = () => req.destroy();
+    opts.signal?.addEventListener('abort', abort, { once: true });
+    try {
+      if (res.statusCode !== 200) this.check(await this.collect(res));
+      const text = new StringDecoder('utf8'); // a character may be split between chunks
+      let rest = '';
+      for await (const chunk of res as AsyncIterable<Buffer>) {
+        const lines = (rest + text.write(chunk)).split('\n');
+        rest = lines.pop()!;
+        for (const line of lines) if (line !== '') yield JSON.parse(line) as WatchEvent;
+      }
+    } catch (err) {
+      if (opts.signal?.aborted === true) return;
+      throw this.requestError(err as NodeJS.ErrnoException);
+    } finally {
+      opts.signal?.removeEventListener('abort', abort);
+      req.destroy();
+    }
+  }
+
   private json<T>(r: Reply): T {
     this.check(r);
     return JSON.parse(r.body.toString('utf8')) as T;
@@ -174,7 +209,7 @@ export class ControlClient {
   /** Sends a request; resolves once the response headers are in. */
   private send(method: string, path: string, body?: Body, headers: Record<string, string> = {}): Promise<{ req: ClientRequest; res: IncomingMessage }> {
     return new Promise((resolve, reject) => {
-      const req = request({ socketPath: this.socketPath, method, path, headers, agent });
+      const req = request({ socketPath: this.socketPath, method, path, headers, agent: this.agent });
       let connected = false;
       req.once('socket', (s) => (s.connecting ? s.once('connect', () => (connected = true)) : (connected = true)));
       const failed = (err: NodeJS.ErrnoException) => reject(connected ? this.requestError(err) : this.connectionError(err));

@@ -1,15 +1,14 @@
 // The CLI's client commands: each takes typed options and an Io, talks to the local daemon through
-// ControlClient, and writes plain text (or JSON with `json`). Errors are typed; cli.ts maps them
-// to exit codes.
+// the client library (replikv-client.ts), and writes plain text (or JSON with `json`). Errors are typed;
+// cli.ts maps them to exit codes. What only one command needs (progress bars, key files) is
+// loaded by that command: every call of the CLI pays for what it loads.
 
-import cliProgress from 'cli-progress';
 import { open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { ReplikvError } from '../errors.js';
-import { writeSwarmKeyFile } from '../net/swarm-key.js';
 import type { PeerInfo, Status } from './api.js';
-import { ControlClient } from './client.js';
+import { ReplikvClient } from './replikv-client.js';
 import type { ScanItem } from './wire.js';
 
 /** A key the daemon does not have (or has only as a deletion). */
@@ -30,13 +29,11 @@ export interface Target {
   json?: boolean;
 }
 
-const SCAN_PAGE = 1000;
-
 export function socketPathOf(t: Target): string {
   return resolve(t.control ?? join(t.dataDir ?? './data', 'control.sock'));
 }
 
-const clientOf = (t: Target) => new ControlClient(socketPathOf(t));
+const clientOf = (t: Target) => new ReplikvClient({ socket: socketPathOf(t) });
 
 /** Writes, waiting for the stream to drain when it asks to (large scans into a slow pipe). */
 async function emit(out: Writable, data: string | Uint8Array): Promise<void> {
@@ -52,7 +49,7 @@ export interface Concern {
 }
 
 export async function putCommand(o: Target & Concern & { key: string; value: string; context?: string; ttl?: number }, io: Io): Promise<void> {
-  const body = o.value === '-' ? io.stdin : Buffer.from(o.value, 'utf8');
+  const body = o.value === '-' ? io.stdin : o.value;
   const reply = await clientOf(o).put(o.key, body, { context: o.context, w: o.w, timeoutMs: o.timeout, ttl: o.ttl });
   if (o.json) await emitJson(io, reply);
 }
@@ -88,7 +85,7 @@ export async function delCommand(o: Target & Concern & { key: string; context?: 
 export async function getCommand(o: Target & { key: string }, io: Io): Promise<void> {
   const client = clientOf(o);
   if (o.json) {
-    const rec = await client.getJson(o.key);
+    const rec = await client.readJson(o.key);
     if (rec === undefined) throw new NotFoundError(`not found: ${shownKey(o.key)}`);
     return emitJson(io, rec);
   }
@@ -102,23 +99,17 @@ const shownKey = (key: string) => (/[\x00-\x1f\x7f]/.test(key) ? JSON.stringify(
 
 /** Pages through the scan; stops after `limit` items when given. Output is streamed page by page. */
 export async function scanCommand(o: Target & { prefix?: string; after?: string; limit?: number }, io: Io): Promise<void> {
-  const client = clientOf(o);
-  let remaining = o.limit ?? Infinity;
-  let after = o.after;
   let cursor: string | null = null;
   let first = true;
   if (o.json) await emit(io.stdout, '{"items":[');
-  do {
-    const page = await client.scan({ prefix: o.prefix, after, limit: Math.min(remaining, SCAN_PAGE) });
+  for await (const page of clientOf(o).scanPages(o)) {
     const lines = page.items.map((item) => (o.json ? JSON.stringify(item) : `${item.key}\t${textOf(item)}\n`));
     if (lines.length > 0) {
       await emit(io.stdout, (o.json && !first ? ',' : '') + lines.join(o.json ? ',' : ''));
       first = false;
     }
-    remaining -= page.items.length;
     cursor = page.cursor;
-    after = cursor ?? undefined;
-  } while (cursor !== null && remaining > 0);
+  }
   if (o.json) await emit(io.stdout, `],"cursor":${JSON.stringify(cursor)}}\n`);
 }
 
@@ -149,6 +140,7 @@ export async function peersCommand(o: Target, io: Io): Promise<void> {
 }
 
 export async function keygenCommand(o: { out: string; force?: boolean; json?: boolean }, io: Io): Promise<void> {
+  const { writeSwarmKeyFile } = await import('../net/swarm-key.js');
   const file = resolve(o.out);
   writeSwarmKeyFile(file, o.force ?? false);
   await (o.json
@@ -213,8 +205,7 @@ export async function repairCommand(o: Target & { peer?: string }, io: Io): Prom
 }
 
 const POLL_MS = 250;
-const { SingleBar, Presets } = cliProgress;
-type SingleBar = InstanceType<typeof cliProgress.SingleBar>;
+type SingleBar = import('cli-progress').SingleBar;
 
 /**
  * Waits until the local node is ready (done bootstrapping), drawing a progress bar on stderr when
@@ -237,6 +228,8 @@ export async function waitCommand(o: Target & { timeout?: number }, io: Io): Pro
       if (process.stderr.isTTY && b?.keysTotal != null) {
         const payload = { rate: Math.round(b.rate).toLocaleString('en-US'), mb: (b.bytesReceived / 1e6).toFixed(1) };
         if (bar === undefined) {
+          const { default: cliProgress } = await import('cli-progress');
+          const { SingleBar, Presets } = cliProgress;
           bar = new SingleBar(
             { format: `${s.state} [{bar}] {percentage}% | {value}/{total} keys | {mb} MB | {rate} keys/s | ETA {eta_formatted}`, stream: process.stderr, hideCursor: true },
             Presets.shades_classic,

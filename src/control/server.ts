@@ -17,6 +17,7 @@ import { MAX_SINCE_BYTES, serveBackupStream } from './backup-stream.js';
 import { ImportLineError, importNdjson } from './import-stream.js';
 import { UnattainableConcernError } from './concern-check.js';
 import { expireAtOf, parseSeconds, ttlExpected } from './ttl.js';
+import { serveWatch, watchParams, WatchRefusedError } from './watch-route.js';
 import {
   CONTEXT_HEADER,
   DEFAULT_CONCERN_TIMEOUT_MS,
@@ -24,6 +25,7 @@ import {
   TIMEOUT_HEADER,
   toJsonValue,
   toJsonValueOrNull,
+  toSiblingJson,
   TTL_PARAM,
   W_HEADER,
   type ImportReply,
@@ -72,7 +74,7 @@ export async function startControlServer(
   const maxValueBytes = opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
   await removeStaleSocket(socketPath);
   const server = createServer((req, res) => {
-    route(req, res, api, maxValueBytes).catch((err: unknown) => fail(req, res, err, log));
+    route(req, res, api, maxValueBytes, log).catch((err: unknown) => fail(req, res, err, log));
   });
   server.requestTimeout = 0; // an import may stream for longer than Node's 5-minute default
   // The socket is created under a umask that leaves it owner-only from the first instant;
@@ -94,6 +96,7 @@ export async function startControlServer(
     socketPath,
     close: () =>
       new Promise<void>((resolve) => {
+        api.feed?.close(); // watch streams never end on their own: end them, so nothing waits for them
         server.close(() => resolve()); // also removes the socket file
         server.closeAllConnections();
       }),
@@ -122,7 +125,7 @@ async function removeStaleSocket(path: string): Promise<void> {
   await unlink(path);
 }
 
-async function route(req: IncomingMessage, res: ServerResponse, api: NodeApi, maxValueBytes: number): Promise<void> {
+async function route(req: IncomingMessage, res: ServerResponse, api: NodeApi, maxValueBytes: number, log: (obj: object) => void): Promise<void> {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
@@ -162,6 +165,9 @@ async function route(req: IncomingMessage, res: ServerResponse, api: NodeApi, ma
     return sendJson(res, 200, { imported, replicas } satisfies ImportReply);
   }
   if (path === '/v1/backup/stream' && method === 'POST') return serveBackupStream(res, api, await readBody(req, MAX_SINCE_BYTES));
+  if (path === '/v1/watch' && method === 'GET' && api.feed !== undefined) {
+    return serveWatch(req, res, api.feed, watchParams(query, (m) => new BadRequestError(m)), maxValueBytes, log);
+  }
   if (path === '/v1/status' && method === 'GET') return sendJson(res, 200, api.status());
   if (path === '/v1/peers' && method === 'GET') return sendJson(res, 200, api.peers());
   if (path === '/v1/verify' && method === 'POST') return sendJson(res, 200, await api.verify());
@@ -222,15 +228,7 @@ function getKey(res: ServerResponse, key: string, r: ReadResult | undefined, for
   if (format !== null && format !== 'json' && format !== 'raw') throw new BadRequestError(`unknown format "${format}" (json or raw)`);
   if (format === 'json') {
     if (r === undefined) return sendJson(res, 404, { error: 'not found' });
-    const siblings = r.siblings.map((s) => ({
-      ...toJsonValueOrNull(s.value),
-      replica: s.replica,
-      counter: s.counter,
-      hlc: s.hlc,
-      deleted: s.value === null,
-      expireAt: s.expireAt,
-    }));
-    return sendJson(res, 200, { key, ...toJsonValueOrNull(r.value), siblings, context: r.context } satisfies KeyJson);
+    return sendJson(res, 200, { key, ...toJsonValueOrNull(r.value), siblings: r.siblings.map(toSiblingJson), context: r.context } satisfies KeyJson);
   }
   if (r === undefined || r.value === null) return sendJson(res, 404, { error: 'not found' });
   res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': r.value.length });
@@ -284,6 +282,7 @@ function fail(req: IncomingMessage, res: ServerResponse, err: unknown, log: (obj
   if (res.headersSent) return void res.destroy();
   if (err instanceof PayloadTooLargeError) return sendJson(res, 413, { error: err.message, code: err.code });
   if (err instanceof RepairError) return sendJson(res, 409, { error: err.message, code: err.code });
+  if (err instanceof WatchRefusedError) return sendJson(res, 503, { error: err.message, code: err.code });
   if (err instanceof WriteConcernError) return sendJson(res, 504, { error: err.message, code: err.code, acked: err.acked, wanted: err.wanted });
   if (CLIENT_ERRORS.some((type) => err instanceof type)) {
     const e = err as ReplikvError;

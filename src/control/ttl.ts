@@ -2,7 +2,7 @@
 // on its own clock, so no client's clock is ever trusted. The CLI checks the same bounds first (a
 // mistake is a usage error before anything is sent); the daemon checks again, for any client.
 
-import { MAX_EXPIRE_AT } from '../store/keyspace.js';
+import { MAX_EXPIRE_AT } from '../core/validate.js';
 
 /** What a time to live may be at `now`: its expiry may not pass MAX_EXPIRE_AT. */
 export function ttlExpected(now: number): string {

@@ -38,6 +38,11 @@ export interface SiblingJson {
   expireAt?: number;
 }
 
+/** A sibling as a read shows it (store/keyspace.ts SiblingView), in JSON. */
+export function toSiblingJson(s: { value: Uint8Array | null; replica: string; counter: number; hlc: number; expireAt?: number }): SiblingJson {
+  return { ...toJsonValueOrNull(s.value), replica: s.replica, counter: s.counter, hlc: s.hlc, deleted: s.value === null, expireAt: s.expireAt };
+}
+
 export interface KeyJson {
   key: string;
   /** The resolved value; null when the key is deleted. */
@@ -102,4 +107,36 @@ export function fromJsonValue(v: { value?: unknown; valueBase64?: unknown }): Ui
     return BASE64.test(v.valueBase64) ? Buffer.from(v.valueBase64, 'base64') : '"valueBase64" is not valid base64';
   }
   return 'expected a string "value" or "valueBase64"';
+}
+
+/** The change feed (GET /v1/watch): one event per NDJSON line; `pos` is "EPOCH:SEQ". */
+export type WatchEvent = WatchHello | WatchChange | WatchMissed;
+
+/** The first line: the feed's head now (where a watcher that has no position resumes from). */
+export interface WatchHello {
+  type: 'hello';
+  pos: string;
+}
+
+/** A committed change to a key: its value now (null when it reads as absent) and its siblings. */
+export type WatchChange = {
+  type: 'change';
+  pos: string;
+  key: string;
+  /** local: written on this node; replicated: from a peer (sync, push, bootstrap, repair). */
+  origin: 'local' | 'replicated';
+  /** The key reads as absent after this change (deleted, expired, or gone from the store). */
+  deleted: boolean;
+  siblings: SiblingJson[];
+} & (JsonValue | { value: null; valueBase64?: never });
+
+/**
+ * Changes up to `pos` may have been missed: the daemon restarted (a new epoch), they left its
+ * ring of recent changes, or this watcher read too slowly. Rescan what you track; changes after
+ * `pos` follow.
+ */
+export interface WatchMissed {
+  type: 'missed';
+  pos: string;
+  reason: 'restarted' | 'evicted' | 'overflow';
 }

@@ -5,6 +5,8 @@ import { InvalidKeyError, InvalidValueError } from '../errors.js';
 
 export const MAX_KEY_BYTES = 1024;
 export const DEFAULT_MAX_VALUE_BYTES = 16 * 1024 * 1024;
+/** The latest expiry a value may have (ms since the epoch, the year 2286). */
+export const MAX_EXPIRE_AT = 1e13;
 
 /** Validates a key and returns its UTF-8 bytes. */
 export function keyToBytes(key: unknown): Buffer {

@@ -179,6 +179,11 @@ export class ChangeSet {
     this.meta.push([name, value]);
   }
 
+  /** The keys this transaction changes and their new states (null: removed), for the change feed. */
+  changed(): { keys: readonly Uint8Array[]; states: (Uint8Array | null)[] } {
+    return { keys: this.keys, states: this.states.map((s) => (s === REMOVED ? null : s)) };
+  }
+
   /** Writes everything. Only puts from here on: nothing here can fail half-way on bad input. */
   apply(): void {
     const w = this.w;

@@ -17,7 +17,7 @@ import type { Dot, ReplicaId } from '../core/replica.js';
 import { repairKey } from '../core/repair.js';
 import { decodeToken, encodeToken } from '../core/token.js';
 import type { VersionVector } from '../core/version-vector.js';
-import { checkValue, DEFAULT_MAX_VALUE_BYTES, keyToBytes, MAX_KEY_BYTES } from '../core/validate.js';
+import { checkValue, DEFAULT_MAX_VALUE_BYTES, keyToBytes, MAX_EXPIRE_AT, MAX_KEY_BYTES } from '../core/validate.js';
 import { DecodeError, InvalidTokenError, StoreError } from '../errors.js';
 import type { Backend, ReadView, Snapshot } from './backend.js';
 import { ChangeSet, type RemoteLimits, type Stored } from './change-set.js';
@@ -51,7 +51,7 @@ export type WriteOp =
   | { type: 'del'; key: string; context?: string };
 
 /** The latest expiry a write may carry (year 2286 in ms): far below the varint limit, and sane. */
-export const MAX_EXPIRE_AT = 1e13;
+export { MAX_EXPIRE_AT } from '../core/validate.js';
 
 export interface WriteResult {
   key: string;
@@ -73,6 +73,16 @@ export interface ReadResult {
   siblings: SiblingView[];
   /** Opaque causal-context token: pass it to a write to supersede exactly these siblings. */
   context: string;
+}
+
+/** Where a committed change came from: a write on this node, or a peer (deltas, pushes, snapshots, repair). */
+export type ChangeOrigin = 'local' | 'replicated';
+
+/** One committed transaction's key changes: each key's new state bytes, or null when it left the store. */
+export interface ChangeBatch {
+  origin: ChangeOrigin;
+  keys: readonly Uint8Array[];
+  states: readonly (Uint8Array | null)[];
 }
 
 export interface ScanResult {
@@ -130,6 +140,11 @@ interface Recount {
 export const STORE_DIR = 'store';
 
 export class Keyspace {
+  /**
+   * Told of every committed change to keys, after the commit (the change feed). Garbage
+   * collection is not a change: it removes only what already reads as absent.
+   */
+  onChange: ((batch: ChangeBatch) => void) | undefined;
   private work: StoreState;
   /** The newest verified head of every other replica (head.ts), and those not yet stored. */
   private readonly heads = new Map<ReplicaId, Head>();
@@ -303,7 +318,7 @@ export class Keyspace {
         results.push({ key: op.key, dot });
       }
       return results;
-    });
+    }, undefined, undefined, 'local');
   }
 
   /**
@@ -342,7 +357,7 @@ export class Keyspace {
       if (meta !== undefined) cs.setMeta(meta.name, meta.value);
       this.saveHeads(cs);
       return { changed, claimCut: claim !== chunk.claim };
-    });
+    }, undefined, undefined, 'replicated');
   }
 
   /**
@@ -557,7 +572,7 @@ export class Keyspace {
         replaced++;
       }
       return { replaced, removed };
-    });
+    }, undefined, undefined, 'replicated');
   }
 
   /**
@@ -598,16 +613,7 @@ export class Keyspace {
   /** Everything about a key: resolved value, all siblings, and the context token. */
   read(key: string): ReadResult | undefined {
     const s = this.loadKey(keyToBytes(key));
-    if (s === undefined) return undefined;
-    const now = this.now();
-    return {
-      value: resolve(s, now)?.value ?? null,
-      // expired values are not shown (they read as absent); the context token still covers them
-      siblings: s.sibs
-        .filter((x) => x.exp === undefined || x.exp > now)
-        .map((x) => ({ value: x.value, replica: x.r, counter: x.c, hlc: x.hlc, ...(x.exp === undefined ? {} : { expireAt: x.exp }) })),
-      context: encodeToken(s.ctx),
-    };
+    return s === undefined ? undefined : readView(s, this.now());
   }
 
   /** The context token for a key (the empty context when the key was never written). */
@@ -922,15 +928,22 @@ export class Keyspace {
     return decodeStoreState(raw);
   }
 
-  /** Runs one transaction: compute a change set against the working state, then put it all. */
-  private async transact<T>(compute: (cs: ChangeSet) => T, durable = this.durability === 'strict', timed?: { ms: number }): Promise<T> {
+  /**
+   * Runs one transaction: compute a change set against the working state, then put it all.
+   * `origin`: the kind of change the feed is told of once committed (null: nothing to report).
+   */
+  private async transact<T>(compute: (cs: ChangeSet) => T, durable = this.durability === 'strict', timed?: { ms: number }, origin: ChangeOrigin | null = null): Promise<T> {
+    const listener = origin === null ? undefined : this.onChange;
+    let batch: ChangeBatch | undefined;
+    let result: T;
     try {
-      return await this.backend.write((w) => {
+      result = await this.backend.write((w) => {
         const t0 = timed === undefined ? 0 : performance.now();
         const cs = new ChangeSet(w, this.work, this.maxValueBytes);
         const result = compute(cs);
         cs.apply();
         this.work = cs.next;
+        if (listener !== undefined) batch = { origin: origin!, ...cs.changed() };
         if (timed !== undefined) timed.ms += performance.now() - t0;
         return result;
       }, durable);
@@ -940,11 +953,25 @@ export class Keyspace {
       this.work = this.loadState();
       throw new StoreError(`write failed: ${(err as Error).message}`, { cause: err });
     }
+    if (batch !== undefined && batch.keys.length > 0) listener!(batch); // after the commit, never before
+    return result;
   }
 
   private assertOpen(): void {
     if (this.closed) throw new StoreError('the keyspace is closed');
   }
+}
+
+/** What a read shows of a key state at `now`: resolved value, siblings and context token. */
+export function readView(s: KeyState, now: number): ReadResult {
+  return {
+    value: resolve(s, now)?.value ?? null,
+    // expired values are not shown (they read as absent); the context token still covers them
+    siblings: s.sibs
+      .filter((x) => x.exp === undefined || x.exp > now)
+      .map((x) => ({ value: x.value, replica: x.r, counter: x.c, hlc: x.hlc, ...(x.exp === undefined ? {} : { expireAt: x.exp }) })),
+    context: encodeToken(s.ctx),
+  };
 }
 
 /** A clock a peer claims (a delta's claim, a repair source's clock) may not pass any replica's bound. */
