@@ -27,10 +27,10 @@ describe('the npm pack tarball', () => {
     const files = installed.files;
     expect(files).toContain(pkg.bin.replikv);
     expect(files).toContain('dist/src/daemon.js');
-    for (const f of ['package.json', 'README.md', 'packaging/replikv.service', 'packaging/replikv.sysusers', 'packaging/config.json', 'config/default.json']) {
+    for (const f of ['package.json', 'README.md', 'dist/src/index.js', 'dist/src/index.d.ts', 'packaging/replikv.service', 'packaging/replikv.sysusers', 'packaging/config.json', 'config/default.json']) {
       expect(files).toContain(f);
     }
-    const unwanted = files.filter((f) => /^(test|bench|src|dist\/test|dist\/bench|deps|scripts|node_modules)\//.test(f) || f.endsWith('.map') || f.endsWith('.ts'));
+    const unwanted = files.filter((f) => /^(test|bench|src|dist\/test|dist\/bench|deps|scripts|node_modules)\//.test(f) || f.endsWith('.map') || (f.endsWith('.ts') && !f.endsWith('.d.ts')));
     expect(unwanted).toEqual([]);
   });
 
@@ -47,6 +47,14 @@ describe('the npm pack tarball', () => {
     expect(help.code, help.stderr).toBe(0);
     expect(help.stdout).toMatch(/^Usage: replikv/m);
     expect(help.stdout).toMatch(/^\s+daemon\b/m);
+  });
+
+  it('gives an application that installed it `import { connect } from \'replikv\'` (the library, through exports)', async () => {
+    const lib = join(installed.prefix, 'lib');
+    writeFileSync(join(lib, 'uses-replikv.mjs'), "import { connect } from 'replikv';\nconsole.log(typeof connect);\n");
+    const ran = await runTool(process.execPath, ['uses-replikv.mjs'], { cwd: lib });
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(ran.stdout.trim()).toBe('function');
   });
 
   it('asks for no Node newer than the one running here, except p-retry 8 (see README: it runs on Node 20)', () => {
