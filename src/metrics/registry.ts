@@ -20,6 +20,11 @@ export interface MetricsSource {
 const PEER_STATES: readonly PeerState[] = ['alive', 'suspect', 'down'];
 const NODE_STATES: readonly Status['state'][] = ['ready', 'bootstrapping', 'recovering'];
 /** Commit latency buckets: a relaxed commit takes well under a millisecond, a strict one waits for fsync. */
+/**
+ * A value not known or not applicable now (no bootstrap running, no member clock): NaN, since
+ * prom-client always writes a gauge without labels, and 0 would read as a real value.
+ */
+const UNKNOWN = NaN;
 const COMMIT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 export class NodeMetrics {
@@ -123,12 +128,10 @@ export class NodeMetrics {
     gauge('replikv_tombstones', 'Tombstones (deletes) held, not yet collected', [], (g, { status }) => g.set(status.tombstones));
     gauge('replikv_store_bytes', "Bytes in the store's pages in use (LMDB; freed pages are reused, so the file may be larger)", [], (g, { status }) => g.set(status.storeBytes));
     gauge('replikv_keys_with_siblings', 'Keys holding more than one sibling (concurrent versions: values, tombstones, expiring values)', [], (g) => {
-      const sibs = self.source?.siblings();
-      if (sibs != null) g.set(sibs.keys);
+      g.set(self.source?.siblings()?.keys ?? UNKNOWN);
     });
     gauge('replikv_siblings', 'Siblings held over all keys (one per key without concurrent versions)', [], (g) => {
-      const sibs = self.source?.siblings();
-      if (sibs != null) g.set(sibs.siblings);
+      g.set(self.source?.siblings()?.siblings ?? UNKNOWN);
     });
     gauge('replikv_peers', 'Peers in the peer table, by state', ['state'], (g, { peers }) => {
       for (const state of PEER_STATES) g.set({ state }, peers.filter((p) => p.state === state).length);
@@ -154,24 +157,24 @@ export class NodeMetrics {
       set({ kind: 'keys' }, s.gc.collected.keys);
       set({ kind: 'siblings' }, s.gc.collected.siblings);
     });
-    gauge('replikv_gc_stable_age_seconds', 'Age of the oldest member clock garbage collection waits for (absent without members)', [], (g, { status }) => {
-      if (status.gc.stableAgeMs !== null) g.set(status.gc.stableAgeMs / 1000);
-    });
+    gauge('replikv_gc_stable_age_seconds', 'Age of the oldest member clock garbage collection waits for (NaN without members)', [], (g, { status }) =>
+      g.set(status.gc.stableAgeMs === null ? UNKNOWN : status.gc.stableAgeMs / 1000),
+    );
     gauge('replikv_gc_horizon_peers', "Peers apart from this node across a GC horizon: withheld (behind this node's, sent no deltas) or ahead (this node catches up from them)", ['side'], (g, { status }) => {
       g.set({ side: 'withheld' }, status.gc.withheldFrom.length);
       g.set({ side: 'ahead' }, status.gc.behind.length);
     });
-    gauge('replikv_bootstrap_received_keys', 'While bootstrapping: keys received so far (absent otherwise)', [], (g, { status }) => {
-      if (status.bootstrap !== undefined) g.set(status.bootstrap.keysReceived);
+    gauge('replikv_bootstrap_received_keys', 'While bootstrapping: keys received so far (NaN otherwise)', [], (g, { status }) => {
+      g.set(status.bootstrap?.keysReceived ?? UNKNOWN);
     });
-    gauge('replikv_bootstrap_received_bytes', 'While bootstrapping: bytes received so far (absent otherwise)', [], (g, { status }) => {
-      if (status.bootstrap !== undefined) g.set(status.bootstrap.bytesReceived);
+    gauge('replikv_bootstrap_received_bytes', 'While bootstrapping: bytes received so far (NaN otherwise)', [], (g, { status }) => {
+      g.set(status.bootstrap?.bytesReceived ?? UNKNOWN);
     });
-    gauge('replikv_bootstrap_expected_keys', "While bootstrapping: live keys in the snapshot being streamed (an estimate of the total; absent otherwise)", [], (g, { status }) => {
-      if (status.bootstrap?.keysTotal != null) g.set(status.bootstrap.keysTotal);
+    gauge('replikv_bootstrap_expected_keys', "While bootstrapping: live keys in the snapshot being streamed (an estimate of the total; NaN otherwise)", [], (g, { status }) => {
+      g.set(status.bootstrap?.keysTotal ?? UNKNOWN);
     });
-    gauge('replikv_bootstrap_eta_seconds', 'While bootstrapping: estimated seconds left (absent otherwise or unknown)', [], (g, { status }) => {
-      if (status.bootstrap?.etaSeconds != null) g.set(status.bootstrap.etaSeconds);
+    gauge('replikv_bootstrap_eta_seconds', 'While bootstrapping: estimated seconds left (NaN otherwise, or while unknown)', [], (g, { status }) => {
+      g.set(status.bootstrap?.etaSeconds ?? UNKNOWN);
     });
   }
 }
