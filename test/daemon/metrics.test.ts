@@ -40,8 +40,9 @@ async function until200(addr: string, path: string): Promise<void> {
 
 describe('metrics and health endpoints', () => {
   it('two connected daemons: conventions, values that move, per-peer series that leave with a forgotten peer', async () => {
-    const a = await fleet.start({ extra: METRICS });
-    const b = await fleet.start({ bootstrap: [a.addr], extra: METRICS });
+    // No garbage collection: the tombstone counted below stays.
+    const a = await fleet.start({ extra: [...METRICS, '--gc-interval', '0'] });
+    const b = await fleet.start({ bootstrap: [a.addr], extra: [...METRICS, '--gc-interval', '0'] });
     await untilConnected([a, b]);
     const [aAddr, bAddr] = [await metricsAddr(a), await metricsAddr(b)];
     expect(a.child.stderr()).toContain(`"addr":"${aAddr}","msg":"metrics listening"`);
@@ -70,7 +71,8 @@ describe('metrics and health endpoints', () => {
     // Store gauges, as status says them.
     const status = await a.status();
     expect(value(sa, 'replikv_keys')).toBe(4);
-    expect(value(sa, 'replikv_tombstones')).toBe(status.tombstones);
+    expect(value(sa, 'replikv_tombstones')).toBe(1);
+    expect(status.tombstones).toBe(1);
     expect(value(sa, 'replikv_store_bytes')).toBeGreaterThan(0);
     expect(family(sa, 'replikv_keys_with_siblings').type).toBe('GAUGE');
     expect(value(sa, 'replikv_keys_with_siblings')).toBe(0); // one writer: no concurrent versions
@@ -79,8 +81,9 @@ describe('metrics and health endpoints', () => {
     expect(value(sa, 'replikv_info', { peer_id: a.peerId })).toBe(1);
 
     // Pushes, sync traffic and write concern on the writer; receipts on the other side.
-    expect(value(sa, 'replikv_pushes_total', { direction: 'sent' })).toBeGreaterThanOrEqual(6);
-    expect(value(sb, 'replikv_pushes_total', { direction: 'received' })).toBeGreaterThanOrEqual(6);
+    // A push that fails goes by the next exchange instead: at least one went by push.
+    expect(value(sa, 'replikv_pushes_total', { direction: 'sent' })).toBeGreaterThan(0);
+    expect(value(sb, 'replikv_pushes_total', { direction: 'received' })).toBeGreaterThan(0);
     expect(value(sa, 'replikv_sync_keys_sent_total')).toBeGreaterThanOrEqual(6);
     expect(value(sb, 'replikv_sync_keys_received_total')).toBeGreaterThanOrEqual(6);
     for (const direction of ['in', 'out']) expect(value(sa, 'replikv_sync_bytes_total', { direction })).toBeGreaterThan(0);
@@ -107,7 +110,9 @@ describe('metrics and health endpoints', () => {
     // Peers: by state, and per peer (behind, seconds since last contact).
     expect(value(sa, 'replikv_peers', { state: 'alive' })).toBe(1);
     expect(value(sa, 'replikv_peers', { state: 'down' })).toBe(0);
-    expect(value(sa, 'replikv_peer_behind_dots', { peer: b.peerId })).toBe(0);
+    // As of b's last digest: it reaches 0 once an exchange after the delete has run.
+    expect(value(sa, 'replikv_peer_behind_dots', { peer: b.peerId })).toBeGreaterThanOrEqual(0);
+    await eventually(() => scrape(aAddr), (s) => value(s, 'replikv_peer_behind_dots', { peer: b.peerId }) === 0, 'b to be behind by nothing');
     const contact = value(sa, 'replikv_peer_last_contact_seconds', { peer: b.peerId })!;
     expect(contact).toBeGreaterThanOrEqual(0);
     expect(contact).toBeLessThan(30);
@@ -125,6 +130,10 @@ describe('metrics and health endpoints', () => {
     // b stops and is forgotten: its per-peer series leave a's output.
     await b.stop();
     await eventually(() => a.status(), (s) => s.peers.every((p) => p.state !== 'alive'), 'a to see b gone', 30_000);
+    // b is still a member, so --w 2 waits for it, and times out (exit 3; the write stays).
+    const waited = await a.cli('put', 'late', 'x', '--w', '2', '--timeout', '500');
+    expect(waited.code, waited.stderr).toBe(3);
+    expect(value(await scrape(aAddr), 'replikv_write_concern_waits_total', { result: 'timeout' })).toBe(1);
     expect((await a.cli('forget', b.peerId)).code).toBe(0);
     const after = await scrape(aAddr);
     expect(after.text).not.toContain(b.peerId);
