@@ -60,6 +60,10 @@ describe('metrics and health endpoints', () => {
       expect(put.code, put.stderr).toBe(0);
     }
     await untilConverged([a, b], 5);
+    // A write with a context read before the last one is concurrent with it: k1 holds two siblings.
+    const stale = (JSON.parse((await a.cli('get', 'k1', '--json')).stdout) as { context: string }).context;
+    expect((await a.cli('put', 'k1', 'second')).code).toBe(0);
+    expect((await a.cli('put', 'k1', 'concurrent', '--context', stale)).code).toBe(0);
     expect((await a.cli('del', 'k0')).code).toBe(0);
     await untilConverged([a, b], 4);
 
@@ -75,8 +79,10 @@ describe('metrics and health endpoints', () => {
     expect(status.tombstones).toBe(1);
     expect(value(sa, 'replikv_store_bytes')).toBeGreaterThan(0);
     expect(family(sa, 'replikv_keys_with_siblings').type).toBe('GAUGE');
-    expect(value(sa, 'replikv_keys_with_siblings')).toBe(0); // one writer: no concurrent versions
-    expect(value(sa, 'replikv_siblings')).toBe(5); // four values and one tombstone
+    for (const s of [sa, sb]) {
+      expect(value(s, 'replikv_keys_with_siblings')).toBe(1); // k1, here and on b (merged from a's delta or push)
+      expect(value(s, 'replikv_siblings')).toBe(6); // k1's two values, k2..k4, k0's tombstone
+    }
     expect(value(sa, 'replikv_node_state', { state: 'ready' })).toBe(1);
     expect(value(sa, 'replikv_info', { peer_id: a.peerId })).toBe(1);
 
