@@ -48,6 +48,7 @@ describe('metrics and health endpoints', () => {
     expect(a.child.stderr()).toContain(`"addr":"${aAddr}","msg":"metrics listening"`);
     expect(aAddr).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(aAddr).not.toBe('127.0.0.1:0');
+    expect((await a.cli('status')).stdout).toMatch(new RegExp(`^metrics +http://${aAddr}/metrics$`, 'm'));
 
     const before = await scrape(aAddr);
     expect(before.contentType).toBe('text/plain; version=0.0.4; charset=utf-8');
