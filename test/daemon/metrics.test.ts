@@ -133,6 +133,8 @@ describe('metrics and health endpoints', () => {
     const post = await httpGet(aAddr, '/metrics', 'POST');
     expect(post.status).toBe(405);
     expect(post.headers.get('allow')).toBe('GET');
+    const big = await fetch(`http://${aAddr}/metrics`, { headers: { 'x-big': 'a'.repeat(16 * 1024) } });
+    expect(big.status).toBe(431); // headers are capped at 8 KiB
 
     // b stops and is forgotten: its per-peer series leave a's output.
     await b.stop();
@@ -151,6 +153,7 @@ describe('metrics and health endpoints', () => {
   it('/readyz is 503 while a node bootstraps and 200 once it is ready, as status says', async () => {
     // a holds data, then stops: a node bootstrapping from its address finds no peer and stays bootstrapping.
     const a = await fleet.start();
+    expect((await a.status()).metrics).toBeNull(); // off by default
     const file = join(fleet.tmpdir(), 'keys.ndjson');
     writeFileSync(file, Array.from({ length: 3000 }, (_, i) => JSON.stringify({ key: `k/${i}`, value: 'v'.repeat(50) })).join('\n'));
     expect((await a.cli('import', file)).code).toBe(0);
