@@ -1,5 +1,5 @@
 // `npm run bench`: every benchmark, one after the other, so that ratios are measured side by side.
-// `npm run bench -- keyspace`, `-- daemons`, `-- bootstrap`, `-- backup`, `-- crypto`, `-- churn` or `-- cli` runs one; BENCH_KEYS=200000
+// `npm run bench -- keyspace`, `-- daemons`, `-- bootstrap`, `-- backup`, `-- crypto`, `-- churn`, `-- cli` or `-- metrics` runs one; BENCH_KEYS=200000
 // runs the keyspace, bootstrap and backup benchmarks smaller.
 import '../src/polyfill.js';
 import { benchBackup } from './backup.js';
@@ -9,6 +9,7 @@ import { benchCliLatency } from './cli-latency.js';
 import { benchCrypto } from './crypto-cost.js';
 import { benchDaemons } from './daemons.js';
 import { benchKeyspace } from './keyspace.js';
+import { benchMetrics } from './metrics.js';
 
 const only = process.argv[2];
 if (only === undefined || only === 'keyspace') await benchKeyspace();
@@ -18,3 +19,4 @@ if (only === undefined || only === 'backup') await benchBackup();
 if (only === undefined || only === 'crypto') await benchCrypto();
 if (only === undefined || only === 'churn') await benchChurn();
 if (only === undefined || only === 'cli') await benchCliLatency();
+if (only === undefined || only === 'metrics') await benchMetrics();

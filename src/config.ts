@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { multiaddr } from '@multiformats/multiaddr';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { parseHostPort } from './metrics/address.js';
 
 const isMultiaddr = (s: string) => {
   try {
@@ -16,6 +17,10 @@ const isMultiaddr = (s: string) => {
   }
 };
 const Multiaddr = z.string().refine(isMultiaddr, { message: 'not a valid multiaddr (e.g. /ip4/127.0.0.1/tcp/7400)' });
+const MetricsAddress = z.string().superRefine((s, ctx) => {
+  const parsed = parseHostPort(s);
+  if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+});
 
 export const ConfigSchema = z.strictObject({
   /** Where the store, identity and control socket live. */
@@ -77,6 +82,8 @@ export const ConfigSchema = z.strictObject({
   /** When not empty, only these PeerIds may connect. */
   allowList: z.array(z.string().min(1)).default([]),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** HOST:PORT to serve Prometheus metrics, /healthz and /readyz on (read-only HTTP); null: off. */
+  metrics: MetricsAddress.nullable().default(null),
 });
 
 /** The swarmKey value that opts out of a private network. */

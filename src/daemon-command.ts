@@ -22,6 +22,7 @@ export function daemonCommand(): Command {
     .option('--control <path>', 'control socket (default DATA_DIR/control.sock)')
     .addOption(new Option('--durability <mode>', 'strict (synced before ack) or relaxed (synced within 1 s)').choices(['strict', 'relaxed']))
     .option('--gc-interval <ms>', 'milliseconds between garbage collections of deletes and expired values every member has seen; 0: never (default 10000)', (v) => Number(v))
+    .option('--metrics <host:port>', 'serve Prometheus metrics at /metrics, and /healthz and /readyz, over HTTP on HOST:PORT (port 0: any free port; default off)')
     .option('--gc-grace <ms>', 'a member silent this long is declared gone: GC stops waiting for it, and it must re-bootstrap to come back (default 864000000, 10 days)', (v) => Number(v))
     .addHelpText(
       'after',
@@ -39,6 +40,11 @@ the store files 0600; existing ones open to other users are logged as a warning.
 Signals: SIGINT or SIGTERM stops cleanly (also during start-up or a bootstrap, which resumes at the
 next start); a second one during the stop exits at once with code 1. SIGHUP is ignored (logged):
 the log goes to stderr, so there is no log file to reopen.
+
+Metrics (--metrics HOST:PORT, config "metrics"; off by default): GET /metrics is Prometheus text,
+/healthz answers 200 while the store is open, /readyz 200 when the node is ready and 503 while it
+bootstraps or repairs. Read-only, but it shows PeerIds and counts: a non-loopback address is
+logged at start. A busy metrics port refuses the start (exit 75) like a busy listen address.
 
 Exit codes: 0 stopped cleanly; 78 bad configuration (config file, flags, swarm key file, a listen
 address not on this machine); 75 the data directory is in use by another daemon or cannot be
@@ -59,6 +65,7 @@ created or written, or a listen address is in use; 1 anything else.
         durability: opts.durability as Config['durability'] | undefined,
         gcIntervalMs: opts.gcInterval as number | undefined,
         gcGraceMs: opts.gcGrace as number | undefined,
+        metrics: opts.metrics as string | undefined,
       });
       // A SIGINT or SIGTERM while the modules loaded stops the daemon before it starts (nothing is
       // created yet) rather than killing it with the default action (early-signals.ts).

@@ -33,6 +33,9 @@ import { Replicator } from './sync/replicator.js';
 import { BACKUP_MEMBER, Collector, loadMembers } from './sync/collector.js';
 import { checkConcern } from './control/concern-check.js';
 import { VERSION } from './version.js';
+import { isLoopback, parseHostPort, type HostPort } from './metrics/address.js';
+import { NodeMetrics } from './metrics/registry.js';
+import { bindMetricsServer, type MetricsServer } from './metrics/server.js';
 
 /** Frames carry at most one value of maxValueBytes plus keys, states and framing. */
 const FRAME_SLACK = 2 * 1024 * 1024;
@@ -44,10 +47,16 @@ export interface RunningDaemon {
 }
 
 /** The parts start-up must be able to refuse, acquired in that order; on failure, nothing is left behind. */
-async function acquire(config: Config, denyPeer: (peerId: string) => boolean): Promise<{ lock: DataDirLock; node: Network; ks: Keyspace; ownKey?: DataDirSwarmKey }> {
+async function acquire(
+  config: Config,
+  denyPeer: (peerId: string) => boolean,
+  metrics: NodeMetrics | undefined,
+  log: Logger,
+): Promise<{ lock: DataDirLock; node: Network; ks: Keyspace; ownKey?: DataDirSwarmKey; metricsServer?: MetricsServer }> {
   const configured = config.swarmKey === null || config.swarmKey === OPEN_NETWORK ? undefined : readSwarmKeyFile(config.swarmKey);
   const lock = await lockDataDir(config.dataDir);
   let node: Network | undefined;
+  let metricsServer: MetricsServer | undefined;
   try {
     // Read under the lock, so no other start of this directory can create it meanwhile.
     const ownKey = config.swarmKey === null ? loadOrGenerateSwarmKey(join(config.dataDir, DEFAULT_SWARM_KEY)) : undefined;
@@ -58,6 +67,10 @@ async function acquire(config: Config, denyPeer: (peerId: string) => boolean): P
       const failure = listenFailure((err as Error).message, config.listen);
       throw failure.kind === 'busy' ? new ResourceError(failure.message) : failure.kind === 'config' ? new ConfigError(failure.message) : new ReplikvError(failure.message);
     });
+    if (config.metrics !== null) {
+      const onError = (err: Error, path: string) => log.warn({ path, reason: err.message }, 'metrics request failed');
+      metricsServer = await bindMetricsServer(parseHostPort(config.metrics) as HostPort, onError); // valid: config.ts checked it
+    }
     await identity.persist();
     await ownKey?.persist();
     const ks = await Keyspace.openDir(config.dataDir, {
@@ -65,9 +78,11 @@ async function acquire(config: Config, denyPeer: (peerId: string) => boolean): P
       maxValueBytes: config.maxValueBytes,
       maxSiblings: config.maxSiblings,
       maxClockSkewMs: config.maxClockSkewMs,
+      ...(metrics === undefined ? {} : { countSiblings: true, onCommit: metrics.observeCommit }),
     });
-    return { lock, node, ks, ...(ownKey === undefined ? {} : { ownKey }) };
+    return { lock, node, ks, ...(ownKey === undefined ? {} : { ownKey }), ...(metricsServer === undefined ? {} : { metricsServer }) };
   } catch (err) {
+    await metricsServer?.close();
     await Promise.resolve(node?.stop()).catch(() => undefined);
     await lock.discard();
     throw err;
@@ -77,7 +92,8 @@ async function acquire(config: Config, denyPeer: (peerId: string) => boolean): P
 export async function startDaemon(config: Config, log: Logger): Promise<RunningDaemon> {
   // Forgotten peers are refused by the connection gater; the replicator knows them once it exists.
   let forgotten = (_peerId: string): boolean => false;
-  const { lock, node, ks, ownKey } = await acquire(config, (peerId) => forgotten(peerId));
+  const metrics = config.metrics === null ? undefined : new NodeMetrics();
+  const { lock, node, ks, ownKey, metricsServer } = await acquire(config, (peerId) => forgotten(peerId), metrics, log);
   if (ks.movedFrom !== null) {
     log.warn({ replicaId: ks.replicaId, previous: ks.movedFrom }, 'this store writes under a new replica id from now on (it had no signing key, or its counter neared the limit); its earlier writes keep their dots');
   }
@@ -92,6 +108,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     bootstrap: config.bootstrap,
     peerGoneAfterMs: config.peerGoneAfterMs,
     transferIdleMs: config.transferIdleMs,
+    ...(metrics === undefined ? {} : { events: metrics.events }),
   });
   forgotten = (peerId) => replicator.refuses(peerId);
   // Divergence at equal clocks is healed by merging the peer's snapshot (healer.ts); only a recount
@@ -150,6 +167,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       },
       ...(replicator.bootstrapping && bootstrapper !== undefined ? { bootstrap: { ...bootstrapper.progress } } : {}),
       warnings,
+      metrics: metricsServer === undefined ? null : { addr: metricsServer.addr },
       version: VERSION,
       uptimeSeconds: Math.floor((Date.now() - startedAt) / 1000),
     };
@@ -216,6 +234,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     const controlLog = (obj: object) => ('error' in obj ? log.warn(obj) : log.debug(obj));
     control = await startControlServer(config.control, api, controlLog, { maxValueBytes: config.maxValueBytes });
   } catch (err) {
+    await metricsServer?.close();
     await node.stop();
     await ks.close();
     await lock.discard();
@@ -225,6 +244,20 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   // The first log line: who this node is and where to reach it.
   log.info({ peerId: s.peerId, replicaId: s.replicaId, addrs: s.addrs, mode: config.mode, dataDir: config.dataDir, control: config.control }, 'replikv daemon started');
   logNetworkAndModes(config, ownKey, log);
+  if (metrics !== undefined && metricsServer !== undefined) {
+    metrics.attach({ status, peers: () => replicator.peers(), siblings: () => ks.siblingStats() });
+    metricsServer.serve({
+      scrape: () => metrics.scrape(),
+      contentType: metrics.registry.contentType,
+      healthy: () => ks.isOpen(),
+      state: () => status().state,
+    });
+    const addr = metricsServer.addr;
+    log.info({ addr }, 'metrics listening');
+    if (!isLoopback(metricsServer.host)) {
+      log.warn({ addr }, 'metrics are served beyond this machine: anyone who can reach the address can read PeerIds, peer states and counts (nothing can be changed through it)');
+    }
+  }
   let stopping = false;
   let bootstrapped: Promise<void> | undefined;
   if (Bootstrapper.needed(ks, config.bootstrap.length > 0)) {
@@ -264,6 +297,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       stopping = true;
       bootstrapper?.stop();
       healer.stop();
+      await metricsServer?.close();
       await control.close();
       await collector.stop();
       await replicator.stop();

@@ -75,6 +75,8 @@ export interface Status {
   bootstrap?: BootstrapProgress;
   /** Conditions an operator should know about, e.g. no peer reachable while this node holds data. */
   warnings: string[];
+  /** The metrics HTTP server (--metrics), with the address it is bound to; null when off. */
+  metrics?: { addr: string } | null;
   /** The daemon's package version. */
   version: string;
   /** Whole seconds since the daemon started. */

@@ -260,6 +260,7 @@ export function formatStatus(s: Status): string {
     ['replica', s.replicaId],
     ['addrs', firstAddr ?? '(none)'],
     ...moreAddrs.map((a) => ['', a]),
+    ...(s.metrics == null ? [] : [['metrics', `http://${s.metrics.addr}/metrics`]]),
     ['mode', s.mode],
     ['state', s.state],
     ...(s.bootstrap === undefined

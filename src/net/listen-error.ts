@@ -15,6 +15,11 @@ const REASONS: Record<string, [string, ListenFailure['kind']]> = {
   EADDRNOTAVAIL: ['no such address on this machine', 'config'],
 };
 
+/** Why a listen failed, from a socket error code, and what kind of failure that is. */
+export function listenReason(code: string): [string, ListenFailure['kind']] {
+  return REASONS[code] ?? [code, 'other'];
+}
+
 /** Reads libp2p's "failed to be listened on" message: lines "  ADDR: Error: listen CODE: ...". */
 export function listenFailure(errorMessage: string, listen: readonly string[]): ListenFailure {
   const failed: string[] = [];
@@ -22,7 +27,7 @@ export function listenFailure(errorMessage: string, listen: readonly string[]): 
   for (const line of errorMessage.split('\n')) {
     const m = /^\s*(\/\S+): .*?\b(E[A-Z]{3,})\b/.exec(line);
     if (m === null) continue;
-    const [reason, k] = REASONS[m[2]!] ?? [m[2]!, 'other' as const];
+    const [reason, k] = listenReason(m[2]!);
     failed.push(`${m[1]} (${reason})`);
     kind = kind === undefined || kind === k ? k : 'other';
   }

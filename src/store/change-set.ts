@@ -17,6 +17,7 @@ import type { WriteView } from './backend.js';
 import { keyId } from './key-text.js';
 import { encodeStoreState, META_STATE, type StoreState } from './meta.js';
 import { xorState } from './state-hash.js';
+import { siblingChange, type SiblingStats } from './sibling-count.js';
 
 /** A key state as stored: its bytes and what the index needs to know about them. */
 export interface Stored {
@@ -40,6 +41,8 @@ export class ChangeSet {
   /** GC-index changes, the same way. */
   private readonly gcOps: (Uint8Array | null)[] = [];
   private readonly meta: [string, Uint8Array][] = [];
+  /** What this transaction changes in the sibling counts (sibling-count.ts). */
+  readonly siblings: SiblingStats = { keys: 0, siblings: 0 };
 
   constructor(
     private readonly w: WriteView,
@@ -121,6 +124,7 @@ export class ChangeSet {
       if (old === undefined || !old.facts.gc.some((x) => equalBytes(x, g))) this.gcOps.push(g, key);
     }
     if (facts.maxHlc > n.hlc) n.hlc = facts.maxHlc;
+    siblingChange(this.siblings, old?.facts.dots.length ?? 0, facts.dots.length);
     this.stage(key, bytes);
   }
 
@@ -160,6 +164,7 @@ export class ChangeSet {
     n.tombstones -= old.facts.tombs;
     for (const d of old.facts.dots) this.dotOps.push(d, null);
     for (const g of old.facts.gc) this.gcOps.push(g, null);
+    siblingChange(this.siblings, old.facts.dots.length, 0);
     this.stage(key, REMOVED);
   }
 

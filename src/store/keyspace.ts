@@ -25,6 +25,7 @@ import { checkKeyText, keyText } from './key-text.js';
 import { LmdbBackend } from './lmdb-backend.js';
 import { decodeStoreState, encodeStoreState, headRecord, META_HEADS, META_REPLICA, META_REPLICA_KEY, META_STATE, storeStateVersion, type StoreState } from './meta.js';
 import { xorState } from './state-hash.js';
+import { countSiblings, type SiblingStats } from './sibling-count.js';
 
 export type Durability = 'strict' | 'relaxed';
 
@@ -38,6 +39,10 @@ export interface KeyspaceOptions {
   maxSiblings?: number;
   /** How far ahead of this node's clock a peer's timestamp may be (default 10 minutes). */
   maxClockSkewMs?: number;
+  /** Keep sibling counts (siblingStats): one pass over every state at open, then kept in step. */
+  countSiblings?: boolean;
+  /** Told how long each transaction took to commit (and flush, when durable), queueing included, in seconds. */
+  onCommit?: (seconds: number) => void;
 }
 
 export const DEFAULT_MAX_SIBLINGS = 1000;
@@ -157,6 +162,9 @@ export class Keyspace {
   private readonly now: () => number;
   private readonly maxSiblings: number;
   private readonly maxClockSkewMs: number;
+  private readonly onCommit: ((seconds: number) => void) | undefined;
+  /** Null when not kept, or unknown since a commit failed. */
+  private sibs: SiblingStats | null = null;
 
   private constructor(
     private readonly backend: Backend,
@@ -172,6 +180,16 @@ export class Keyspace {
     this.now = opts.now ?? Date.now;
     this.maxSiblings = opts.maxSiblings ?? DEFAULT_MAX_SIBLINGS;
     this.maxClockSkewMs = opts.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
+    this.onCommit = opts.onCommit;
+    if (opts.countSiblings === true) {
+      // Before the first write: nothing is in flight, so the pass and the change sets meet exactly.
+      const snap = backend.openSnapshot();
+      try {
+        this.sibs = countSiblings(snap);
+      } finally {
+        snap.close();
+      }
+    }
   }
 
   /** Opens (creating if needed) the store in DATA_DIR/store. */
@@ -687,6 +705,11 @@ export class Keyspace {
     await this.transact((cs) => adoptFrontier(cs, peerFrontier));
   }
 
+  /** Keys holding concurrent siblings and siblings held, when kept (countSiblings); else null. */
+  siblingStats(): SiblingStats | null {
+    return this.sibs === null ? null : { ...this.sibs };
+  }
+
   /** What garbage collection is working with: tombstones held, the GC frontier, bytes in use. */
   gcStats(): { tombstones: number; frontier: Clock; storeBytes: number } {
     this.assertOpen();
@@ -936,6 +959,7 @@ export class Keyspace {
     const listener = origin === null ? undefined : this.onChange;
     let batch: ChangeBatch | undefined;
     let result: T;
+    const asked = this.onCommit === undefined ? 0 : performance.now();
     try {
       result = await this.backend.write((w) => {
         const t0 = timed === undefined ? 0 : performance.now();
@@ -944,17 +968,28 @@ export class Keyspace {
         cs.apply();
         this.work = cs.next;
         if (listener !== undefined) batch = { origin: origin!, ...cs.changed() };
+        if (this.sibs !== null) {
+          this.sibs.keys += cs.siblings.keys;
+          this.sibs.siblings += cs.siblings.siblings;
+        }
         if (timed !== undefined) timed.ms += performance.now() - t0;
         return result;
       }, durable);
+      this.onCommit?.((performance.now() - asked) / 1000);
     } catch (err) {
       if (err instanceof DecodeError || err instanceof StoreError) throw err;
       // The commit itself failed (disk full, I/O error): go back to what is on disk.
       this.work = this.loadState();
+      this.sibs = null; // the change set was counted; what is on disk is unknown without a new pass
       throw new StoreError(`write failed: ${(err as Error).message}`, { cause: err });
     }
     if (batch !== undefined && batch.keys.length > 0) listener!(batch); // after the commit, never before
     return result;
+  }
+
+  /** False once close() began. */
+  isOpen(): boolean {
+    return !this.closed;
   }
 
   private assertOpen(): void {

@@ -40,7 +40,8 @@ import {
 } from './messages.js';
 import { ExchangeLedger } from './exchange-ledger.js';
 import { bytesMoved, checkStall, type StallState } from './stall.js';
-import { WriteConcern } from './write-concern.js';
+import { WriteConcern, WriteConcernError } from './write-concern.js';
+import { NO_SYNC_EVENTS, type SyncEvents } from './events.js';
 import { behindFrontier } from '../core/gc.js';
 import { MemberClocks, type HorizonGap } from './member-clocks.js';
 import { Retirement } from './retirement.js';
@@ -77,6 +78,8 @@ export interface ReplicatorOptions {
   members?: MemberClocks;
   /** A member silent this long is gone (member-clocks.ts); for the log line that refuses it. */
   gcGraceMs?: number;
+  /** Told of pushes, exchanges, snapshots served, refusals and write-concern waits (for metrics). */
+  events?: SyncEvents;
 }
 
 
@@ -130,6 +133,7 @@ export class Replicator {
   private readonly inbound = new StreamCounter(MAX_INBOUND_STREAMS_PER_CONNECTION);
   private readonly checks = new CheckBudget();
   private readonly idleMs: number;
+  private readonly events: SyncEvents;
   /** When this node last logged that it is alone (no peer connected), so it says it once per spell. */
   private aloneLogged = false;
   /**
@@ -167,6 +171,7 @@ export class Replicator {
     );
     this.limits = opts.deltaLimits ?? DEFAULT_DELTA_LIMITS;
     this.idleMs = opts.transferIdleMs ?? TRANSFER_IDLE_MS;
+    this.events = opts.events ?? NO_SYNC_EVENTS;
     this.members = opts.members ?? new MemberClocks();
     this.retirement = new Retirement(ks, log);
     if (ks.movedFrom !== null) this.retirement.retire(ks.movedFrom, ks.summary().clock.max(ks.movedFrom), 'this store moved to a new replica id');
@@ -255,6 +260,7 @@ export class Replicator {
   /** The connection gater's question: is this peer refused? A refusal is logged once a minute per peer. */
   refuses(peer: string): boolean {
     if (!this.membership.isForgotten(peer)) return false;
+    this.events.refused('forgotten_peer');
     const held = this.warnings.take(`refused|${peer}`, Date.now());
     if (held !== null) this.log.info({ peer, ...(held > 0 ? { suppressed: held } : {}) }, 'refused a connection of a forgotten peer (replikv forget)');
     return true;
@@ -361,13 +367,17 @@ export class Replicator {
 
   /** A frame refused for its content (not a network fault) is counted for status. */
   private countRefusal(err: unknown): void {
-    if (err instanceof DecodeError || err instanceof ProtocolError) this.refused.frames++;
+    if (err instanceof DecodeError || err instanceof ProtocolError) {
+      this.refused.frames++;
+      this.events.refused(err instanceof DecodeError ? 'decode' : 'protocol');
+    }
   }
 
   /** A claim beyond what this node has evidence for was cut (keyspace.ts): counted, and said once a minute per peer. */
   noteCut(peer: string, applied: { claimCut: boolean }): void {
     if (!applied.claimCut) return;
     this.refused.claimsCut++;
+    this.events.refused('claim_cut');
     this.warn(`${peer}|cut`, { peer }, 'a peer claimed writes it did not carry; only the part this node has evidence for was taken (the rest is asked for again)');
   }
 
@@ -400,13 +410,18 @@ export class Replicator {
       const first = await frames.next();
       if (first.done === true) throw new ProtocolError('stream closed before the digest');
       const answer = decodeMessage(first.value);
-      if (answer.type === MSG.busy) return await writer.close(); // the peer is bootstrapping; try again next round
+      if (answer.type === MSG.busy) {
+        this.events.exchange('initiated', 'busy');
+        return await writer.close(); // the peer is bootstrapping; try again next round
+      }
       if (answer.type !== MSG.digest) throw new ProtocolError(`expected DIGEST, got message type ${answer.type}`);
       const theirs = this.retirement.incoming(peer, answer);
       if (!theirs.partial) this.onPeerDigest?.(peer, [ours], theirs, 'exchange');
       await this.exchange(peer, ours, theirs, frames, writer);
+      this.events.exchange('initiated', 'ok');
     } catch (err) {
       if (!this.stopped) {
+        this.events.exchange('initiated', 'failed');
         this.countRefusal(err);
         this.warn(peer, { peer, reason: (err as Error).message }, 'sync round failed');
       }
@@ -492,6 +507,7 @@ export class Replicator {
       for (const chunk of this.ks.delta(this.deltaBase(peer, theirs.clock), this.limits)) {
         ledger.sent(chunk.claim);
         await writer.write(encodeEntries(MSG.delta, chunk));
+        this.events.keysSent(chunk.entries.length);
       }
     }
     ledger.sentEnd();
@@ -528,12 +544,17 @@ export class Replicator {
   /** Inbound stream: a sync exchange (starts with DIGEST) or a push stream (starts with PUSH). */
   private async onStream(stream: Stream, connection: Connection): Promise<void> {
     const peer = connection.remotePeer.toString();
-    if (this.membership.isForgotten(peer)) return void stream.abort(new ProtocolError('this peer was forgotten'));
+    if (this.membership.isForgotten(peer)) {
+      this.events.refused('forgotten_peer');
+      return void stream.abort(new ProtocolError('this peer was forgotten'));
+    }
     if (!this.inbound.admit(connection.id)) {
+      this.events.refused('stream_limit');
       this.warn(`${peer}|streams`, { peer, limit: MAX_INBOUND_STREAMS_PER_CONNECTION }, 'too many inbound sync streams on one connection; resetting the new one');
       return void stream.abort(new ProtocolError(`more than ${MAX_INBOUND_STREAMS_PER_CONNECTION} inbound sync streams on one connection`));
     }
     let unwatch: (() => void) | undefined;
+    let serving = false; // a sync exchange, for its outcome
     try {
       const received = { bytes: 0 };
       const frames = this.framesOf(stream, this.opts.maxFrameBytes, received);
@@ -573,9 +594,11 @@ export class Replicator {
         unwatch = this.watch(stream, received, writer);
         const ours = this.ks.summary();
         const theirs = this.retirement.incoming(peer, m);
+        serving = true;
         await writer.write(this.digestFor(peer, ours));
         if (!theirs.partial) this.onPeerDigest?.(peer, [ours], theirs, 'exchange');
         await this.exchange(peer, ours, theirs, frames, writer);
+        this.events.exchange('served', 'ok');
         return;
       }
       if (m.type !== MSG.push) throw new ProtocolError(`a stream must start with DIGEST or PUSH, not message type ${m.type}`);
@@ -587,6 +610,7 @@ export class Replicator {
         this.chargeChecks(peer, push);
         this.noteCut(peer, await this.ks.applyDelta(push));
         this.membership.heard(peer, Date.now());
+        this.events.pushReceived();
         await acks.write(encodeAck(push.seq)); // applyDelta resolved: stored as durably as configured
         await acks.flush();
         const next = await frames.next();
@@ -597,6 +621,7 @@ export class Replicator {
       }
     } catch (err) {
       if (this.stopped) return;
+      if (serving) this.events.exchange('served', 'failed');
       this.countRefusal(err);
       // One line per peer and kind of fault a minute: a peer sending different faults shows each.
       const reason = (err as Error).message;
@@ -616,11 +641,15 @@ export class Replicator {
       await writer.write(encodeSnapBegin(snap.clock, snap.keys, snap.heads, snap.frontier));
       const after = req.after.length > 0 ? Buffer.from(req.after) : undefined;
       // writer.write waits while the requester is behind
-      for (const chunk of chunkEntries(snap.entries(after), this.limits)) await writer.write(encodeSnapChunk(chunk.entries));
+      for (const chunk of chunkEntries(snap.entries(after), this.limits)) {
+        await writer.write(encodeSnapChunk(chunk.entries));
+        this.events.keysSent(chunk.entries.length);
+      }
       await writer.write(SNAP_END_MESSAGE);
       await writer.close();
       served = true;
     } finally {
+      this.events.snapshotServed(served ? 'complete' : 'aborted');
       // A requester that stops reading is cut by the watchdog (watch): the read transaction goes with it.
       snap.close();
       if (!served && !this.stopped) this.log.info({ peer }, 'snapshot to peer aborted; its read transaction is released');
@@ -639,10 +668,10 @@ export class Replicator {
     this.pushClaims.set(seq, chunk.claim);
     if (this.pushClaims.size > PUSH_CLAIMS_KEPT) this.pushClaims.delete(seq - PUSH_CLAIMS_KEPT);
     const frame = encodeEntries(MSG.push, chunk, seq);
-    await Promise.all(peers.map((peer) => this.sendPush(peer, frame)));
+    await Promise.all(peers.map((peer) => this.sendPush(peer, frame, chunk.entries.length)));
   }
 
-  private async sendPush(peer: string, frame: Uint8Array): Promise<void> {
+  private async sendPush(peer: string, frame: Uint8Array, keys: number): Promise<void> {
     let open = this.pushStreams.get(peer);
     if (open === undefined) {
       open = this.openStream(peer).then((stream) => {
@@ -661,6 +690,8 @@ export class Replicator {
       const w = push.writer;
       await w.write(frame);
       await w.flush(); // the batching already happened in pushed(); do not wait another turn
+      this.events.pushSent();
+      this.events.keysSent(keys);
     } catch (err) {
       // The peer gets these writes through the next sync exchange instead.
       this.pushStreams.delete(peer);
@@ -753,7 +784,16 @@ export class Replicator {
    */
   waitForReplicas(dots: Clock, w: number | 'all', timeoutMs: number): Promise<number> {
     const wanted = w === 'all' ? 1 + this.membership.connectedPeers().length : w;
-    return this.concern.wait(dots, wanted, timeoutMs);
+    return this.concern.wait(dots, wanted, timeoutMs).then(
+      (n) => {
+        this.events.concernWait('met');
+        return n;
+      },
+      (err: unknown) => {
+        if (err instanceof WriteConcernError) this.events.concernWait('timeout');
+        throw err;
+      },
+    );
   }
 
   private digestFor(peer: string, s: Summary): Uint8Array {
