@@ -2,7 +2,9 @@
 // commands, which share cli.ts, start without loading the storage and network stack.
 
 import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
 import { loadConfig, type Config } from './config.js';
+import { ConfigError } from './errors.js';
 import { takeEarlySignals } from './early-signals.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -23,6 +25,8 @@ export function daemonCommand(): Command {
     .addOption(new Option('--durability <mode>', 'strict (synced before ack) or relaxed (synced within 1 s)').choices(['strict', 'relaxed']))
     .option('--gc-interval <ms>', 'milliseconds between garbage collections of deletes and expired values every member has seen; 0: never (default 10000)', (v) => Number(v))
     .option('--gc-grace <ms>', 'a member silent this long is declared gone: GC stops waiting for it, and it must re-bootstrap to come back (default 864000000, 10 days)', (v) => Number(v))
+    .option('--resp <host:port>', 'also serve the Redis protocol (redis-cli, Redis clients) on HOST:PORT, e.g. 127.0.0.1:6379 (port 0: any free port, logged as "resp listening"); off by default')
+    .option('--resp-password-file <file>', 'the password Redis clients must give with AUTH, read from FILE (its first line); required when --resp is not a loopback address')
     .addHelpText(
       'after',
       `
@@ -39,6 +43,11 @@ the store files 0600; existing ones open to other users are logged as a warning.
 Signals: SIGINT or SIGTERM stops cleanly (also during start-up or a bootstrap, which resumes at the
 next start); a second one during the stop exits at once with code 1. SIGHUP is ignored (logged):
 the log goes to stderr, so there is no log file to reopen.
+
+Redis protocol: --resp HOST:PORT (config "resp") serves RESP2 and RESP3 to redis-cli and Redis
+clients: GET, SET, MGET, MSET, DEL, EXPIRE, TTL, SCAN, WAIT and more (README, "Redis protocol").
+A listener other than loopback (127.0.0.1, ::1) is refused without a password: give it with
+--resp-password-file FILE or config "respPassword"; clients then AUTH with it.
 
 Exit codes: 0 stopped cleanly; 78 bad configuration (config file, flags, swarm key file, a listen
 address not on this machine); 75 the data directory is in use by another daemon or cannot be
@@ -58,6 +67,8 @@ created or written, or a listen address is in use; 1 anything else.
         durability: opts.durability as Config['durability'] | undefined,
         gcIntervalMs: opts.gcInterval as number | undefined,
         gcGraceMs: opts.gcGrace as number | undefined,
+        resp: opts.resp as string | undefined,
+        respPassword: opts.respPasswordFile === undefined ? undefined : readPasswordFile(opts.respPasswordFile as string),
       });
       // A SIGINT or SIGTERM while the modules loaded stops the daemon before it starts (nothing is
       // created yet) rather than killing it with the default action (early-signals.ts).
@@ -77,4 +88,17 @@ created or written, or a listen address is in use; 1 anything else.
         setImmediate(() => process.exit());
       }
     });
+}
+
+/** The RESP password from a file: its first line (a trailing newline is not part of it). */
+function readPasswordFile(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read the resp password file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const password = text.split(/\r?\n/)[0]!;
+  if (password === '') throw new ConfigError(`the resp password file ${file} is empty (its first line is the password)`);
+  return password;
 }

@@ -32,6 +32,7 @@ import { Replicator } from './sync/replicator.js';
 import { BACKUP_MEMBER, Collector, loadMembers } from './sync/collector.js';
 import { checkConcern } from './control/concern-check.js';
 import { VERSION } from './version.js';
+import { startRespServer, type RespServer } from './resp/server.js';
 
 /** Frames carry at most one value of maxValueBytes plus keys, states and framing. */
 const FRAME_SLACK = 2 * 1024 * 1024;
@@ -149,6 +150,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       },
       ...(replicator.bootstrapping && bootstrapper !== undefined ? { bootstrap: { ...bootstrapper.progress } } : {}),
       warnings,
+      resp: resp === undefined ? null : { addr: resp.addr },
       version: VERSION,
       uptimeSeconds: Math.floor((Date.now() - startedAt) / 1000),
     };
@@ -160,6 +162,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       return results;
     },
     read: (key) => ks.read(key),
+    get: (key) => ks.get(key),
     expire: async (key, expireAt) => {
       const result = await ks.expire(key, expireAt);
       if (result !== null) replicator.pushed([key]);
@@ -200,10 +203,17 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     },
   };
   let control: Awaited<ReturnType<typeof startControlServer>>;
+  let resp: RespServer | undefined;
   try {
     // Routine control-socket events are debug-level, so the first info line is the daemon's own.
     const controlLog = (obj: object) => ('error' in obj ? log.warn(obj) : log.debug(obj));
     control = await startControlServer(config.control, api, controlLog, { maxValueBytes: config.maxValueBytes });
+    if (config.resp !== null) {
+      resp = await startRespServer(api, { listen: config.resp, password: config.respPassword, maxValueBytes: config.maxValueBytes }, log).catch(async (err: unknown) => {
+        await control.close();
+        throw err;
+      });
+    }
   } catch (err) {
     await node.stop();
     await ks.close();
@@ -214,6 +224,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   // The first log line: who this node is and where to reach it.
   log.info({ peerId: s.peerId, replicaId: s.replicaId, addrs: s.addrs, mode: config.mode, dataDir: config.dataDir, control: config.control }, 'replikv daemon started');
   logNetworkAndModes(config, ownKey, log);
+  if (resp !== undefined) log.info({ addr: resp.addr, auth: config.respPassword !== null }, 'resp listening');
   let stopping = false;
   let bootstrapped: Promise<void> | undefined;
   if (Bootstrapper.needed(ks, config.bootstrap.length > 0)) {
@@ -253,6 +264,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       stopping = true;
       bootstrapper?.stop();
       healer.stop();
+      await resp?.close();
       await control.close();
       await collector.stop();
       await replicator.stop();
