@@ -30,8 +30,9 @@ export function dispatch(c: Ctx, args: Buffer[], internal: (err: unknown) => voi
   if (args.length === 0) return []; // a blank inline line: Redis answers nothing; the shell skips it
   const name = args[0]!.toString('latin1').toLowerCase();
   const spec = COMMANDS.get(name);
+  // before anything else, even "unknown command": an unauthenticated client learns nothing
+  if (!c.session.authed && spec?.noAuth !== true) return NOAUTH;
   if (spec === undefined) return unknown(name, args);
-  if (!c.session.authed && spec.noAuth !== true) return NOAUTH;
   if (spec.arity > 0 ? args.length !== spec.arity : args.length < -spec.arity) {
     return new ErrorReply(`ERR wrong number of arguments for '${name}' command`);
   }
