@@ -85,6 +85,13 @@ export class RedisPair {
     return { port, proc, firstLog };
   }
 
+  /** A redis-server on a free port with `extra` settings (they override the defaults above); its port once it answers. */
+  async standalone(extra: string[]): Promise<number> {
+    const { port } = await this.server(extra);
+    this.clients.push(await connectWithin(port, 10_000));
+    return port;
+  }
+
   /** A primary on a free port, filled with the dataset through pipelined MSETs. */
   async primary(data: Dataset): Promise<{ port: number; version: string }> {
     const { port } = await this.server(['--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0']);

@@ -1,5 +1,5 @@
 // `npm run bench`: every benchmark, one after the other, so that ratios are measured side by side.
-// `npm run bench -- keyspace`, `-- daemons`, `-- bootstrap`, `-- backup`, `-- crypto` or `-- churn` runs one; BENCH_KEYS=200000
+// `npm run bench -- keyspace`, `-- daemons`, `-- bootstrap`, `-- backup`, `-- crypto`, `-- churn` or `-- resp` runs one; BENCH_KEYS=200000
 // runs the keyspace, bootstrap and backup benchmarks smaller.
 import '../src/polyfill.js';
 import { benchBackup } from './backup.js';
@@ -8,6 +8,7 @@ import { benchChurn } from './churn.js';
 import { benchCrypto } from './crypto-cost.js';
 import { benchDaemons } from './daemons.js';
 import { benchKeyspace } from './keyspace.js';
+import { benchRespProtocol } from './resp-protocol.js';
 
 const only = process.argv[2];
 if (only === undefined || only === 'keyspace') await benchKeyspace();
@@ -16,3 +17,4 @@ if (only === undefined || only === 'bootstrap') await benchBootstrap();
 if (only === undefined || only === 'backup') await benchBackup();
 if (only === undefined || only === 'crypto') await benchCrypto();
 if (only === undefined || only === 'churn') await benchChurn();
+if (only === undefined || only === 'resp') await benchRespProtocol();

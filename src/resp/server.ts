@@ -101,6 +101,7 @@ class Connection {
   private readonly queue: Pending[] = [];
   private out: (string | Uint8Array)[] = [];
   private paused = false;
+  private flushScheduled = false;
   /** No more commands are read: QUIT, or a protocol error (answered, then the connection ends). */
   private ending = false;
 
@@ -162,10 +163,19 @@ class Connection {
     });
   }
 
+  /**
+   * Replies whose writes committed together resolve one after another: they go out in one socket
+   * write at the end of the turn, not one each (a write costs a system call).
+   */
   private drainQueue(): void {
     while (this.queue.length > 0 && this.queue[0]!.done) encodeReply(this.queue.shift()!.reply!, this.ctx.session.proto, this.out);
-    this.flush();
-    this.maybeResume();
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+      this.maybeResume();
+    });
   }
 
   private flush(): void {
