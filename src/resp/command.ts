@@ -3,11 +3,16 @@
 // through NodeApi, so they run in unit tests without sockets.
 
 import type { NodeApi } from '../control/api.js';
+import type { WriteOp, WriteResult } from '../store/keyspace.js';
 import type { Reply } from './reply.js';
 import type { Session } from './session.js';
 
 export interface RespEnv {
   api: NodeApi;
+  /** Largest value a SET may carry (checked before the write is queued). */
+  maxValueBytes: number;
+  /** Where writes go: api.write, or a batcher in front of it (write-batcher.ts). */
+  write(ops: WriteOp[]): Promise<WriteResult[]>;
   /** The password AUTH checks; null: none (a loopback listener). */
   password: string | null;
   /** The daemon's clock, ms since the epoch. */

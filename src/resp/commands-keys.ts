@@ -3,6 +3,7 @@
 // another node may take a concurrent write to the same key, and both then stay as siblings.
 
 import type { NodeApi } from '../control/api.js';
+import { checkValue } from '../core/validate.js';
 import type { WriteOp } from '../store/keyspace.js';
 import { CommandError, expireAllowed, expiryOf, intArg, keyArg, parseSetOptions, SYNTAX, word, type ExpiryUnit } from './args.js';
 import type { CommandSpec, Ctx } from './command.js';
@@ -25,7 +26,10 @@ function liveExpiry(api: NodeApi, key: string, now: number): number | null | und
   return at !== null && at !== undefined && at <= now ? undefined : at;
 }
 
-const write = (c: Ctx, ops: WriteOp[]) => c.session.write((o) => c.env.api.write(o), ops);
+const write = (c: Ctx, ops: WriteOp[]) => c.session.write((o) => c.env.write(o), ops);
+
+/** A value within maxValueBytes (checked here: a write batched with others may not fail them). */
+const valueArg = (c: Ctx, raw: Buffer) => checkValue(raw, c.env.maxValueBytes);
 
 function set(c: Ctx, args: Buffer[]): Reply | Promise<Reply> {
   const key = keyArg(args[1]!);
@@ -37,7 +41,7 @@ function set(c: Ctx, args: Buffer[]): Reply | Promise<Reply> {
   if (o.cond === 'XX' && old === undefined) return null;
   const expireAt = o.expire === 'keep' ? (liveExpiry(api, key, now) ?? undefined) : (o.expire ?? undefined);
   // An EXAT/PXAT already past sets a value that is gone at once: Redis deletes the key.
-  const op: WriteOp = expireAt !== undefined && expireAt <= now ? { type: 'del', key } : { type: 'put', key, value: args[2]!, ...(expireAt === undefined ? {} : { expireAt }) };
+  const op: WriteOp = expireAt !== undefined && expireAt <= now ? { type: 'del', key } : { type: 'put', key, value: valueArg(c, args[2]!), ...(expireAt === undefined ? {} : { expireAt }) };
   return write(c, [op]).then(() => (o.get ? (old ?? null) : OK));
 }
 
@@ -60,7 +64,7 @@ function getdel(c: Ctx, args: Buffer[]): Reply | Promise<Reply> {
 function mset(c: Ctx, args: Buffer[]): Reply | Promise<Reply> {
   if (args.length % 2 === 0) throw new CommandError("ERR wrong number of arguments for 'mset' command");
   const ops: WriteOp[] = [];
-  for (let i = 1; i < args.length; i += 2) ops.push({ type: 'put', key: keyArg(args[i]!), value: args[i + 1]! });
+  for (let i = 1; i < args.length; i += 2) ops.push({ type: 'put', key: keyArg(args[i]!), value: valueArg(c, args[i + 1]!) });
   return write(c, ops).then(() => OK);
 }
 

@@ -13,6 +13,7 @@ import { dispatch } from './dispatch.js';
 import { encodeReply, ErrorReply, type Reply } from './reply.js';
 import { ProtocolError, RequestParser, type RequestLimits } from './request-parser.js';
 import { Session } from './session.js';
+import { WriteBatcher } from './write-batcher.js';
 
 export interface RespServerOptions {
   /** HOST:PORT (validated by config.ts). */
@@ -50,8 +51,11 @@ export async function startRespServer(api: NodeApi, opts: RespServerOptions, log
   const conns = new Set<Connection>();
   let addr = opts.listen;
   const warn = rateLimited(log);
+  const batcher = new WriteBatcher((ops) => api.write(ops));
   const env: RespEnv = {
     api,
+    maxValueBytes: opts.maxValueBytes,
+    write: (ops) => batcher.add(ops),
     password: opts.password,
     now: Date.now,
     addr: () => addr,

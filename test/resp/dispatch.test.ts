@@ -11,6 +11,7 @@ import type { Ctx, RespEnv } from '../../src/resp/command.js';
 import { dispatch } from '../../src/resp/dispatch.js';
 import { encodeOne, type Reply } from '../../src/resp/reply.js';
 import { Session } from '../../src/resp/session.js';
+import { WriteBatcher } from '../../src/resp/write-batcher.js';
 import { IDLE_GC } from '../helpers/status.js';
 
 const PEERS: PeerInfo[] = [{ peerId: '12D3KooWPeerA', state: 'alive', behind: 3, addrs: [], lastSeen: 1, replicaId: null }];
@@ -41,7 +42,8 @@ async function setup(opts: { password?: string; now?: () => number; held?: Clock
     changes: (s) => ks.changes(s),
     forget: () => Promise.reject(new Error('unused')),
   };
-  const env: RespEnv = { api, password: opts.password ?? null, now, addr: () => '127.0.0.1:6379', clients: () => 1 };
+  const batcher = new WriteBatcher((ops) => api.write(ops));
+  const env: RespEnv = { api, maxValueBytes: 1024, write: (ops) => batcher.add(ops), password: opts.password ?? null, now, addr: () => '127.0.0.1:6379', clients: () => 1 };
   const session = new Session(7, opts.password !== undefined);
   const ctx: Ctx = { env, session };
   /** Runs one command and answers what a RESP client would read, as text. */
