@@ -85,11 +85,11 @@ export class RedisPair {
     return { port, proc, firstLog };
   }
 
-  /** A redis-server on a free port with `extra` settings (they override the defaults above); its port once it answers. */
-  async standalone(extra: string[]): Promise<number> {
-    const { port } = await this.server(extra);
+  /** A redis-server on a free port with `extra` settings (they override the defaults above); its port and pid once it answers. */
+  async standalone(extra: string[]): Promise<{ port: number; pid: number }> {
+    const { port, proc } = await this.server(extra);
     this.clients.push(await connectWithin(port, 10_000));
-    return port;
+    return { port, pid: proc.pid! };
   }
 
   /** A primary on a free port, filled with the dataset through pipelined MSETs. */

@@ -118,8 +118,14 @@ class Connection {
   ) {
     this.parser = new RequestParser(limits);
     sock.on('data', (chunk: Buffer) => {
-      this.parser.push(chunk);
-      this.run();
+      try {
+        this.parser.push(chunk);
+        this.run();
+      } catch (err) {
+        // nothing a client sends may take the daemon down: a bug shows as this connection closed
+        this.warn('internal', { client: this.ctx.session.id, reason: (err as Error).stack ?? String(err) }, 'resp: connection closed on an internal error');
+        sock.destroy();
+      }
     });
     sock.on('drain', () => this.maybeResume());
     sock.on('error', () => undefined); // a reset by the client: 'close' follows
