@@ -68,6 +68,9 @@ export async function startRespServer(api: NodeApi, opts: RespServerOptions, log
       warn('maxclients', { maxClients }, 'resp: connection refused, the maximum number of clients is reached');
       sock.on('error', () => undefined);
       sock.end('-ERR max number of clients reached\r\n');
+      // what it sent is read and dropped, so its end arrives and the socket closes; at most 5 s
+      sock.resume();
+      sock.setTimeout(5000, () => sock.destroy());
       return;
     }
     const conn = new Connection(sock, { env, session: new Session(nextId++, opts.password !== null) }, limits, warn, () => conns.delete(conn));
@@ -152,7 +155,8 @@ class Connection {
       if (args === undefined) break;
       if (args.length === 0) continue;
       this.push(dispatch(this.ctx, args, (e) => this.warn('internal', { client: this.ctx.session.id, reason: (e as Error).stack ?? String(e) }, 'resp: a command failed')));
-      if (this.ctx.session.closing) this.ending = true;
+      // QUIT may wait its turn behind earlier commands: nothing after it is read either way
+      if (this.ctx.session.closing || (args[0]!.length === 4 && args[0]!.toString('latin1').toLowerCase() === 'quit')) this.ending = true;
       if (this.queue.length >= MAX_PENDING_REPLIES) this.pause();
     }
     this.flush();
