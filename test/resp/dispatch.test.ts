@@ -2,17 +2,16 @@
 // gives it, the order of a pipelined connection, AUTH, and the refusals. Replies are checked
 // through the encoder, so the bytes a client would read are what is asserted.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { NodeApi, PeerInfo, Status } from '../../src/control/api.js';
+import type { PeerInfo } from '../../src/control/api.js';
 import { Keyspace } from '../../src/store/keyspace.js';
 import { MemoryBackend } from '../../src/store/memory-backend.js';
-import { WriteConcern } from '../../src/sync/write-concern.js';
 import { Clock } from '../../src/core/clock.js';
 import type { Ctx, RespEnv } from '../../src/resp/command.js';
 import { dispatch } from '../../src/resp/dispatch.js';
 import { encodeOne, type Reply } from '../../src/resp/reply.js';
 import { Session } from '../../src/resp/session.js';
 import { WriteBatcher } from '../../src/resp/write-batcher.js';
-import { IDLE_GC } from '../helpers/status.js';
+import { keyspaceApi } from '../helpers/keyspace-api.js';
 
 const PEERS: PeerInfo[] = [{ peerId: '12D3KooWPeerA', state: 'alive', behind: 3, addrs: [], lastSeen: 1, replicaId: null }];
 
@@ -26,22 +25,7 @@ async function setup(opts: { password?: string; now?: () => number; held?: Clock
   const ks = await Keyspace.open(new MemoryBackend(), { now, maxValueBytes: 1024 });
   open.push(ks);
   const held = opts.held ?? [];
-  const concern = new WriteConcern(() => held);
-  const api: NodeApi = {
-    write: (ops) => ks.write(ops),
-    read: (k) => ks.read(k),
-    get: (k) => ks.get(k),
-    expire: (k, at) => ks.expire(k, at),
-    expiryOf: (k) => ks.expiryOf(k),
-    scan: (o) => ks.scan(o),
-    status: () => ({ keys: ks.summary().keys, version: '0.0.0-test', uptimeSeconds: 1, peerId: 'p', replicaId: ks.replicaId, state: 'ready', peers: [], ...IDLE_GC }) as unknown as Status,
-    peers: () => PEERS,
-    awaitReplicas: (dots, c) => concern.wait(dots, c.w === 'all' ? 1 + held.length : c.w, c.timeoutMs),
-    verify: () => Promise.reject(new Error('unused')),
-    repair: () => Promise.reject(new Error('unused')),
-    changes: (s) => ks.changes(s),
-    forget: () => Promise.reject(new Error('unused')),
-  };
+  const api = keyspaceApi(ks, { held, peers: PEERS });
   const batcher = new WriteBatcher((ops) => api.write(ops));
   const env: RespEnv = { api, maxValueBytes: 1024, write: (ops) => batcher.add(ops), password: opts.password ?? null, now, addr: () => '127.0.0.1:6379', clients: () => 1 };
   const session = new Session(7, opts.password !== undefined);

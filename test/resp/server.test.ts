@@ -4,10 +4,10 @@
 import { connect } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { NodeApi, Status } from '../../src/control/api.js';
 import { startRespServer, type RespServer } from '../../src/resp/server.js';
 import { Keyspace } from '../../src/store/keyspace.js';
 import { MemoryBackend } from '../../src/store/memory-backend.js';
+import { keyspaceApi } from '../helpers/keyspace-api.js';
 import { rawExchange } from '../helpers/redis.js';
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -17,16 +17,7 @@ afterEach(async () => {
 
 async function serve(maxClients?: number): Promise<{ port: number; server: RespServer }> {
   const ks = await Keyspace.open(new MemoryBackend(), { maxValueBytes: 1 << 20 });
-  const api = {
-    write: (ops) => ks.write(ops),
-    read: (k) => ks.read(k),
-    get: (k) => ks.get(k),
-    expire: (k, at) => ks.expire(k, at),
-    expiryOf: (k) => ks.expiryOf(k),
-    scan: (o) => ks.scan(o),
-    status: () => ({ keys: ks.summary().keys }) as Status,
-    peers: () => [],
-  } as Partial<NodeApi> as NodeApi;
+  const api = keyspaceApi(ks);
   const server = await startRespServer(api, { listen: '127.0.0.1:0', password: null, maxValueBytes: 1 << 20, maxClients }, pino({ level: 'silent' }));
   cleanup.push(async () => {
     await server.close();
