@@ -6,7 +6,8 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Resp } from './resp.js';
 
 /** Dataset shared by both halves: key i and its 100-byte value. */
@@ -24,27 +25,20 @@ export interface SyncTiming {
 }
 
 const MSET_KEYS = 1000;
+/** The repository root (benchmarks run from dist/bench/). */
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const IN_FLIGHT = 16;
 
-/** True when redis-server is on PATH, installing Debian's package first if needed. */
+/** True when redis-server is on PATH, installing Debian's packages first if needed (scripts/test-tools.sh). */
 export function ensureRedis(): boolean {
-  const present = () => {
-    try {
-      execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (present()) return true;
-  console.log('redis-server is not on PATH: installing Debian\'s redis-server package');
   try {
-    execFileSync('bash', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server'], { stdio: 'inherit' });
+    execFileSync(join(REPO, 'scripts', 'test-tools.sh'), { stdio: 'inherit' });
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+    return true;
   } catch (err) {
-    console.log(`could not install redis-server (${(err as Error).message.split('\n')[0]}); skipping the Redis half`);
+    console.log(`no redis-server (${(err as Error).message.split('\n')[0]}); skipping the Redis half`);
     return false;
   }
-  return present();
 }
 
 function freePort(): Promise<number> {
@@ -89,6 +83,13 @@ export class RedisPair {
     proc.on('exit', (code) => code !== null && code !== 0 && console.log(`redis-server on port ${port} exited with ${code}:\n${log.slice(-2000)}`));
     const firstLog = new Promise<number>((resolve) => proc.stdout!.once('data', () => resolve(performance.now())));
     return { port, proc, firstLog };
+  }
+
+  /** A redis-server on a free port with `extra` settings (they override the defaults above); its port and pid once it answers. */
+  async standalone(extra: string[]): Promise<{ port: number; pid: number }> {
+    const { port, proc } = await this.server(extra);
+    this.clients.push(await connectWithin(port, 10_000));
+    return { port, pid: proc.pid! };
   }
 
   /** A primary on a free port, filled with the dataset through pipelined MSETs. */

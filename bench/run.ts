@@ -1,5 +1,5 @@
 // `npm run bench`: every benchmark, one after the other, so that ratios are measured side by side.
-// `npm run bench -- keyspace`, `-- daemons`, `-- bootstrap`, `-- backup`, `-- crypto`, `-- churn`, `-- cli` or `-- metrics` runs one; BENCH_KEYS=200000
+// `npm run bench -- keyspace`, `-- daemons`, `-- bootstrap`, `-- backup`, `-- crypto`, `-- churn`, `-- cli`, `-- metrics` or `-- resp` runs one; BENCH_KEYS=200000
 // runs the keyspace, bootstrap and backup benchmarks smaller.
 import '../src/polyfill.js';
 import { benchBackup } from './backup.js';
@@ -10,6 +10,7 @@ import { benchCrypto } from './crypto-cost.js';
 import { benchDaemons } from './daemons.js';
 import { benchKeyspace } from './keyspace.js';
 import { benchMetrics } from './metrics.js';
+import { benchRespProtocol } from './resp-protocol.js';
 
 const only = process.argv[2];
 if (only === undefined || only === 'keyspace') await benchKeyspace();
@@ -20,3 +21,4 @@ if (only === undefined || only === 'crypto') await benchCrypto();
 if (only === undefined || only === 'churn') await benchChurn();
 if (only === undefined || only === 'cli') await benchCliLatency();
 if (only === undefined || only === 'metrics') await benchMetrics();
+if (only === undefined || only === 'resp') await benchRespProtocol();

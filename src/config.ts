@@ -6,7 +6,8 @@ import { join, resolve } from 'node:path';
 import { multiaddr } from '@multiformats/multiaddr';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
-import { parseHostPort } from './metrics/address.js';
+import { respConfigProblem } from './resp/address.js';
+import { parseHostPort } from './net/host-port.js';
 
 const isMultiaddr = (s: string) => {
   try {
@@ -81,6 +82,14 @@ export const ConfigSchema = z.strictObject({
   transferIdleMs: z.number().int().min(1000).max(3_600_000).default(30_000),
   /** When not empty, only these PeerIds may connect. */
   allowList: z.array(z.string().min(1)).default([]),
+  /** Redis protocol (RESP) listener, HOST:PORT; null: none. A non-loopback address needs respPassword. */
+  resp: z
+    .string()
+    .refine((v) => typeof parseHostPort(v) !== 'string', { message: 'expected HOST:PORT, e.g. 127.0.0.1:6379 or [::1]:6379 (port 0: any free port)' })
+    .nullable()
+    .default(null),
+  /** The password Redis clients give with AUTH (or HELLO ... AUTH default PASSWORD); null: none. */
+  respPassword: z.string().min(1).max(4096).nullable().default(null),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** HOST:PORT to serve Prometheus metrics, /healthz and /readyz on (read-only HTTP); null: off. */
   metrics: MetricsAddress.nullable().default(null),
@@ -124,6 +133,8 @@ export function loadConfig(file: string | undefined, overrides: Partial<Parsed> 
     throw new ConfigError(`invalid ${where}: ${reasons.join('; ')}`);
   }
   const c = result.data;
+  const respProblem = respConfigProblem(c.resp, c.respPassword);
+  if (respProblem !== null) throw new ConfigError(`invalid ${file ?? 'configuration'}: ${respProblem}`);
   const dataDir = resolve(c.dataDir);
   return {
     ...c,

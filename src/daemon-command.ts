@@ -2,7 +2,9 @@
 // commands, which share cli.ts, start without loading the storage and network stack.
 
 import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
 import type { Config } from './config.js';
+import { ConfigError } from './errors.js';
 import { takeEarlySignals } from './early-signals.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -24,6 +26,8 @@ export function daemonCommand(): Command {
     .option('--gc-interval <ms>', 'milliseconds between garbage collections of deletes and expired values every member has seen; 0: never (default 10000)', (v) => Number(v))
     .option('--metrics <host:port>', 'serve Prometheus metrics at /metrics, and /healthz and /readyz, over HTTP on HOST:PORT (port 0: any free port; default off)')
     .option('--gc-grace <ms>', 'a member silent this long is declared gone: GC stops waiting for it, and it must re-bootstrap to come back (default 864000000, 10 days)', (v) => Number(v))
+    .option('--resp <host:port>', 'also serve the Redis protocol (redis-cli, Redis clients) on HOST:PORT, e.g. 127.0.0.1:6379 (port 0: any free port, logged as "resp listening"); off by default')
+    .option('--resp-password-file <file>', 'the password Redis clients must give with AUTH, read from FILE (its first line); required when --resp is not a loopback address')
     .addHelpText(
       'after',
       `
@@ -46,6 +50,11 @@ Metrics (--metrics HOST:PORT, config "metrics"; off by default): GET /metrics is
 bootstraps or repairs. Read-only, but it shows PeerIds and counts: a non-loopback address is
 logged at start. A busy metrics port refuses the start (exit 75) like a busy listen address.
 
+Redis protocol: --resp HOST:PORT (config "resp") serves RESP2 and RESP3 to redis-cli and Redis
+clients: GET, SET, MGET, MSET, DEL, EXPIRE, TTL, SCAN, WAIT and more (README, "Redis protocol").
+A listener other than loopback (127.0.0.1, ::1) is refused without a password: give it with
+--resp-password-file FILE or config "respPassword"; clients then AUTH with it.
+
 Exit codes: 0 stopped cleanly; 78 bad configuration (config file, flags, swarm key file, a listen
 address not on this machine); 75 the data directory is in use by another daemon or cannot be
 created or written, or a listen address is in use; 1 anything else.
@@ -66,6 +75,8 @@ created or written, or a listen address is in use; 1 anything else.
         gcIntervalMs: opts.gcInterval as number | undefined,
         gcGraceMs: opts.gcGrace as number | undefined,
         metrics: opts.metrics as string | undefined,
+        resp: opts.resp as string | undefined,
+        respPassword: opts.respPasswordFile === undefined ? undefined : readPasswordFile(opts.respPasswordFile as string),
       });
       // A SIGINT or SIGTERM while the modules loaded stops the daemon before it starts (nothing is
       // created yet) rather than killing it with the default action (early-signals.ts).
@@ -85,4 +96,17 @@ created or written, or a listen address is in use; 1 anything else.
         setImmediate(() => process.exit());
       }
     });
+}
+
+/** The RESP password from a file: its first line (a trailing newline is not part of it). */
+function readPasswordFile(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read the resp password file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const password = text.split(/\r?\n/)[0]!;
+  if (password === '') throw new ConfigError(`the resp password file ${file} is empty (its first line is the password)`);
+  return password;
 }

@@ -33,9 +33,10 @@ import { Replicator } from './sync/replicator.js';
 import { BACKUP_MEMBER, Collector, loadMembers } from './sync/collector.js';
 import { checkConcern } from './control/concern-check.js';
 import { VERSION } from './version.js';
-import { isLoopback, parseHostPort, type HostPort } from './metrics/address.js';
+import { isLoopback, parseHostPort, type HostPort } from './net/host-port.js';
 import { NodeMetrics } from './metrics/registry.js';
 import { bindMetricsServer, type MetricsServer } from './metrics/server.js';
+import { startRespServer, type RespServer } from './resp/server.js';
 
 /** Frames carry at most one value of maxValueBytes plus keys, states and framing. */
 const FRAME_SLACK = 2 * 1024 * 1024;
@@ -168,6 +169,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       ...(replicator.bootstrapping && bootstrapper !== undefined ? { bootstrap: { ...bootstrapper.progress } } : {}),
       warnings,
       metrics: metricsServer === undefined ? null : { addr: metricsServer.addr },
+      resp: resp === undefined ? null : { addr: resp.addr },
       version: VERSION,
       uptimeSeconds: Math.floor((Date.now() - startedAt) / 1000),
     };
@@ -189,6 +191,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       return results;
     },
     read: (key) => ks.read(key),
+    get: (key) => ks.get(key),
     expire: async (key, expireAt) => {
       const result = await ks.expire(key, expireAt);
       if (result !== null) replicator.pushed([key]);
@@ -229,10 +232,17 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     },
   };
   let control: Awaited<ReturnType<typeof startControlServer>>;
+  let resp: RespServer | undefined;
   try {
     // Routine control-socket events are debug-level, so the first info line is the daemon's own.
     const controlLog = (obj: object) => ('error' in obj ? log.warn(obj) : log.debug(obj));
     control = await startControlServer(config.control, api, controlLog, { maxValueBytes: config.maxValueBytes });
+    if (config.resp !== null) {
+      resp = await startRespServer(api, { listen: config.resp, password: config.respPassword, maxValueBytes: config.maxValueBytes }, log).catch(async (err: unknown) => {
+        await control.close();
+        throw err;
+      });
+    }
   } catch (err) {
     await metricsServer?.close();
     await node.stop();
@@ -258,6 +268,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       log.warn({ addr }, 'metrics are served beyond this machine: anyone who can reach the address can read PeerIds, peer states and counts (nothing can be changed through it)');
     }
   }
+  if (resp !== undefined) log.info({ addr: resp.addr, auth: config.respPassword !== null }, 'resp listening');
   let stopping = false;
   let bootstrapped: Promise<void> | undefined;
   if (Bootstrapper.needed(ks, config.bootstrap.length > 0)) {
@@ -298,6 +309,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       bootstrapper?.stop();
       healer.stop();
       await metricsServer?.close();
+      await resp?.close();
       await control.close();
       await collector.stop();
       await replicator.stop();

@@ -77,6 +77,8 @@ export interface Status {
   warnings: string[];
   /** The metrics HTTP server (--metrics), with the address it is bound to; null when off. */
   metrics?: { addr: string } | null;
+  /** The Redis protocol listener (--resp), with the address it is bound to; null when off. */
+  resp?: { addr: string } | null;
   /** The daemon's package version. */
   version: string;
   /** Whole seconds since the daemon started. */
@@ -94,6 +96,8 @@ export interface NodeApi {
   /** Local writes, applied atomically in order, then pushed to peers (in push and hybrid mode). */
   write(ops: WriteOp[]): Promise<WriteResult[]>;
   read(key: string): ReadResult | undefined;
+  /** The resolved value alone, undefined when absent: a cheaper read (no siblings or context token) for the Redis front end. */
+  get?(key: string): Uint8Array | undefined;
   /**
    * Sets (ms since the epoch) or removes (null) the expiry of the value a read finds now, as a new
    * write that replicates like a put; null when the key reads as absent, or (to remove) when it has

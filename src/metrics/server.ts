@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { ConfigError, ReplikvError, ResourceError } from '../errors.js';
 import { listenReason } from '../net/listen-error.js';
-import { formatHostPort, type HostPort } from './address.js';
+import { formatHostPort, type HostPort } from '../net/host-port.js';
 
 export interface MetricsHandlers {
   /** The Prometheus text exposition. */

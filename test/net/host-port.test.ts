@@ -1,7 +1,7 @@
 // The metrics address: HOST:PORT parsed and checked, as config validation uses it.
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { formatHostPort, isLoopback, parseHostPort } from '../../src/metrics/address.js';
+import { formatHostPort, isLoopback, parseHostPort } from '../../src/net/host-port.js';
 
 describe('metrics address', () => {
   it('takes IPv4, bracketed IPv6 and host names with a port from 0 to 65535', () => {

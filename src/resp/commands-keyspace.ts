@@ -1,0 +1,86 @@
+// Commands over the whole keyspace (SCAN, KEYS, DBSIZE) and WAIT.
+
+import { WriteConcernError } from '../sync/write-concern.js';
+import { CommandError, intArg, NOT_INTEGER, SYNTAX, word } from './args.js';
+import type { CommandSpec, Ctx } from './command.js';
+import { globMatch, literalPrefix } from './glob.js';
+import type { Reply } from './reply.js';
+
+/** Most keys one SCAN call looks at (COUNT is a hint, as in Redis). */
+export const MAX_SCAN_COUNT = 10_000;
+/** Most keys KEYS answers: beyond, it refuses and points to SCAN (the reply is built in memory). */
+export const MAX_KEYS_REPLY = 100_000;
+const KEYS_PAGE = 1000;
+/** WAIT with timeout 0 ("forever") gives up after this long and answers the count reached, like a timeout. */
+export const WAIT_FOREVER_MS = 60_000;
+
+/** SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]: cursors are per connection ("0" starts and ends). */
+function scan(c: Ctx, args: Buffer[]): Reply {
+  const raw = args[1]!.toString('latin1');
+  if (!/^\d{1,20}$/.test(raw)) throw new CommandError('ERR invalid cursor');
+  let after: string | undefined;
+  if (raw !== '0') {
+    after = c.session.cursorKey(Number(raw));
+    if (after === undefined) throw new CommandError('ERR invalid cursor: unknown on this connection (SCAN cursors belong to the connection that got them, which keeps its last 64)');
+  }
+  let match: string | null = null;
+  let count = 10;
+  let type: string | null = null;
+  for (let i = 2; i < args.length; i += 2) {
+    const w = word(args[i]);
+    const v = args[i + 1];
+    if (v === undefined) throw new CommandError(SYNTAX);
+    if (w === 'MATCH') match = v.toString('utf8');
+    else if (w === 'COUNT') {
+      count = intArg(v);
+      if (count < 1) throw new CommandError(SYNTAX);
+    } else if (w === 'TYPE') type = v.toString('latin1').toLowerCase();
+    else throw new CommandError(SYNTAX);
+  }
+  // every replikv value is a string
+  if (type !== null && type !== 'string') return ['0', []];
+  const prefix = match === null ? '' : literalPrefix(match);
+  const page = c.env.api.scan({ prefix, after, limit: Math.min(count, MAX_SCAN_COUNT) });
+  const keys = page.items.map((i) => i.key).filter((k) => match === null || globMatch(match, k));
+  return [page.cursor === null ? '0' : String(c.session.saveCursor(page.cursor)), keys];
+}
+
+/** KEYS pattern: pages through the matching prefix, letting other clients in between pages. */
+async function keys(c: Ctx, args: Buffer[]): Promise<Reply> {
+  const pattern = args[1]!.toString('utf8');
+  const prefix = literalPrefix(pattern);
+  const out: string[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = c.env.api.scan({ prefix, after, limit: KEYS_PAGE });
+    for (const { key } of page.items) if (globMatch(pattern, key)) out.push(key);
+    if (out.length > MAX_KEYS_REPLY) throw new CommandError(`ERR KEYS matches more than ${MAX_KEYS_REPLY} keys: use SCAN with MATCH`);
+    if (page.cursor === null) return out;
+    after = page.cursor;
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+/** WAIT numreplicas timeout: how many replicas besides this one hold the connection's last write. */
+async function wait(c: Ctx, args: Buffer[]): Promise<Reply> {
+  const n = intArg(args[1]!);
+  const t = intArg(args[2]!);
+  if (n < 0) throw new CommandError(NOT_INTEGER);
+  if (t < 0) throw new CommandError('ERR timeout is negative');
+  const timeoutMs = t === 0 ? WAIT_FOREVER_MS : Math.min(t, WAIT_FOREVER_MS);
+  try {
+    return (await c.env.api.awaitReplicas(c.session.lastWrite, { w: n + 1, timeoutMs })) - 1;
+  } catch (err) {
+    if (err instanceof WriteConcernError) return err.acked - 1; // the count reached, as Redis answers
+    throw err;
+  }
+}
+
+const none: [number, number, number] = [0, 0, 0];
+
+export const KEYSPACE_COMMANDS: Record<string, CommandSpec> = {
+  scan: { arity: -2, flags: ['readonly'], keys: none, run: scan },
+  keys: { arity: 2, flags: ['readonly'], keys: none, run: keys },
+  dbsize: { arity: 1, flags: ['readonly', 'fast'], keys: none, run: (c) => c.env.api.status().keys },
+  wait: { arity: 3, flags: [], keys: none, run: wait },
+};

@@ -1,0 +1,141 @@
+// Connection and server commands: PING, ECHO, HELLO, AUTH, SELECT, QUIT, CLIENT, INFO, CONFIG.
+
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { CommandError, intArg, SYNTAX, word } from './args.js';
+import type { CommandSpec, Ctx } from './command.js';
+import { infoText } from './info.js';
+import { ErrorReply, MapReply, OK, Simple, Verbatim, type Reply } from './reply.js';
+
+/** The Redis version whose commands replikv answers like (HELLO, INFO redis_version): clients gate features on it. */
+export const REDIS_COMPAT_VERSION = '7.0.0';
+
+const WRONGPASS = new ErrorReply('WRONGPASS invalid username-password pair or user is disabled.');
+const none: [number, number, number] = [0, 0, 0];
+
+/** Compares through SHA-256 digests: equal lengths for timingSafeEqual, and no early exit on the first differing byte. */
+function passwordMatches(given: Uint8Array, password: string): boolean {
+  const h = (b: Uint8Array | string) => createHash('sha256').update(b).digest();
+  return timingSafeEqual(h(given), h(password));
+}
+
+/** AUTH [username] password, and HELLO's AUTH: null on success, else the error to answer. */
+function authenticate(c: Ctx, user: Uint8Array | undefined, pass: Uint8Array): ErrorReply | null {
+  const password = c.env.password;
+  if (password === null) {
+    return new ErrorReply('ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?');
+  }
+  const userOk = user === undefined || Buffer.from(user).toString('latin1') === 'default';
+  if (passwordMatches(pass, password) && userOk) {
+    c.session.authed = true;
+    return null;
+  }
+  c.env.authFailed?.(c.session);
+  return WRONGPASS;
+}
+
+/** Client names: printable ASCII without spaces, as Redis requires. */
+function clientName(raw: Uint8Array): string | null {
+  const name = Buffer.from(raw).toString('latin1');
+  if (!/^[\x21-\x7e]*$/.test(name)) throw new CommandError('ERR Client names cannot contain spaces, newlines or special characters.');
+  return name === '' ? null : name;
+}
+
+function hello(c: Ctx, args: Buffer[]): Reply {
+  let proto = c.session.proto;
+  if (args.length > 1) {
+    const v = intArg(args[1]!);
+    if (v !== 2 && v !== 3) return new ErrorReply('NOPROTO unsupported protocol version');
+    proto = v;
+  }
+  let name: string | null | undefined;
+  for (let i = 2; i < args.length; i++) {
+    const w = word(args[i]);
+    if (w === 'AUTH' && i + 2 < args.length) {
+      const failed = authenticate(c, args[i + 1], args[i + 2]!);
+      if (failed !== null) return failed;
+      i += 2;
+    } else if (w === 'SETNAME' && i + 1 < args.length) {
+      name = clientName(args[++i]!);
+    } else throw new CommandError(`ERR Syntax error in HELLO option '${Buffer.from(args[i]!).toString('latin1')}'`);
+  }
+  if (!c.session.authed) {
+    return new ErrorReply(
+      'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time',
+    );
+  }
+  if (name !== undefined) c.session.name = name;
+  c.session.proto = proto;
+  return new MapReply([
+    ['server', 'replikv'],
+    ['version', REDIS_COMPAT_VERSION],
+    ['proto', proto],
+    ['id', c.session.id],
+    ['mode', 'standalone'],
+    ['role', 'master'],
+    ['modules', []],
+  ]);
+}
+
+function auth(c: Ctx, args: Buffer[]): Reply {
+  if (args.length > 3) throw new CommandError(SYNTAX);
+  return authenticate(c, args.length === 3 ? args[1] : undefined, args[args.length - 1]!) ?? OK;
+}
+
+function client(c: Ctx, args: Buffer[]): Reply {
+  const sub = word(args[1]);
+  const arity = (n: number) => {
+    if (args.length !== n) throw new CommandError(`ERR wrong number of arguments for 'client|${sub.toLowerCase()}' command`);
+  };
+  switch (sub) {
+    case 'SETNAME':
+      arity(3);
+      c.session.name = clientName(args[2]!);
+      return OK;
+    case 'GETNAME':
+      arity(2);
+      return c.session.name;
+    case 'ID':
+      arity(2);
+      return c.session.id;
+    case 'SETINFO': // lib-name and lib-ver, sent by newer clients on connect: taken and not kept
+      arity(4);
+      return OK;
+    case 'INFO':
+      arity(2);
+      return new Verbatim(`id=${c.session.id} addr=? name=${c.session.name ?? ''} db=0 resp=${c.session.proto}\n`);
+    default:
+      return new ErrorReply(`ERR unknown subcommand '${Buffer.from(args[1]!).toString('latin1').slice(0, 64)}'. Try CLIENT SETNAME, GETNAME, ID or SETINFO.`);
+  }
+}
+
+/** What CONFIG GET shows: redis-benchmark asks for these two at start and warns without them. */
+const CONFIG: Record<string, string> = { save: '', appendonly: 'no' };
+
+function config(_c: Ctx, args: Buffer[]): Reply {
+  if (word(args[1]) === 'GET') {
+    const asked = args.slice(2).map((a) => a.toString('latin1').toLowerCase());
+    return new MapReply(Object.entries(CONFIG).filter(([k]) => asked.includes(k)));
+  }
+  return new ErrorReply('ERR replikv is configured by its config file and daemon flags, not CONFIG');
+}
+
+export const SERVER_COMMANDS: Record<string, CommandSpec> = {
+  ping: { arity: -1, flags: ['fast'], keys: none, run: (c, a) => (a.length > 2 ? new ErrorReply("ERR wrong number of arguments for 'ping' command") : a.length === 2 ? a[1]! : new Simple('PONG')) },
+  echo: { arity: 2, flags: ['fast'], keys: none, run: (_c, a) => a[1]! },
+  hello: { arity: -1, flags: ['noauth', 'fast'], keys: none, run: hello, noAuth: true },
+  auth: { arity: -2, flags: ['noauth', 'fast'], keys: none, run: auth, noAuth: true },
+  select: { arity: 2, flags: ['fast'], keys: none, run: (_c, a) => (a[1]!.toString('latin1') === '0' ? OK : new ErrorReply('ERR DB index is out of range (replikv has one keyspace: 0)')) },
+  quit: {
+    arity: -1,
+    flags: ['noauth', 'fast'],
+    keys: none,
+    noAuth: true,
+    run: (c) => {
+      c.session.closing = true;
+      return OK;
+    },
+  },
+  client: { arity: -2, flags: [], keys: none, run: client },
+  info: { arity: -1, flags: [], keys: none, run: (c, a) => new Verbatim(infoText(c, a.slice(1).map((s) => s.toString('latin1').toLowerCase()))) },
+  config: { arity: -2, flags: [], keys: none, run: config },
+};

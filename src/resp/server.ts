@@ -1,0 +1,239 @@
+// The Redis protocol listener: a net.Server whose connections parse commands, hand them to the
+// dispatcher and write the replies back in order (pipelining). Everything a client can grow is
+// bounded: the command being read (request-parser.ts), the replies waiting to go out (reading
+// pauses while they pile up), and the number of connections.
+
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { NodeApi } from '../control/api.js';
+import { ConfigError, ResourceError } from '../errors.js';
+import { parseHostPort } from '../net/host-port.js';
+import type { Ctx, RespEnv } from './command.js';
+import { dispatch } from './dispatch.js';
+import { encodeReply, ErrorReply, type Reply } from './reply.js';
+import { ProtocolError, RequestParser, type RequestLimits } from './request-parser.js';
+import { Session } from './session.js';
+import { WriteBatcher } from './write-batcher.js';
+
+export interface RespServerOptions {
+  /** HOST:PORT (validated by config.ts). */
+  listen: string;
+  password: string | null;
+  maxValueBytes: number;
+  /** Most connections at once (default 1,000). */
+  maxClients?: number;
+}
+
+export interface RespServer {
+  /** The bound address, HOST:PORT (the real port when 0 was asked); the daemon logs it ("resp listening"). */
+  readonly addr: string;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_MAX_CLIENTS = 1000;
+/** Replies waiting for earlier ones (or for their writes) before reading from the client pauses. */
+const MAX_PENDING_REPLIES = 10_000;
+/** Bytes of replies the kernel has not taken yet before reading from the client pauses. */
+const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
+/** Room for keys and framing beside the largest value. */
+const COMMAND_SLACK = 1024 * 1024;
+
+export async function startRespServer(api: NodeApi, opts: RespServerOptions, log: Logger): Promise<RespServer> {
+  const hp = parseHostPort(opts.listen);
+  if (typeof hp === 'string') throw new ConfigError(`resp: ${hp}`);
+  const limits: RequestLimits = {
+    maxInlineBytes: 64 * 1024,
+    maxBulkBytes: opts.maxValueBytes + COMMAND_SLACK,
+    maxArgs: 1024 * 1024,
+    maxCommandBytes: opts.maxValueBytes + COMMAND_SLACK,
+  };
+  const maxClients = opts.maxClients ?? DEFAULT_MAX_CLIENTS;
+  const conns = new Set<Connection>();
+  let addr = opts.listen;
+  const warn = rateLimited(log);
+  const batcher = new WriteBatcher((ops) => api.write(ops));
+  const env: RespEnv = {
+    api,
+    maxValueBytes: opts.maxValueBytes,
+    write: (ops) => batcher.add(ops),
+    password: opts.password,
+    now: Date.now,
+    addr: () => addr,
+    clients: () => conns.size,
+    authFailed: (s) => warn('auth', { client: s.id }, 'resp: a client gave a wrong password (AUTH)'),
+  };
+  let nextId = 1;
+  const server: Server = createServer({ noDelay: true }, (sock) => {
+    if (conns.size >= maxClients) {
+      warn('maxclients', { maxClients }, 'resp: connection refused, the maximum number of clients is reached');
+      sock.on('error', () => undefined);
+      sock.end('-ERR max number of clients reached\r\n');
+      // what it sent is read and dropped, so its end arrives and the socket closes; at most 5 s
+      sock.resume();
+      sock.setTimeout(5000, () => sock.destroy());
+      return;
+    }
+    const conn = new Connection(sock, { env, session: new Session(nextId++, opts.password !== null) }, limits, warn, () => conns.delete(conn));
+    conns.add(conn);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') reject(new ResourceError(`resp: ${opts.listen} is in use by another program`));
+      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') reject(new ConfigError(`resp: ${opts.listen} is not an address of this machine (${err.code})`));
+      else reject(new ResourceError(`resp: cannot listen on ${opts.listen}: ${err.code ?? err.message}`));
+    });
+    server.listen({ host: hp.host, port: hp.port }, resolve);
+  });
+  server.on('error', (err) => log.warn({ reason: err.message }, 'resp listener error'));
+  const bound = server.address();
+  if (bound !== null && typeof bound === 'object') addr = bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`;
+  return {
+    addr,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const c of conns) c.destroy();
+      }),
+  };
+}
+
+interface Pending {
+  reply: Reply | undefined;
+  done: boolean;
+}
+
+/** One client: commands in, replies out in the same order. */
+class Connection {
+  private readonly parser: RequestParser;
+  private readonly queue: Pending[] = [];
+  private out: (string | Uint8Array)[] = [];
+  private paused = false;
+  private flushScheduled = false;
+  /** No more commands are read: QUIT, or a protocol error (answered, then the connection ends). */
+  private ending = false;
+
+  constructor(
+    private readonly sock: Socket,
+    private readonly ctx: Ctx,
+    limits: RequestLimits,
+    private readonly warn: Warn,
+    private readonly gone: () => void,
+  ) {
+    this.parser = new RequestParser(limits);
+    sock.on('data', (chunk: Buffer) => {
+      try {
+        this.parser.push(chunk);
+        this.run();
+      } catch (err) {
+        // nothing a client sends may take the daemon down: a bug shows as this connection closed
+        this.warn('internal', { client: this.ctx.session.id, reason: (err as Error).stack ?? String(err) }, 'resp: connection closed on an internal error');
+        sock.destroy();
+      }
+    });
+    sock.on('drain', () => this.maybeResume());
+    sock.on('error', () => undefined); // a reset by the client: 'close' follows
+    sock.on('close', gone);
+  }
+
+  destroy(): void {
+    this.sock.destroy();
+  }
+
+  /** Reads and dispatches every complete command buffered, unless paused or ending. */
+  private run(): void {
+    while (!this.paused && !this.ending) {
+      let args: Buffer[] | undefined;
+      try {
+        args = this.parser.next();
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err;
+        this.warn('protocol', { client: this.ctx.session.id, reason: err.message }, 'resp: protocol error, connection closed');
+        this.ending = true;
+        this.push(new ErrorReply(`ERR Protocol error: ${err.message}`));
+        break;
+      }
+      if (args === undefined) break;
+      if (args.length === 0) continue;
+      this.push(dispatch(this.ctx, args, (e) => this.warn('internal', { client: this.ctx.session.id, reason: (e as Error).stack ?? String(e) }, 'resp: a command failed')));
+      // QUIT may wait its turn behind earlier commands: nothing after it is read either way
+      if (this.ctx.session.closing || (args[0]!.length === 4 && args[0]!.toString('latin1').toLowerCase() === 'quit')) this.ending = true;
+      if (this.queue.length >= MAX_PENDING_REPLIES) this.pause();
+    }
+    this.flush();
+  }
+
+  private push(r: Reply | Promise<Reply>): void {
+    if (!(r instanceof Promise)) {
+      if (this.queue.length === 0) return encodeReply(r, this.ctx.session.proto, this.out);
+      this.queue.push({ reply: r, done: true });
+      return;
+    }
+    const p: Pending = { reply: undefined, done: false };
+    this.queue.push(p);
+    void r.then((reply) => {
+      p.reply = reply;
+      p.done = true;
+      this.drainQueue();
+    });
+  }
+
+  /**
+   * Replies whose writes committed together resolve one after another: they go out in one socket
+   * write at the end of the turn, not one each (a write costs a system call).
+   */
+  private drainQueue(): void {
+    while (this.queue.length > 0 && this.queue[0]!.done) encodeReply(this.queue.shift()!.reply!, this.ctx.session.proto, this.out);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+      this.maybeResume();
+    });
+  }
+
+  private flush(): void {
+    if (this.out.length > 0 && !this.sock.destroyed) {
+      const parts = this.out;
+      this.out = [];
+      if (parts.every((p) => typeof p === 'string')) this.sock.write(parts.join(''));
+      else {
+        this.sock.cork();
+        for (const p of parts) this.sock.write(p);
+        this.sock.uncork();
+      }
+    }
+    if (this.ending && this.queue.length === 0) this.sock.end();
+    else if (this.sock.writableLength > MAX_UNSENT_BYTES) this.pause();
+  }
+
+  private pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.sock.pause();
+  }
+
+  private maybeResume(): void {
+    if (!this.paused || this.queue.length >= MAX_PENDING_REPLIES / 2 || this.sock.writableLength > MAX_UNSENT_BYTES / 2) return;
+    this.paused = false;
+    this.sock.resume();
+    this.run(); // commands that arrived before the pause
+  }
+}
+
+type Warn = (kind: string, obj: object, msg: string) => void;
+
+/** Warnings about clients, at most one line per kind every 10 s, with how many were held back. */
+function rateLimited(log: Logger): Warn {
+  const last = new Map<string, { at: number; held: number }>();
+  return (kind, obj, msg) => {
+    const now = Date.now();
+    const l = last.get(kind);
+    if (l !== undefined && now - l.at < 10_000) {
+      l.held++;
+      return;
+    }
+    last.set(kind, { at: now, held: 0 });
+    log.warn({ ...obj, ...(l !== undefined && l.held > 0 ? { heldBack: l.held } : {}) }, msg);
+  };
+}
