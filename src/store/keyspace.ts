@@ -844,14 +844,28 @@ export class Keyspace {
   }
 
   /**
-   * The current states of some keys, for active push. The claim is exactly the states' live dots:
-   * a pushed batch may claim only what it carries, never the node's whole clock.
+   * The current states of `keys` for a push. A chunk's claim is exactly its states' live dots: a
+   * pushed batch may claim only what it carries, never the node's whole clock. Cut into chunks a
+   * peer accepts (the limits of a sync
+   * exchange's DELTAs: a write of 200,000 keys at once must not become one frame past the
+   * receiver's entry limit), each with its claim and the heads of every replica its states name,
+   * so the receiver can believe each counter. Read lazily: a chunk holds the states as they are
+   * when it is taken.
    */
-  pushChunk(keys: Iterable<string>): DeltaChunk {
+  *pushChunks(keys: Iterable<string>, limits: DeltaLimits = DEFAULT_DELTA_LIMITS): Generator<DeltaChunk> {
     this.assertOpen();
-    const entries: DeltaEntry[] = [];
-    const claim = Clock.empty();
-    const named = new Set<ReplicaId>();
+    let entries: DeltaEntry[] = [];
+    let claim = Clock.empty();
+    let named = new Set<ReplicaId>();
+    let bytes = 0;
+    const chunk = (): DeltaChunk => {
+      const heads: Head[] = [];
+      for (const r of named) {
+        const h = this.headOf(r);
+        if (h !== undefined) heads.push(h);
+      }
+      return { entries, claim, heads };
+    };
     for (const key of keys) {
       const kb = keyToBytes(key);
       const state = this.backend.getState(kb);
@@ -860,14 +874,22 @@ export class Keyspace {
       const decoded = decodeKeyState(state);
       for (const s of decoded.sibs) claim.add(s.r, s.c);
       for (const [r] of decoded.ctx) named.add(r);
+      bytes += kb.length + state.length;
+      if (entries.length >= limits.maxEntries || bytes >= limits.maxBytes) {
+        yield chunk();
+        entries = [];
+        claim = Clock.empty();
+        named = new Set();
+        bytes = 0;
+      }
     }
-    // the heads of every replica the states name, so the receiver can believe each counter
-    const heads: Head[] = [];
-    for (const r of named) {
-      const h = this.headOf(r);
-      if (h !== undefined) heads.push(h);
-    }
-    return { entries, claim, heads };
+    if (entries.length > 0) yield chunk();
+  }
+
+  /** All of `keys` in one push chunk, however many (tests and single keys; the replicator uses pushChunks). */
+  pushChunk(keys: Iterable<string>): DeltaChunk {
+    const [only] = [...this.pushChunks(keys, { maxEntries: Infinity, maxBytes: Infinity })];
+    return only ?? { entries: [], claim: Clock.empty(), heads: [] };
   }
 
   /** A consistent snapshot of everything; close it when done. */

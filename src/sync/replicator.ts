@@ -229,7 +229,10 @@ export class Replicator {
     for (const k of keys) this.pushQueue.add(k);
     if (this.pushScheduled) return;
     this.pushScheduled = true;
-    setImmediate(() => this.flushPush());
+    setImmediate(() => {
+      // A push that fails is sent by the next sync exchange: never a reason to stop the daemon.
+      this.flushPush().catch((err: unknown) => this.log.warn({ reason: (err as Error).message }, 'push failed; sync exchanges send these writes'));
+    });
   }
 
   /** Forgets a peer on this node at once and tells the others at the next exchanges. */
@@ -663,12 +666,16 @@ export class Replicator {
     this.pushQueue.clear();
     const peers = this.membership.connectedPeers();
     if (peers.length === 0) return;
-    const chunk = this.ks.pushChunk(keys);
-    const seq = ++this.pushSeq;
-    this.pushClaims.set(seq, chunk.claim);
-    if (this.pushClaims.size > PUSH_CLAIMS_KEPT) this.pushClaims.delete(seq - PUSH_CLAIMS_KEPT);
-    const frame = encodeEntries(MSG.push, chunk, seq);
-    await Promise.all(peers.map((peer) => this.sendPush(peer, frame, chunk.entries.length)));
+    // Chunks within the DELTA limits: one write of 200,000 keys (an MSET, an import) would otherwise
+    // be one frame past what a peer accepts, refused as malformed.
+    for (const chunk of this.ks.pushChunks(keys, this.limits)) {
+      const seq = ++this.pushSeq;
+      this.pushClaims.set(seq, chunk.claim);
+      if (this.pushClaims.size > PUSH_CLAIMS_KEPT) this.pushClaims.delete(seq - PUSH_CLAIMS_KEPT);
+      const frame = encodeEntries(MSG.push, chunk, seq);
+      await Promise.all(peers.map((peer) => this.sendPush(peer, frame, chunk.entries.length)));
+      if (this.stopped || !this.ks.isOpen()) return; // the rest goes by sync exchanges, as any push lost
+    }
   }
 
   private async sendPush(peer: string, frame: Uint8Array, keys: number): Promise<void> {
