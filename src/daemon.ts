@@ -13,7 +13,7 @@
 // DATA_DIR/swarm.key, made on its first start; swarmKey "none" opts out (an open network).
 
 import { pino, type Logger } from 'pino';
-import type { NodeApi, Status } from './control/api.js';
+import type { NodeApi, NodeState, Status } from './control/api.js';
 import { startControlServer } from './control/server.js';
 import { ChangeFeed } from './feed/change-feed.js';
 import { OPEN_NETWORK, type Config } from './config.js';
@@ -135,6 +135,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     log.warn({ peer }, 'behind the peer\'s garbage-collection horizon: catching up by a full snapshot from it');
     void api.repair(peer).catch((err: unknown) => log.warn({ peer, reason: (err as Error).message }, 'catching up by a full snapshot failed; it is tried again'));
   };
+  const nodeState = (): NodeState => (repairing ? 'recovering' : replicator.bootstrapping ? 'bootstrapping' : 'ready');
   const status = (): Status => {
     const s = ks.summary();
     const alone = replicator.aloneSeconds(Date.now());
@@ -148,7 +149,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       replicaId: s.replicaId,
       addrs: fullAddrs(node),
       mode: config.mode,
-      state: repairing ? 'recovering' : replicator.bootstrapping ? 'bootstrapping' : 'ready',
+      state: nodeState(),
       keys: s.keys,
       digest: s.digest,
       clock: s.clock.toJSON(),
@@ -185,6 +186,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   };
   const api: NodeApi = {
     feed,
+    state: nodeState,
     write: async (ops) => {
       const results = await ks.write(ops);
       replicator.pushed(ops.map((op) => op.key));

@@ -98,6 +98,8 @@ export interface NodeApi {
   read(key: string): ReadResult | undefined;
   /** The resolved value alone, undefined when absent: a cheaper read (no siblings or context token) for the Redis front end. */
   get?(key: string): Uint8Array | undefined;
+  /** The node's state alone (status().state without the rest of the status): cheap enough for every Redis command. */
+  state?(): NodeState;
   /**
    * Sets (ms since the epoch) or removes (null) the expiry of the value a read finds now, as a new
    * write that replicates like a put; null when the key reads as absent, or (to remove) when it has

@@ -25,6 +25,9 @@ export const COMMANDS = new Map<string, CommandSpec>(
 
 const NOAUTH = new ErrorReply('NOAUTH Authentication required.');
 
+/** Commands that read or write keys: answered LOADING until the node is ready, as Redis does while it loads. */
+const DATA_COMMANDS = new Set([...Object.keys(KEY_COMMANDS), ...Object.keys(KEYSPACE_COMMANDS)]);
+
 /** Runs one command; internal failures are answered as errors and reported to `internal`. */
 export function dispatch(c: Ctx, args: Buffer[], internal: (err: unknown) => void = () => {}): Reply | Promise<Reply> {
   if (args.length === 0) return []; // a blank inline line: Redis answers nothing; the shell skips it
@@ -35,6 +38,12 @@ export function dispatch(c: Ctx, args: Buffer[], internal: (err: unknown) => voi
   if (spec === undefined) return unknown(name, args);
   if (spec.arity > 0 ? args.length !== spec.arity : args.length < -spec.arity) {
     return new ErrorReply(`ERR wrong number of arguments for '${name}' command`);
+  }
+  if (DATA_COMMANDS.has(name)) {
+    // A bootstrapping node holds part of the keyspace: a GET would answer nil for a key that
+    // exists, and a SET would write over versions it has not received yet.
+    const loading = c.env.loading();
+    if (loading !== null) return new ErrorReply(`LOADING ${loading}`);
   }
   const fail = (err: unknown) => errorReply(err, internal);
   const blind = spec.blind?.(args) === true;

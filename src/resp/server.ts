@@ -60,6 +60,10 @@ export async function startRespServer(api: NodeApi, opts: RespServerOptions, log
     now: Date.now,
     addr: () => addr,
     clients: () => conns.size,
+    loading: () => {
+      const state = api.state?.() ?? 'ready';
+      return state === 'ready' ? null : `replikv is ${state === 'bootstrapping' ? 'bootstrapping: streaming the keyspace from a peer' : 'recovering: repairing its store from a peer'}; its keys are served once it is ready (status, /readyz)`;
+    },
     authFailed: (s) => warn('auth', { client: s.id }, 'resp: a client gave a wrong password (AUTH)'),
   };
   let nextId = 1;

@@ -20,14 +20,14 @@ afterEach(async () => {
   for (const ks of open.splice(0)) await ks.close();
 });
 
-async function setup(opts: { password?: string; now?: () => number; held?: Clock[] } = {}) {
+async function setup(opts: { password?: string; now?: () => number; held?: Clock[]; loading?: () => string | null } = {}) {
   const now = opts.now ?? Date.now;
   const ks = await Keyspace.open(new MemoryBackend(), { now, maxValueBytes: 1024 });
   open.push(ks);
   const held = opts.held ?? [];
   const api = keyspaceApi(ks, { held, peers: PEERS });
   const batcher = new WriteBatcher((ops) => api.write(ops));
-  const env: RespEnv = { api, maxValueBytes: 1024, write: (ops) => batcher.add(ops), password: opts.password ?? null, now, addr: () => '127.0.0.1:6379', clients: () => 1 };
+  const env: RespEnv = { api, maxValueBytes: 1024, write: (ops) => batcher.add(ops), password: opts.password ?? null, now, addr: () => '127.0.0.1:6379', clients: () => 1, loading: opts.loading ?? (() => null) };
   const session = new Session(7, opts.password !== undefined);
   const ctx: Ctx = { env, session };
   /** Runs one command and answers what a RESP client would read, as text. */
@@ -198,6 +198,19 @@ describe('connection commands and refusals', () => {
     expect(session.authed).toBe(false);
     expect(await call('HELLO', '2', 'AUTH', 'default', 's3cret')).toMatch(/^\*14\r\n/);
     expect(await call('GET', 'k')).toBe('$-1\r\n');
+  });
+
+  it('while the node bootstraps, commands on keys answer LOADING and the server commands still answer', async () => {
+    let loading: string | null = 'replikv is bootstrapping';
+    const { call } = await setup({ loading: () => loading });
+    for (const cmd of [['GET', 'k'], ['SET', 'k', 'v'], ['MGET', 'k'], ['DEL', 'k'], ['DBSIZE'], ['SCAN', '0'], ['KEYS', '*'], ['WAIT', '1', '0'], ['TTL', 'k']]) {
+      expect(await call(...cmd), cmd.join(' ')).toBe('-LOADING replikv is bootstrapping\r\n');
+    }
+    expect(await call('PING')).toBe('+PONG\r\n');
+    expect(await call('INFO', 'server')).toMatch(/^\$\d+\r\n# Server/);
+    loading = null; // ready
+    expect(await call('SET', 'k', 'v')).toBe('+OK\r\n');
+    expect(await call('GET', 'k')).toBe('$1\r\nv\r\n');
   });
 
   it('AUTH without a configured password says so', async () => {
