@@ -18,7 +18,8 @@ const isMultiaddr = (s: string) => {
   }
 };
 const Multiaddr = z.string().refine(isMultiaddr, { message: 'not a valid multiaddr (e.g. /ip4/127.0.0.1/tcp/7400)' });
-const MetricsAddress = z.string().superRefine((s, ctx) => {
+/** HOST:PORT of a TCP listener (resp, metrics), refused with what is wrong with it. */
+const HostPortAddress = z.string().superRefine((s, ctx) => {
   const parsed = parseHostPort(s);
   if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
 });
@@ -83,16 +84,12 @@ export const ConfigSchema = z.strictObject({
   /** When not empty, only these PeerIds may connect. */
   allowList: z.array(z.string().min(1)).default([]),
   /** Redis protocol (RESP) listener, HOST:PORT; null: none. A non-loopback address needs respPassword. */
-  resp: z
-    .string()
-    .refine((v) => typeof parseHostPort(v) !== 'string', { message: 'expected HOST:PORT, e.g. 127.0.0.1:6379 or [::1]:6379 (port 0: any free port)' })
-    .nullable()
-    .default(null),
+  resp: HostPortAddress.nullable().default(null),
   /** The password Redis clients give with AUTH (or HELLO ... AUTH default PASSWORD); null: none. */
   respPassword: z.string().min(1).max(4096).nullable().default(null),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** HOST:PORT to serve Prometheus metrics, /healthz and /readyz on (read-only HTTP); null: off. */
-  metrics: MetricsAddress.nullable().default(null),
+  metrics: HostPortAddress.nullable().default(null),
 });
 
 /** The swarmKey value that opts out of a private network. */

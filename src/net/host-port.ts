@@ -14,7 +14,7 @@ const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?
 /** The host and port of HOST:PORT, or a message saying what is wrong. */
 export function parseHostPort(text: string): HostPort | string {
   const m = /^(?:\[([^\]]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(text);
-  if (m === null) return `"${text}" is not HOST:PORT (e.g. 127.0.0.1:6379, [::1]:6379; port 0: any free port)`;
+  if (m === null) return `"${text}" is not an address: expected HOST:PORT, e.g. 127.0.0.1:9000 or [::1]:9000 (port 0: any free port)`;
   const port = Number(m[3]);
   if (port > 65535) return `"${text}": the port must be 0 to 65535`;
   if (m[1] !== undefined) {

@@ -16,7 +16,7 @@ describe('metrics address', () => {
     for (const bad of ['127.0.0.1', ':9464', '127.0.0.1:', '127.0.0.1:65536', '127.0.0.1:99999', '::1:9464', '[127.0.0.1]:80', '[::1]', 'a b:80', '-host:80', 'host:-1', 'host:1e3', '']) {
       expect(typeof parseHostPort(bad), bad).toBe('string');
     }
-    expect(parseHostPort('127.0.0.1:70000')).toBe('port 70000 is beyond 65535');
+    expect(parseHostPort('127.0.0.1:70000')).toBe('"127.0.0.1:70000": the port must be 0 to 65535');
   });
 
   it('tells loopback addresses from wider ones, and prints IPv6 in brackets', () => {
@@ -29,6 +29,6 @@ describe('metrics address', () => {
   it('is off by default in the config, and a bad one is refused naming the field', () => {
     expect(loadConfig(undefined, {}).metrics).toBeNull();
     expect(loadConfig(undefined, { metrics: '127.0.0.1:0' }).metrics).toBe('127.0.0.1:0');
-    expect(() => loadConfig(undefined, { metrics: 'nowhere' })).toThrow(/metrics: "nowhere" is not HOST:PORT/);
+    expect(() => loadConfig(undefined, { metrics: 'nowhere' })).toThrow(/metrics: "nowhere" is not an address: expected HOST:PORT/);
   });
 });

@@ -29,7 +29,7 @@ describe('resp config', () => {
     expect(() => loadConfig(undefined, { resp: '0.0.0.0:6379' })).toThrow(ConfigError);
     expect(() => loadConfig(undefined, { resp: '0.0.0.0:6379' })).toThrow(/no respPassword is set/);
     expect(loadConfig(undefined, { resp: '0.0.0.0:6379', respPassword: 'pw' }).respPassword).toBe('pw');
-    expect(() => loadConfig(undefined, { resp: 'nonsense' })).toThrow(/resp: expected HOST:PORT/);
+    expect(() => loadConfig(undefined, { resp: 'nonsense' })).toThrow(/resp: "nonsense" is not an address: expected HOST:PORT/);
     expect(() => loadConfig(undefined, { resp: '127.0.0.1:1', respPassword: '' })).toThrow(/respPassword/);
   });
 });
