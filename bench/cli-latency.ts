@@ -2,6 +2,7 @@
 // against a running daemon) next to one `redis-cli PING` (a new process against a running
 // redis-server), and `node -e ''` (Node's own start, the floor of any CLI written for Node).
 // Medians of CLI_CALLS calls each, run interleaved so that the machine's load hits all alike.
+// CLI_BASE=PATH/dist/src/cli.js (another checkout's build) adds its `get`, for a before/after in one run.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Fleet } from '../test/helpers/daemons.js';
@@ -9,6 +10,7 @@ import { CLI } from '../test/helpers/daemons.js';
 import { ensureRedis } from './redis-sync.js';
 
 const CALLS = Number(process.env.CLI_CALLS ?? 30);
+const BASE = process.env.CLI_BASE;
 
 function wallMs(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {
   const t0 = performance.now();
@@ -54,6 +56,7 @@ export async function benchCliLatency(): Promise<void> {
     const plain = { ...process.env };
     delete plain.NODE_EXTRA_CA_CERTS;
     const t: Record<string, number[]> = { get: [], put: [], node: [], ping: [], ...(process.env.NODE_EXTRA_CA_CERTS ? { 'get, no NODE_EXTRA_CA_CERTS': [], 'node, no NODE_EXTRA_CA_CERTS': [] } : {}) };
+    const base = BASE === undefined ? undefined : { get: [] as number[], 'get, no NODE_EXTRA_CA_CERTS': [] as number[] };
     for (let i = 0; i < CALLS; i++) {
       t.get!.push(wallMs('node', [CLI, 'get', 'bench-key', ...dir]));
       t.put!.push(wallMs('node', [CLI, 'put', `bench-key-${i}`, 'v', ...dir]));
@@ -63,14 +66,19 @@ export async function benchCliLatency(): Promise<void> {
         t['get, no NODE_EXTRA_CA_CERTS']!.push(wallMs('node', [CLI, 'get', 'bench-key', ...dir], plain));
         t['node, no NODE_EXTRA_CA_CERTS']!.push(wallMs('node', ['-e', ''], plain));
       }
+      if (base !== undefined) {
+        base.get.push(wallMs('node', [BASE!, 'get', 'bench-key', ...dir]));
+        if (process.env.NODE_EXTRA_CA_CERTS) base['get, no NODE_EXTRA_CA_CERTS'].push(wallMs('node', [BASE!, 'get', 'bench-key', ...dir], plain));
+      }
     }
     const ping = r === undefined ? undefined : median(t.ping!);
     if (r === undefined) console.log('redis-cli PING: skipped (redis-tools could not be installed)');
+    if (base !== undefined) for (const [name, xs] of Object.entries(base)) t[`${name} (CLI_BASE)`] = xs;
     for (const [name, xs] of Object.entries(t)) {
       if (xs.length === 0) continue;
       const m = median(xs);
       const label = name === 'ping' ? 'redis-cli PING' : name.startsWith('node') ? name.replace('node', "node -e ''") : `replikv ${name}`;
-      console.log(`${label.padEnd(36)} ${m.toFixed(1).padStart(7)} ms${ping === undefined || name === 'ping' ? '' : `  (x${(m / ping).toFixed(1)} redis-cli PING)`}`);
+      console.log(`${label.padEnd(48)} ${m.toFixed(1).padStart(7)} ms${ping === undefined || name === 'ping' ? '' : `  (x${(m / ping).toFixed(1)} redis-cli PING)`}`);
     }
   } finally {
     r?.stop();

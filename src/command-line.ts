@@ -318,12 +318,3 @@ export async function main(argv: string[]): Promise<number> {
     return json ? fail(EXIT.error, { message: `unexpected error: ${e.message}`, code: 'INTERNAL' }) : fail(EXIT.error, { message: `unexpected error: ${e.stack ?? e.message}`, code: 'INTERNAL' });
   }
 }
-
-// A reader that stops early (`replikv scan | head`) closes the pipe: that ends the output, not in
-// a crash with a stack trace.
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);
-  throw err;
-});
-
-process.exitCode = await main(process.argv.slice(2));

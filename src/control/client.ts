@@ -3,7 +3,7 @@
 // can tell "no daemon" (exit 2) from "the daemon said no" (exit 1).
 
 import { basename, dirname } from 'node:path';
-import { Agent, request, type ClientRequest, type IncomingMessage } from 'node:http';
+import { Agent, request, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { pipeline } from 'node:stream/promises';
@@ -209,7 +209,11 @@ export class ControlClient {
   /** Sends a request; resolves once the response headers are in. */
   private send(method: string, path: string, body?: Body, headers: Record<string, string> = {}): Promise<{ req: ClientRequest; res: IncomingMessage }> {
     return new Promise((resolve, reject) => {
-      const req = request({ socketPath: this.socketPath, method, path, headers, agent: this.agent });
+      // servername '': no TLS on a local socket, so Node need not check whether the host is an IP
+      // address (its first check compiles a large regular expression: ~5 ms of every CLI call).
+      // (http's types leave servername out; its agent reads it all the same.)
+      const options: RequestOptions & { servername: string } = { socketPath: this.socketPath, method, path, headers, agent: this.agent, servername: '' };
+      const req = request(options);
       let connected = false;
       req.once('socket', (s) => (s.connecting ? s.once('connect', () => (connected = true)) : (connected = true)));
       const failed = (err: NodeJS.ErrnoException) => reject(connected ? this.requestError(err) : this.connectionError(err));

@@ -12,7 +12,7 @@ import { execStartWords, requireTool, ROOT, runTool, UNIT_FILE, type Ran } from 
 import { built } from '../helpers/process.js';
 
 const unit = readFileSync(UNIT_FILE, 'utf8');
-// The daemon's exit codes, from the source (importing command-line.ts would run the command line).
+// The daemon's exit codes, read from the source (importing command-line.ts would load commander and the client for four numbers).
 const EXIT = JSON.parse(
   /export const EXIT = (\{[^}]*\})/.exec(readFileSync(join(ROOT, 'src', 'command-line.ts'), 'utf8'))![1]!.replace(/(\w+):/g, '"$1":'),
 ) as Record<'usage' | 'config' | 'resource', number>;
