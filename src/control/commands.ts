@@ -261,6 +261,7 @@ export function formatStatus(s: Status): string {
     ['addrs', firstAddr ?? '(none)'],
     ...moreAddrs.map((a) => ['', a]),
     ...(s.metrics == null ? [] : [['metrics', `http://${s.metrics.addr}/metrics`]]),
+    ...(s.resp == null ? [] : [['resp', `${s.resp.addr} (Redis protocol)`]]),
     ['mode', s.mode],
     ['state', s.state],
     ...(s.bootstrap === undefined

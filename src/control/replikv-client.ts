@@ -77,8 +77,8 @@ export class ReplikvClient {
   }
 
   /** Stores a value (text is stored as its UTF-8 bytes; a stream is sent as it comes). */
-  put(key: string, value: string | Uint8Array | Readable | AsyncIterable<Uint8Array>, opts: PutOptions = {}): Promise<WriteReply> {
-    return this.control.put(key, typeof value === 'string' ? Buffer.from(value, 'utf8') : value, opts);
+  async put(key: string, value: string | Uint8Array | Readable | AsyncIterable<Uint8Array>, opts: PutOptions = {}): Promise<WriteReply> {
+    return this.control.put(key, valueBody(value), opts);
   }
 
   del(key: string, opts: WriteOptions = {}): Promise<WriteReply> {
@@ -175,4 +175,15 @@ function recordOf(r: KeyJson): KeyRecord {
     siblings: r.siblings.map(siblingOf),
     context: r.context,
   };
+}
+
+/**
+ * A value as the control client sends it. JavaScript callers can pass anything: a number or an
+ * object is the caller's mistake, said here before any request, not a failed request to the daemon.
+ */
+function valueBody(value: unknown): Uint8Array | Readable | AsyncIterable<Uint8Array> {
+  if (typeof value === 'string') return Buffer.from(value, 'utf8');
+  if (value instanceof Uint8Array) return value;
+  if (typeof value === 'object' && value !== null && typeof (value as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] === 'function') return value as AsyncIterable<Uint8Array>;
+  throw new TypeError(`a value is text, bytes (Uint8Array, Buffer) or a stream of bytes, not ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
 }

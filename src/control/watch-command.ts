@@ -12,6 +12,7 @@ const REASONS = {
   restarted: 'the daemon restarted',
   evicted: 'they are no longer held by the daemon',
   overflow: 'this watcher read too slowly',
+  unknown: 'the position given was never reached by this daemon',
 } as const;
 
 export async function watchCommand(o: Target & { prefix?: string; since?: string; socket: string }, io: Io): Promise<void> {
@@ -20,9 +21,12 @@ export async function watchCommand(o: Target & { prefix?: string; since?: string
   const stop = () => ac.abort();
   process.once('SIGINT', stop).once('SIGTERM', stop);
   let hellos = 0;
+  let seen = o.since; // the last position printed: where a reconnection resumes
   try {
     for await (const ev of client.watch({ prefix: o.prefix, since: o.since, reconnect: true, signal: ac.signal })) {
-      if (ev.type === 'hello' && hellos++ > 0) process.stderr.write(`replikv: reconnected to the daemon, resuming at ${ev.pos}\n`);
+      if (ev.type !== 'hello') seen = ev.pos;
+      else if (hellos++ === 0) seen ??= ev.pos;
+      else process.stderr.write(`replikv: reconnected to the daemon, resuming after ${seen}\n`);
       const out = o.json ? JSON.stringify(toWire(ev)) + '\n' : textLine(ev);
       if (out !== '' && !io.stdout.write(out)) await new Promise<void>((ok) => io.stdout.once('drain', ok));
     }

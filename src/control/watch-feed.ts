@@ -41,7 +41,7 @@ export interface ChangeEvent {
 export interface MissedEvent {
   type: 'missed';
   pos: string;
-  reason: 'restarted' | 'evicted' | 'overflow';
+  reason: 'restarted' | 'evicted' | 'overflow' | 'unknown';
 }
 
 export type FeedEvent = HelloEvent | ChangeEvent | MissedEvent;

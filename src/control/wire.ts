@@ -138,5 +138,5 @@ export type WatchChange = {
 export interface WatchMissed {
   type: 'missed';
   pos: string;
-  reason: 'restarted' | 'evicted' | 'overflow';
+  reason: 'restarted' | 'evicted' | 'overflow' | 'unknown';
 }

@@ -35,7 +35,8 @@ export function parsePosition(text: string): FeedPosition | undefined {
 }
 
 /** Why a watcher missed changes: the daemon restarted, they left the ring, or it read too slowly. */
-export type MissedReason = 'restarted' | 'evicted' | 'overflow';
+/** restarted: another epoch; evicted: no longer held; overflow: the watcher read too slowly; unknown: a position this feed never gave (ahead of its head). */
+export type MissedReason = 'restarted' | 'evicted' | 'overflow' | 'unknown';
 
 /**
  * The most recent changes, bounded by count and by bytes. `base` is the seq of the newest change
@@ -115,6 +116,7 @@ export function resumeFrom<E extends FeedEntry>(
 ): { missed: MissedReason | null; replay: E[] } {
   if (since === undefined) return { missed: null, replay: [] };
   if (since.epoch !== epoch) return { missed: 'restarted', replay: [] };
+  if (since.seq > ring.head) return { missed: 'unknown', replay: [] };
   const held = ring.after(since.seq);
   return held === undefined ? { missed: 'evicted', replay: [] } : { missed: null, replay: held };
 }

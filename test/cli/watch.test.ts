@@ -70,6 +70,10 @@ describe('replikv watch', () => {
       const out = lines(w).filter((l) => !l.startsWith('r:0 '));
       expect(out[1]).toMatch(/^-- missed changes up to [0-9a-f]{16}:\d+: the daemon restarted; rescan the keys you track --$/);
       expect(out).toEqual(['r:1 = before  (1 sibling, local)', out[1], 'r:2 = after  (1 sibling, local)']);
+      // it resumed after the last change it printed (the old run's epoch), not at the new run's start
+      const resumed = /reconnected to the daemon, resuming after ([0-9a-f]{16}):\d+\n/.exec(w.stderr());
+      expect(resumed, w.stderr()).not.toBeNull();
+      expect(resumed![1]).not.toBe(/up to ([0-9a-f]{16}):/.exec(out[1]!)![1]);
     } finally {
       w.proc.kill('SIGTERM');
     }

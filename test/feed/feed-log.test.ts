@@ -84,9 +84,10 @@ describe('resumeFrom', () => {
     expect(resumeFrom({ epoch: EPOCH, seq: 3 }, EPOCH, ring).replay.map((e) => e.seq)).toEqual([4, 5]);
     expect(resumeFrom({ epoch: EPOCH, seq: 5 }, EPOCH, ring)).toEqual({ missed: null, replay: [] });
   });
-  it('a position whose changes left the ring, or one past the head: missed', () => {
+  it('a position whose changes left the ring: evicted; one past the head, which this feed never gave: unknown', () => {
     expect(resumeFrom({ epoch: EPOCH, seq: 1 }, EPOCH, ring).missed).toBe('evicted');
-    expect(resumeFrom({ epoch: EPOCH, seq: 6 }, EPOCH, ring).missed).toBe('evicted');
+    expect(resumeFrom({ epoch: EPOCH, seq: 6 }, EPOCH, ring).missed).toBe('unknown');
+    expect(resumeFrom({ epoch: EPOCH, seq: 99_999 }, EPOCH, ring).missed).toBe('unknown');
   });
 });
 

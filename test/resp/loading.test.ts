@@ -19,6 +19,7 @@ describe('the Redis protocol on a node that bootstraps', () => {
     await a.stop();
     const c = await fleet.start({ bootstrap: [dead], extra: ['--resp', '127.0.0.1:0'] });
     const port = await respPort(c);
+    expect((await c.cli('status')).stdout).toMatch(new RegExp(`^resp +127\\.0\\.0\\.1:${port} \\(Redis protocol\\)$`, 'm'));
     expect((await c.status()).state).toBe('bootstrapping');
     for (const cmd of [['GET', 'k'], ['SET', 'k', 'other'], ['DBSIZE']]) {
       const r = await redisCli(port, cmd);
