@@ -1,11 +1,12 @@
 // `npm run bench`: every benchmark, one after the other, so that ratios are measured side by side.
-// `npm run bench -- keyspace`, `-- daemons`, `-- bootstrap`, `-- backup`, `-- crypto`, `-- churn`, `-- cli`, `-- metrics` or `-- resp` runs one; BENCH_KEYS=200000
+// `npm run bench -- keyspace`, `-- daemons`, `-- bootstrap`, `-- backup`, `-- crypto`, `-- churn`, `-- cli`, `-- metrics`, `-- resp` or `-- commits` runs one; BENCH_KEYS=200000
 // runs the keyspace, bootstrap and backup benchmarks smaller.
 import '../src/polyfill.js';
 import { benchBackup } from './backup.js';
 import { benchBootstrap } from './bootstrap.js';
 import { benchChurn } from './churn.js';
 import { benchCliLatency } from './cli-latency.js';
+import { benchCommitRate } from './commit-rate.js';
 import { benchCrypto } from './crypto-cost.js';
 import { benchDaemons } from './daemons.js';
 import { benchKeyspace } from './keyspace.js';
@@ -22,3 +23,4 @@ if (only === undefined || only === 'churn') await benchChurn();
 if (only === undefined || only === 'cli') await benchCliLatency();
 if (only === undefined || only === 'metrics') await benchMetrics();
 if (only === undefined || only === 'resp') await benchRespProtocol();
+if (only === undefined || only === 'commits') await benchCommitRate();

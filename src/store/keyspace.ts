@@ -30,7 +30,10 @@ import { countSiblings, type SiblingStats } from './sibling-count.js';
 export type Durability = 'strict' | 'relaxed';
 
 export interface KeyspaceOptions {
-  /** strict: on disk before a write resolves; relaxed: committed, flushed right after (well within 1 s). */
+  /**
+   * strict: on disk before a write resolves; relaxed: promises only committed, flushed within 1 s
+   * (on LMDB it is synced before it resolves too: lmdb-backend.ts).
+   */
   durability?: Durability;
   maxValueBytes?: number;
   /** Wall clock in ms, for HLC timestamps (injected so tests are deterministic). */

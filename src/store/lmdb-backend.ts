@@ -3,6 +3,15 @@
 // write transaction and commits it on its writer thread; with overlappingSync (the Linux default)
 // the commit is visible first and flushed right after, so `durable` writes wait for `flushed`.
 //
+// Durability `relaxed` is in fact as durable as `strict` here: lmdb-js 3.5 resolves transaction()
+// only after the writer thread's mdb_txn_commit returned, and with overlappingSync that call
+// syncs the data and the meta page before it returns (separateFlushed does not change this; it
+// only adds a promise). The next transaction commits while the previous one syncs, never two
+// ahead, so writers that each await their own write get one commit per sync. Acknowledging
+// earlier would need `noSync`, which is not used: under MDB_NOSYNC LMDB reuses pages the last
+// synced state still points to, so a power loss between syncs can corrupt the environment, not
+// only lose the last second (README, "Durability").
+//
 // Reads go through further handles on the same tables whose codecs hand out either views of
 // lmdb-js's shared read buffer (for scans, which use each entry at once) or copies in an arena
 // (one buffer per 64 KiB of results). With `encoding: 'binary'` lmdb-js copies every key and value

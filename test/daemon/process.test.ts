@@ -77,6 +77,19 @@ describe('one daemon per data directory', () => {
     expect(again.peerId).toBe(a.peerId);
   });
 
+  it('with durability relaxed, every write acknowledged before a SIGKILL is there after the restart', async () => {
+    const relaxed = { extra: ['--durability', 'relaxed'] };
+    const a = await fleet.start(relaxed);
+    // 40 writers at once, so that commits are still being flushed when the kill comes
+    const keys = Array.from({ length: 40 }, (_, i) => `acked-${i}`);
+    await Promise.all(keys.map((k) => ok(a.cli('put', k, `v-${k}`))));
+    await a.stop('SIGKILL');
+    const again = await fleet.start({ ...relaxed, dataDir: a.dataDir });
+    const lines = (await ok(again.cli('scan', '--prefix', 'acked-'))).stdout.trimEnd().split('\n');
+    expect(lines.sort()).toEqual(keys.map((k) => `${k}\tv-${k}`).sort());
+    expect((await again.status()).keys).toBe(keys.length);
+  });
+
   it('of two daemons started at the same instant on a new data directory, exactly one runs', async () => {
     for (let round = 0; round < 3; round++) {
       const dir = join(fleet.tmpdir(), 'data');
