@@ -45,6 +45,16 @@ function set(c: Ctx, args: Buffer[]): Reply | Promise<Reply> {
   return write(c, [op]).then(() => (o.get ? (old ?? null) : OK));
 }
 
+/** SETEX key seconds value, PSETEX key ms value: SET key value EX|PX time, which older clients still send. */
+const setWithExpiry = (unit: 'EX' | 'PX') => (c: Ctx, a: Buffer[]) => set(c, [a[0]!, a[1]!, a[3]!, Buffer.from(unit), a[2]!]);
+
+/** SETNX key value: SET key value NX, answered 1 (set) or 0 (the key held a value on this node). */
+function setnx(c: Ctx, a: Buffer[]): Reply | Promise<Reply> {
+  const r = set(c, [a[0]!, a[1]!, a[2]!, Buffer.from('NX')]);
+  const answer = (v: Reply) => (v === null ? 0 : 1);
+  return r instanceof Promise ? r.then(answer) : answer(r);
+}
+
 /** SET without NX, XX, GET or KEEPTTL reads nothing. */
 const setIsBlind = (args: Buffer[]) => {
   for (let i = 3; i < args.length; i++) {
@@ -124,6 +134,9 @@ function siblings(c: Ctx, args: Buffer[]): Reply {
 export const KEY_COMMANDS: Record<string, CommandSpec> = {
   get: { arity: 2, flags: R, keys: oneKey, run: (c, a) => valueOf(c.env.api, keyArg(a[1]!)) ?? null },
   set: { arity: -3, flags: W, keys: oneKey, run: set, blind: setIsBlind },
+  setex: { arity: 4, flags: W, keys: oneKey, run: setWithExpiry('EX'), blind: () => true },
+  psetex: { arity: 4, flags: W, keys: oneKey, run: setWithExpiry('PX'), blind: () => true },
+  setnx: { arity: 3, flags: W, keys: oneKey, run: setnx },
   getdel: { arity: 2, flags: W, keys: oneKey, run: getdel },
   mget: { arity: -2, flags: R, keys: allKeys, run: (c, a) => a.slice(1).map((k) => valueOf(c.env.api, keyArg(k)) ?? null) },
   mset: { arity: -3, flags: W, keys: [1, -1, 2], run: mset, blind: () => true },

@@ -10,16 +10,13 @@ const TYPES = 'works on a Redis data type replikv does not have: replikv stores 
 
 const REASONS: Record<string, string> = {};
 const add = (names: string, why: string) => names.split(' ').forEach((n) => (REASONS[n] = why));
-add('incr decr incrby decrby incrbyfloat append setrange getset getex setnx msetnx psetex setex lcs copy rename renamenx move', RMW);
+add('incr decr incrby decrby incrbyfloat append setrange getset getex msetnx lcs copy rename renamenx move', RMW);
 add('multi exec discard watch unwatch', TX);
 add('eval evalsha eval_ro evalsha_ro fcall fcall_ro function script', SCRIPT);
 add('hset hget hgetall hdel hmset hmget hincrby lpush rpush lpop rpop lrange llen sadd srem smembers sismember scard zadd zrem zrange zscore zincrby xadd xread xrange pfadd pfcount setbit getbit bitcount', TYPES);
 // Simpler cousins of what replikv does: said so, rather than "unknown".
-REASONS.setex = 'is not supported: use SET key value EX seconds';
-REASONS.psetex = 'is not supported: use SET key value PX milliseconds';
 REASONS.getset = `${RMW}; SET key value GET swaps on this node alone (not atomic across replicas)`;
 REASONS.getex = 'is not supported: use GET, then EXPIRE or PERSIST';
-REASONS.setnx = 'is not supported: use SET key value NX (checked on this node only: replikv is multi-primary)';
 
 /** The error for a refused command, or undefined when the name is not one of them. */
 export function refusal(name: string): string | undefined {

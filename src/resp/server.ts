@@ -82,7 +82,7 @@ export async function startRespServer(api: NodeApi, opts: RespServerOptions, log
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE') reject(new ResourceError(`resp: ${opts.listen} is in use by another program`));
+      if (err.code === 'EADDRINUSE') reject(new ResourceError(`resp: ${opts.listen} is in use (by another program, or by another listener of this daemon: --listen, --metrics)`));
       else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') reject(new ConfigError(`resp: ${opts.listen} is not an address of this machine (${err.code})`));
       else reject(new ResourceError(`resp: cannot listen on ${opts.listen}: ${err.code ?? err.message}`));
     });

@@ -80,6 +80,20 @@ describe('string commands', () => {
     expect(await call('SET', 'k', 'v', 'EX', '1', 'PX', '1')).toBe('-ERR syntax error\r\n');
   });
 
+  it('SETEX, PSETEX and SETNX, which older clients send, as the SET they stand for', async () => {
+    const { call } = await setup({ now: () => 1_000_000 });
+    expect(await call('SETEX', 's', '100', 'v')).toBe('+OK\r\n');
+    expect(await call('TTL', 's')).toBe(':100\r\n');
+    expect(await call('PSETEX', 'p', '5000', 'w')).toBe('+OK\r\n');
+    expect(await call('PTTL', 'p')).toBe(':5000\r\n');
+    expect(await call('GET', 'p')).toBe('$1\r\nw\r\n');
+    expect(await call('SETEX', 's', '0', 'v')).toBe("-ERR invalid expire time in 'set' command\r\n");
+    expect(await call('SETNX', 'n', 'first')).toBe(':1\r\n');
+    expect(await call('SETNX', 'n', 'second')).toBe(':0\r\n');
+    expect(await call('GET', 'n')).toBe('$5\r\nfirst\r\n');
+    expect(await call('SETEX', 's', 'v')).toBe("-ERR wrong number of arguments for 'setex' command\r\n");
+  });
+
   it('expiry: EX, PX, EXAT in the past, EXPIRE, PEXPIRE, TTL, PTTL, PERSIST', async () => {
     let t = 1_800_000_000_000;
     const { call } = await setup({ now: () => t });
