@@ -13,7 +13,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 export function daemonCommand(): Command {
   return new Command('daemon')
     .description('run the replikv daemon for this machine: replicate with peers, serve the local control socket (until SIGINT or SIGTERM)')
-    .option('--config <file>', 'JSON config file (see config/default.json)')
+    .option('--config <file>', 'JSON config file: every field and its default in README, "Configuration" (an example: config/default.json in the package)')
     .option('--data-dir <dir>', 'data directory (default ./data)')
     .option('--listen <multiaddr>', 'address to listen on for peers; repeat for more (default /ip4/0.0.0.0/tcp/7400)', collect)
     .option('--bootstrap <multiaddr>', 'a peer to contact at start; repeat for more', collect)
@@ -24,8 +24,8 @@ export function daemonCommand(): Command {
     .option('--control <path>', 'control socket (default DATA_DIR/control.sock)')
     .addOption(new Option('--durability <mode>', 'strict (synced before ack) or relaxed (synced within 1 s)').choices(['strict', 'relaxed']))
     .option('--gc-interval <ms>', 'milliseconds between garbage collections of deletes and expired values every member has seen; 0: never (default 10000)', (v) => Number(v))
-    .option('--metrics <host:port>', 'serve Prometheus metrics at /metrics, and /healthz and /readyz, over HTTP on HOST:PORT (port 0: any free port; default off)')
     .option('--gc-grace <ms>', 'a member silent this long is declared gone: GC stops waiting for it, and it must re-bootstrap to come back (default 864000000, 10 days)', (v) => Number(v))
+    .option('--metrics <host:port>', 'serve Prometheus metrics at /metrics, and /healthz and /readyz, over HTTP on HOST:PORT (port 0: any free port; default off)')
     .option('--resp <host:port>', 'also serve the Redis protocol (redis-cli, Redis clients) on HOST:PORT, e.g. 127.0.0.1:6379 (port 0: any free port, logged as "resp listening"); off by default')
     .option('--resp-password-file <file>', 'the password Redis clients must give with AUTH, read from FILE (its first line); required when --resp is not a loopback address')
     .addHelpText(
