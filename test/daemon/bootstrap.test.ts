@@ -33,7 +33,8 @@ describe('bootstrap from a snapshot stream', () => {
 
     d = await fleet.start(opts);
     await until(() => d.child.stderr().includes('resuming bootstrap after the last key stored'), 'the log to say it resumes');
-    const resumed = await d.status();
+    // the total comes with the peer's snapshot header, a moment after the resume is logged
+    const resumed = await eventually(() => d.status(), (s) => s.bootstrap?.keysTotal === KEYS, 'the resumed bootstrap to know its total', 60_000);
     const text = await d.cli('status');
     expect(text.stdout).toMatch(/bootstrap\s+\d+ of 200000 keys/);
     expect(resumed.state).toBe('bootstrapping');
