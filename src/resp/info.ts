@@ -48,12 +48,13 @@ function fields(c: Ctx, name: Section): [string, string | number][] {
       return [['db0', `keys=${s.keys},expires=0,avg_ttl=0`]];
     case 'replication': {
       const peers = c.env.api.peers();
+      const now = c.env.now();
       return [
         ['role', 'master'],
         ['replikv_mode', 'multi-primary'],
         ['connected_slaves', peers.filter((p) => p.state === 'alive').length],
         ['replikv_peers', peers.length],
-        ...peers.map((p, i): [string, string] => [`peer${i}`, `id=${p.peerId},state=${p.state},behind=${p.behind},replica=${p.replicaId ?? '-'},last_seen_ms=${p.lastSeen ?? -1}`]),
+        ...peers.map((p, i): [string, string] => [`peer${i}`, `id=${p.peerId},state=${p.state},behind=${p.behind},replica=${p.replicaId ?? '-'},last_seen_ago_ms=${p.lastSeen === null ? -1 : Math.max(0, now - p.lastSeen)}`]),
       ];
     }
   }

@@ -187,7 +187,7 @@ describe('keyspace commands', () => {
 
 describe('connection commands and refusals', () => {
   it('HELLO 3 switches to RESP3 maps and nulls; SELECT 0 only; CLIENT names and ids', async () => {
-    const { call } = await setup();
+    const { call } = await setup({ now: () => 5_001 });
     const hello = await call('HELLO', '3', 'SETNAME', 'app');
     expect(hello.startsWith('%7\r\n$6\r\nserver\r\n$7\r\nreplikv\r\n')).toBe(true);
     expect(hello).toContain('$5\r\nproto\r\n:3\r\n$2\r\nid\r\n:7\r\n');
@@ -200,6 +200,8 @@ describe('connection commands and refusals', () => {
     expect(await call('SELECT', '1')).toMatch(/^-ERR DB index is out of range/);
     expect(await call('ECHO', 'hi')).toBe('$2\r\nhi\r\n');
     expect(await call('INFO', 'replication')).toContain('peer0:id=12D3KooWPeerA,state=alive,behind=3');
+    // how long ago the peer was last heard (ms), not the time itself; -1 for never
+    expect(await call('INFO', 'replication')).toContain(',last_seen_ago_ms=5000\r\n'); // heard at 1, now 5,001
     expect(await call('COMMAND', 'COUNT')).toMatch(/^:\d+\r\n$/);
   });
 
