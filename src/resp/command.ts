@@ -21,6 +21,8 @@ export interface RespEnv {
   addr(): string;
   /** Connected clients (INFO). */
   clients(): number;
+  /** The sessions of the connected clients (CLIENT LIST; at most maxClients). */
+  sessions?(): Session[];
   /** Why the keyspace cannot be served now (the node bootstraps or repairs), or null when it can. */
   loading(): string | null;
   /** A failed AUTH (the shell logs them, a few at a time). */

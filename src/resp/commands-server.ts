@@ -5,6 +5,7 @@ import { CommandError, intArg, SYNTAX, word } from './args.js';
 import type { CommandSpec, Ctx } from './command.js';
 import { infoText } from './info.js';
 import { ErrorReply, MapReply, OK, Simple, Verbatim, type Reply } from './reply.js';
+import type { Session } from './session.js';
 
 /** The Redis version whose commands replikv answers like (HELLO, INFO redis_version): clients gate features on it. */
 export const REDIS_COMPAT_VERSION = '7.0.0';
@@ -81,6 +82,9 @@ function auth(c: Ctx, args: Buffer[]): Reply {
   return authenticate(c, args.length === 3 ? args[1] : undefined, args[args.length - 1]!) ?? OK;
 }
 
+/** One client as CLIENT INFO and CLIENT LIST show it (the fields replikv has of Redis's). */
+const clientLine = (s: Session) => `id=${s.id} addr=${s.addr} name=${s.name ?? ''} db=0 resp=${s.proto}\n`;
+
 function client(c: Ctx, args: Buffer[]): Reply {
   const sub = word(args[1]);
   const arity = (n: number) => {
@@ -102,9 +106,12 @@ function client(c: Ctx, args: Buffer[]): Reply {
       return OK;
     case 'INFO':
       arity(2);
-      return new Verbatim(`id=${c.session.id} addr=? name=${c.session.name ?? ''} db=0 resp=${c.session.proto}\n`);
+      return new Verbatim(clientLine(c.session));
+    case 'LIST':
+      arity(2);
+      return new Verbatim((c.env.sessions?.() ?? [c.session]).map(clientLine).join(''));
     default:
-      return new ErrorReply(`ERR unknown subcommand '${Buffer.from(args[1]!).toString('latin1').slice(0, 64)}'. Try CLIENT SETNAME, GETNAME, ID or SETINFO.`);
+      return new ErrorReply(`ERR unknown subcommand '${Buffer.from(args[1]!).toString('latin1').slice(0, 64)}'. Try CLIENT SETNAME, GETNAME, ID, INFO, LIST or SETINFO.`);
   }
 }
 

@@ -60,6 +60,7 @@ export async function startRespServer(api: NodeApi, opts: RespServerOptions, log
     now: Date.now,
     addr: () => addr,
     clients: () => conns.size,
+    sessions: () => [...conns].map((conn) => conn.session),
     loading: () => {
       const state = api.state?.() ?? 'ready';
       return state === 'ready' ? null : `replikv is ${state === 'bootstrapping' ? 'bootstrapping: streaming the keyspace from a peer' : 'recovering: repairing its store from a peer'}; its keys are served once it is ready (status, /readyz)`;
@@ -77,7 +78,7 @@ export async function startRespServer(api: NodeApi, opts: RespServerOptions, log
       sock.setTimeout(5000, () => sock.destroy());
       return;
     }
-    const conn = new Connection(sock, { env, session: new Session(nextId++, opts.password !== null) }, limits, warn, () => conns.delete(conn));
+    const conn = new Connection(sock, { env, session: new Session(nextId++, opts.password !== null, `${sock.remoteAddress ?? '?'}:${sock.remotePort ?? 0}`) }, limits, warn, () => conns.delete(conn));
     conns.add(conn);
   });
   await new Promise<void>((resolve, reject) => {
@@ -115,6 +116,10 @@ class Connection {
   private flushScheduled = false;
   /** No more commands are read: QUIT, or a protocol error (answered, then the connection ends). */
   private ending = false;
+
+  get session(): Session {
+    return this.ctx.session;
+  }
 
   constructor(
     private readonly sock: Socket,

@@ -28,6 +28,8 @@ export class Session {
   constructor(
     readonly id: number,
     needsAuth: boolean,
+    /** The client's address, HOST:PORT (CLIENT INFO, CLIENT LIST). */
+    readonly addr = '?',
   ) {
     this.authed = !needsAuth;
   }

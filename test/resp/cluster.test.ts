@@ -111,6 +111,18 @@ describe('three daemons behind the Redis protocol', () => {
     expect(viaCli.stdout).toBe('OK\n2\n');
   });
 
+  it('CLIENT LIST shows every connection with its id, address and name; CLIENT INFO this one', async () => {
+    const one = ioredis(ports[0]!);
+    const two = ioredis(ports[0]!);
+    await one.client('SETNAME', 'first');
+    await two.client('SETNAME', 'second');
+    const list = String(await one.client('LIST'));
+    for (const name of ['first', 'second']) expect(list).toMatch(new RegExp(`^id=\\d+ addr=127\\.0\\.0\\.1:\\d+ name=${name} db=0 resp=2$`, 'm'));
+    const info = String(await two.client('INFO'));
+    expect(info).toMatch(/^id=\d+ addr=127\.0\.0\.1:\d+ name=second db=0 resp=2\n$/);
+    expect(list).toContain(info);
+  });
+
   it('INCR and MULTI answer errors that say why', async () => {
     const a = ioredis(ports[0]!);
     await expect(a.incr('counter')).rejects.toThrow(/INCR is a read-modify-write, and replikv is multi-primary/);
