@@ -71,7 +71,7 @@ export class ChangeFeed {
 
   /** Takes in one committed transaction's changes (Keyspace.onChange). */
   record(batch: ChangeBatch): void {
-    if (!this.armed) return this.ring.skip(batch.keys.length);
+    if (!this.armed) return this.ring.passUnrecorded(batch.keys.length);
     for (let i = 0; i < batch.keys.length; i++) {
       const key = Buffer.from(batch.keys[i]!); // copies: the batch's bytes may be views of a peer's frame
       const s = batch.states[i]!;

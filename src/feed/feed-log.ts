@@ -87,7 +87,7 @@ export class FeedRing<E extends FeedEntry> {
   }
 
   /** Counts `n` changes that are not recorded (nobody could ask for them): they are missed by any resume. */
-  skip(n: number): void {
+  passUnrecorded(n: number): void {
     this.last += n;
     this.clear();
   }

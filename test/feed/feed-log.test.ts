@@ -24,19 +24,19 @@ describe('FeedRing', () => {
       fc.property(
         fc.integer({ min: 1, max: 20 }),
         fc.integer({ min: 1, max: 200 }),
-        fc.array(fc.oneof(fc.record({ push: fc.integer({ min: 1, max: 50 }) }), fc.record({ skip: fc.integer({ min: 1, max: 5 }) })), { maxLength: 60 }),
+        fc.array(fc.oneof(fc.record({ push: fc.integer({ min: 1, max: 50 }) }), fc.record({ unrecorded: fc.integer({ min: 1, max: 5 }) })), { maxLength: 60 }),
         (maxEntries, maxBytes, ops) => {
           const ring = new FeedRing<FeedEntry>(maxEntries, maxBytes);
           const pushed: FeedEntry[] = [];
-          let lastSkip = 0;
+          let lastUnrecorded = 0;
           for (const op of ops) {
             if ('push' in op) {
               const e = entry(ring.head + 1, op.push);
               ring.push(e);
               pushed.push(e);
             } else {
-              ring.skip(op.skip);
-              lastSkip = ring.head;
+              ring.passUnrecorded(op.unrecorded);
+              lastUnrecorded = ring.head;
             }
             expect(ring.size).toBeLessThanOrEqual(maxEntries);
             expect(ring.heldBytes <= maxBytes || ring.size === 1).toBe(true);
@@ -44,7 +44,7 @@ describe('FeedRing', () => {
           const held = ring.after(ring.head)!;
           expect(held).toEqual([]);
           // every position from the oldest held one's predecessor to the head resumes with exactly the changes after it
-          const heldAll = pushed.filter((e) => e.seq > lastSkip).slice(-ring.size);
+          const heldAll = pushed.filter((e) => e.seq > lastUnrecorded).slice(-ring.size);
           const from = heldAll.length === 0 ? ring.head : heldAll[0]!.seq - 1;
           for (let s = from; s <= ring.head; s++) expect(ring.after(s)!.map((e) => e.seq)).toEqual(heldAll.filter((e) => e.seq > s).map((e) => e.seq));
           // before that, or past the head: not resumable
