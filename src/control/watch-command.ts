@@ -20,13 +20,9 @@ export async function watchCommand(o: Target & { prefix?: string; since?: string
   const ac = new AbortController();
   const stop = () => ac.abort();
   process.once('SIGINT', stop).once('SIGTERM', stop);
-  let hellos = 0;
-  let seen = o.since; // the last position printed: where a reconnection resumes
   try {
     for await (const ev of client.watch({ prefix: o.prefix, since: o.since, reconnect: true, signal: ac.signal })) {
-      if (ev.type !== 'hello') seen = ev.pos;
-      else if (hellos++ === 0) seen ??= ev.pos;
-      else process.stderr.write(`replikv: reconnected to the daemon, resuming after ${seen}\n`);
+      if (ev.type === 'hello' && ev.resumedAfter !== undefined) process.stderr.write(`replikv: reconnected to the daemon, resuming after ${ev.resumedAfter}\n`);
       const out = o.json ? JSON.stringify(toWire(ev)) + '\n' : textLine(ev);
       if (out !== '' && !io.stdout.write(out)) await new Promise<void>((ok) => io.stdout.once('drain', ok));
     }
@@ -50,6 +46,7 @@ const shown = (s: string) => (/[\x00-\x1f\x7f]/.test(s) ? JSON.stringify(s) : s)
 
 /** The event as the daemon sent it (values as text, or base64 when not UTF-8). */
 export function toWire(ev: FeedEvent): WatchEvent {
+  if (ev.type === 'hello') return { type: ev.type, pos: ev.pos };
   if (ev.type !== 'change') return ev;
   const { type, pos, key, origin, deleted } = ev;
   return { type, pos, key, origin, deleted, ...toJsonValueOrNull(ev.value), siblings: ev.siblings.map(toSiblingJson) };

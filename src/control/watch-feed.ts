@@ -21,6 +21,8 @@ export interface Sibling {
 export interface HelloEvent {
   type: 'hello';
   pos: string;
+  /** On a reconnection (`reconnect`): the position the watch resumes after (the last event's). */
+  resumedAfter?: string;
 }
 
 /** A committed change to a key, made on this node (`local`) or received from a peer (`replicated`). */
@@ -66,11 +68,12 @@ export async function* watchFeed(control: ControlClient, opts: WatchOptions): As
   let started = false;
   const { signal } = opts;
   for (;;) {
+    const again = started ? pos : undefined; // where a reconnection resumes
     try {
       for await (const ev of control.watch({ prefix: opts.prefix, since: pos, signal })) {
         started = true;
         if (ev.type !== 'hello' || pos === undefined) pos = ev.pos;
-        yield fromWire(ev);
+        yield ev.type === 'hello' && again !== undefined ? { ...ev, resumedAfter: again } : fromWire(ev);
       }
     } catch (err) {
       if (!(opts.reconnect === true && started && isConnectionLoss(err))) throw err;
