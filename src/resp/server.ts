@@ -205,7 +205,8 @@ class Connection {
     if (this.out.length > 0 && !this.sock.destroyed) {
       const parts = this.out;
       this.out = [];
-      if (parts.every((p) => typeof p === 'string')) this.sock.write(parts.join(''));
+      const joined = joinSmall(parts);
+      if (joined !== undefined) this.sock.write(joined);
       else {
         this.sock.cork();
         for (const p of parts) this.sock.write(p);
@@ -228,6 +229,33 @@ class Connection {
     this.sock.resume();
     this.run(); // commands that arrived before the pause
   }
+}
+
+/** Replies joined into one chunk up to this size; larger values go out as they are (no copy). */
+const JOIN_LIMIT = 16 * 1024;
+
+/**
+ * The parts of a flush as one string or one buffer, or undefined when they are big. One socket
+ * write instead of a corked write per part: a GET's reply is a header, the value and CRLF, and
+ * Node's stream machinery costs more per write than copying 100 bytes.
+ */
+function joinSmall(parts: (string | Uint8Array)[]): string | Buffer | undefined {
+  if (parts.every((p) => typeof p === 'string')) return parts.join('');
+  let size = 0;
+  for (const p of parts) {
+    size += typeof p === 'string' ? Buffer.byteLength(p) : p.length;
+    if (size > JOIN_LIMIT) return undefined;
+  }
+  const buf = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const p of parts) {
+    if (typeof p === 'string') at += buf.write(p, at);
+    else {
+      buf.set(p, at);
+      at += p.length;
+    }
+  }
+  return buf;
 }
 
 type Warn = (kind: string, obj: object, msg: string) => void;

@@ -39,6 +39,18 @@ describe('the RESP listener', () => {
     expect(r.text).toBe(expected);
   });
 
+  it('sends replies of every size and kind byte-exact, small ones joined into one write and big ones as they are', async () => {
+    const { port } = await serve();
+    const mid = 'm'.repeat(10_000); // two of them cross the 16 KiB up to which a flush is one buffer
+    await rawExchange(port, cmd('SET', 'a', 'é') + cmd('SET', 'mid', mid) + cmd('QUIT'));
+    const bulk = (v: string) => `$${Buffer.byteLength(v)}\r\n${Buffer.from(v).toString('latin1')}\r\n`; // rawExchange reads latin1
+    const unknown = "-ERR unknown command 'NOPE', with args beginning with: '??'\r\n";
+    const small = await rawExchange(port, cmd('GET', 'a') + cmd('NOPE', 'ü') + cmd('GET', 'none') + cmd('DBSIZE') + cmd('QUIT'));
+    expect(small.text).toBe(bulk('é') + unknown + '$-1\r\n' + ':2\r\n' + '+OK\r\n');
+    const big = await rawExchange(port, cmd('GET', 'a') + cmd('NOPE', 'ü') + cmd('GET', 'mid') + cmd('GET', 'mid') + cmd('GET', 'none') + cmd('QUIT'));
+    expect(big.text).toBe(bulk('é') + unknown + bulk(mid) + bulk(mid) + '$-1\r\n' + '+OK\r\n');
+  });
+
   it('stops reading from a client that does not read its replies, and catches up when it does', async () => {
     const { port } = await serve();
     const big = 'v'.repeat(256 * 1024);
