@@ -1,14 +1,17 @@
 // CLI latency: the wall time of one `replikv get` / `replikv put` call (a new Node process each,
-// against a running daemon) next to one `redis-cli PING` (a new process against a running
+// against a running daemon; `bin/replikv` is the launcher npm installs as the command, the other
+// rows run node on the built cli.js) next to one `redis-cli PING` (a new process against a running
 // redis-server), and `node -e ''` (Node's own start, the floor of any CLI written for Node).
 // Medians of CLI_CALLS calls each, run interleaved so that the machine's load hits all alike.
 // CLI_BASE=PATH/dist/src/cli.js (another checkout's build) adds its `get`, for a before/after in one run.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
 import { createServer } from 'node:net';
 import { Fleet } from '../test/helpers/daemons.js';
 import { CLI } from '../test/helpers/daemons.js';
 import { ensureRedis } from './redis-sync.js';
 
+const LAUNCHER = resolve(dirname(CLI), '../../bin/replikv');
 const CALLS = Number(process.env.CLI_CALLS ?? 30);
 const BASE = process.env.CLI_BASE;
 
@@ -55,9 +58,10 @@ export async function benchCliLatency(): Promise<void> {
     execFileSync('node', [CLI, 'put', 'bench-key', 'v', ...dir]);
     const plain = { ...process.env };
     delete plain.NODE_EXTRA_CA_CERTS;
-    const t: Record<string, number[]> = { get: [], put: [], node: [], ping: [], ...(process.env.NODE_EXTRA_CA_CERTS ? { 'get, no NODE_EXTRA_CA_CERTS': [], 'node, no NODE_EXTRA_CA_CERTS': [] } : {}) };
+    const t: Record<string, number[]> = { 'get (bin/replikv, as installed)': [], get: [], put: [], node: [], ping: [], ...(process.env.NODE_EXTRA_CA_CERTS ? { 'get, no NODE_EXTRA_CA_CERTS': [], 'node, no NODE_EXTRA_CA_CERTS': [] } : {}) };
     const base = BASE === undefined ? undefined : { get: [] as number[], 'get, no NODE_EXTRA_CA_CERTS': [] as number[] };
     for (let i = 0; i < CALLS; i++) {
+      t['get (bin/replikv, as installed)']!.push(wallMs(LAUNCHER, ['get', 'bench-key', ...dir]));
       t.get!.push(wallMs('node', [CLI, 'get', 'bench-key', ...dir]));
       t.put!.push(wallMs('node', [CLI, 'put', `bench-key-${i}`, 'v', ...dir]));
       t.node!.push(wallMs('node', ['-e', '']));

@@ -19,12 +19,12 @@ export interface Ran {
 export const PATH_WITH_NODE = `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`;
 
 /** Runs `cmd` to completion; a non-zero exit is a result, not an error. */
-export function runTool(cmd: string, args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<Ran> {
+export function runTool(cmd: string, args: string[], opts: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Ran> {
   return new Promise((resolve, reject) => {
     execFile(
       cmd,
       args,
-      { cwd: opts.cwd, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, PATH: PATH_WITH_NODE } },
+      { cwd: opts.cwd, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, ...opts.env, PATH: PATH_WITH_NODE } },
       (err, stdout, stderr) => {
         const code = err === null ? 0 : (err as { code?: unknown }).code;
         if (typeof code !== 'number') return reject(new Error(`${cmd} ${args.join(' ')} did not run: ${(err as Error).message}\n${stderr}`));
