@@ -73,9 +73,14 @@ class FrameDecoder {
  * (after aborting the stream) for an oversized frame, DecodeError for a malformed prefix or a stream
  * that ends inside a frame, and the stream's error if it is reset. `onBytes` hears of every chunk
  * as it arrives (a watchdog's progress). Breaking out early leaves the stream to the caller. A frame may be a view into a received buffer: copy it to keep it long.
+ *
+ * Listens from the call on, not from the first next() (as an async generator function would): what
+ * arrives while nobody listens stays in libp2p's buffer of the stream, yamux grants the sender more
+ * window all the same, and the stream is reset once that buffer passes 4 MiB. Frames read here
+ * instead count against PAUSE_AT, which pauses the stream and so stops the window.
  */
-export async function* readFrames(stream: Stream, opts: { maxFrameBytes: number; onBytes?: (n: number) => void }): AsyncGenerator<Uint8Array> {
-  if (stream.status === 'aborted' || stream.status === 'reset') throw new StreamClosedError(`stream was ${stream.status} before reading`);
+export function readFrames(stream: Stream, opts: { maxFrameBytes: number; onBytes?: (n: number) => void }): AsyncGenerator<Uint8Array> {
+  if (stream.status === 'aborted' || stream.status === 'reset') return failed(new StreamClosedError(`stream was ${stream.status} before reading`));
   const decoder = new FrameDecoder(opts.maxFrameBytes);
   // Whole frames not yet taken by the consumer; a head index, because shift() is O(n).
   const queue: Uint8Array[] = [];
@@ -116,31 +121,38 @@ export async function* readFrames(stream: Stream, opts: { maxFrameBytes: number;
   stream.addEventListener('message', onMessage);
   stream.addEventListener('end', onEnd);
   stream.addEventListener('close', onClose);
-  try {
-    for (;;) {
-      if (head < queue.length) {
-        const frame = queue[head++]!;
-        if (head === queue.length) {
-          queue.length = 0;
-          head = 0;
+  return (async function* (): AsyncGenerator<Uint8Array> {
+    try {
+      for (;;) {
+        if (head < queue.length) {
+          const frame = queue[head++]!;
+          if (head === queue.length) {
+            queue.length = 0;
+            head = 0;
+          }
+          queued -= frame.byteLength;
+          if (queued <= RESUME_AT && stream.readStatus === 'paused') stream.resume();
+          yield frame;
+          continue;
         }
-        queued -= frame.byteLength;
-        if (queued <= RESUME_AT && stream.readStatus === 'paused') stream.resume();
-        yield frame;
-        continue;
+        if (failure !== undefined) throw failure;
+        if (ended) {
+          if (decoder.midFrame) throw new DecodeError('stream ended inside a frame');
+          return;
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
       }
-      if (failure !== undefined) throw failure;
-      if (ended) {
-        if (decoder.midFrame) throw new DecodeError('stream ended inside a frame');
-        return;
-      }
-      await new Promise<void>((resolve) => (wake = resolve));
+    } finally {
+      stream.removeEventListener('message', onMessage);
+      stream.removeEventListener('end', onEnd);
+      stream.removeEventListener('close', onClose);
     }
-  } finally {
-    stream.removeEventListener('message', onMessage);
-    stream.removeEventListener('end', onEnd);
-    stream.removeEventListener('close', onClose);
-  }
+  })();
+}
+
+/** A reader that fails at its first next(), as readFrames' others do. */
+async function* failed(err: Error): AsyncGenerator<Uint8Array> {
+  throw err;
 }
 
 // Small frames are gathered up to this size before one send(): each send costs ~30 µs.

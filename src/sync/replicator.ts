@@ -706,13 +706,20 @@ export class Replicator {
     }
   }
 
-  /** Frames from `stream`; `received` (if given) counts bytes as they arrive, for watch(). */
-  private async *framesOf(stream: Stream, maxFrameBytes: number, received?: { bytes: number }): AsyncGenerator<Uint8Array> {
+  /**
+   * Frames from `stream`; `received` (if given) counts bytes as they arrive, for watch(). Listening
+   * starts here, not at the first next(): see readFrames.
+   */
+  private framesOf(stream: Stream, maxFrameBytes: number, received?: { bytes: number }): AsyncGenerator<Uint8Array> {
     const onBytes = received === undefined ? undefined : (n: number) => (received.bytes += n);
-    for await (const frame of readFrames(stream, { maxFrameBytes, onBytes })) {
-      this.transfer.bytesReceived += frame.length + 1;
-      yield frame;
-    }
+    const frames = readFrames(stream, { maxFrameBytes, onBytes });
+    const transfer = this.transfer;
+    return (async function* (): AsyncGenerator<Uint8Array> {
+      for await (const frame of frames) {
+        transfer.bytesReceived += frame.length + 1;
+        yield frame;
+      }
+    })();
   }
 
   private writerFor(stream: Stream): FrameWriter {

@@ -98,6 +98,31 @@ describe('frames over a libp2p stream', () => {
     expect(new TextDecoder().decode(received[1])).toBe('after');
   });
 
+  it('keeps what the peer sends before the first next(): a request is written, then read from, as the replicator does', async () => {
+    // The reader must be listening from readFrames() on: libp2p keeps what arrives while nobody listens
+    // in the stream's own buffer, grants the sender more window all the same, and resets the stream
+    // once that buffer passes 4 MiB (a bootstrap failed so on a 16 MiB value).
+    const { out, incoming } = await open();
+    const frames = readFrames(out, { maxFrameBytes: 17 * MiB });
+    const request = new FrameWriter(out);
+    await request.write(text('send me a lot'));
+    await request.flush();
+    const served = await incoming;
+    const big = randomBytes(9 * MiB);
+    const reply = new FrameWriter(served);
+    const asked = await within(readFrames(served, { maxFrameBytes: 1024 }).next(), 10_000, 'request');
+    expect(new TextDecoder().decode(asked.value ?? undefined)).toBe('send me a lot');
+    await reply.write(big);
+    await reply.write(text('after'));
+    // everything is on its way before the reader asks for its first frame
+    await within(reply.close(), 30_000, 'the reply to be sent');
+    const got: Uint8Array[] = [];
+    for await (const f of frames) got.push(f);
+    expect(got).toHaveLength(2);
+    expect(Buffer.from(got[0]!).equals(big)).toBe(true);
+    expect(new TextDecoder().decode(got[1])).toBe('after');
+  });
+
   it('throws FrameTooLargeError for a frame over the limit, resets that stream, and the node stays usable', async () => {
     const { out, incoming } = await open();
     const writer = new FrameWriter(out);
