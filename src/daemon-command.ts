@@ -53,11 +53,12 @@ logged at start. A busy metrics port refuses the start (exit 75) like a busy lis
 Redis protocol: --resp HOST:PORT (config "resp") serves RESP2 and RESP3 to redis-cli and Redis
 clients: GET, SET, MGET, MSET, DEL, EXPIRE, TTL, SCAN, WAIT and more (README, "Redis protocol").
 A listener other than loopback (127.0.0.1, ::1) is refused without a password: give it with
---resp-password-file FILE or config "respPassword"; clients then AUTH with it.
+--resp-password-file FILE or config "respPassword"; clients then AUTH with it. A busy --resp port
+refuses the start (exit 75) like a busy listen address.
 
 Exit codes: 0 stopped cleanly; 78 bad configuration (config file, flags, swarm key file, a listen
 address not on this machine); 75 the data directory is in use by another daemon or cannot be
-created or written, or a listen address is in use; 1 anything else.
+created or written, or a listen address (--listen, --metrics, --resp) is in use; 1 anything else.
 `,
     )
     .action(async (opts: Record<string, unknown>) => {

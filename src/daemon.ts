@@ -5,7 +5,8 @@
 //
 // Start-up checks everything that can refuse it before it creates anything: the swarm key is read,
 // the data directory locked, and the listen addresses bound with an identity (and, without a
-// configured swarm key, a swarm key) generated in memory; only then are the identity and swarm
+// configured swarm key, a swarm key) generated in memory, and the metrics and Redis listeners bound
+// (they serve once the node is built); only then are the identity and swarm
 // keys written and the store opened. A refused start leaves the data directory as it was (one it
 // created is removed).
 //
@@ -36,7 +37,7 @@ import { VERSION } from './version.js';
 import { isLoopback, parseHostPort, type HostPort } from './net/host-port.js';
 import { NodeMetrics } from './metrics/registry.js';
 import { bindMetricsServer, type MetricsServer } from './metrics/server.js';
-import { startRespServer, type RespServer } from './resp/server.js';
+import { bindRespServer, type RespServer } from './resp/server.js';
 
 /** Frames carry at most one value of maxValueBytes plus keys, states and framing. */
 const FRAME_SLACK = 2 * 1024 * 1024;
@@ -53,11 +54,12 @@ async function acquire(
   denyPeer: (peerId: string) => boolean,
   metrics: NodeMetrics | undefined,
   log: Logger,
-): Promise<{ lock: DataDirLock; node: Network; ks: Keyspace; ownKey?: DataDirSwarmKey; metricsServer?: MetricsServer }> {
+): Promise<{ lock: DataDirLock; node: Network; ks: Keyspace; ownKey?: DataDirSwarmKey; metricsServer?: MetricsServer; resp?: RespServer }> {
   const configured = config.swarmKey === null || config.swarmKey === OPEN_NETWORK ? undefined : readSwarmKeyFile(config.swarmKey);
   const lock = await lockDataDir(config.dataDir);
   let node: Network | undefined;
   let metricsServer: MetricsServer | undefined;
+  let resp: RespServer | undefined;
   try {
     // Read under the lock, so no other start of this directory can create it meanwhile.
     const ownKey = config.swarmKey === null ? loadOrGenerateSwarmKey(join(config.dataDir, DEFAULT_SWARM_KEY)) : undefined;
@@ -72,6 +74,7 @@ async function acquire(
       const onError = (err: Error, path: string) => log.warn({ path, reason: err.message }, 'metrics request failed');
       metricsServer = await bindMetricsServer(parseHostPort(config.metrics) as HostPort, onError); // valid: config.ts checked it
     }
+    if (config.resp !== null) resp = await bindRespServer({ listen: config.resp, password: config.respPassword, maxValueBytes: config.maxValueBytes }, log);
     await identity.persist();
     await ownKey?.persist();
     const ks = await Keyspace.openDir(config.dataDir, {
@@ -81,8 +84,9 @@ async function acquire(
       maxClockSkewMs: config.maxClockSkewMs,
       ...(metrics === undefined ? {} : { countSiblings: true, onCommit: metrics.observeCommit }),
     });
-    return { lock, node, ks, ...(ownKey === undefined ? {} : { ownKey }), ...(metricsServer === undefined ? {} : { metricsServer }) };
+    return { lock, node, ks, ...(ownKey === undefined ? {} : { ownKey }), ...(metricsServer === undefined ? {} : { metricsServer }), ...(resp === undefined ? {} : { resp }) };
   } catch (err) {
+    await resp?.close();
     await metricsServer?.close();
     await Promise.resolve(node?.stop()).catch(() => undefined);
     await lock.discard();
@@ -94,7 +98,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   // Forgotten peers are refused by the connection gater; the replicator knows them once it exists.
   let forgotten = (_peerId: string): boolean => false;
   const metrics = config.metrics === null ? undefined : new NodeMetrics();
-  const { lock, node, ks, ownKey, metricsServer } = await acquire(config, (peerId) => forgotten(peerId), metrics, log);
+  const { lock, node, ks, ownKey, metricsServer, resp } = await acquire(config, (peerId) => forgotten(peerId), metrics, log);
   if (ks.movedFrom !== null) {
     log.warn({ replicaId: ks.replicaId, previous: ks.movedFrom }, 'this store writes under a new replica id from now on (it had no signing key, or its counter neared the limit); its earlier writes keep their dots');
   }
@@ -234,18 +238,12 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     },
   };
   let control: Awaited<ReturnType<typeof startControlServer>>;
-  let resp: RespServer | undefined;
   try {
     // Routine control-socket events are debug-level, so the first info line is the daemon's own.
     const controlLog = (obj: object) => ('error' in obj ? log.warn(obj) : log.debug(obj));
     control = await startControlServer(config.control, api, controlLog, { maxValueBytes: config.maxValueBytes });
-    if (config.resp !== null) {
-      resp = await startRespServer(api, { listen: config.resp, password: config.respPassword, maxValueBytes: config.maxValueBytes }, log).catch(async (err: unknown) => {
-        await control.close();
-        throw err;
-      });
-    }
   } catch (err) {
+    await resp?.close();
     await metricsServer?.close();
     await node.stop();
     await ks.close();
@@ -270,7 +268,10 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       log.warn({ addr }, 'metrics are served beyond this machine: anyone who can reach the address can read PeerIds, peer states and counts (nothing can be changed through it)');
     }
   }
-  if (resp !== undefined) log.info({ addr: resp.addr, auth: config.respPassword !== null }, 'resp listening');
+  if (resp !== undefined) {
+    resp.serve(api);
+    log.info({ addr: resp.addr, auth: config.respPassword !== null }, 'resp listening');
+  }
   let stopping = false;
   let bootstrapped: Promise<void> | undefined;
   if (Bootstrapper.needed(ks, config.bootstrap.length > 0)) {

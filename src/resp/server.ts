@@ -1,7 +1,9 @@
 // The Redis protocol listener: a net.Server whose connections parse commands, hand them to the
 // dispatcher and write the replies back in order (pipelining). Everything a client can grow is
 // bounded: the command being read (request-parser.ts), the replies waiting to go out (reading
-// pauses while they pile up), and the number of connections.
+// pauses while they pile up), and the number of connections. Bound before the daemon creates
+// anything, so a busy port refuses the start like a busy listen address; a client that connects
+// before the node serves waits (its bytes stay in its socket) until serve() or close().
 
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -27,6 +29,8 @@ export interface RespServerOptions {
 export interface RespServer {
   /** The bound address, HOST:PORT (the real port when 0 was asked); the daemon logs it ("resp listening"). */
   readonly addr: string;
+  /** Starts answering commands, for the clients that connected meanwhile too. */
+  serve(api: NodeApi): void;
   close(): Promise<void>;
 }
 
@@ -38,7 +42,15 @@ const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
 /** Room for keys and framing beside the largest value. */
 const COMMAND_SLACK = 1024 * 1024;
 
+/** Binds and serves at once (the listener tests). */
 export async function startRespServer(api: NodeApi, opts: RespServerOptions, log: Logger): Promise<RespServer> {
+  const server = await bindRespServer(opts, log);
+  server.serve(api);
+  return server;
+}
+
+/** Binds HOST:PORT; a port in use is a ResourceError, an address not on this machine a ConfigError. */
+export async function bindRespServer(opts: RespServerOptions, log: Logger): Promise<RespServer> {
   const hp = parseHostPort(opts.listen);
   if (typeof hp === 'string') throw new ConfigError(`resp: ${hp}`);
   const limits: RequestLimits = {
@@ -49,27 +61,18 @@ export async function startRespServer(api: NodeApi, opts: RespServerOptions, log
   };
   const maxClients = opts.maxClients ?? DEFAULT_MAX_CLIENTS;
   const conns = new Set<Connection>();
+  /** Connected before serve(): not read from yet (the kernel's buffers bound what they send). */
+  const waiting = new Set<Socket>();
   let addr = opts.listen;
+  let env: RespEnv | undefined;
   const warn = rateLimited(log);
-  const batcher = new WriteBatcher((ops) => api.write(ops));
-  const env: RespEnv = {
-    api,
-    maxValueBytes: opts.maxValueBytes,
-    write: (ops) => batcher.add(ops),
-    password: opts.password,
-    now: Date.now,
-    addr: () => addr,
-    clients: () => conns.size,
-    sessions: () => [...conns].map((conn) => conn.session),
-    loading: () => {
-      const state = api.state?.() ?? 'ready';
-      return state === 'ready' ? null : `replikv is ${state === 'bootstrapping' ? 'bootstrapping: streaming the keyspace from a peer' : 'recovering: repairing its store from a peer'}; its keys are served once it is ready (status, /readyz)`;
-    },
-    authFailed: (s) => warn('auth', { client: s.id }, 'resp: a client gave a wrong password (AUTH)'),
-  };
   let nextId = 1;
+  const accept = (sock: Socket, env: RespEnv) => {
+    const conn = new Connection(sock, { env, session: new Session(nextId++, opts.password !== null, `${sock.remoteAddress ?? '?'}:${sock.remotePort ?? 0}`) }, limits, warn, () => conns.delete(conn));
+    conns.add(conn);
+  };
   const server: Server = createServer({ noDelay: true }, (sock) => {
-    if (conns.size >= maxClients) {
+    if (conns.size + waiting.size >= maxClients) {
       warn('maxclients', { maxClients }, 'resp: connection refused, the maximum number of clients is reached');
       sock.on('error', () => undefined);
       sock.end('-ERR max number of clients reached\r\n');
@@ -78,8 +81,10 @@ export async function startRespServer(api: NodeApi, opts: RespServerOptions, log
       sock.setTimeout(5000, () => sock.destroy());
       return;
     }
-    const conn = new Connection(sock, { env, session: new Session(nextId++, opts.password !== null, `${sock.remoteAddress ?? '?'}:${sock.remotePort ?? 0}`) }, limits, warn, () => conns.delete(conn));
-    conns.add(conn);
+    if (env !== undefined) return accept(sock, env);
+    waiting.add(sock);
+    sock.on('error', () => undefined); // a reset by the client: 'close' follows
+    sock.once('close', () => waiting.delete(sock));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
@@ -94,10 +99,31 @@ export async function startRespServer(api: NodeApi, opts: RespServerOptions, log
   if (bound !== null && typeof bound === 'object') addr = bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`;
   return {
     addr,
+    serve(api) {
+      const batcher = new WriteBatcher((ops) => api.write(ops));
+      env = {
+        api,
+        maxValueBytes: opts.maxValueBytes,
+        write: (ops) => batcher.add(ops),
+        password: opts.password,
+        now: Date.now,
+        addr: () => addr,
+        clients: () => conns.size,
+        sessions: () => [...conns].map((conn) => conn.session),
+        loading: () => {
+          const state = api.state?.() ?? 'ready';
+          return state === 'ready' ? null : `replikv is ${state === 'bootstrapping' ? 'bootstrapping: streaming the keyspace from a peer' : 'recovering: repairing its store from a peer'}; its keys are served once it is ready (status, /readyz)`;
+        },
+        authFailed: (s) => warn('auth', { client: s.id }, 'resp: a client gave a wrong password (AUTH)'),
+      };
+      for (const sock of waiting) if (!sock.destroyed) accept(sock, env);
+      waiting.clear();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         for (const c of conns) c.destroy();
+        for (const sock of waiting) sock.destroy();
       }),
   };
 }
