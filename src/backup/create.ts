@@ -86,7 +86,7 @@ async function createOnce(o: CreateOptions): Promise<Manifest> {
           // A delete the node collected after the parent was taken leaves no key state to send:
           // restored, the chain would bring back the value it deleted. Only a full backup is right.
           if (o.type !== 'full' && !since.coversClock(head.frontier)) {
-            throw new CollectedSinceParent(`the node collected deletes the parent backup (${plan.parent!.id}) had not seen, which a ${o.type} backup cannot carry; taken as a full backup instead`);
+            throw new CollectedSinceParent(`the node collected deletes the parent backup (${plan.parent!.id}) had not seen, which ${o.type === 'incremental' ? 'an' : 'a'} ${o.type} backup cannot carry; taken as a full backup instead`);
           }
           // at most one key state per write the parent lacks (fewer when a key was written twice)
           progress.expected = o.type === 'full' ? head.keys : head.clock.difference(since).size();

@@ -284,13 +284,16 @@ export function formatStatus(s: Status): string {
 /** "collected 120 keys (130 siblings), held back by PEER (lacks 5) since 3s ago" */
 function formatGc(g: NonNullable<Status['gc']>): string {
   if (!g.enabled) return 'off (gcIntervalMs 0)';
-  const parts = [`collected ${g.collected.keys} keys (${g.collected.siblings} siblings)`];
+  const parts = [`collected ${counted(g.collected.keys, 'key')} (${counted(g.collected.siblings, 'sibling')})`];
   if (g.heldBackBy !== null) parts.push(`held back by ${g.heldBackBy.peer} (lacks ${g.heldBackBy.lacking}) since ${formatUptime((Date.now() - g.heldBackBy.since) / 1000)} ago`);
   if (g.gone.length > 0) parts.push(`gone: ${g.gone.join(' ')}`);
   if (g.withheldFrom.length > 0) parts.push(`behind this node's horizon: ${g.withheldFrom.map((w) => w.peer).join(' ')}`);
   if (g.behind.length > 0) parts.push(`this node is behind: ${g.behind.map((w) => w.peer).join(' ')}`);
   return parts.join('; ');
 }
+
+/** "1 key", "2 keys" */
+const counted = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
 /** "none", or "detected 2, healed 1, last 5s ago, differing now: PEER" */
 function formatDivergence(d: NonNullable<Status['divergence']>): string {
