@@ -87,6 +87,18 @@ describe('a daemon without a configured swarm key', () => {
     expect(mode(dir)).toBe('0755');
   });
 
+  it('a swarm key file given by path that other users can read gets one warning naming it, and is left as it is', { timeout: 60_000 }, async () => {
+    const key = join(fleet.tmpdir(), 'shared.key');
+    writeFileSync(key, readFileSync(fleet.swarmKeyFile()));
+    chmodSync(key, 0o644);
+    const d = await fleet.start({ swarmKey: key });
+    await logged(d, 'ready');
+    const warnings = logLines(d).filter((l) => l.level === 40);
+    expect(warnings, d.child.stderr()).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ path: key, mode: '0644' });
+    expect(mode(key)).toBe('0644');
+  });
+
   it('swarmKey "none" in the config opts out: no key file, a warning, and two such nodes connect', { timeout: 120_000 }, async () => {
     const config = join(fleet.tmpdir(), 'open.json');
     writeFileSync(config, JSON.stringify({ swarmKey: 'none' }));
