@@ -26,11 +26,16 @@ const io: cmd.Io = { stdin: process.stdin, stdout: process.stdout };
 const backups = () => import('./backup/commands.js');
 
 function replicaCount(raw: string): number | 'all' {
-  return raw === 'all' ? 'all' : positiveInt(raw);
+  return raw === 'all' ? 'all' : wholeAtLeastOne(raw, 'a positive integer or "all"');
 }
 
+/** A commander option parser: called with (value, previous), so it takes one argument only. */
 function positiveInt(raw: string): number {
-  if (!/^\d+$/.test(raw) || Number(raw) < 1 || !Number.isSafeInteger(Number(raw))) throw new InvalidArgumentError('expected a positive integer');
+  return wholeAtLeastOne(raw, 'a positive integer');
+}
+
+function wholeAtLeastOne(raw: string, expected: string): number {
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || !Number.isSafeInteger(Number(raw))) throw new InvalidArgumentError(`expected ${expected}`);
   return Number(raw);
 }
 

@@ -264,7 +264,7 @@ function scanLimit(raw: string | null): number {
 
 /** Reads a body of at most `cap` bytes; a larger one is refused before it is buffered. */
 async function readBody(req: IncomingMessage, cap: number): Promise<Buffer> {
-  const tooLarge = () => new PayloadTooLargeError(`request body larger than ${cap} bytes (the value limit plus ${PUT_SLACK_BYTES})`);
+  const tooLarge = () => new PayloadTooLargeError(`request body larger than ${cap} bytes (the value limit, config maxValueBytes, plus ${PUT_SLACK_BYTES})`);
   if (Number(req.headers['content-length'] ?? 0) > cap) throw tooLarge();
   const chunks: Buffer[] = [];
   let total = 0;
