@@ -245,6 +245,9 @@ describe('connection commands and refusals', () => {
   it('AUTH without a configured password says so', async () => {
     const { call } = await setup();
     expect(await call('AUTH', 'x')).toMatch(/^-ERR AUTH <password> called without any password configured/);
+    // Redis's default user has no password then: it takes any (a client given user:password@host sends this)
+    expect(await call('AUTH', 'default', 'x')).toBe('+OK\r\n');
+    expect(await call('AUTH', 'someone', 'x')).toBe('-WRONGPASS invalid username-password pair or user is disabled.\r\n');
   });
 
   it('read-modify-writes, transactions and scripts are refused saying why; unknown commands as Redis does', async () => {
