@@ -1,7 +1,7 @@
 // Commands over the whole keyspace (SCAN, KEYS, DBSIZE) and WAIT.
 
 import { WriteConcernError } from '../sync/write-concern.js';
-import { CommandError, intArg, NOT_INTEGER, SYNTAX, word } from './args.js';
+import { CommandError, intArg, SYNTAX, word } from './args.js';
 import type { CommandSpec, Ctx } from './command.js';
 import { globMatch, literalPrefix } from './glob.js';
 import type { Reply } from './reply.js';
@@ -63,10 +63,11 @@ async function keys(c: Ctx, args: Buffer[]): Promise<Reply> {
 
 /** WAIT numreplicas timeout: how many replicas besides this one hold the connection's last write. */
 async function wait(c: Ctx, args: Buffer[]): Promise<Reply> {
-  const n = intArg(args[1]!);
-  const t = intArg(args[2]!);
-  if (n < 0) throw new CommandError(NOT_INTEGER);
+  // as Redis: numreplicas 0 or less answers at once; the timeout has its own errors
+  const n = Math.max(0, intArg(args[1]!));
+  const t = intArg(args[2]!, 'ERR timeout is not an integer or out of range');
   if (t < 0) throw new CommandError('ERR timeout is negative');
+  if (t > 2 ** 63 - c.env.now()) throw new CommandError('ERR timeout is out of range'); // Redis: past the end of its clock
   const timeoutMs = t === 0 ? WAIT_FOREVER_MS : Math.min(t, WAIT_FOREVER_MS);
   try {
     return (await c.env.api.awaitReplicas(c.session.lastWrite, { w: n + 1, timeoutMs })) - 1;

@@ -4,13 +4,13 @@
 // command a client sends can throw past here.
 
 import { InvalidKeyError, InvalidTokenError, InvalidValueError, ReplikvError } from '../errors.js';
-import { CommandError } from './args.js';
+import { CommandError, shown } from './args.js';
 import type { CommandSpec, Ctx } from './command.js';
 import { KEY_COMMANDS } from './commands-keys.js';
 import { KEYSPACE_COMMANDS } from './commands-keyspace.js';
 import { SERVER_COMMANDS } from './commands-server.js';
 import { refusal } from './refused.js';
-import { ErrorReply, MapReply, type Reply } from './reply.js';
+import { ErrorReply, MapReply, SetReply, Simple, type Reply } from './reply.js';
 
 const none: [number, number, number] = [0, 0, 0];
 
@@ -56,11 +56,13 @@ export function dispatch(c: Ctx, args: Buffer[], internal: (err: unknown) => voi
   }
 }
 
+/** Redis's text: the arguments quoted, each followed by a space, until 128 characters are shown. */
 function unknown(name: string, args: Buffer[]): ErrorReply {
   const refused = refusal(name);
   if (refused !== undefined) return new ErrorReply(refused);
-  const shown = (b: Buffer) => `'${b.toString('latin1').slice(0, 128).replace(/[^\x20-\x7e]/g, '?')}'`;
-  return new ErrorReply(`ERR unknown command ${shown(args[0]!)}, with args beginning with: ${args.slice(1, 4).map(shown).join(' ')}`);
+  let list = '';
+  for (let i = 1; i < args.length && list.length < 128; i++) list += `'${shown(args[i]!, 128 - list.length)}' `;
+  return new ErrorReply(`ERR unknown command '${shown(args[0]!)}', with args beginning with: ${list}`);
 }
 
 /** A client's mistake is answered with its message; anything else is also reported as internal. */
@@ -77,7 +79,9 @@ function command(args: Buffer[]): Reply {
   const sub = args[1]?.toString('latin1').toUpperCase();
   const info = (name: string): Reply => {
     const s = COMMANDS.get(name);
-    return s === undefined ? null : [name, s.arity, s.flags, ...s.keys, [], [], [], []];
+    // as Redis 7: flags a set of status strings; ACL categories, tips, key specs and subcommands (sets) left empty
+    const none = new SetReply([]);
+    return s === undefined ? null : [name, s.arity, new SetReply(s.flags.map((f) => new Simple(f))), ...s.keys, none, none, none, none];
   };
   switch (sub) {
     case undefined:

@@ -25,7 +25,12 @@ export class Verbatim {
   constructor(readonly text: string) {}
 }
 
-export type Reply = number | string | Uint8Array | null | Simple | ErrorReply | MapReply | Verbatim | readonly Reply[];
+/** A set (RESP3 ~, e.g. COMMAND INFO's flags); in RESP2 an array. */
+export class SetReply {
+  constructor(readonly items: readonly Reply[]) {}
+}
+
+export type Reply = number | string | Uint8Array | null | Simple | ErrorReply | MapReply | Verbatim | SetReply | readonly Reply[];
 
 export const OK = new Simple('OK');
 /** An error with the generic code ERR. */
@@ -56,6 +61,9 @@ export function encodeReply(r: Reply, proto: Proto, out: (string | Uint8Array)[]
       encodeReply(k, proto, out);
       encodeReply(v, proto, out);
     }
+  } else if (r instanceof SetReply) {
+    out.push(`${proto === 3 ? '~' : '*'}${r.items.length}${CRLF}`);
+    for (const item of r.items) encodeReply(item, proto, out);
   } else if (r instanceof Verbatim) {
     if (proto === 3) out.push(`=${Buffer.byteLength(r.text) + 4}${CRLF}txt:${r.text}${CRLF}`);
     else encodeReply(r.text, proto, out);

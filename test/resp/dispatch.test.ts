@@ -193,7 +193,8 @@ describe('keyspace commands', () => {
     held.push(session.lastWrite.clone(), Clock.empty());
     expect(await call('WAIT', '1', '0')).toBe(':1\r\n');
     expect(await call('WAIT', '2', '30')).toBe(':1\r\n');
-    expect(await call('WAIT', '-1', '0')).toBe('-ERR value is not an integer or out of range\r\n');
+    expect(await call('WAIT', '-1', '0')).toBe(':1\r\n'); // as Redis: 0 or fewer asked answers at once, with the count
+    expect(await call('WAIT', '0', 'x')).toBe('-ERR timeout is not an integer or out of range\r\n');
     expect(await call('WAIT', '0', '-5')).toBe('-ERR timeout is negative\r\n');
   });
 });
@@ -256,6 +257,6 @@ describe('connection commands and refusals', () => {
     for (const cmd of ['MULTI', 'EXEC', 'WATCH']) expect(await call(cmd)).toMatch(new RegExp(`^-ERR ${cmd} is a transaction, and replikv is multi-primary`));
     expect(await call('EVAL', 'return 1', '0')).toMatch(/^-ERR EVAL runs a script, and replikv is multi-primary/);
     expect(await call('HSET', 'h', 'f', 'v')).toMatch(/^-ERR HSET works on a Redis data type replikv does not have/);
-    expect(await call('FOO', 'a', 'b')).toBe("-ERR unknown command 'FOO', with args beginning with: 'a' 'b'\r\n");
+    expect(await call('FOO', 'a', 'b')).toBe("-ERR unknown command 'FOO', with args beginning with: 'a' 'b' \r\n");
   });
 });
