@@ -1,0 +1,272 @@
+// replikv's Redis protocol side by side with a real redis-server (Debian's, scripts/test-tools.sh):
+// the same raw requests, RESP2 and RESP3, multibulk and inline, go to both on fresh connections,
+// and the replies must be the same bytes. Client libraries match on error codes and texts
+// ("-ERR syntax error", "wrong number of arguments for 'get' command"), so errors are compared
+// whole too. Where replikv differs on purpose (README "Where it differs from Redis": DBSIZE,
+// HELLO's server name, client ids, TTL timing, SELECT of other databases, times past 2286, SCAN
+// cursors) a case compares the replies' shape instead, and says why.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisPair } from '../../bench/redis-sync.js';
+import { Fleet } from '../helpers/daemons.js';
+import { rawExchange, respPort } from '../helpers/redis.js';
+import { multibulk, splitReplies, type Parsed } from '../helpers/resp-replies.js';
+
+const fleet = new Fleet();
+const redis = new RedisPair();
+let ports: { redis: number; replikv: number };
+/** The pair with a password. */
+let secured: { redis: number; replikv: number };
+const PASSWORD = 'parity-s3cret';
+
+beforeAll(async () => {
+  const file = join(fleet.tmpdir(), 'resp.password');
+  writeFileSync(file, `${PASSWORD}\n`);
+  const [r, d, rs, ds] = await Promise.all([
+    redis.standalone([]),
+    fleet.start({ extra: ['--resp', '127.0.0.1:0'] }),
+    redis.standalone(['--requirepass', PASSWORD]),
+    fleet.start({ extra: ['--resp', '127.0.0.1:0', '--resp-password-file', file] }),
+  ]);
+  ports = { redis: r.port, replikv: await respPort(d) };
+  secured = { redis: rs.port, replikv: await respPort(ds) };
+});
+
+afterAll(async () => {
+  await Promise.all([fleet.cleanup(), redis.cleanup()]);
+});
+
+/** A request: a command's arguments (sent as multibulk) or raw bytes as they are (inline, broken framing). */
+type Request = readonly string[] | string;
+
+interface Case {
+  name: string;
+  requests: Request[];
+  /** Say HELLO 3 first (its reply, which names the server, is left out). */
+  resp3?: boolean;
+  /** Against the pair with a password. */
+  secured?: boolean;
+  /** Compare these instead of the bytes: replikv differs on purpose (the case's name says how). */
+  shape?: (r: Parsed, i: number) => unknown;
+}
+
+/** Every reply of `requests` on a fresh connection, ended by QUIT (whose +OK is left out). */
+async function replies(port: number, c: Case): Promise<{ raw: string; parsed: Parsed }[]> {
+  const reqs: Request[] = [...(c.resp3 === true ? [['HELLO', '3']] : []), ...c.requests, ['QUIT']];
+  const r = await rawExchange(port, reqs.map((q) => (typeof q === 'string' ? q : multibulk(q))).join(''));
+  const all = splitReplies(r.text);
+  expect(all.at(-1)?.raw, `${c.name}: QUIT's reply (the connection lived to the end)`).toBe('+OK\r\n');
+  return all.slice(c.resp3 === true ? 1 : 0, -1);
+}
+
+/** How far a TTL (or PTTL) read on one server may be from the other's: they run a few ms apart. */
+const TTL_SLACK: Record<string, number> = { TTL: 1, PTTL: 1500 };
+
+/**
+ * Replies side by side, as readable lines, so a failure shows which request differed and how.
+ * Bytes must be equal, but for a positive TTL/PTTL within TTL_SLACK of Redis's and a case's shape.
+ */
+async function compare(c: Case): Promise<void> {
+  const p = c.secured === true ? secured : ports;
+  const [want, got] = await Promise.all([replies(p.redis, c), replies(p.replikv, c)]);
+  const view = (rs: { raw: string; parsed: Parsed }[]) => rs.map((r, i) => (c.shape === undefined ? r.raw : c.shape(r.parsed, i)));
+  const slack = got.length === c.requests.length ? c.requests.map((q) => (typeof q === 'string' ? undefined : TTL_SLACK[q[0]!.toUpperCase()])) : [];
+  const near = got.map((r, i) => {
+    const w = want[i];
+    const s = slack[i];
+    if (s === undefined || w === undefined || r.parsed.type !== ':' || w.parsed.type !== ':') return r;
+    const [a, b] = [r.parsed.value as number, w.parsed.value as number];
+    return a > 0 && b > 0 && Math.abs(a - b) <= s ? w : r;
+  });
+  expect(view(near), `${c.name}\n  requests: ${JSON.stringify(c.requests)}`).toEqual(view(want));
+}
+
+// Shapes: what is the same although the values are not.
+const typeOnly = (r: Parsed): unknown => (Array.isArray(r.value) ? { type: r.type, items: r.value.map(typeOnly) } : r.type);
+
+const cases: Case[] = [
+  // connection
+  { name: 'PING, PING msg, PING a b (arity)', requests: [['PING'], ['PING', 'hello'], ['PING', 'a', 'b'], ['ping'], ['PiNg', '']] },
+  { name: 'ECHO', requests: [['ECHO', 'x y'], ['ECHO'], ['ECHO', 'a', 'b'], ['echo', '']] },
+  { name: 'SELECT 0, bad indexes', requests: [['SELECT', '0'], ['SELECT', 'abc'], ['SELECT', '-1'], ['SELECT', '00'], ['SELECT', '16'], ['SELECT', '4294967296'], ['SELECT'], ['SELECT', '1', '2']] },
+  { name: 'CLIENT SETNAME / GETNAME', requests: [['CLIENT', 'GETNAME'], ['CLIENT', 'SETNAME', 'app-1'], ['CLIENT', 'GETNAME'], ['client', 'setname', 'a b'], ['CLIENT', 'SETNAME', ''], ['CLIENT', 'GETNAME'], ['CLIENT', 'SETNAME'], ['CLIENT', 'GETNAME', 'x'], ['CLIENT']] },
+  { name: 'CLIENT ID (an integer; replikv numbers its own connections)', requests: [['CLIENT', 'ID'], ['CLIENT', 'ID', 'x']], shape: (r) => (r.type === ':' ? ':' : r) },
+  { name: 'AUTH without a password configured', requests: [['AUTH', 'pw'], ['AUTH', 'default', 'anything'], ['AUTH', 'nobody', 'pw'], ['AUTH', 'a', 'b', 'c'], ['AUTH']] },
+  { name: 'HELLO errors', requests: [['HELLO', 'abc'], ['HELLO', '4'], ['HELLO', '1'], ['HELLO', '3', 'SETNAME'], ['HELLO', '3', 'BOGUS'], ['PING']] },
+  { name: 'HELLO (server and version are replikv and 7.0.0, the id its own)', requests: [['HELLO'], ['HELLO', '2', 'SETNAME', 'h'], ['CLIENT', 'GETNAME'], ['HELLO', '3', 'AUTH', 'default', 'x']], shape: typeOnly },
+  { name: 'unknown, refused and empty commands', requests: [['NOSUCH'], ['nosuch', 'a', 'b', 'c', 'd', 'e'], [''], ['NoSuch', 'x'.repeat(200), 'y']] },
+  { name: 'empty requests get no reply', requests: ['*0\r\n', '\r\n', '*-1\r\n', '   \r\n', ['PING']] },
+  { name: 'inline commands (telnet)', requests: ['PING\r\n', 'ping hello\n', 'SET inl:1 "a b\\x41\\n"\r\n', "GET 'inl:1'\r\n", 'ECHO "x"  \t y\r\n', 'EXISTS inl:1 inl:2\r\n'] },
+  { name: 'mixed case command and option names', requests: [['sEt', 'mc:1', 'v', 'eX', '100', 'nX'], ['GeT', 'mc:1'], ['tTl', 'mc:1'], ['set', 'mc:1', 'w', 'xx', 'keepttl', 'get']] },
+
+  // GET, SET and its options
+  { name: 'GET, SET, wrong arity', requests: [['GET', 'gs:1'], ['SET', 'gs:1', 'v'], ['GET', 'gs:1'], ['GET'], ['GET', 'a', 'b'], ['SET', 'gs:1'], ['SET'], ['SET', 'gs:2', '']] },
+  { name: 'SET NX / XX', requests: [['SET', 'nx:1', 'a', 'XX'], ['SET', 'nx:1', 'a', 'NX'], ['SET', 'nx:1', 'b', 'NX'], ['SET', 'nx:1', 'c', 'XX'], ['GET', 'nx:1'], ['SET', 'nx:1', 'd', 'NX', 'NX'], ['SET', 'nx:1', 'e', 'XX', 'XX'], ['GET', 'nx:1']] },
+  { name: 'SET GET, with NX and XX', requests: [['SET', 'sg:1', 'a', 'GET'], ['SET', 'sg:1', 'b', 'GET'], ['SET', 'sg:1', 'c', 'NX', 'GET'], ['SET', 'sg:2', 'c', 'XX', 'GET'], ['SET', 'sg:2', 'c', 'NX', 'GET'], ['SET', 'sg:1', 'd', 'GET', 'GET'], ['GET', 'sg:1'], ['GET', 'sg:2']] },
+  { name: 'SET expiry options and TTL', requests: [['SET', 'ex:1', 'v', 'EX', '100'], ['TTL', 'ex:1'], ['SET', 'ex:2', 'v', 'PX', '100000'], ['TTL', 'ex:2'], ['SET', 'ex:3', 'v', 'EXAT', String(Math.floor(Date.now() / 1000) + 1000)], ['TTL', 'ex:3'], ['SET', 'ex:4', 'v', 'PXAT', String(Date.now() + 1_000_000)], ['TTL', 'ex:4'], ['SET', 'ex:1', 'w', 'KEEPTTL'], ['TTL', 'ex:1'], ['SET', 'ex:1', 'x'], ['TTL', 'ex:1'], ['SET', 'ex:5', 'v', 'EX', '10', 'EX', '100'], ['TTL', 'ex:5'], ['SET', 'ex:5', 'v', 'KEEPTTL', 'KEEPTTL'], ['TTL', 'ex:5']] },
+  { name: 'SET with an EXAT / PXAT in the past deletes', requests: [['SET', 'past:1', 'v'], ['SET', 'past:1', 'v', 'EXAT', '1'], ['GET', 'past:1'], ['SET', 'past:2', 'v', 'PXAT', '1000'], ['EXISTS', 'past:2']] },
+  { name: 'SET option errors', requests: [['SET', 'so:1', 'v', 'NX', 'XX'], ['SET', 'so:1', 'v', 'XX', 'NX'], ['SET', 'so:1', 'v', 'EX', '10', 'PX', '100'], ['SET', 'so:1', 'v', 'EX', '10', 'KEEPTTL'], ['SET', 'so:1', 'v', 'KEEPTTL', 'EXAT', '10'], ['SET', 'so:1', 'v', 'EX'], ['SET', 'so:1', 'v', 'BOGUS'], ['SET', 'so:1', 'v', 'EX', 'abc', 'NX', 'XX'], ['SET', 'so:1', 'v', 'EX', 'abc', 'BOGUS'], ['EXISTS', 'so:1']] },
+  { name: 'SET bad times', requests: [['SET', 'bt:1', 'v', 'EX', '0'], ['SET', 'bt:1', 'v', 'EX', '-1'], ['SET', 'bt:1', 'v', 'PX', '0'], ['SET', 'bt:1', 'v', 'EXAT', '0'], ['SET', 'bt:1', 'v', 'EX', 'abc'], ['SET', 'bt:1', 'v', 'EX', '1.5'], ['SET', 'bt:1', 'v', 'EX', '+1'], ['SET', 'bt:1', 'v', 'EX', '01'], ['SET', 'bt:1', 'v', 'EX', '9223372036854775807'], ['SET', 'bt:1', 'v', 'PX', '9223372036854775807'], ['SET', 'bt:1', 'v', 'EX', '9223372036854775808'], ['SET', 'bt:1', 'v', 'EX', '-9223372036854775808'], ['EXISTS', 'bt:1']] },
+  { name: 'SETEX, PSETEX, SETNX', requests: [['SETEX', 'sx:1', '100', 'v'], ['TTL', 'sx:1'], ['SETEX', 'sx:1', '0', 'v'], ['SETEX', 'sx:1', 'abc', 'v'], ['PSETEX', 'sx:2', '-5', 'v'], ['PSETEX', 'sx:2', '100000', 'v'], ['TTL', 'sx:2'], ['SETEX', 'sx:1', '10'], ['SETNX', 'sx:3', 'a'], ['SETNX', 'sx:3', 'b'], ['GET', 'sx:3'], ['SETNX', 'sx:3']] },
+  { name: 'GETDEL', requests: [['GETDEL', 'gd:1'], ['SET', 'gd:1', 'v'], ['GETDEL', 'gd:1'], ['GETDEL', 'gd:1'], ['EXISTS', 'gd:1'], ['GETDEL'], ['GETDEL', 'a', 'b']] },
+
+  // several keys
+  { name: 'MSET, MGET', requests: [['MSET', 'ms:1', 'a', 'ms:2', 'b'], ['MGET', 'ms:1', 'ms:none', 'ms:2', 'ms:1'], ['MSET', 'ms:1', 'x', 'ms:1', 'y'], ['GET', 'ms:1'], ['MSET', 'ms:3'], ['MSET', 'ms:3', 'a', 'ms:4'], ['MSET'], ['MGET'], ['EXISTS', 'ms:3']] },
+  { name: 'DEL, UNLINK, EXISTS with repeated keys', requests: [['MSET', 'dl:1', 'a', 'dl:2', 'b', 'dl:3', 'c'], ['EXISTS', 'dl:1', 'dl:1', 'dl:2', 'dl:none'], ['DEL', 'dl:1', 'dl:1', 'dl:none'], ['UNLINK', 'dl:2', 'dl:3', 'dl:2'], ['EXISTS', 'dl:1', 'dl:2', 'dl:3'], ['DEL'], ['UNLINK'], ['EXISTS']] },
+
+  // expiry
+  { name: 'TTL and PTTL: missing, lasting, expiring', requests: [['TTL', 'tt:none'], ['PTTL', 'tt:none'], ['SET', 'tt:1', 'v'], ['TTL', 'tt:1'], ['PTTL', 'tt:1'], ['SET', 'tt:2', 'v', 'EX', '50'], ['TTL', 'tt:2'], ['PTTL', 'tt:2'], ['TTL'], ['PTTL', 'a', 'b']] },
+  { name: 'EXPIRE family', requests: [['EXPIRE', 'ep:none', '10'], ['SET', 'ep:1', 'v'], ['EXPIRE', 'ep:1', '100'], ['TTL', 'ep:1'], ['PEXPIRE', 'ep:1', '200000'], ['TTL', 'ep:1'], ['EXPIREAT', 'ep:1', String(Math.floor(Date.now() / 1000) + 300)], ['TTL', 'ep:1'], ['PEXPIREAT', 'ep:1', String(Date.now() + 400_000)], ['TTL', 'ep:1'], ['EXPIRE', 'ep:1', '0'], ['EXISTS', 'ep:1'], ['SET', 'ep:2', 'v'], ['EXPIRE', 'ep:2', '-10'], ['EXISTS', 'ep:2'], ['SET', 'ep:3', 'v'], ['EXPIREAT', 'ep:3', '1'], ['EXISTS', 'ep:3']] },
+  { name: 'EXPIRE NX / XX / GT / LT', requests: [['SET', 'ef:1', 'v'], ['EXPIRE', 'ef:1', '100', 'XX'], ['EXPIRE', 'ef:1', '100', 'GT'], ['EXPIRE', 'ef:1', '100', 'NX'], ['EXPIRE', 'ef:1', '200', 'NX'], ['EXPIRE', 'ef:1', '50', 'GT'], ['EXPIRE', 'ef:1', '200', 'gt'], ['TTL', 'ef:1'], ['EXPIRE', 'ef:1', '300', 'LT'], ['EXPIRE', 'ef:1', '150', 'lt'], ['TTL', 'ef:1'], ['EXPIRE', 'ef:1', '400', 'XX', 'GT'], ['TTL', 'ef:1'], ['EXPIRE', 'ef:1', '100', 'XX', 'LT', 'XX'], ['TTL', 'ef:1'], ['PERSIST', 'ef:1'], ['EXPIRE', 'ef:1', '100', 'LT'], ['TTL', 'ef:1']] },
+  { name: 'EXPIRE errors', requests: [['SET', 'ee:1', 'v'], ['EXPIRE', 'ee:1', '10', 'NX', 'XX'], ['EXPIRE', 'ee:1', '10', 'GT', 'LT'], ['EXPIRE', 'ee:1', '10', 'NX', 'GT'], ['EXPIRE', 'ee:1', '10', 'bogus'], ['EXPIRE', 'ee:none', '10', 'bogus'], ['EXPIRE', 'ee:1', 'abc'], ['EXPIRE', 'ee:1', 'abc', 'bogus'], ['EXPIRE', 'ee:1', '9223372036854775807'], ['PEXPIRE', 'ee:1', '9223372036854775807'], ['EXPIRE', 'ee:1', '-9223372036854775808'], ['EXPIRE', 'ee:1', '9223372036854775808'], ['EXPIRE', 'ee:1'], ['PEXPIREAT'], ['TTL', 'ee:1']] },
+  { name: 'PERSIST', requests: [['PERSIST', 'pe:none'], ['SET', 'pe:1', 'v'], ['PERSIST', 'pe:1'], ['EXPIRE', 'pe:1', '100'], ['PERSIST', 'pe:1'], ['TTL', 'pe:1'], ['PERSIST'], ['PERSIST', 'a', 'b']] },
+
+  // about keys
+  { name: 'TYPE, STRLEN', requests: [['TYPE', 'ty:1'], ['SET', 'ty:1', 'héllo'], ['TYPE', 'ty:1'], ['STRLEN', 'ty:1'], ['STRLEN', 'ty:none'], ['TYPE'], ['STRLEN', 'a', 'b']] },
+  { name: 'KEYS', requests: [['MSET', 'ks:a1', '1', 'ks:b2', '2', 'ks:c3', '3', 'ks:[x]', '4'], ['KEYS', 'ks:[ab]?'], ['KEYS', 'ks:\\[*'], ['KEYS', 'ks:nomatch*'], ['KEYS'], ['KEYS', 'a', 'b']], shape: (r) => (Array.isArray(r.value) ? { type: r.type, keys: r.value.map((k) => k.value).sort() } : r) },
+  { name: 'SCAN errors and a scan to the end', requests: [['SCAN', 'abc'], ['SCAN', '0', 'COUNT', '0'], ['SCAN', '0', 'COUNT', 'abc'], ['SCAN', '0', 'MATCH'], ['SCAN', '0', 'BOGUS', 'x'], ['SCAN'], ['MSET', 'sc:1', 'a', 'sc:2', 'b'], ['SCAN', '0', 'MATCH', 'sc:*', 'COUNT', '1000'], ['SCAN', '0', 'MATCH', 'sc:*', 'TYPE', 'hash', 'COUNT', '1000'], ['SCAN', '0', 'TYPE', 'string', 'MATCH', 'sc:*', 'COUNT', '1000']], shape: (r) => (Array.isArray(r.value) ? [r.value[0]!.value, (r.value[1]!.value as Parsed[]).map((k) => k.value).sort()] : r) },
+  { name: 'DBSIZE (replikv counts keys without expiry: an integer)', requests: [['DBSIZE'], ['DBSIZE', 'x']], shape: (r) => (r.type === ':' ? ':' : r) },
+  { name: 'WAIT', requests: [['WAIT', '0', '0'], ['WAIT', '0', '1'], ['WAIT', '-1', '0'], ['WAIT', 'x', '0'], ['WAIT', '0', 'x'], ['WAIT', '0', '-1'], ['WAIT', '0'], ['WAIT', '0', '0', '0']] },
+
+  { name: 'WAIT for more replicas than there are answers the count at the timeout', requests: [['SET', 'w:1', 'v'], ['WAIT', '3', '50']] },
+  { name: 'CONFIG GET', requests: [['CONFIG', 'GET', 'appendonly'], ['CONFIG', 'GET', 'save'], ['CONFIG', 'GET', 'nosuch'], ['CONFIG', 'GET'], ['CONFIG']] },
+  { name: 'CLIENT INFO, LIST, unknown subcommand (replikv shows fewer fields)', requests: [['CLIENT', 'INFO'], ['CLIENT', 'LIST'], ['CLIENT', 'INFO', 'x'], ['CLIENT', 'NOSUCH']], shape: (r) => (r.type === '$' ? /^id=\d+ addr=127\.0\.0\.1:\d+ .*\bname= .*db=0 .*resp=2/.test(String(r.value)) : r.type === '-' ? String(r.value).split("'. ")[0] : r) },
+  { name: 'INFO (replikv has its own fields)', requests: [['INFO'], ['INFO', 'server'], ['INFO', 'keyspace', 'clients']], shape: (r) => r.type === '$' && /# Server\r\nredis_version:/.test(String(r.value)) === /# Server/.test(String(r.value)) && String(r.value).endsWith('\r\n') },
+  { name: 'COMMAND COUNT and INFO (replikv lists its own commands)', requests: [['COMMAND', 'COUNT'], ['COMMAND', 'INFO', 'get']], shape: (r) => (r.type === ':' ? ':' : Array.isArray(r.value) ? (r.value[0]!.value as Parsed[]).slice(0, 6) : r) },
+  { name: 'ECHO of control bytes and of 70 KB', requests: [['ECHO', '\u0000\u0001 \t\r\n'], ['ECHO', 'x'.repeat(70_000)]] },
+
+  // with a password
+  { name: 'with a password: NOAUTH, WRONGPASS, AUTH', secured: true, requests: [['GET', 'a'], ['PING'], ['AUTH', 'wrong'], ['AUTH', 'nobody', PASSWORD], ['AUTH', 'default', 'wrong'], ['HELLO', '3'], ['HELLO', '2', 'AUTH', 'default', 'wrong'], ['GET', 'a'], ['AUTH', PASSWORD], ['GET', 'a'], ['AUTH', 'wrong'], ['GET', 'a']] },
+  { name: 'with a password: AUTH default pw, and HELLO AUTH (its reply names the server)', secured: true, requests: [['AUTH', 'default', PASSWORD], ['GET', 'a'], ['HELLO', '3', 'AUTH', 'default', PASSWORD, 'SETNAME', 'me'], ['CLIENT', 'GETNAME']], shape: typeOnly },
+
+  // RESP3
+  { name: 'RESP3: INFO and CLIENT INFO are verbatim strings', resp3: true, requests: [['INFO', 'server'], ['CLIENT', 'INFO']], shape: (r) => [r.type, String(r.value).slice(0, 4)] },
+  { name: 'RESP3: nulls, integers, bulk strings, arrays, errors', resp3: true, requests: [['GET', 'r3:none'], ['SET', 'r3:1', 'v', 'GET'], ['MGET', 'r3:1', 'r3:none'], ['TTL', 'r3:1'], ['PING'], ['CLIENT', 'GETNAME'], ['GETDEL', 'r3:none'], ['SET', 'r3:1', 'w', 'NX'], ['NOSUCH'], ['GET']] },
+  { name: 'RESP3: CONFIG GET is a map', resp3: true, requests: [['CONFIG', 'GET', 'appendonly']] },
+  { name: 'RESP3: SCAN shape', resp3: true, requests: [['MSET', 'r3s:1', 'a'], ['SCAN', '0', 'MATCH', 'r3s:*', 'COUNT', '1000']], shape: (r) => (Array.isArray(r.value) ? [r.type, r.value[0]!.value, r.value[1]!.type, (r.value[1]!.value as Parsed[]).map((k) => k.value)] : r) },
+  { name: 'HELLO 3 then HELLO 2 goes back to RESP2', resp3: true, requests: [['GET', 'h2:none'], ['HELLO', '2'], ['GET', 'h2:none']], shape: (r, i) => (i === 1 ? typeOnly(r) : r) },
+];
+
+describe('replikv and redis-server answer the same bytes', () => {
+  for (const c of cases) it(c.name, () => compare(c));
+
+  it('the comparison can fail: a different request on one side is caught', async () => {
+    const a = await replies(ports.redis, { name: 'a', requests: [['SET', 'neg:1', 'v', 'NX', 'XX']] });
+    const b = await replies(ports.replikv, { name: 'b', requests: [['SET', 'neg:1', 'v', 'EX', 'abc']] });
+    expect(b.map((r) => r.raw)).not.toEqual(a.map((r) => r.raw));
+  });
+
+  it('a protocol error closes the connection on both, with the same text', async () => {
+    for (const bad of ['*1\r\n#4\r\nPING\r\n', '*abc\r\n', '*01\r\n', '*+1\r\n', '*1\r\n$abc\r\n', '*1\r\n$04\r\n', '*1\r\n$-0\r\n', 'SET k "unbalanced\r\n', "GET 'a'b\r\n", '*1\r\n$-5\r\n']) {
+      const [want, got] = await Promise.all([rawExchange(ports.redis, bad + multibulk(['PING'])), rawExchange(ports.replikv, bad + multibulk(['PING']))]);
+      expect(got, JSON.stringify(bad)).toEqual(want);
+    }
+  });
+});
+
+/** What each server answers to one request on a fresh connection (raw reply). */
+async function both(...args: string[]): Promise<{ redis: string; replikv: string }> {
+  const c: Case = { name: args.join(' '), requests: [args] };
+  const [r, k] = await Promise.all([replies(ports.redis, c), replies(ports.replikv, c)]);
+  return { redis: r.map((x) => x.raw).join(''), replikv: k.map((x) => x.raw).join('') };
+}
+
+// README "Where it differs from Redis": each difference pinned, so a change on either side shows.
+describe('where replikv differs on purpose, it answers an error with the code Redis uses', () => {
+  it('SELECT of a database other than 0', async () => {
+    expect(await both('SELECT', '1')).toEqual({ redis: '+OK\r\n', replikv: '-ERR DB index is out of range (replikv has one keyspace: 0)\r\n' });
+  });
+
+  it('an expiry time past the year 2286 (the store keeps times up to then)', async () => {
+    expect(await both('SET', 'far:1', 'v', 'PX', '99999999999999')).toEqual({ redis: '+OK\r\n', replikv: "-ERR invalid expire time in 'set' command\r\n" });
+    await both('SET', 'far:2', 'v');
+    expect(await both('EXPIREAT', 'far:2', '99999999999')).toEqual({ redis: ':1\r\n', replikv: "-ERR invalid expire time in 'expireat' command\r\n" });
+  });
+
+  it('a SCAN cursor this connection was not given', async () => {
+    const r = await both('SCAN', '12345');
+    expect(r.redis).toMatch(/^\*2\r\n\$\d+\r\n\d+\r\n\*/); // Redis scans from any number
+    expect(r.replikv).toMatch(/^-ERR invalid cursor: unknown on this connection/);
+  });
+
+  it('keys that are not replikv keys (empty, not UTF-8)', async () => {
+    expect(await both('GET', '')).toEqual({ redis: '$-1\r\n', replikv: expect.stringMatching(/^-ERR invalid key: /) });
+  });
+
+  it('read-modify-writes, transactions, scripts and other data types', async () => {
+    for (const [cmd, redis] of [
+      [['INCR', 'rmw:1'], ':1\r\n'],
+      [['MULTI'], '+OK\r\n'],
+      [['EVAL', 'return 1', '0'], ':1\r\n'],
+      [['HSET', 'h:1', 'f', 'v'], ':1\r\n'],
+    ] as const) {
+      const r = await both(...cmd);
+      expect(r.redis).toBe(redis);
+      expect(r.replikv).toMatch(new RegExp(`^-ERR ${cmd[0]} (is a|runs a|works on a)`));
+    }
+  });
+
+  it('an unknown command before AUTH: replikv says NOAUTH (an unauthenticated client learns nothing)', async () => {
+    const c: Case = { name: 'unknown before AUTH', requests: [['NOSUCH']] };
+    const [r, k] = await Promise.all([replies(secured.redis, c), replies(secured.replikv, c)]);
+    expect(r[0]!.raw).toBe("-ERR unknown command 'NOSUCH', with args beginning with: \r\n");
+    expect(k[0]!.raw).toBe('-NOAUTH Authentication required.\r\n');
+  });
+
+  it('CONFIG SET', async () => {
+    const r = await both('CONFIG', 'SET', 'maxmemory', '0');
+    expect(r).toEqual({ redis: '+OK\r\n', replikv: '-ERR replikv is configured by its config file and daemon flags, not CONFIG\r\n' });
+  });
+});
+
+describe('ioredis against both', () => {
+  const clients: Redis[] = [];
+  afterAll(() => clients.forEach((c) => c.disconnect()));
+  const both = () =>
+    [ports.redis, ports.replikv].map((port) => {
+      const r = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 0 });
+      clients.push(r);
+      return r;
+    });
+
+  it('a pipeline of mixed commands, errors included, answers the same', async () => {
+    const results = await Promise.all(
+      both().map((r) =>
+        r
+          .pipeline()
+          .set('io:1', 'a')
+          .set('io:1', 'b', 'GET')
+          .get('io:1')
+          .mset('io:2', 'x', 'io:3', 'y')
+          .mget('io:1', 'io:2', 'io:none')
+          .call('SET', 'io:4', 'v', 'NX', 'XX')
+          .expire('io:1', 100)
+          .ttl('io:1')
+          .del('io:2', 'io:3', 'io:none')
+          .exists('io:1', 'io:1')
+          .call('nosuch')
+          .exec(),
+      ),
+    );
+    const view = (rs: [Error | null, unknown][] | null) => rs?.map(([e, v]) => (e === null ? v : `error: ${e.message}`));
+    expect(view(results[1]!)).toEqual(view(results[0]!));
+  });
+
+  it('scanStream over many keys yields the same keys', async () => {
+    const clients = both();
+    const n = 500;
+    const keys = Array.from({ length: n }, (_, i) => `ios:${i}`);
+    await Promise.all(clients.map((r) => r.mset(...keys.flatMap((k, i) => [k, `v${i}`]))));
+    const scanned = await Promise.all(
+      clients.map(async (r) => {
+        const seen = new Set<string>();
+        for await (const page of r.scanStream({ match: 'ios:*', count: 50 })) for (const k of page as string[]) seen.add(k);
+        return [...seen].sort();
+      }),
+    );
+    expect(scanned[0]).toEqual([...keys].sort());
+    expect(scanned[1]).toEqual(scanned[0]);
+  });
+});
