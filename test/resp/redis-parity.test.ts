@@ -134,6 +134,7 @@ const cases: Case[] = [
   { name: 'CONFIG GET', requests: [['CONFIG', 'GET', 'appendonly'], ['CONFIG', 'GET', 'save'], ['CONFIG', 'GET', 'nosuch'], ['CONFIG', 'GET'], ['CONFIG']] },
   { name: 'CLIENT INFO, LIST, unknown subcommand (replikv shows fewer fields)', requests: [['CLIENT', 'INFO'], ['CLIENT', 'LIST'], ['CLIENT', 'INFO', 'x'], ['CLIENT', 'NOSUCH']], shape: (r) => (r.type === '$' ? /^id=\d+ addr=127\.0\.0\.1:\d+ .*\bname= .*db=0 .*resp=2/.test(String(r.value)) : r.type === '-' ? String(r.value).split("'. ")[0] : r) },
   { name: 'INFO (replikv has its own fields)', requests: [['INFO'], ['INFO', 'server'], ['INFO', 'keyspace', 'clients']], shape: (r) => r.type === '$' && /# Server\r\nredis_version:/.test(String(r.value)) === /# Server/.test(String(r.value)) && String(r.value).endsWith('\r\n') },
+  { name: 'INFO persistence: loading:0 once ready (ioredis waits while it is 1)', requests: [['INFO', 'persistence']], shape: (r) => [r.type, String(r.value).startsWith('# Persistence\r\n'), /\r\nloading:(\d)\r\n/.exec(String(r.value))?.[1]] },
   { name: 'COMMAND COUNT and INFO (replikv lists its own commands)', requests: [['COMMAND', 'COUNT'], ['COMMAND', 'INFO', 'get']], shape: (r) => (r.type === ':' ? ':' : Array.isArray(r.value) ? (r.value[0]!.value as Parsed[]).slice(0, 6) : r) },
   { name: 'ECHO of control bytes and of 70 KB', requests: [['ECHO', '\u0000\u0001 \t\r\n'], ['ECHO', 'x'.repeat(70_000)]] },
 
