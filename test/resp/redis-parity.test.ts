@@ -150,6 +150,13 @@ const cases: Case[] = [
   { name: 'HELLO 3 then HELLO 2 goes back to RESP2', resp3: true, requests: [['GET', 'h2:none'], ['HELLO', '2'], ['GET', 'h2:none']], shape: (r, i) => (i === 1 ? typeOnly(r) : r) },
 ];
 
+/** Each supported command with no arguments and with too many (where its number is fixed): Redis's arity errors. */
+const ARITY: [string, number][] = Object.entries({ PING: -1, ECHO: 2, SELECT: 2, CLIENT: -2, AUTH: -2, DBSIZE: 1, GET: 2, SET: -3, SETEX: 4, PSETEX: 4, SETNX: 3, GETDEL: 2, MGET: -2, MSET: -3, DEL: -2, UNLINK: -2, EXISTS: -2, EXPIRE: -3, PEXPIRE: -3, EXPIREAT: -3, PEXPIREAT: -3, TTL: 2, PTTL: 2, PERSIST: 2, TYPE: 2, STRLEN: 2, SCAN: -2, KEYS: 2, WAIT: 3, CONFIG: -2, COMMAND: -1, INFO: -1 });
+cases.push({
+  name: 'wrong number of arguments, for every command',
+  requests: ARITY.flatMap(([name, arity]): string[][] => [...(arity === -1 || arity === 1 ? [] : [[name.toLowerCase()]]), ...(arity > 0 ? [[name, ...Array.from({ length: arity }, (_, i) => `ar:${i}`)]] : [])]),
+});
+
 describe('replikv and redis-server answer the same bytes', () => {
   for (const c of cases) it(c.name, () => compare(c));
 
