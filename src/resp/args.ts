@@ -6,7 +6,15 @@ import { keyToBytes } from '../core/validate.js';
 import { MAX_EXPIRE_AT } from '../store/keyspace.js';
 
 /** An error reply a command answers (its text starts with the Redis error code). */
-export class CommandError extends Error {}
+export class CommandError extends Error {
+  constructor(
+    message: string,
+    /** The reply's bytes when it quotes what a client sent (quotingError). */
+    readonly bytes?: Uint8Array,
+  ) {
+    super(message);
+  }
+}
 
 export const SYNTAX = 'ERR syntax error';
 export const NOT_INTEGER = 'ERR value is not an integer or out of range';
@@ -26,9 +34,20 @@ export function intArg(raw: Uint8Array, message = NOT_INTEGER): number {
   return Number(s);
 }
 
-/** An argument shown inside an error message: at most `max` characters, control and non-ASCII bytes as '?'. */
-export const shown = (raw: Uint8Array, max = 128): string =>
-  Buffer.from(raw).toString('latin1').slice(0, max).replace(/[^\x20-\x7e]/g, '?');
+/** A client's argument as Redis quotes it in an error: a C string (up to a NUL), here of at most `max` bytes. */
+export function asSent(raw: Uint8Array, max = 128): Uint8Array {
+  const nul = raw.indexOf(0);
+  return raw.subarray(0, Math.min(nul < 0 ? raw.length : nul, max));
+}
+
+/**
+ * An error whose text quotes a client's bytes as they are (UTF-8, or not), as Redis's errors do;
+ * the strings around them are UTF-8. The reply maps CR and LF to spaces (reply.ts).
+ */
+export function quotingError(...parts: (string | Uint8Array)[]): CommandError {
+  const bytes = Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
+  return new CommandError(bytes.toString('latin1'), bytes);
+}
 
 /**
  * A Redis key as a replikv key: replikv keys are UTF-8 text of 1 to 1024 bytes (core/validate.ts),
@@ -114,7 +133,7 @@ export function parseExpireFlags(args: readonly Uint8Array[]): ExpireFlags {
   for (const raw of args) {
     const w = word(raw);
     if (w === 'NX' || w === 'XX' || w === 'GT' || w === 'LT') f[w.toLowerCase() as keyof ExpireFlags] = true;
-    else throw new CommandError(`ERR Unsupported option ${shown(raw)}`);
+    else throw quotingError('ERR Unsupported option ', asSent(raw));
   }
   if (f.nx && (f.xx || f.gt || f.lt)) throw new CommandError('ERR NX and XX, GT or LT options at the same time are not compatible');
   if (f.gt && f.lt) throw new CommandError('ERR GT and LT options at the same time are not compatible');

@@ -1,7 +1,7 @@
 // Connection and server commands: PING, ECHO, HELLO, AUTH, SELECT, QUIT, CLIENT, INFO, CONFIG.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { CommandError, intArg, shown, SYNTAX, word } from './args.js';
+import { asSent, CommandError, intArg, quotingError, SYNTAX, word } from './args.js';
 import type { CommandSpec, Ctx } from './command.js';
 import { infoText } from './info.js';
 import { ErrorReply, MapReply, OK, Simple, Verbatim, type Reply } from './reply.js';
@@ -65,7 +65,7 @@ function hello(c: Ctx, args: Buffer[]): Reply {
       i += 2;
     } else if (w === 'SETNAME' && i + 1 < args.length) {
       name = args[++i]!;
-    } else throw new CommandError(`ERR Syntax error in HELLO option '${shown(args[i]!)}'`);
+    } else throw quotingError("ERR Syntax error in HELLO option '", asSent(args[i]!), "'");
   }
   if (credentials !== undefined) {
     const failed = authenticate(c, credentials[0], credentials[1]);
@@ -123,7 +123,7 @@ function client(c: Ctx, args: Buffer[]): Reply {
       arity(2);
       return new Verbatim((c.env.sessions?.() ?? [c.session]).map(clientLine).join(''));
     default:
-      return new ErrorReply(`ERR unknown subcommand '${Buffer.from(args[1]!).toString('latin1').slice(0, 64)}'. Try CLIENT SETNAME, GETNAME, ID, INFO, LIST or SETINFO.`);
+      throw quotingError("ERR unknown subcommand '", asSent(args[1]!), "'. Try CLIENT SETNAME, GETNAME, ID, INFO, LIST or SETINFO.");
   }
 }
 

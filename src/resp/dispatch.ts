@@ -4,7 +4,7 @@
 // command a client sends can throw past here.
 
 import { InvalidKeyError, InvalidTokenError, InvalidValueError, ReplikvError } from '../errors.js';
-import { CommandError, shown } from './args.js';
+import { asSent, CommandError, quotingError } from './args.js';
 import type { CommandSpec, Ctx } from './command.js';
 import { KEY_COMMANDS } from './commands-keys.js';
 import { KEYSPACE_COMMANDS } from './commands-keyspace.js';
@@ -56,18 +56,23 @@ export function dispatch(c: Ctx, args: Buffer[], internal: (err: unknown) => voi
   }
 }
 
-/** Redis's text: the arguments quoted, each followed by a space, until 128 characters are shown. */
+/** Redis's text: the name and the arguments as sent, quoted, each argument followed by a space, up to 128 bytes of them. */
 function unknown(name: string, args: Buffer[]): ErrorReply {
   const refused = refusal(name);
   if (refused !== undefined) return new ErrorReply(refused);
-  let list = '';
-  for (let i = 1; i < args.length && list.length < 128; i++) list += `'${shown(args[i]!, 128 - list.length)}' `;
-  return new ErrorReply(`ERR unknown command '${shown(args[0]!)}', with args beginning with: ${list}`);
+  const parts: (string | Uint8Array)[] = ["ERR unknown command '", asSent(args[0]!), "', with args beginning with: "];
+  let shown = 0;
+  for (let i = 1; i < args.length && shown < 128; i++) {
+    const a = asSent(args[i]!, 128 - shown);
+    parts.push("'", a, "' ");
+    shown += a.length + 3;
+  }
+  return new ErrorReply(quotingError(...parts).bytes!);
 }
 
 /** A client's mistake is answered with its message; anything else is also reported as internal. */
 function errorReply(err: unknown, internal: (err: unknown) => void): ErrorReply {
-  if (err instanceof CommandError) return new ErrorReply(err.message);
+  if (err instanceof CommandError) return new ErrorReply(err.bytes ?? err.message);
   if (err instanceof InvalidKeyError || err instanceof InvalidValueError || err instanceof InvalidTokenError) return new ErrorReply(`ERR ${err.message}`);
   internal(err);
   const msg = err instanceof Error ? err.message : String(err);
@@ -95,6 +100,6 @@ function command(args: Buffer[]): Reply {
     case 'DOCS':
       return new MapReply([]);
     default:
-      return new ErrorReply(`ERR unknown subcommand '${args[1]!.toString('latin1').slice(0, 64)}'. Try COMMAND, COMMAND COUNT, INFO, LIST or DOCS.`);
+      return new ErrorReply(quotingError("ERR unknown subcommand '", asSent(args[1]!), "'. Try COMMAND, COMMAND COUNT, INFO, LIST or DOCS.").bytes!);
   }
 }

@@ -72,5 +72,6 @@ function parseAt(text: string, at: number): { parsed: Parsed; next: number } {
   }
 }
 
-/** A command as a RESP multibulk request. */
-export const multibulk = (args: readonly string[]): string => `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+/** A command as a RESP multibulk request (strings as UTF-8). */
+export const multibulk = (args: readonly (string | Uint8Array)[]): Buffer =>
+  Buffer.concat([Buffer.from(`*${args.length}\r\n`), ...args.flatMap((a) => (typeof a === 'string' ? Buffer.from(a) : a)).flatMap((b) => [Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n')])]);

@@ -39,7 +39,7 @@ afterAll(async () => {
 });
 
 /** A request: a command's arguments (sent as multibulk) or raw bytes as they are (inline, broken framing). */
-type Request = readonly string[] | string;
+type Request = readonly (string | Uint8Array)[] | string;
 
 interface Case {
   name: string;
@@ -55,7 +55,7 @@ interface Case {
 /** Every reply of `requests` on a fresh connection, ended by QUIT (whose +OK is left out). */
 async function replies(port: number, c: Case): Promise<{ raw: string; parsed: Parsed }[]> {
   const reqs: Request[] = [...(c.resp3 === true ? [['HELLO', '3']] : []), ...c.requests, ['QUIT']];
-  const r = await rawExchange(port, reqs.map((q) => (typeof q === 'string' ? q : multibulk(q))).join(''));
+  const r = await rawExchange(port, Buffer.concat(reqs.map((q) => (typeof q === 'string' ? Buffer.from(q) : multibulk(q)))));
   const all = splitReplies(r.text);
   expect(all.at(-1)?.raw, `${c.name}: QUIT's reply (the connection lived to the end)`).toBe('+OK\r\n');
   return all.slice(c.resp3 === true ? 1 : 0, -1);
@@ -72,7 +72,7 @@ async function compare(c: Case): Promise<void> {
   const p = c.secured === true ? secured : ports;
   const [want, got] = await Promise.all([replies(p.redis, c), replies(p.replikv, c)]);
   const view = (rs: { raw: string; parsed: Parsed }[]) => rs.map((r, i) => (c.shape === undefined ? r.raw : c.shape(r.parsed, i)));
-  const slack = got.length === c.requests.length ? c.requests.map((q) => (typeof q === 'string' ? undefined : TTL_SLACK[q[0]!.toUpperCase()])) : [];
+  const slack = got.length === c.requests.length ? c.requests.map((q) => (typeof q === 'string' ? undefined : TTL_SLACK[String(q[0]).toUpperCase()])) : [];
   const near = got.map((r, i) => {
     const w = want[i];
     const s = slack[i];
@@ -136,6 +136,8 @@ const cases: Case[] = [
   { name: 'INFO (replikv has its own fields)', requests: [['INFO'], ['INFO', 'server'], ['INFO', 'keyspace', 'clients']], shape: (r) => r.type === '$' && /# Server\r\nredis_version:/.test(String(r.value)) === /# Server/.test(String(r.value)) && String(r.value).endsWith('\r\n') },
   { name: 'INFO persistence: loading:0 once ready (ioredis waits while it is 1)', requests: [['INFO', 'persistence']], shape: (r) => [r.type, String(r.value).startsWith('# Persistence\r\n'), /\r\nloading:(\d)\r\n/.exec(String(r.value))?.[1]] },
   { name: 'COMMAND COUNT and INFO (replikv lists its own commands)', requests: [['COMMAND', 'COUNT'], ['COMMAND', 'INFO', 'get']], shape: (r) => (r.type === ':' ? ':' : Array.isArray(r.value) ? (r.value[0]!.value as Parsed[]).slice(0, 6) : r) },
+  { name: 'values are bytes', requests: [['SET', 'bin:1', Buffer.from([0, 0xff, 0x80, 13, 10, 0xc3])], ['GET', 'bin:1'], ['STRLEN', 'bin:1'], ['MGET', 'bin:1'], ['ECHO', Buffer.from([0xfe, 0])], ['SET', 'bin:1', '', 'GET'], ['GET', 'bin:1']] },
+  { name: 'errors quoting UTF-8, control and other bytes as sent', requests: [['FOO', 'ключ', 'a\r\nb', Buffer.from([0xff, 0x41])], [Buffer.from('Fü\x01')], ['BAR', 'é'.repeat(100)], ['EXPIRE', 'x', '10', 'ключ\r\n'], ['HELLO', '3', Buffer.from([0xe9, 0x41, 0, 0x42])]] },
   { name: 'ECHO of control bytes and of 70 KB', requests: [['ECHO', '\u0000\u0001 \t\r\n'], ['ECHO', 'x'.repeat(70_000)]] },
 
   // with a password
