@@ -126,6 +126,15 @@ const cases: Case[] = [
   // about keys
   { name: 'TYPE, STRLEN', requests: [['TYPE', 'ty:1'], ['SET', 'ty:1', 'héllo'], ['TYPE', 'ty:1'], ['STRLEN', 'ty:1'], ['STRLEN', 'ty:none'], ['TYPE'], ['STRLEN', 'a', 'b']] },
   { name: 'KEYS', requests: [['MSET', 'ks:a1', '1', 'ks:b2', '2', 'ks:c3', '3', 'ks:[x]', '4'], ['KEYS', 'ks:[ab]?'], ['KEYS', 'ks:\\[*'], ['KEYS', 'ks:nomatch*'], ['KEYS'], ['KEYS', 'a', 'b']], shape: (r) => (Array.isArray(r.value) ? { type: r.type, keys: r.value.map((k) => k.value).sort() } : r) },
+  {
+    name: 'KEYS and SCAN MATCH glob patterns',
+    requests: [
+      ['MSET', ...['g:a', 'g:b', 'g:c', 'g:ab', 'g:*', 'g:]', 'g:[', 'g:\\', 'g:-', 'g:^', 'g:x?y', 'g:A', 'g:_'].flatMap((k) => [k, '1'])],
+      ...['g:*', 'g:?', 'g:??', 'g:???', 'g:[ab]*', 'g:[^a]', 'g:[!a]', 'g:[a-c]', 'g:[c-a]', 'g:[a-]', 'g:\\*', 'g:[\\]]', 'g:[]]', 'g:[', 'g:[a', 'g:*\\', 'g:\\', 'g:**', 'g:[^]', 'g:[é]', 'g:[a-z]', 'g:x\\?y', 'g:*[', 'G:*', 'g:[A-a]', 'g:?\x00'].map((p) => ['KEYS', p]),
+      ['SCAN', '0', 'MATCH', 'g:?', 'COUNT', '1000'],
+    ],
+    shape: (r) => (Array.isArray(r.value) ? (r.value.length === 2 && r.value[0]!.type === '$' && Array.isArray(r.value[1]!.value) ? (r.value[1]!.value as Parsed[]).map((k) => k.value).sort() : r.value.map((k) => k.value).sort()) : r),
+  },
   { name: 'SCAN errors and a scan to the end', requests: [['SCAN', 'abc'], ['SCAN', '0', 'COUNT', '0'], ['SCAN', '0', 'COUNT', 'abc'], ['SCAN', '0', 'MATCH'], ['SCAN', '0', 'BOGUS', 'x'], ['SCAN'], ['MSET', 'sc:1', 'a', 'sc:2', 'b'], ['SCAN', '0', 'MATCH', 'sc:*', 'COUNT', '1000'], ['SCAN', '0', 'MATCH', 'sc:*', 'TYPE', 'hash', 'COUNT', '1000'], ['SCAN', '0', 'TYPE', 'string', 'MATCH', 'sc:*', 'COUNT', '1000']], shape: (r) => (Array.isArray(r.value) ? [r.value[0]!.value, (r.value[1]!.value as Parsed[]).map((k) => k.value).sort()] : r) },
   { name: 'DBSIZE (replikv counts keys without expiry: an integer)', requests: [['DBSIZE'], ['DBSIZE', 'x']], shape: (r) => (r.type === ':' ? ':' : r) },
   { name: 'WAIT', requests: [['WAIT', '0', '0'], ['WAIT', '0', '1'], ['WAIT', '-1', '0'], ['WAIT', 'x', '0'], ['WAIT', '0', 'x'], ['WAIT', '0', '-1'], ['WAIT', '0'], ['WAIT', '0', '0', '0']] },
@@ -223,6 +232,14 @@ describe('where replikv differs on purpose, it answers an error with the code Re
     const [r, k] = await Promise.all([replies(secured.redis, c), replies(secured.replikv, c)]);
     expect(r[0]!.raw).toBe("-ERR unknown command 'NOSUCH', with args beginning with: \r\n");
     expect(k[0]!.raw).toBe('-NOAUTH Authentication required.\r\n');
+  });
+
+  it('glob patterns match characters, not bytes (replikv keys are UTF-8 text)', async () => {
+    await both('MSET', 'u:é', '1', 'u:日本', '2');
+    expect(await both('KEYS', 'u:?')).toEqual({ redis: '*0\r\n', replikv: `*1\r\n$4\r\n${Buffer.from('u:é').toString('latin1')}\r\n` });
+    const bulk = (k: string) => `*1\r\n$${Buffer.byteLength(k)}\r\n${Buffer.from(k).toString('latin1')}\r\n`;
+    expect(await both('KEYS', 'u:??')).toEqual({ redis: bulk('u:é'), replikv: bulk('u:日本') }); // two bytes; two characters
+    expect(await both('KEYS', 'u:??????')).toEqual({ redis: bulk('u:日本'), replikv: '*0\r\n' });
   });
 
   it('CONFIG SET', async () => {
