@@ -14,13 +14,21 @@ const KEYS_PAGE = 1000;
 /** WAIT with timeout 0 ("forever") gives up after this long and answers the count reached, like a timeout. */
 export const WAIT_FOREVER_MS = 60_000;
 
+/** A cursor as Redis reads it (strtoul): digits with an optional sign ("" and "00" are 0), within 64 bits. */
+function cursorArg(raw: Buffer): bigint {
+  const s = raw.toString('latin1');
+  if (!/^([+-]?\d+)?$/.test(s)) throw new CommandError('ERR invalid cursor');
+  const n = s === '' ? 0n : BigInt(s);
+  if (n > 2n ** 64n - 1n || n < -(2n ** 64n - 1n)) throw new CommandError('ERR invalid cursor');
+  return n < 0n ? 2n ** 64n + n : n; // strtoul wraps a negative number
+}
+
 /** SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]: cursors are per connection ("0" starts and ends). */
 function scan(c: Ctx, args: Buffer[]): Reply {
-  const raw = args[1]!.toString('latin1');
-  if (!/^\d{1,20}$/.test(raw)) throw new CommandError('ERR invalid cursor');
+  const cursor = cursorArg(args[1]!);
   let after: string | undefined;
-  if (raw !== '0') {
-    after = c.session.cursorKey(Number(raw));
+  if (cursor !== 0n) {
+    after = cursor <= BigInt(Number.MAX_SAFE_INTEGER) ? c.session.cursorKey(Number(cursor)) : undefined;
     if (after === undefined) throw new CommandError('ERR invalid cursor: unknown on this connection (SCAN cursors belong to the connection that got them, which keeps its last 64)');
   }
   let match: string | null = null;
