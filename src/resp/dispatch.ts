@@ -28,6 +28,16 @@ const NOAUTH = new ErrorReply('NOAUTH Authentication required.');
 /** Commands that read or write keys: answered LOADING until the node is ready, as Redis does while it loads. */
 const DATA_COMMANDS = new Set([...Object.keys(KEY_COMMANDS), ...Object.keys(KEYSPACE_COMMANDS)]);
 
+/**
+ * Whether a command is a line of an HTTP request (POST, Host:): a web page making the browser post
+ * to the loopback port, whose body would be read as inline commands. Redis closes the connection
+ * without running anything; so does the shell.
+ */
+export function crossProtocol(args: Buffer[]): boolean {
+  const name = args[0]!.toString('latin1').toLowerCase();
+  return name === 'post' || name === 'host:';
+}
+
 /** Runs one command; internal failures are answered as errors and reported to `internal`. */
 export function dispatch(c: Ctx, args: Buffer[], internal: (err: unknown) => void = () => {}): Reply | Promise<Reply> {
   if (args.length === 0) return []; // a blank inline line: Redis answers nothing; the shell skips it

@@ -177,6 +177,15 @@ describe('replikv and redis-server answer the same bytes', () => {
     expect(b.map((r) => r.raw)).not.toEqual(a.map((r) => r.raw));
   });
 
+  it('an HTTP request (a web page posting to the port) closes the connection on both, running nothing', async () => {
+    const post = 'POST / HTTP/1.1\r\nHost: 127.0.0.1:6379\r\nContent-Type: text/plain\r\n\r\nSET http:1 pwned\r\n';
+    for (const req of [post, 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nSET http:2 pwned\r\n']) {
+      const [want, got] = await Promise.all([rawExchange(ports.redis, req), rawExchange(ports.replikv, req)]);
+      expect(got, JSON.stringify(req)).toEqual(want);
+    }
+    expect(await both('MGET', 'http:1', 'http:2')).toEqual({ redis: '*2\r\n$-1\r\n$-1\r\n', replikv: '*2\r\n$-1\r\n$-1\r\n' });
+  });
+
   it('a protocol error closes the connection on both, with the same text', async () => {
     for (const bad of ['*1\r\n#4\r\nPING\r\n', '*abc\r\n', '*01\r\n', '*+1\r\n', '*1\r\n$abc\r\n', '*1\r\n$04\r\n', '*1\r\n$-0\r\n', 'SET k "unbalanced\r\n', "GET 'a'b\r\n", '*1\r\n$-5\r\n']) {
       const [want, got] = await Promise.all([rawExchange(ports.redis, bad + multibulk(['PING'])), rawExchange(ports.replikv, bad + multibulk(['PING']))]);
