@@ -5,7 +5,7 @@
 import type { NodeApi } from '../control/api.js';
 import { checkValue } from '../core/validate.js';
 import type { WriteOp } from '../store/keyspace.js';
-import { CommandError, expireAllowed, expiryOf, intArg, keyArg, parseSetOptions, SYNTAX, word, type ExpiryUnit } from './args.js';
+import { CommandError, expireAllowed, expiryOf, intArg, keyArg, parseExpireFlags, parseSetOptions, word, type ExpiryUnit } from './args.js';
 import type { CommandSpec, Ctx } from './command.js';
 import { OK, Simple, type Reply } from './reply.js';
 
@@ -31,10 +31,11 @@ const write = (c: Ctx, ops: WriteOp[]) => c.session.write((o) => c.env.write(o),
 /** A value within maxValueBytes (checked here: a write batched with others may not fail them). */
 const valueArg = (c: Ctx, raw: Buffer) => checkValue(raw, c.env.maxValueBytes);
 
-function set(c: Ctx, args: Buffer[]): Reply | Promise<Reply> {
+/** SET, and SETEX / PSETEX / SETNX through it (`command` names the one errors name). */
+function set(c: Ctx, args: Buffer[], command = 'set'): Reply | Promise<Reply> {
   const key = keyArg(args[1]!);
   const now = c.env.now();
-  const o = parseSetOptions(args.slice(3), now);
+  const o = parseSetOptions(args.slice(3), now, command);
   const api = c.env.api;
   const old = o.cond !== null || o.get ? valueOf(api, key) : undefined;
   if (o.cond === 'NX' && old !== undefined) return o.get ? old : null;
@@ -46,7 +47,7 @@ function set(c: Ctx, args: Buffer[]): Reply | Promise<Reply> {
 }
 
 /** SETEX key seconds value, PSETEX key ms value: SET key value EX|PX time, which older clients still send. */
-const setWithExpiry = (unit: 'EX' | 'PX') => (c: Ctx, a: Buffer[]) => set(c, [a[0]!, a[1]!, a[3]!, Buffer.from(unit), a[2]!]);
+const setWithExpiry = (unit: 'EX' | 'PX', command: string) => (c: Ctx, a: Buffer[]) => set(c, [a[0]!, a[1]!, a[3]!, Buffer.from(unit), a[2]!], command);
 
 /** SETNX key value: SET key value NX, answered 1 (set) or 0 (the key held a value on this node). */
 function setnx(c: Ctx, a: Buffer[]): Reply | Promise<Reply> {
@@ -99,10 +100,11 @@ const expire =
   (c: Ctx, args: Buffer[]): Reply | Promise<Reply> => {
     const key = keyArg(args[1]!);
     const now = c.env.now();
+    // Redis's order: the flags, then the time, then the key (a bad flag is an error on a missing key too)
+    const flags = parseExpireFlags(args.slice(3));
     const at = expiryOf(unit, intArg(args[2]!), now, name, false);
-    if (args.length > 4) throw new CommandError(SYNTAX);
     const current = liveExpiry(c.env.api, key, now);
-    if (current === undefined || !expireAllowed(args[3] === undefined ? undefined : word(args[3]), current, at)) return 0;
+    if (current === undefined || !expireAllowed(flags, current, at)) return 0;
     // A time already past deletes the key, as in Redis.
     if (at <= now) return write(c, [{ type: 'del', key }]).then(() => 1);
     return c.session.track(c.env.api.expire(key, at)).then((r) => (r === null ? 0 : 1));
@@ -134,8 +136,8 @@ function siblings(c: Ctx, args: Buffer[]): Reply {
 export const KEY_COMMANDS: Record<string, CommandSpec> = {
   get: { arity: 2, flags: R, keys: oneKey, run: (c, a) => valueOf(c.env.api, keyArg(a[1]!)) ?? null },
   set: { arity: -3, flags: W, keys: oneKey, run: set, blind: setIsBlind },
-  setex: { arity: 4, flags: W, keys: oneKey, run: setWithExpiry('EX'), blind: () => true },
-  psetex: { arity: 4, flags: W, keys: oneKey, run: setWithExpiry('PX'), blind: () => true },
+  setex: { arity: 4, flags: W, keys: oneKey, run: setWithExpiry('EX', 'setex'), blind: () => true },
+  psetex: { arity: 4, flags: W, keys: oneKey, run: setWithExpiry('PX', 'psetex'), blind: () => true },
   setnx: { arity: 3, flags: W, keys: oneKey, run: setnx },
   getdel: { arity: 2, flags: W, keys: oneKey, run: getdel },
   mget: { arity: -2, flags: R, keys: allKeys, run: (c, a) => a.slice(1).map((k) => valueOf(c.env.api, keyArg(k)) ?? null) },

@@ -1,7 +1,7 @@
 // Commands over the whole keyspace (SCAN, KEYS, DBSIZE) and WAIT.
 
 import { WriteConcernError } from '../sync/write-concern.js';
-import { CommandError, intArg, NOT_INTEGER, SYNTAX, word } from './args.js';
+import { CommandError, intArg, SYNTAX, word } from './args.js';
 import type { CommandSpec, Ctx } from './command.js';
 import { globMatch, literalPrefix } from './glob.js';
 import type { Reply } from './reply.js';
@@ -14,13 +14,21 @@ const KEYS_PAGE = 1000;
 /** WAIT with timeout 0 ("forever") gives up after this long and answers the count reached, like a timeout. */
 export const WAIT_FOREVER_MS = 60_000;
 
+/** A cursor as Redis reads it (strtoul): digits with an optional sign ("" and "00" are 0), within 64 bits. */
+function cursorArg(raw: Buffer): bigint {
+  const s = raw.toString('latin1');
+  if (!/^([+-]?\d+)?$/.test(s)) throw new CommandError('ERR invalid cursor');
+  const n = s === '' ? 0n : BigInt(s);
+  if (n > 2n ** 64n - 1n || n < -(2n ** 64n - 1n)) throw new CommandError('ERR invalid cursor');
+  return n < 0n ? 2n ** 64n + n : n; // strtoul wraps a negative number
+}
+
 /** SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]: cursors are per connection ("0" starts and ends). */
 function scan(c: Ctx, args: Buffer[]): Reply {
-  const raw = args[1]!.toString('latin1');
-  if (!/^\d{1,20}$/.test(raw)) throw new CommandError('ERR invalid cursor');
+  const cursor = cursorArg(args[1]!);
   let after: string | undefined;
-  if (raw !== '0') {
-    after = c.session.cursorKey(Number(raw));
+  if (cursor !== 0n) {
+    after = cursor <= BigInt(Number.MAX_SAFE_INTEGER) ? c.session.cursorKey(Number(cursor)) : undefined;
     if (after === undefined) throw new CommandError('ERR invalid cursor: unknown on this connection (SCAN cursors belong to the connection that got them, which keeps its last 64)');
   }
   let match: string | null = null;
@@ -63,10 +71,11 @@ async function keys(c: Ctx, args: Buffer[]): Promise<Reply> {
 
 /** WAIT numreplicas timeout: how many replicas besides this one hold the connection's last write. */
 async function wait(c: Ctx, args: Buffer[]): Promise<Reply> {
-  const n = intArg(args[1]!);
-  const t = intArg(args[2]!);
-  if (n < 0) throw new CommandError(NOT_INTEGER);
+  // as Redis: numreplicas 0 or less answers at once; the timeout has its own errors
+  const n = Math.max(0, intArg(args[1]!));
+  const t = intArg(args[2]!, 'ERR timeout is not an integer or out of range');
   if (t < 0) throw new CommandError('ERR timeout is negative');
+  if (t > 2 ** 63 - c.env.now()) throw new CommandError('ERR timeout is out of range'); // Redis: past the end of its clock
   const timeoutMs = t === 0 ? WAIT_FOREVER_MS : Math.min(t, WAIT_FOREVER_MS);
   try {
     return (await c.env.api.awaitReplicas(c.session.lastWrite, { w: n + 1, timeoutMs })) - 1;

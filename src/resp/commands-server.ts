@@ -1,7 +1,7 @@
 // Connection and server commands: PING, ECHO, HELLO, AUTH, SELECT, QUIT, CLIENT, INFO, CONFIG.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { CommandError, intArg, SYNTAX, word } from './args.js';
+import { asSent, CommandError, intArg, quotingError, SYNTAX, word } from './args.js';
 import type { CommandSpec, Ctx } from './command.js';
 import { infoText } from './info.js';
 import { ErrorReply, MapReply, OK, Simple, Verbatim, type Reply } from './reply.js';
@@ -23,7 +23,14 @@ function passwordMatches(given: Uint8Array, password: string): boolean {
 function authenticate(c: Ctx, user: Uint8Array | undefined, pass: Uint8Array): ErrorReply | null {
   const password = c.env.password;
   if (password === null) {
-    return new ErrorReply('ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?');
+    if (user === undefined) {
+      return new ErrorReply('ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?');
+    }
+    // Redis's default user without a password takes any password (clients given a URL with
+    // user and password send AUTH default pw); no other user exists.
+    if (Buffer.from(user).toString('latin1') !== 'default') return WRONGPASS;
+    c.session.authed = true;
+    return null;
   }
   const userOk = user === undefined || Buffer.from(user).toString('latin1') === 'default';
   if (passwordMatches(pass, password) && userOk) {
@@ -41,30 +48,35 @@ function clientName(raw: Uint8Array): string | null {
   return name === '' ? null : name;
 }
 
+/** HELLO [protover [AUTH user pass] [SETNAME name]]: in Redis's order, the options read before AUTH is tried, the name set after. */
 function hello(c: Ctx, args: Buffer[]): Reply {
   let proto = c.session.proto;
   if (args.length > 1) {
-    const v = intArg(args[1]!);
+    const v = intArg(args[1]!, 'ERR Protocol version is not an integer or out of range');
     if (v !== 2 && v !== 3) return new ErrorReply('NOPROTO unsupported protocol version');
     proto = v;
   }
-  let name: string | null | undefined;
+  let name: Buffer | undefined;
+  let credentials: [Buffer, Buffer] | undefined;
   for (let i = 2; i < args.length; i++) {
     const w = word(args[i]);
     if (w === 'AUTH' && i + 2 < args.length) {
-      const failed = authenticate(c, args[i + 1], args[i + 2]!);
-      if (failed !== null) return failed;
+      credentials = [args[i + 1]!, args[i + 2]!];
       i += 2;
     } else if (w === 'SETNAME' && i + 1 < args.length) {
-      name = clientName(args[++i]!);
-    } else throw new CommandError(`ERR Syntax error in HELLO option '${Buffer.from(args[i]!).toString('latin1')}'`);
+      name = args[++i]!;
+    } else throw quotingError("ERR Syntax error in HELLO option '", asSent(args[i]!), "'");
+  }
+  if (credentials !== undefined) {
+    const failed = authenticate(c, credentials[0], credentials[1]);
+    if (failed !== null) return failed;
   }
   if (!c.session.authed) {
     return new ErrorReply(
-      'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time',
+      'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time',
     );
   }
-  if (name !== undefined) c.session.name = name;
+  if (name !== undefined) c.session.name = clientName(name);
   c.session.proto = proto;
   return new MapReply([
     ['server', 'replikv'],
@@ -111,8 +123,17 @@ function client(c: Ctx, args: Buffer[]): Reply {
       arity(2);
       return new Verbatim((c.env.sessions?.() ?? [c.session]).map(clientLine).join(''));
     default:
-      return new ErrorReply(`ERR unknown subcommand '${Buffer.from(args[1]!).toString('latin1').slice(0, 64)}'. Try CLIENT SETNAME, GETNAME, ID, INFO, LIST or SETINFO.`);
+      throw quotingError("ERR unknown subcommand '", asSent(args[1]!), "'. Try CLIENT SETNAME, GETNAME, ID, INFO, LIST or SETINFO.");
   }
+}
+
+/** SELECT 0; Redis's databases 1 to 15 are refused saying why, other numbers as Redis refuses them. */
+function select(args: Buffer[]): Reply {
+  const db = intArg(args[1]!);
+  // Redis reads a C int, and says so (its words)
+  if (db < -(2 ** 31) || db >= 2 ** 31) throw new CommandError('ERR value is out of range, value must between -2147483648 and 2147483647');
+  if (db === 0) return OK;
+  return new ErrorReply(`ERR DB index is out of range${db > 0 && db < 16 ? ' (replikv has one keyspace: 0)' : ''}`);
 }
 
 /** What CONFIG GET shows: redis-benchmark asks for these two at start and warns without them. */
@@ -120,6 +141,7 @@ const CONFIG: Record<string, string> = { save: '', appendonly: 'no' };
 
 function config(_c: Ctx, args: Buffer[]): Reply {
   if (word(args[1]) === 'GET') {
+    if (args.length < 3) throw new CommandError("ERR wrong number of arguments for 'config|get' command");
     const asked = args.slice(2).map((a) => a.toString('latin1').toLowerCase());
     return new MapReply(Object.entries(CONFIG).filter(([k]) => asked.includes(k)));
   }
@@ -131,7 +153,7 @@ export const SERVER_COMMANDS: Record<string, CommandSpec> = {
   echo: { arity: 2, flags: ['fast'], keys: none, run: (_c, a) => a[1]! },
   hello: { arity: -1, flags: ['noauth', 'fast'], keys: none, run: hello, noAuth: true },
   auth: { arity: -2, flags: ['noauth', 'fast'], keys: none, run: auth, noAuth: true },
-  select: { arity: 2, flags: ['fast'], keys: none, run: (_c, a) => (a[1]!.toString('latin1') === '0' ? OK : new ErrorReply('ERR DB index is out of range (replikv has one keyspace: 0)')) },
+  select: { arity: 2, flags: ['fast'], keys: none, run: (_c, a) => select(a) },
   quit: {
     arity: -1,
     flags: ['noauth', 'fast'],

@@ -4,13 +4,13 @@
 // command a client sends can throw past here.
 
 import { InvalidKeyError, InvalidTokenError, InvalidValueError, ReplikvError } from '../errors.js';
-import { CommandError } from './args.js';
+import { asSent, CommandError, quotingError } from './args.js';
 import type { CommandSpec, Ctx } from './command.js';
 import { KEY_COMMANDS } from './commands-keys.js';
 import { KEYSPACE_COMMANDS } from './commands-keyspace.js';
 import { SERVER_COMMANDS } from './commands-server.js';
 import { refusal } from './refused.js';
-import { ErrorReply, MapReply, type Reply } from './reply.js';
+import { ErrorReply, MapReply, SetReply, Simple, type Reply } from './reply.js';
 
 const none: [number, number, number] = [0, 0, 0];
 
@@ -27,6 +27,16 @@ const NOAUTH = new ErrorReply('NOAUTH Authentication required.');
 
 /** Commands that read or write keys: answered LOADING until the node is ready, as Redis does while it loads. */
 const DATA_COMMANDS = new Set([...Object.keys(KEY_COMMANDS), ...Object.keys(KEYSPACE_COMMANDS)]);
+
+/**
+ * Whether a command is a line of an HTTP request (POST, Host:): a web page making the browser post
+ * to the loopback port, whose body would be read as inline commands. Redis closes the connection
+ * without running anything; so does the shell.
+ */
+export function crossProtocol(args: Buffer[]): boolean {
+  const name = args[0]!.toString('latin1').toLowerCase();
+  return name === 'post' || name === 'host:';
+}
 
 /** Runs one command; internal failures are answered as errors and reported to `internal`. */
 export function dispatch(c: Ctx, args: Buffer[], internal: (err: unknown) => void = () => {}): Reply | Promise<Reply> {
@@ -56,16 +66,23 @@ export function dispatch(c: Ctx, args: Buffer[], internal: (err: unknown) => voi
   }
 }
 
+/** Redis's text: the name and the arguments as sent, quoted, each argument followed by a space, up to 128 bytes of them. */
 function unknown(name: string, args: Buffer[]): ErrorReply {
   const refused = refusal(name);
   if (refused !== undefined) return new ErrorReply(refused);
-  const shown = (b: Buffer) => `'${b.toString('latin1').slice(0, 128).replace(/[^\x20-\x7e]/g, '?')}'`;
-  return new ErrorReply(`ERR unknown command ${shown(args[0]!)}, with args beginning with: ${args.slice(1, 4).map(shown).join(' ')}`);
+  const parts: (string | Uint8Array)[] = ["ERR unknown command '", asSent(args[0]!), "', with args beginning with: "];
+  let shown = 0;
+  for (let i = 1; i < args.length && shown < 128; i++) {
+    const a = asSent(args[i]!, 128 - shown);
+    parts.push("'", a, "' ");
+    shown += a.length + 3;
+  }
+  return new ErrorReply(quotingError(...parts).bytes!);
 }
 
 /** A client's mistake is answered with its message; anything else is also reported as internal. */
 function errorReply(err: unknown, internal: (err: unknown) => void): ErrorReply {
-  if (err instanceof CommandError) return new ErrorReply(err.message);
+  if (err instanceof CommandError) return new ErrorReply(err.bytes ?? err.message);
   if (err instanceof InvalidKeyError || err instanceof InvalidValueError || err instanceof InvalidTokenError) return new ErrorReply(`ERR ${err.message}`);
   internal(err);
   const msg = err instanceof Error ? err.message : String(err);
@@ -77,7 +94,9 @@ function command(args: Buffer[]): Reply {
   const sub = args[1]?.toString('latin1').toUpperCase();
   const info = (name: string): Reply => {
     const s = COMMANDS.get(name);
-    return s === undefined ? null : [name, s.arity, s.flags, ...s.keys, [], [], [], []];
+    // as Redis 7: flags a set of status strings; ACL categories, tips, key specs and subcommands (sets) left empty
+    const none = new SetReply([]);
+    return s === undefined ? null : [name, s.arity, new SetReply(s.flags.map((f) => new Simple(f))), ...s.keys, none, none, none, none];
   };
   switch (sub) {
     case undefined:
@@ -91,6 +110,6 @@ function command(args: Buffer[]): Reply {
     case 'DOCS':
       return new MapReply([]);
     default:
-      return new ErrorReply(`ERR unknown subcommand '${args[1]!.toString('latin1').slice(0, 64)}'. Try COMMAND, COMMAND COUNT, INFO, LIST or DOCS.`);
+      return new ErrorReply(quotingError("ERR unknown subcommand '", asSent(args[1]!), "'. Try COMMAND, COMMAND COUNT, INFO, LIST or DOCS.").bytes!);
   }
 }

@@ -69,7 +69,8 @@ function setMatch(p: string[], i: number, ch: string): { matched: boolean; next:
     if (c === '\\' && i + 1 < p.length) {
       if (p[i + 1] === ch) matched = true;
       i += 2;
-    } else if (p[i + 1] === '-' && i + 2 < p.length && p[i + 2] !== ']') {
+    } else if (p[i + 1] === '-' && i + 2 < p.length) {
+      // a range even when it ends in ']' ([a-] is ']' to 'a', the set left unclosed), as in Redis
       let lo = c.codePointAt(0)!;
       let hi = p[i + 2]!.codePointAt(0)!;
       if (lo > hi) [lo, hi] = [hi, lo];

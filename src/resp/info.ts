@@ -1,11 +1,11 @@
-// INFO's text: the sections clients read (server, clients, keyspace) and a replication section that
-// lists replikv's peers and how far behind each is. Fields are Redis's where one fits; replikv's own
-// start with replikv_ or name peers.
+// INFO's text: the sections clients read (server, clients, persistence's loading, keyspace) and a
+// replication section that lists replikv's peers and how far behind each is. Fields are Redis's
+// where one fits; replikv's own start with replikv_ or name peers.
 
 import { arch, platform, release } from 'node:os';
 import type { Ctx } from './command.js';
 
-const SECTIONS = ['server', 'clients', 'keyspace', 'replication'] as const;
+const SECTIONS = ['server', 'clients', 'persistence', 'keyspace', 'replication'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** INFO [section ...]: no section, "default", "all" or "everything" means every one. */
@@ -57,6 +57,10 @@ function fields(c: Ctx, name: Section): [string, string | number][] {
         ...peers.map((p, i): [string, string] => [`peer${i}`, `id=${p.peerId},state=${p.state},behind=${p.behind},replica=${p.replicaId ?? '-'},last_seen_ago_ms=${p.lastSeen === null ? -1 : Math.max(0, now - p.lastSeen)}`]),
       ];
     }
+    case 'persistence':
+      // loading:1 while the node bootstraps or repairs (its key commands answer LOADING): ioredis's
+      // ready check reads it and waits, as it does while Redis loads its dataset
+      return [['loading', c.env.loading() === null ? 0 : 1]];
   }
 }
 

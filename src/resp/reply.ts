@@ -10,9 +10,9 @@ export class Simple {
   constructor(readonly text: string) {}
 }
 
-/** An error reply; `text` starts with its code (ERR, WRONGPASS, NOAUTH, ...). */
+/** An error reply; `text` starts with its code (ERR, WRONGPASS, NOAUTH, ...); bytes when it quotes a client's (sent as they are). */
 export class ErrorReply {
-  constructor(readonly text: string) {}
+  constructor(readonly text: string | Uint8Array) {}
 }
 
 /** A map (RESP3 %); in RESP2 the flat array key, value, key, value. */
@@ -25,7 +25,12 @@ export class Verbatim {
   constructor(readonly text: string) {}
 }
 
-export type Reply = number | string | Uint8Array | null | Simple | ErrorReply | MapReply | Verbatim | readonly Reply[];
+/** A set (RESP3 ~, e.g. COMMAND INFO's flags); in RESP2 an array. */
+export class SetReply {
+  constructor(readonly items: readonly Reply[]) {}
+}
+
+export type Reply = number | string | Uint8Array | null | Simple | ErrorReply | MapReply | Verbatim | SetReply | readonly Reply[];
 
 export const OK = new Simple('OK');
 /** An error with the generic code ERR. */
@@ -49,13 +54,17 @@ export function encodeReply(r: Reply, proto: Proto, out: (string | Uint8Array)[]
   } else if (r instanceof Simple) {
     out.push(`+${oneLine(r.text)}${CRLF}`);
   } else if (r instanceof ErrorReply) {
-    out.push(`-${oneLine(r.text)}${CRLF}`);
+    if (typeof r.text === 'string') out.push(`-${oneLine(r.text)}${CRLF}`);
+    else out.push('-', oneLineBytes(r.text), CRLF);
   } else if (r instanceof MapReply) {
     out.push(proto === 3 ? `%${r.entries.length}${CRLF}` : `*${r.entries.length * 2}${CRLF}`);
     for (const [k, v] of r.entries) {
       encodeReply(k, proto, out);
       encodeReply(v, proto, out);
     }
+  } else if (r instanceof SetReply) {
+    out.push(`${proto === 3 ? '~' : '*'}${r.items.length}${CRLF}`);
+    for (const item of r.items) encodeReply(item, proto, out);
   } else if (r instanceof Verbatim) {
     if (proto === 3) out.push(`=${Buffer.byteLength(r.text) + 4}${CRLF}txt:${r.text}${CRLF}`);
     else encodeReply(r.text, proto, out);
@@ -72,7 +81,17 @@ export function encodeOne(r: Reply, proto: Proto): Buffer {
   return Buffer.concat(out.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
 }
 
-/** Status and error lines may not hold CR or LF: they would end the reply early. */
+/**
+ * Status and error lines may not hold CR or LF: they would end the reply early. As Redis: those at
+ * the end are dropped, each other one is a space.
+ */
 function oneLine(text: string): string {
-  return /[\r\n]/.test(text) ? text.replace(/[\r\n]+/g, ' ') : text;
+  return /[\r\n]/.test(text) ? text.replace(/[\r\n]+$/, '').replace(/[\r\n]/g, ' ') : text;
+}
+
+function oneLineBytes(text: Uint8Array): Uint8Array {
+  const crlf = (b: number | undefined) => b === 0x0d || b === 0x0a;
+  let end = text.length;
+  while (end > 0 && crlf(text[end - 1])) end--;
+  return text.subarray(0, end).map((b) => (crlf(b) ? 0x20 : b));
 }

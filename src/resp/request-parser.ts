@@ -80,7 +80,8 @@ export class RequestParser {
           if (this.buf[this.at] !== DOLLAR) throw new ProtocolError(`expected '$', got '${printable(this.buf[this.at]!)}'`);
           const len = this.header('bulk');
           if (len === undefined) return undefined;
-          if (len < 0 || len > this.limits.maxBulkBytes) throw new ProtocolError(`invalid bulk length (at most ${this.limits.maxBulkBytes} bytes)`);
+          if (len < 0) throw new ProtocolError('invalid bulk length');
+          if (len > this.limits.maxBulkBytes) throw new ProtocolError(`invalid bulk length (at most ${this.limits.maxBulkBytes} bytes)`);
           this.bytes += len;
           if (this.bytes > this.limits.maxCommandBytes) throw new ProtocolError(`command larger than ${this.limits.maxCommandBytes} bytes: split it`);
           this.bulkLen = len;
@@ -106,7 +107,8 @@ export class RequestParser {
       return undefined;
     }
     const text = this.buf.toString('latin1', this.at + 1, eol);
-    if (!/^-?\d{1,15}\r$/.test(text)) throw new ProtocolError(`invalid ${what} length`);
+    // as Redis's string2ll: no '+', no leading zeros, no "-0"
+    if (!/^(0|-?[1-9]\d{0,14})\r$/.test(text)) throw new ProtocolError(`invalid ${what} length`);
     this.at = eol + 1;
     return Number(text.slice(0, -1));
   }

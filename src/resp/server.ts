@@ -11,7 +11,7 @@ import type { NodeApi } from '../control/api.js';
 import { ConfigError, ResourceError } from '../errors.js';
 import { parseHostPort } from '../net/host-port.js';
 import type { Ctx, RespEnv } from './command.js';
-import { dispatch } from './dispatch.js';
+import { crossProtocol, dispatch } from './dispatch.js';
 import { encodeReply, ErrorReply, type Reply } from './reply.js';
 import { ProtocolError, RequestParser, type RequestLimits } from './request-parser.js';
 import { Session } from './session.js';
@@ -189,6 +189,11 @@ class Connection {
       }
       if (args === undefined) break;
       if (args.length === 0) continue;
+      if (crossProtocol(args)) {
+        this.warn('http', { client: this.ctx.session.id }, 'resp: an HTTP request on the Redis port (a web page may be posting to it), connection closed');
+        this.sock.destroy();
+        return;
+      }
       this.push(dispatch(this.ctx, args, (e) => this.warn('internal', { client: this.ctx.session.id, reason: (e as Error).stack ?? String(e) }, 'resp: a command failed')));
       // QUIT may wait its turn behind earlier commands: nothing after it is read either way
       if (this.ctx.session.closing || (args[0]!.length === 4 && args[0]!.toString('latin1').toLowerCase() === 'quit')) this.ending = true;

@@ -78,6 +78,13 @@ describe('string commands', () => {
     expect(await call('SET', 'k', 'v', 'EX', 'x')).toBe('-ERR value is not an integer or out of range\r\n');
     expect(await call('SET', 'k', 'v', 'NX', 'XX')).toBe('-ERR syntax error\r\n');
     expect(await call('SET', 'k', 'v', 'EX', '1', 'PX', '1')).toBe('-ERR syntax error\r\n');
+    // as Redis 7 reads them: a repeated option is taken, the last time wins, options before the time
+    expect(await call('SET', 'k', 'f', 'NX', 'NX')).toBe('$-1\r\n');
+    expect(await call('SET', 'k', 'g', 'EX', '10', 'EX', '200', 'GET', 'GET')).toBe('$1\r\ne\r\n');
+    expect(await call('TTL', 'k')).toBe(':200\r\n');
+    expect(await call('SET', 'k', 'v', 'EX', 'x', 'NX', 'XX')).toBe('-ERR syntax error\r\n');
+    expect(await call('SET', 'k', 'v', 'EX', '9223372036854775807')).toBe("-ERR invalid expire time in 'set' command\r\n");
+    expect(await call('SET', 'k', 'v', 'EX', '9223372036854775808')).toBe('-ERR value is not an integer or out of range\r\n');
   });
 
   it('SETEX, PSETEX and SETNX, which older clients send, as the SET they stand for', async () => {
@@ -87,7 +94,7 @@ describe('string commands', () => {
     expect(await call('PSETEX', 'p', '5000', 'w')).toBe('+OK\r\n');
     expect(await call('PTTL', 'p')).toBe(':5000\r\n');
     expect(await call('GET', 'p')).toBe('$1\r\nw\r\n');
-    expect(await call('SETEX', 's', '0', 'v')).toBe("-ERR invalid expire time in 'set' command\r\n");
+    expect(await call('SETEX', 's', '0', 'v')).toBe("-ERR invalid expire time in 'setex' command\r\n");
     expect(await call('SETNX', 'n', 'first')).toBe(':1\r\n');
     expect(await call('SETNX', 'n', 'second')).toBe(':0\r\n');
     expect(await call('GET', 'n')).toBe('$5\r\nfirst\r\n');
@@ -116,6 +123,12 @@ describe('string commands', () => {
     expect(await call('EXPIREAT', 'k', String(Math.floor(t / 1000) + 60))).toBe(':1\r\n');
     expect(await call('TTL', 'k')).toBe(':60\r\n'); // 59.5 s rounds up
     expect(await call('EXPIRE', 'nope', '10')).toBe(':0\r\n');
+    // flags as Redis 7 reads them: combined, repeated, checked before the key and the time
+    expect(await call('EXPIRE', 'k', '100', 'XX', 'GT', 'XX')).toBe(':1\r\n');
+    expect(await call('TTL', 'k')).toBe(':100\r\n');
+    expect(await call('EXPIRE', 'k', '10', 'NX', 'LT')).toBe('-ERR NX and XX, GT or LT options at the same time are not compatible\r\n');
+    expect(await call('EXPIRE', 'k', '10', 'GT', 'LT')).toBe('-ERR GT and LT options at the same time are not compatible\r\n');
+    expect(await call('EXPIRE', 'nope', 'x', 'Soon')).toBe('-ERR Unsupported option Soon\r\n');
     expect(await call('EXPIRE', 'k', '-1')).toBe(':1\r\n'); // a time not in the future deletes
     expect(await call('EXISTS', 'k')).toBe(':0\r\n');
     await call('SET', 'k', 'v', 'PXAT', String(t - 1)); // already past: deleted at once
@@ -180,7 +193,8 @@ describe('keyspace commands', () => {
     held.push(session.lastWrite.clone(), Clock.empty());
     expect(await call('WAIT', '1', '0')).toBe(':1\r\n');
     expect(await call('WAIT', '2', '30')).toBe(':1\r\n');
-    expect(await call('WAIT', '-1', '0')).toBe('-ERR value is not an integer or out of range\r\n');
+    expect(await call('WAIT', '-1', '0')).toBe(':1\r\n'); // as Redis: 0 or fewer asked answers at once, with the count
+    expect(await call('WAIT', '0', 'x')).toBe('-ERR timeout is not an integer or out of range\r\n');
     expect(await call('WAIT', '0', '-5')).toBe('-ERR timeout is negative\r\n');
   });
 });
@@ -232,6 +246,9 @@ describe('connection commands and refusals', () => {
   it('AUTH without a configured password says so', async () => {
     const { call } = await setup();
     expect(await call('AUTH', 'x')).toMatch(/^-ERR AUTH <password> called without any password configured/);
+    // Redis's default user has no password then: it takes any (a client given user:password@host sends this)
+    expect(await call('AUTH', 'default', 'x')).toBe('+OK\r\n');
+    expect(await call('AUTH', 'someone', 'x')).toBe('-WRONGPASS invalid username-password pair or user is disabled.\r\n');
   });
 
   it('read-modify-writes, transactions and scripts are refused saying why; unknown commands as Redis does', async () => {
@@ -240,6 +257,6 @@ describe('connection commands and refusals', () => {
     for (const cmd of ['MULTI', 'EXEC', 'WATCH']) expect(await call(cmd)).toMatch(new RegExp(`^-ERR ${cmd} is a transaction, and replikv is multi-primary`));
     expect(await call('EVAL', 'return 1', '0')).toMatch(/^-ERR EVAL runs a script, and replikv is multi-primary/);
     expect(await call('HSET', 'h', 'f', 'v')).toMatch(/^-ERR HSET works on a Redis data type replikv does not have/);
-    expect(await call('FOO', 'a', 'b')).toBe("-ERR unknown command 'FOO', with args beginning with: 'a' 'b'\r\n");
+    expect(await call('FOO', 'a', 'b')).toBe("-ERR unknown command 'FOO', with args beginning with: 'a' 'b' \r\n");
   });
 });

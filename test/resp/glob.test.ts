@@ -25,6 +25,8 @@ describe('globMatch', () => {
     ['ключ:*', 'ключ:1', true],
     ['?', 'й', true], // one character, not one byte
     ['a[b', 'ab', true], // an unclosed set ends with the pattern, as in Redis
+    ['a[b-]', 'a^', true], // a range ending in ']' (']' to 'b'), as in Redis
+    ['a[b-]', 'a-', false],
   ])('%s against %s: %s', (pattern, key, expected) => {
     expect(globMatch(pattern, key)).toBe(expected);
   });

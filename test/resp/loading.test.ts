@@ -26,6 +26,8 @@ describe('the Redis protocol on a node that bootstraps', () => {
       expect(r.stdout, cmd.join(' ')).toMatch(/^(\(error\) )?LOADING replikv is bootstrapping/);
     }
     expect((await redisCli(port, ['PING'])).stdout.trim()).toBe('PONG');
+    // INFO says loading:1, as Redis while it loads: ioredis's ready check waits on it
+    expect((await redisCli(port, ['INFO', 'persistence'])).stdout).toMatch(/^# Persistence\r?\nloading:1\r?$/m);
     expect((await c.status()).state).toBe('bootstrapping'); // still: the answers above were given while it was
   });
 });
