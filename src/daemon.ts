@@ -79,6 +79,7 @@ async function acquire(
       maxValueBytes: config.maxValueBytes,
       maxSiblings: config.maxSiblings,
       maxClockSkewMs: config.maxClockSkewMs,
+      countExpiring: true, // INFO keyspace's expires, status expiringKeys
       ...(metrics === undefined ? {} : { countSiblings: true, onCommit: metrics.observeCommit }),
     });
     return { lock, node, ks, ...(ownKey === undefined ? {} : { ownKey }), ...(metricsServer === undefined ? {} : { metricsServer }) };
@@ -144,6 +145,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       warnings.push(`refused by peer ${refusedAsGone.peer}: this node was out of touch for longer than gcGraceMs and lacks deletes collected since; stop it, move its data directory away and start it again to re-bootstrap`);
     }
     const g = ks.gcStats();
+    const expiring = ks.expiringKeys();
     return {
       peerId: node.peerId.toString(),
       replicaId: s.replicaId,
@@ -151,6 +153,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       mode: config.mode,
       state: nodeState(),
       keys: s.keys,
+      ...(expiring === null ? {} : { expiringKeys: expiring }),
       digest: s.digest,
       clock: s.clock.toJSON(),
       peers: replicator.peers().map(({ peerId, state, behind }) => ({ peerId, state, behind })),

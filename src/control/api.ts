@@ -36,8 +36,13 @@ export interface Status {
   addrs: string[];
   mode: Mode;
   state: NodeState;
-  /** Live key count. */
+  /** Live key count: keys holding a value that does not expire. */
   keys: number;
+  /**
+   * Keys whose values all expire (not in `keys`); one whose values have expired is counted until
+   * garbage collection removes them. Absent when not known (after a failed commit, until restart).
+   */
+  expiringKeys?: number;
   /** State digest, hex. */
   digest: string;
   clock: ClockJSON;

@@ -18,6 +18,7 @@ import { keyId } from './key-text.js';
 import { encodeStoreState, META_STATE, type StoreState } from './meta.js';
 import { xorState } from './state-hash.js';
 import { siblingChange, type SiblingStats } from './sibling-count.js';
+import { holdsOnlyExpiring } from './expiring-count.js';
 
 /** A key state as stored: its bytes and what the index needs to know about them. */
 export interface Stored {
@@ -43,6 +44,8 @@ export class ChangeSet {
   private readonly meta: [string, Uint8Array][] = [];
   /** What this transaction changes in the sibling counts (sibling-count.ts). */
   readonly siblings: SiblingStats = { keys: 0, siblings: 0 };
+  /** What this transaction changes in the count of keys whose values all expire (expiring-count.ts). */
+  expiring = 0;
 
   constructor(
     private readonly w: WriteView,
@@ -125,6 +128,7 @@ export class ChangeSet {
     }
     if (facts.maxHlc > n.hlc) n.hlc = facts.maxHlc;
     siblingChange(this.siblings, old?.facts.dots.length ?? 0, facts.dots.length);
+    this.expiring += (holdsOnlyExpiring(facts) ? 1 : 0) - (old !== undefined && holdsOnlyExpiring(old.facts) ? 1 : 0);
     this.stage(key, bytes);
   }
 
@@ -165,6 +169,7 @@ export class ChangeSet {
     for (const d of old.facts.dots) this.dotOps.push(d, null);
     for (const g of old.facts.gc) this.gcOps.push(g, null);
     siblingChange(this.siblings, old.facts.dots.length, 0);
+    if (holdsOnlyExpiring(old.facts)) this.expiring--;
     this.stage(key, REMOVED);
   }
 

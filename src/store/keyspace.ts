@@ -26,6 +26,7 @@ import { LmdbBackend } from './lmdb-backend.js';
 import { decodeStoreState, encodeStoreState, headRecord, META_HEADS, META_REPLICA, META_REPLICA_KEY, META_STATE, storeStateVersion, type StoreState } from './meta.js';
 import { xorState } from './state-hash.js';
 import { countSiblings, type SiblingStats } from './sibling-count.js';
+import { countExpiring } from './expiring-count.js';
 
 export type Durability = 'strict' | 'relaxed';
 
@@ -44,6 +45,8 @@ export interface KeyspaceOptions {
   maxClockSkewMs?: number;
   /** Keep sibling counts (siblingStats): one pass over every state at open, then kept in step. */
   countSiblings?: boolean;
+  /** Keep the count of keys whose values all expire (expiringKeys): one read per expiring value at open, then kept in step. */
+  countExpiring?: boolean;
   /** Told how long each transaction took to commit (and flush, when durable), queueing included, in seconds. */
   onCommit?: (seconds: number) => void;
 }
@@ -168,6 +171,8 @@ export class Keyspace {
   private readonly onCommit: ((seconds: number) => void) | undefined;
   /** Null when not kept, or unknown since a commit failed. */
   private sibs: SiblingStats | null = null;
+  /** Keys whose values all expire (expiring-count.ts); null when not kept. */
+  private expiring: number | null = null;
 
   private constructor(
     private readonly backend: Backend,
@@ -192,6 +197,17 @@ export class Keyspace {
       } finally {
         snap.close();
       }
+    }
+    if (opts.countExpiring === true) this.expiring = this.recountExpiring();
+  }
+
+  /** Counts the keys whose values all expire, as committed (at open, and after a failed commit). */
+  private recountExpiring(): number {
+    const snap = this.backend.openSnapshot();
+    try {
+      return countExpiring(snap);
+    } finally {
+      snap.close();
     }
   }
 
@@ -708,6 +724,14 @@ export class Keyspace {
     await this.transact((cs) => adoptFrontier(cs, peerFrontier));
   }
 
+  /**
+   * Keys whose values all expire (not in the live count), when kept (countExpiring); else null. A
+   * key whose values have expired is counted until garbage collection removes them.
+   */
+  expiringKeys(): number | null {
+    return this.expiring;
+  }
+
   /** Keys holding concurrent siblings and siblings held, when kept (countSiblings); else null. */
   siblingStats(): SiblingStats | null {
     return this.sibs === null ? null : { ...this.sibs };
@@ -997,6 +1021,7 @@ export class Keyspace {
           this.sibs.keys += cs.siblings.keys;
           this.sibs.siblings += cs.siblings.siblings;
         }
+        if (this.expiring !== null) this.expiring += cs.expiring;
         if (timed !== undefined) timed.ms += performance.now() - t0;
         return result;
       }, durable);
@@ -1006,6 +1031,13 @@ export class Keyspace {
       // The commit itself failed (disk full, I/O error): go back to what is on disk.
       this.work = this.loadState();
       this.sibs = null; // the change set was counted; what is on disk is unknown without a new pass
+      if (this.expiring !== null) {
+        try {
+          this.expiring = this.recountExpiring(); // cheap enough to redo: it reads the expiring keys only
+        } catch {
+          this.expiring = null; // the store cannot be read either: unknown
+        }
+      }
       throw new StoreError(`write failed: ${(err as Error).message}`, { cause: err });
     }
     if (batch !== undefined && batch.keys.length > 0) listener!(batch); // after the commit, never before
