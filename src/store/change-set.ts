@@ -20,6 +20,20 @@ import { xorState } from './state-hash.js';
 import { siblingChange, type SiblingStats } from './sibling-count.js';
 import { holdsOnlyExpiring } from './expiring-count.js';
 
+/** Where a committed change came from: a write on this node, or a peer (deltas, pushes, snapshots, repair). */
+export type ChangeOrigin = 'local' | 'replicated';
+
+/**
+ * One committed transaction's key changes: the keys, and each key's new state bytes (null when it
+ * left the store), read on demand so that a commit nobody records builds nothing per key. Valid
+ * only during the call it is passed to.
+ */
+export interface ChangeBatch {
+  origin: ChangeOrigin;
+  keys: readonly Uint8Array[];
+  stateAt(i: number): Uint8Array | null;
+}
+
 /** A key state as stored: its bytes and what the index needs to know about them. */
 export interface Stored {
   readonly bytes: Uint8Array;
@@ -189,9 +203,10 @@ export class ChangeSet {
     this.meta.push([name, value]);
   }
 
-  /** The keys this transaction changes and their new states (null: removed), for the change feed. */
-  changed(): { keys: readonly Uint8Array[]; states: (Uint8Array | null)[] } {
-    return { keys: this.keys, states: this.states.map((s) => (s === REMOVED ? null : s)) };
+  /** The keys this transaction changes and their new states (null: removed), for the change feed: nothing is copied. */
+  changed(origin: ChangeOrigin): ChangeBatch {
+    const states = this.states;
+    return { origin, keys: this.keys, stateAt: (i) => (states[i] === REMOVED ? null : states[i]!) };
   }
 
   /** Writes everything. Only puts from here on: nothing here can fail half-way on bad input. */

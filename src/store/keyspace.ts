@@ -20,7 +20,7 @@ import type { VersionVector } from '../core/version-vector.js';
 import { checkValue, DEFAULT_MAX_VALUE_BYTES, keyToBytes, MAX_EXPIRE_AT, MAX_KEY_BYTES } from '../core/validate.js';
 import { DecodeError, InvalidTokenError, StoreError } from '../errors.js';
 import type { Backend, ReadView, Snapshot } from './backend.js';
-import { ChangeSet, type RemoteLimits, type Stored } from './change-set.js';
+import { ChangeSet, type ChangeBatch, type ChangeOrigin, type RemoteLimits, type Stored } from './change-set.js';
 import { checkKeyText, keyText } from './key-text.js';
 import { LmdbBackend } from './lmdb-backend.js';
 import { decodeStoreState, encodeStoreState, headRecord, META_HEADS, META_REPLICA, META_REPLICA_KEY, META_STATE, storeStateVersion, type StoreState } from './meta.js';
@@ -86,15 +86,7 @@ export interface ReadResult {
   context: string;
 }
 
-/** Where a committed change came from: a write on this node, or a peer (deltas, pushes, snapshots, repair). */
-export type ChangeOrigin = 'local' | 'replicated';
-
-/** One committed transaction's key changes: each key's new state bytes, or null when it left the store. */
-export interface ChangeBatch {
-  origin: ChangeOrigin;
-  keys: readonly Uint8Array[];
-  states: readonly (Uint8Array | null)[];
-}
+export type { ChangeBatch, ChangeOrigin } from './change-set.js';
 
 export interface ScanResult {
   items: { key: string; value: Uint8Array }[];
@@ -1016,7 +1008,7 @@ export class Keyspace {
         const result = compute(cs);
         cs.apply();
         this.work = cs.next;
-        if (listener !== undefined) batch = { origin: origin!, ...cs.changed() };
+        if (listener !== undefined) batch = cs.changed(origin!);
         if (this.sibs !== null) {
           this.sibs.keys += cs.siblings.keys;
           this.sibs.siblings += cs.siblings.siblings;
