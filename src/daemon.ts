@@ -79,7 +79,8 @@ async function acquire(
       maxValueBytes: config.maxValueBytes,
       maxSiblings: config.maxSiblings,
       maxClockSkewMs: config.maxClockSkewMs,
-      countExpiring: true, // INFO keyspace's expires, status expiringKeys
+      // INFO keyspace's expires (and status expiringKeys): read at open, one key per TTL, so only with --resp
+      ...(config.resp === null ? {} : { countExpiring: true }),
       ...(metrics === undefined ? {} : { countSiblings: true, onCommit: metrics.observeCommit }),
     });
     return { lock, node, ks, ...(ownKey === undefined ? {} : { ownKey }), ...(metricsServer === undefined ? {} : { metricsServer }) };

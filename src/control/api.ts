@@ -40,7 +40,9 @@ export interface Status {
   keys: number;
   /**
    * Keys whose values all expire (not in `keys`); one whose values have expired is counted until
-   * garbage collection removes them. Absent when not known (after a failed commit, until restart).
+   * garbage collection removes them. Kept only with the Redis listener on (--resp), for INFO and
+   * DBSIZE: counting it at start reads every key with a TTL. Absent otherwise, and after a commit
+   * failed and the store could not be read again (until restart).
    */
   expiringKeys?: number;
   /** State digest, hex. */

@@ -193,11 +193,14 @@ export class Keyspace {
     if (opts.countExpiring === true) this.expiring = this.recountExpiring();
   }
 
-  /** Counts the keys whose values all expire, as committed (at open, and after a failed commit). */
+  /**
+   * Counts the keys whose values all expire, as committed: at open, before any write, and after a
+   * failed commit, when the store is as on disk (so the latest states are the snapshot's).
+   */
   private recountExpiring(): number {
     const snap = this.backend.openSnapshot();
     try {
-      return countExpiring(snap);
+      return countExpiring(snap, (key) => this.backend.getState(key));
     } finally {
       snap.close();
     }
