@@ -82,6 +82,8 @@ async function acquire(
       maxValueBytes: config.maxValueBytes,
       maxSiblings: config.maxSiblings,
       maxClockSkewMs: config.maxClockSkewMs,
+      // INFO keyspace's expires (and status expiringKeys): read at open, one key per TTL, so only with --resp
+      ...(config.resp === null ? {} : { countExpiring: true }),
       ...(metrics === undefined ? {} : { countSiblings: true, onCommit: metrics.observeCommit }),
     });
     return { lock, node, ks, ...(ownKey === undefined ? {} : { ownKey }), ...(metricsServer === undefined ? {} : { metricsServer }), ...(resp === undefined ? {} : { resp }) };
@@ -148,6 +150,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       warnings.push(`refused by peer ${refusedAsGone.peer}: this node was out of touch for longer than gcGraceMs and lacks deletes collected since; stop it, move its data directory away and start it again to re-bootstrap`);
     }
     const g = ks.gcStats();
+    const expiring = ks.expiringKeys();
     return {
       peerId: node.peerId.toString(),
       replicaId: s.replicaId,
@@ -155,6 +158,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       mode: config.mode,
       state: nodeState(),
       keys: s.keys,
+      ...(expiring === null ? {} : { expiringKeys: expiring }),
       digest: s.digest,
       clock: s.clock.toJSON(),
       peers: replicator.peers().map(({ peerId, state, behind }) => ({ peerId, state, behind })),

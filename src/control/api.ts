@@ -36,8 +36,15 @@ export interface Status {
   addrs: string[];
   mode: Mode;
   state: NodeState;
-  /** Live key count. */
+  /** Live key count: keys holding a value that does not expire. */
   keys: number;
+  /**
+   * Keys whose values all expire (not in `keys`); one whose values have expired is counted until
+   * garbage collection removes them. Kept only with the Redis listener on (--resp), for INFO and
+   * DBSIZE: counting it at start reads every key with a TTL. Absent otherwise, and after a commit
+   * failed and the store could not be read again (until restart).
+   */
+  expiringKeys?: number;
   /** State digest, hex. */
   digest: string;
   clock: ClockJSON;

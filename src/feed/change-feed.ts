@@ -2,9 +2,12 @@
 // a random epoch per daemon start, kept in a bounded ring for watchers that resume, and passed to
 // each watcher through its own bounded queue (feed-log.ts). A write never waits for a watcher.
 //
-// Until the first watcher connects nothing is recorded, only counted: a node nobody watches (a
-// bootstrap of millions of keys, say) pays one addition per transaction. From then on the ring
-// holds copies of the recent changes, bounded by count and bytes.
+// While nobody watches nothing is recorded, only counted: a node nobody watches (a bootstrap of
+// millions of keys, say) pays one addition per transaction, and the keyspace builds nothing per
+// key for it (ChangeBatch reads states on demand). From the first watcher on the ring holds copies
+// of the recent changes, bounded by count and bytes, and goes on holding them for resumeGraceMs
+// after the last watcher leaves, so a watcher whose connection dropped resumes without a gap. A
+// change passed unrecorded empties the ring: a resume from before it is told it missed changes.
 
 import { randomBytes } from 'node:crypto';
 import type { ChangeBatch, ChangeOrigin } from '../store/keyspace.js';
@@ -36,6 +39,8 @@ export interface FeedLimits {
   queueEntries: number;
   queueBytes: number;
   watchers: number;
+  /** How long after the last watcher leaves changes are still recorded, for it to resume (ms). */
+  resumeGraceMs: number;
 }
 
 export const DEFAULT_FEED_LIMITS: FeedLimits = {
@@ -46,6 +51,7 @@ export const DEFAULT_FEED_LIMITS: FeedLimits = {
   // at most 64 x 8 MiB beyond the ring, however many large values are written.
   queueBytes: 8 * 1024 * 1024,
   watchers: 64,
+  resumeGraceMs: 60_000,
 };
 
 // What an entry costs beyond its bytes (objects, arrays), for the byte bounds.
@@ -55,9 +61,14 @@ export class ChangeFeed {
   readonly epoch = randomBytes(8).toString('hex');
   private readonly ring: FeedRing<ChangeEntry>;
   private readonly watchers = new Set<Watcher>();
-  private armed = false;
+  /** With no watcher, changes are recorded until this time (ms); -Infinity: not recording. */
+  private recordUntil = -Infinity;
 
-  constructor(readonly limits: FeedLimits = DEFAULT_FEED_LIMITS) {
+  constructor(
+    readonly limits: FeedLimits = DEFAULT_FEED_LIMITS,
+    /** The clock the grace period is measured on (ms). */
+    private readonly now: () => number = Date.now,
+  ) {
     this.ring = new FeedRing(limits.ringEntries, limits.ringBytes);
   }
 
@@ -69,12 +80,17 @@ export class ChangeFeed {
     return this.watchers.size;
   }
 
+  /** Changes held for resuming watchers. */
+  get held(): number {
+    return this.ring.size;
+  }
+
   /** Takes in one committed transaction's changes (Keyspace.onChange). */
   record(batch: ChangeBatch): void {
-    if (!this.armed) return this.ring.passUnrecorded(batch.keys.length);
+    if (!this.recording()) return this.ring.passUnrecorded(batch.keys.length);
     for (let i = 0; i < batch.keys.length; i++) {
       const key = Buffer.from(batch.keys[i]!); // copies: the batch's bytes may be views of a peer's frame
-      const s = batch.states[i]!;
+      const s = batch.stateAt(i);
       const state = s === null ? null : Buffer.from(s);
       const entry: ChangeEntry = { seq: this.ring.head + 1, key, state, origin: batch.origin, size: key.length + (state?.length ?? 0) + ENTRY_OVERHEAD };
       this.ring.push(entry);
@@ -88,12 +104,25 @@ export class ChangeFeed {
    * `since`, then live changes. The caller keeps to limits.watchers.
    */
   watch(prefix: Uint8Array, since: FeedPosition | undefined, sink: WatchSink): Watcher {
-    this.armed = true;
-    const w = new Watcher(prefix, sink, new WatchQueue(this.limits.queueEntries, this.limits.queueBytes), () => this.watchers.delete(w));
+    const w = new Watcher(prefix, sink, new WatchQueue(this.limits.queueEntries, this.limits.queueBytes), () => this.left(w));
     const { missed, replay } = resumeFrom(since, this.epoch, this.ring);
     w.start(this.ring.head, missed, replay);
     this.watchers.add(w);
     return w;
+  }
+
+  /** Whether a commit now is recorded: someone watches, or the last watcher left within the grace period. */
+  private recording(): boolean {
+    if (this.watchers.size > 0) return true;
+    if (this.recordUntil === -Infinity) return false;
+    if (this.now() < this.recordUntil) return true;
+    this.recordUntil = -Infinity; // from now on a commit costs no clock read either
+    return false;
+  }
+
+  private left(w: Watcher): void {
+    this.watchers.delete(w);
+    if (this.watchers.size === 0) this.recordUntil = this.now() + this.limits.resumeGraceMs;
   }
 
   /** Ends every watcher's stream (the daemon stops). */

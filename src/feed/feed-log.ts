@@ -89,7 +89,8 @@ export class FeedRing<E extends FeedEntry> {
   /** Counts `n` changes that are not recorded (nobody could ask for them): they are missed by any resume. */
   passUnrecorded(n: number): void {
     this.last += n;
-    this.clear();
+    if (this.size === 0) this.base = this.last; // the usual case while nobody watches: nothing to drop
+    else this.clear();
   }
 
   /** The held changes after `seq`, or undefined when some of them are no longer held. */

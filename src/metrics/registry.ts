@@ -9,6 +9,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { PeerInfo, PeerState, Status } from '../control/api.js';
 import type { SiblingStats } from '../store/sibling-count.js';
 import { REFUSAL_REASONS, type SyncEvents } from '../sync/events.js';
+import { spellNaN } from './exposition.js';
 
 /** What the metrics read at scrape time; the daemon supplies it once it is running. */
 export interface MetricsSource {
@@ -19,12 +20,13 @@ export interface MetricsSource {
 
 const PEER_STATES: readonly PeerState[] = ['alive', 'suspect', 'down'];
 const NODE_STATES: readonly Status['state'][] = ['ready', 'bootstrapping', 'recovering'];
-/** Commit latency buckets: a relaxed commit takes well under a millisecond, a strict one waits for fsync. */
 /**
  * A value not known or not applicable now (no bootstrap running, no member clock): NaN, since
- * prom-client always writes a gauge without labels, and 0 would read as a real value.
+ * prom-client always writes a gauge without labels, and 0 would read as a real value. scrape()
+ * spells it `NaN` (exposition.ts: prom-client writes `Nan`).
  */
 const UNKNOWN = NaN;
+/** Commit latency buckets: a relaxed commit takes well under a millisecond, a strict one waits for fsync. */
 const COMMIT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 export class NodeMetrics {
@@ -77,7 +79,7 @@ export class NodeMetrics {
   /** The text exposition of every metric. */
   async scrape(): Promise<string> {
     try {
-      return await this.registry.metrics();
+      return spellNaN(await this.registry.metrics());
     } finally {
       this.cached = undefined;
     }

@@ -5,6 +5,7 @@ import { CommandError, intArg, SYNTAX, word } from './args.js';
 import type { CommandSpec, Ctx } from './command.js';
 import { globMatch, literalPrefix } from './glob.js';
 import type { Reply } from './reply.js';
+import type { Status } from '../control/api.js';
 
 /** Most keys one SCAN call looks at (COUNT is a hint, as in Redis). */
 export const MAX_SCAN_COUNT = 10_000;
@@ -21,6 +22,11 @@ function cursorArg(raw: Buffer): bigint {
   const n = s === '' ? 0n : BigInt(s);
   if (n > 2n ** 64n - 1n || n < -(2n ** 64n - 1n)) throw new CommandError('ERR invalid cursor');
   return n < 0n ? 2n ** 64n + n : n; // strtoul wraps a negative number
+}
+
+/** DBSIZE as Redis counts: keys with a lasting value and keys with a TTL (INFO keyspace's keys). */
+function dbSize(s: Status): number {
+  return s.keys + (s.expiringKeys ?? 0);
 }
 
 /** SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]: cursors are per connection ("0" starts and ends). */
@@ -90,6 +96,6 @@ const none: [number, number, number] = [0, 0, 0];
 export const KEYSPACE_COMMANDS: Record<string, CommandSpec> = {
   scan: { arity: -2, flags: ['readonly'], keys: none, run: scan },
   keys: { arity: 2, flags: ['readonly'], keys: none, run: keys },
-  dbsize: { arity: 1, flags: ['readonly', 'fast'], keys: none, run: (c) => c.env.api.status().keys },
+  dbsize: { arity: 1, flags: ['readonly', 'fast'], keys: none, run: (c) => dbSize(c.env.api.status()) },
   wait: { arity: 3, flags: [], keys: none, run: wait },
 };

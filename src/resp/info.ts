@@ -43,9 +43,13 @@ function fields(c: Ctx, name: Section): [string, string | number][] {
     }
     case 'clients':
       return [['connected_clients', c.env.clients()]];
-    case 'keyspace':
-      // keys: those whose value does not expire (status "keys"); expiring keys are not counted here
-      return [['db0', `keys=${s.keys},expires=0,avg_ttl=0`]];
+    case 'keyspace': {
+      // As Redis counts: keys are all of them, expires those with a TTL (status keys counts only the
+      // lasting ones). avg_ttl is not estimated. Without the expiring count (unknown after a failed
+      // commit) only the lasting keys are given, and no expires: not a wrong 0.
+      const exp = s.expiringKeys;
+      return [['db0', exp === undefined ? `keys=${s.keys}` : `keys=${s.keys + exp},expires=${exp},avg_ttl=0`]];
+    }
     case 'replication': {
       const peers = c.env.api.peers();
       const now = c.env.now();

@@ -18,6 +18,21 @@ import { keyId } from './key-text.js';
 import { encodeStoreState, META_STATE, type StoreState } from './meta.js';
 import { xorState } from './state-hash.js';
 import { siblingChange, type SiblingStats } from './sibling-count.js';
+import { holdsOnlyExpiring } from './expiring-count.js';
+
+/** Where a committed change came from: a write on this node, or a peer (deltas, pushes, snapshots, repair). */
+export type ChangeOrigin = 'local' | 'replicated';
+
+/**
+ * One committed transaction's key changes: the keys, and each key's new state bytes (null when it
+ * left the store), read on demand so that a commit nobody records builds nothing per key. Valid
+ * only during the call it is passed to.
+ */
+export interface ChangeBatch {
+  origin: ChangeOrigin;
+  keys: readonly Uint8Array[];
+  stateAt(i: number): Uint8Array | null;
+}
 
 /** A key state as stored: its bytes and what the index needs to know about them. */
 export interface Stored {
@@ -43,6 +58,8 @@ export class ChangeSet {
   private readonly meta: [string, Uint8Array][] = [];
   /** What this transaction changes in the sibling counts (sibling-count.ts). */
   readonly siblings: SiblingStats = { keys: 0, siblings: 0 };
+  /** What this transaction changes in the count of keys whose values all expire (expiring-count.ts). */
+  expiring = 0;
 
   constructor(
     private readonly w: WriteView,
@@ -125,6 +142,7 @@ export class ChangeSet {
     }
     if (facts.maxHlc > n.hlc) n.hlc = facts.maxHlc;
     siblingChange(this.siblings, old?.facts.dots.length ?? 0, facts.dots.length);
+    this.expiring += (holdsOnlyExpiring(facts) ? 1 : 0) - (old !== undefined && holdsOnlyExpiring(old.facts) ? 1 : 0);
     this.stage(key, bytes);
   }
 
@@ -165,6 +183,7 @@ export class ChangeSet {
     for (const d of old.facts.dots) this.dotOps.push(d, null);
     for (const g of old.facts.gc) this.gcOps.push(g, null);
     siblingChange(this.siblings, old.facts.dots.length, 0);
+    if (holdsOnlyExpiring(old.facts)) this.expiring--;
     this.stage(key, REMOVED);
   }
 
@@ -184,9 +203,10 @@ export class ChangeSet {
     this.meta.push([name, value]);
   }
 
-  /** The keys this transaction changes and their new states (null: removed), for the change feed. */
-  changed(): { keys: readonly Uint8Array[]; states: (Uint8Array | null)[] } {
-    return { keys: this.keys, states: this.states.map((s) => (s === REMOVED ? null : s)) };
+  /** The keys this transaction changes and their new states (null: removed), for the change feed: nothing is copied. */
+  changed(origin: ChangeOrigin): ChangeBatch {
+    const states = this.states;
+    return { origin, keys: this.keys, stateAt: (i) => (states[i] === REMOVED ? null : states[i]!) };
   }
 
   /** Writes everything. Only puts from here on: nothing here can fail half-way on bad input. */

@@ -20,12 +20,13 @@ import type { VersionVector } from '../core/version-vector.js';
 import { checkValue, DEFAULT_MAX_VALUE_BYTES, keyToBytes, MAX_EXPIRE_AT, MAX_KEY_BYTES } from '../core/validate.js';
 import { DecodeError, InvalidTokenError, StoreError } from '../errors.js';
 import type { Backend, ReadView, Snapshot } from './backend.js';
-import { ChangeSet, type RemoteLimits, type Stored } from './change-set.js';
+import { ChangeSet, type ChangeBatch, type ChangeOrigin, type RemoteLimits, type Stored } from './change-set.js';
 import { checkKeyText, keyText } from './key-text.js';
 import { LmdbBackend } from './lmdb-backend.js';
 import { decodeStoreState, encodeStoreState, headRecord, META_HEADS, META_REPLICA, META_REPLICA_KEY, META_STATE, storeStateVersion, type StoreState } from './meta.js';
 import { xorState } from './state-hash.js';
 import { countSiblings, type SiblingStats } from './sibling-count.js';
+import { countExpiring } from './expiring-count.js';
 
 export type Durability = 'strict' | 'relaxed';
 
@@ -44,6 +45,8 @@ export interface KeyspaceOptions {
   maxClockSkewMs?: number;
   /** Keep sibling counts (siblingStats): one pass over every state at open, then kept in step. */
   countSiblings?: boolean;
+  /** Keep the count of keys whose values all expire (expiringKeys): one read per expiring value at open, then kept in step. */
+  countExpiring?: boolean;
   /** Told how long each transaction took to commit (and flush, when durable), queueing included, in seconds. */
   onCommit?: (seconds: number) => void;
 }
@@ -83,15 +86,7 @@ export interface ReadResult {
   context: string;
 }
 
-/** Where a committed change came from: a write on this node, or a peer (deltas, pushes, snapshots, repair). */
-export type ChangeOrigin = 'local' | 'replicated';
-
-/** One committed transaction's key changes: each key's new state bytes, or null when it left the store. */
-export interface ChangeBatch {
-  origin: ChangeOrigin;
-  keys: readonly Uint8Array[];
-  states: readonly (Uint8Array | null)[];
-}
+export type { ChangeBatch, ChangeOrigin } from './change-set.js';
 
 export interface ScanResult {
   items: { key: string; value: Uint8Array }[];
@@ -168,6 +163,8 @@ export class Keyspace {
   private readonly onCommit: ((seconds: number) => void) | undefined;
   /** Null when not kept, or unknown since a commit failed. */
   private sibs: SiblingStats | null = null;
+  /** Keys whose values all expire (expiring-count.ts); null when not kept. */
+  private expiring: number | null = null;
 
   private constructor(
     private readonly backend: Backend,
@@ -192,6 +189,20 @@ export class Keyspace {
       } finally {
         snap.close();
       }
+    }
+    if (opts.countExpiring === true) this.expiring = this.recountExpiring();
+  }
+
+  /**
+   * Counts the keys whose values all expire, as committed: at open, before any write, and after a
+   * failed commit, when the store is as on disk (so the latest states are the snapshot's).
+   */
+  private recountExpiring(): number {
+    const snap = this.backend.openSnapshot();
+    try {
+      return countExpiring(snap, (key) => this.backend.getState(key));
+    } finally {
+      snap.close();
     }
   }
 
@@ -708,6 +719,14 @@ export class Keyspace {
     await this.transact((cs) => adoptFrontier(cs, peerFrontier));
   }
 
+  /**
+   * Keys whose values all expire (not in the live count), when kept (countExpiring); else null. A
+   * key whose values have expired is counted until garbage collection removes them.
+   */
+  expiringKeys(): number | null {
+    return this.expiring;
+  }
+
   /** Keys holding concurrent siblings and siblings held, when kept (countSiblings); else null. */
   siblingStats(): SiblingStats | null {
     return this.sibs === null ? null : { ...this.sibs };
@@ -992,11 +1011,12 @@ export class Keyspace {
         const result = compute(cs);
         cs.apply();
         this.work = cs.next;
-        if (listener !== undefined) batch = { origin: origin!, ...cs.changed() };
+        if (listener !== undefined) batch = cs.changed(origin!);
         if (this.sibs !== null) {
           this.sibs.keys += cs.siblings.keys;
           this.sibs.siblings += cs.siblings.siblings;
         }
+        if (this.expiring !== null) this.expiring += cs.expiring;
         if (timed !== undefined) timed.ms += performance.now() - t0;
         return result;
       }, durable);
@@ -1006,6 +1026,13 @@ export class Keyspace {
       // The commit itself failed (disk full, I/O error): go back to what is on disk.
       this.work = this.loadState();
       this.sibs = null; // the change set was counted; what is on disk is unknown without a new pass
+      if (this.expiring !== null) {
+        try {
+          this.expiring = this.recountExpiring(); // cheap enough to redo: it reads the expiring keys only
+        } catch {
+          this.expiring = null; // the store cannot be read either: unknown
+        }
+      }
       throw new StoreError(`write failed: ${(err as Error).message}`, { cause: err });
     }
     if (batch !== undefined && batch.keys.length > 0) listener!(batch); // after the commit, never before

@@ -113,6 +113,39 @@ describe('the change feed', () => {
     expect(again.events.some((e) => e.type === 'missed')).toBe(false);
   });
 
+  it('stops recording once nobody has watched for the grace period: a resume from before is told it missed changes', async () => {
+    const ks = await Keyspace.open(new MemoryBackend(), { now: () => NOW });
+    let t = 0;
+    const feed = new ChangeFeed({ ...DEFAULT_FEED_LIMITS, resumeGraceMs: 1000 }, () => t);
+    ks.onChange = (b) => feed.record(b);
+    const first = feed.watch(Buffer.alloc(0), undefined, new Sink(feed));
+    await ks.put('k1', Buffer.from('1'));
+    first.close();
+    t = 999; // within the grace period: still recorded, a reconnection resumes without a gap
+    await ks.put('k2', Buffer.from('2'));
+    expect(feed.held).toBe(2);
+    const second = new Sink(feed);
+    feed.watch(Buffer.alloc(0), { epoch: feed.epoch, seq: 1 }, second).close();
+    expect(second.events.map((e) => e.type)).toEqual(['hello', 'change']);
+    t = 999 + 1000; // the grace period passed with nobody watching: commits record nothing
+    await ks.put('k3', Buffer.from('3'));
+    await ks.write([{ type: 'put', key: 'k4', value: Buffer.from('4') }, { type: 'del', key: 'k1' }]);
+    expect(feed.held).toBe(0);
+    expect(feed.head.seq).toBe(5); // but are counted
+    const late = new Sink(feed);
+    feed.watch(Buffer.alloc(0), { epoch: feed.epoch, seq: 2 }, late);
+    expect(late.events).toEqual([
+      { type: 'hello', pos: `${feed.epoch}:5` },
+      { type: 'missed', pos: `${feed.epoch}:5`, reason: 'evicted' },
+    ]);
+    // watched again: recorded again, and a resume from the head misses nothing
+    await ks.put('k5', Buffer.from('5'));
+    expect(late.changes().map((e) => [e.key, e.pos])).toEqual([['k5', `${feed.epoch}:6`]]);
+    const fromHead = new Sink(feed);
+    feed.watch(Buffer.alloc(0), { epoch: feed.epoch, seq: 5 }, fromHead);
+    expect(fromHead.events.map((e) => e.type)).toEqual(['hello', 'change']);
+  });
+
   it('tells a watcher from another daemon run (epoch) that it missed changes', async () => {
     const { feed } = await open();
     const sink = new Sink(feed);

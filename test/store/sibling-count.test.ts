@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Keyspace, type KeyspaceOptions } from '../../src/store/keyspace.js';
+import { runOp } from '../helpers/two-replicas.js';
 
 const dirs: string[] = [];
 const open: Keyspace[] = [];
@@ -77,22 +78,7 @@ describe('sibling counts', () => {
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), async (ops) => {
         const nodes = [await fresh(), await fresh()];
         const first = new Map<string, string>(); // a context from a key's first read, for stale writes
-        for (const o of ops) {
-          const { ks } = nodes[o.on]!;
-          if (o.t === 'sync') {
-            const other = nodes[1 - o.on]!.ks;
-            for (const chunk of other.delta(ks.summary().clock, { maxEntries: 4, maxBytes: 1 << 20 })) await ks.applyDelta(chunk);
-          } else if (o.t === 'gc') {
-            // Stable: what both hold (the intersection), as the collector would compute it.
-            await ks.collectGarbage(nodes[0]!.ks.summary().clock.intersect(nodes[1]!.ks.summary().clock));
-          } else {
-            const key = `k${o.key}`;
-            const context = o.stale ? first.get(`${o.on}|${key}`) : ks.read(key)?.context;
-            if (o.t === 'put') await ks.put(key, Buffer.from(`v${Math.random()}`), context === undefined ? {} : { context });
-            else await ks.del(key, context === undefined ? {} : { context });
-            if (!first.has(`${o.on}|${key}`)) first.set(`${o.on}|${key}`, ks.read(key)!.context);
-          }
-        }
+        for (const o of ops) await runOp(nodes.map((n) => n.ks), o, first);
         for (const { ks, dir } of nodes) {
           const kept = ks.siblingStats();
           expect(kept).toEqual(await recounted(ks, dir));
