@@ -170,7 +170,8 @@ function program(json = false): Command {
   client('wait')
     .description('wait until the local node is ready (done bootstrapping from its peers); a progress bar on a terminal')
     .option('--ready', 'wait for the state "ready" (the default, and the only condition so far)')
-    .option('--timeout <ms>', 'give up after MS milliseconds: exit 1, saying how far the node got', positiveInt)
+    .option('--timeout <ms>', 'give up after MS milliseconds: exit 1 if the node is not ready (saying how far it got), exit 2 if no daemon answered', positiveInt)
+    .addHelpText('after', '\nwait may start before the daemon (replikv daemon & replikv wait --ready): until the\ntimeout (without one: forever) it keeps trying the control socket, saying once on\nstderr that it waits for a daemon.\n')
     .action((o: cmd.Target & { timeout?: number }) => cmd.waitCommand(o, io));
 
   client('watch')
