@@ -265,7 +265,7 @@ function backupCommands(cli: Command): void {
     .requiredOption('--type <type>', 'full (everything), incremental (changes since the newest backup) or differential (changes since the newest full one)', backupType)
     .option('--data-dir <dir>', "the daemon's data directory; its control socket is DIR/control.sock", './data')
     .option('--control <path>', 'the control socket itself (overrides --data-dir)')
-    .addHelpText('after', '\nCreates the repository if DIR does not exist or is empty; with --key-file it is encrypted (AES-256-GCM).\n')
+    .addHelpText('after', '\nCreates the repository if DIR does not exist or is empty; with --key-file it is encrypted (AES-256-GCM).\nOnly a full backup creates one: an incremental or differential one there is refused (exit 1), creating nothing.\n')
     .action(async (o: cmd.Target & RepoOptions & { type: BackupType }) => (await backups()).backupCreateCommand(o, io));
 
   sub('list')
