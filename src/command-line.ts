@@ -175,7 +175,8 @@ function program(json = false): Command {
   client('wait')
     .description('wait until the local node is ready (done bootstrapping from its peers); a progress bar on a terminal')
     .option('--ready', 'wait for the state "ready" (the default, and the only condition so far)')
-    .option('--timeout <ms>', 'give up after MS milliseconds: exit 1, saying how far the node got', positiveInt)
+    .option('--timeout <ms>', 'give up after MS milliseconds: exit 1 if the node is not ready (saying how far it got), exit 2 if no daemon answered', positiveInt)
+    .addHelpText('after', '\nwait may start before the daemon (replikv daemon & replikv wait --ready): until the\ntimeout (without one: forever) it keeps trying the control socket, saying once on\nstderr that it waits for a daemon.\n')
     .action((o: cmd.Target & { timeout?: number }) => cmd.waitCommand(o, io));
 
   client('watch')
@@ -269,7 +270,7 @@ function backupCommands(cli: Command): void {
     .requiredOption('--type <type>', 'full (everything), incremental (changes since the newest backup) or differential (changes since the newest full one)', backupType)
     .option('--data-dir <dir>', "the daemon's data directory; its control socket is DIR/control.sock", './data')
     .option('--control <path>', 'the control socket itself (overrides --data-dir)')
-    .addHelpText('after', '\nCreates the repository if DIR does not exist or is empty; with --key-file it is encrypted (AES-256-GCM).\n')
+    .addHelpText('after', '\nCreates the repository if DIR does not exist or is empty; with --key-file it is encrypted (AES-256-GCM).\nOnly a full backup creates one: an incremental or differential one there is refused (exit 1), creating nothing.\n')
     .action(async (o: cmd.Target & RepoOptions & { type: BackupType }) => (await backups()).backupCreateCommand(o, io));
 
   sub('list')

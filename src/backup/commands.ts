@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import { table, socketPathOf, type Io, type Target } from '../control/commands.js';
 import { ControlClient } from '../control/client.js';
-import { pruneSelection } from './chain.js';
+import { planBackup, pruneSelection } from './chain.js';
 import { readKeyFile } from './cipher.js';
 import { createBackup } from './create.js';
 import type { BackupType, Manifest } from './manifest.js';
@@ -38,7 +38,12 @@ async function withBar<T>(bar: Progress, run: () => Promise<T>): Promise<T> {
 export async function backupCreateCommand(o: Target & RepoOptions & { type: BackupType }, io: Io): Promise<void> {
   const client = new ControlClient(socketPathOf(o));
   await client.status(); // no daemon: say so before a repository is created
-  const repo = await Repo.openOrCreate(o.repo, await passphraseOf(o));
+  const passphrase = await passphraseOf(o);
+  // Only a full backup starts a repository: an incremental or differential one is refused in a new
+  // one (planBackup throws "no full backup yet" for an empty list), and a refused command must not
+  // leave a repository behind, encrypted with its key or not.
+  if (o.type !== 'full' && !(await Repo.present(o.repo))) planBackup([], o.type);
+  const repo = await Repo.openOrCreate(o.repo, passphrase);
   const bar = progressBar(`backup ${o.type}`, 'keys');
   let promoted: string | undefined;
   const m = await withBar(bar, () =>

@@ -86,6 +86,11 @@ export class Repo {
     return new Repo(dir, record, passphrase === undefined ? null : await unlock(record.encryption, passphrase, dir));
   }
 
+  /** Whether DIR holds a repository, whole or damaged (its repo.json, or its backups). */
+  static async present(dir: string): Promise<boolean> {
+    return (await exists(join(dir, REPO_FILE))) || (await exists(join(dir, 'backups')));
+  }
+
   /** Opens the repository, creating it (encrypted when a passphrase is given) if DIR has none yet. */
   static async openOrCreate(dir: string, passphrase?: string): Promise<Repo> {
     if (await exists(join(dir, REPO_FILE))) return Repo.open(dir, passphrase);

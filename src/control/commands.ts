@@ -9,6 +9,7 @@ import type { Readable, Writable } from 'node:stream';
 import { ReplikvError } from '../errors.js';
 import type { PeerInfo, Status } from './api.js';
 import { ReplikvClient } from './replikv-client.js';
+import { untilAnswered } from './until-answered.js';
 import type { ScanItem } from './wire.js';
 
 /** A key the daemon does not have (or has only as a deletion). */
@@ -210,14 +211,18 @@ type SingleBar = import('cli-progress').SingleBar;
 /**
  * Waits until the local node is ready (done bootstrapping), drawing a progress bar on stderr when
  * it is a terminal. Exits with an error naming the state and progress when the timeout passes.
+ * It may start before the daemon: until the timeout, a socket nobody listens on yet means wait
+ * (exit 2 when no daemon answered in time).
  */
 export async function waitCommand(o: Target & { timeout?: number }, io: Io): Promise<void> {
   const client = clientOf(o);
   const deadline = o.timeout === undefined ? Infinity : Date.now() + o.timeout;
+  // said once, so a wait on the wrong socket does not look like a hang (not with --json: stderr then carries only JSON)
+  const onWaiting = () => void (o.json || process.stderr.write(`waiting for a replikv daemon on ${socketPathOf(o)} ...\n`));
   let bar: SingleBar | undefined;
   try {
     for (;;) {
-      const s = await client.status();
+      const s = await untilAnswered(() => client.status(), { deadline, timeoutMs: o.timeout, pollMs: POLL_MS, onWaiting });
       if (s.state === 'ready') {
         if (bar !== undefined) bar.update(bar.getTotal());
         bar?.stop();
