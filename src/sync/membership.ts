@@ -194,7 +194,7 @@ export class Membership {
 
   /**
    * Peers remembered from before a restart, learned as if just told of them and dialled like learned
-   * peers (same backoff); their last-seen time is kept, so one that never answers is dropped as gone
+   * peers (same backoff, same bound on dials in flight, behind peers learned since); their last-seen time is kept, so one that never answers is dropped as gone
    * goneAfterMs after it was last seen, as before the restart. Forgotten peers are not restored.
    * Returns how many were restored.
    */
@@ -204,7 +204,9 @@ export class Membership {
       const lastSeen = Math.min(k.lastSeen, now); // a clock stepped back must not keep a peer longer
       if (now - lastSeen > this.goneAfter || this.peers.has(k.peerId)) continue;
       if (!this.learn(k.peerId, k.addrs, now, false, true)) continue; // itself, forgotten, gone, or no room
-      this.peers.get(k.peerId)!.lastSeen = lastSeen;
+      const p = this.peers.get(k.peerId)!;
+      p.lastSeen = lastSeen;
+      p.nextDialAt = now; // at once, but after a peer learned since (due at 0) if dial slots are short
       n++;
     }
     return n;
@@ -337,9 +339,10 @@ export class Membership {
     }
     const maxInFlight = this.opts.maxDialsInFlight ?? MAX_DIALS_IN_FLIGHT;
     let learnedInFlight = [...this.peers.values()].filter((p) => p.dialing).length;
-    for (const p of this.peers.values()) {
+    // The longest overdue first: peers that never answer cannot keep the slots from the others.
+    const due = [...this.peers.values()].filter((p) => !p.connected && !p.dialing && p.nextDialAt <= now).sort((a, b) => a.nextDialAt - b.nextDialAt);
+    for (const p of due) {
       if (learnedInFlight >= maxInFlight) break; // the rest wait for a later tick
-      if (p.connected || p.dialing || p.nextDialAt > now) continue;
       // A seed's address is dialled as the seed, whoever answers there now.
       const addrs = [...p.addrs].filter((a) => !seedTransports.has(transportOf(a)));
       if (addrs.length === 0) continue;

@@ -234,4 +234,15 @@ describe('membership: what is remembered and how it comes back', () => {
     expect(m.expire(5001)).toEqual(['dead']);
     expect(m.dueDials(10_000)).toEqual([]);
   });
+
+  it('restored peers that never answer do not hold the dial slots from a peer learned since', () => {
+    const m = new Membership('self', { intervalMs: 100, maxBackoffMs: 1000, maxDialsInFlight: 2, random: half });
+    m.restoreKnown(['r1', 'r2', 'r3', 'r4'].map((id, i) => ({ peerId: id, lastSeen: 0, addrs: [addr(id, i + 1)] })), 1000);
+    const first = m.dueDials(1000);
+    expect(first.map((p) => p.peerId)).toEqual(['r1', 'r2']);
+    m.learn('n', [addr('n', 9)], 1010); // told of while the restored ones hang (a blackholed address takes 30 s)
+    expect(m.dueDials(1010)).toEqual([]);
+    for (const p of first) m.dialFailed(p, 31_000);
+    expect(m.dueDials(31_000).map((p) => p.peerId)).toEqual(['n', 'r3']);
+  });
 });
