@@ -16,7 +16,7 @@ export function daemonCommand(): Command {
     .option('--config <file>', 'JSON config file: every field and its default in README, "Configuration" (an example: config/default.json in the package)')
     .option('--data-dir <dir>', 'data directory (default ./data)')
     .option('--listen <multiaddr>', 'address to listen on for peers; repeat for more (default /ip4/0.0.0.0/tcp/7400)', collect)
-    .option('--bootstrap <multiaddr>', 'a peer to contact at start; repeat for more', collect)
+    .option('--bootstrap <multiaddr>', 'a peer to contact at start; repeat for more (peers met before are remembered in the store and dialled too)', collect)
     .addOption(new Option('--mode <mode>', 'how writes move: push, pull or hybrid (default hybrid)').choices(['push', 'pull', 'hybrid']))
     .option('--gossip-interval <ms>', 'milliseconds between digest rounds (default 1000)', (v) => Number(v))
     .option('--swarm-key <file>', 'private network key shared by every node (default DATA_DIR/swarm.key, generated on first start; make one with: replikv keygen --out FILE)')

@@ -13,10 +13,14 @@
 //   gossip interval up to `maxBackoffMs`, with jitter so that nodes do not redial in lockstep.
 // - A forgotten peer (`replikv forget`, or told by another node) is dropped at once, never learned
 //   or dialled again, and refused if it connects, for FORGET_RETENTION_MS.
+// - Addresses this node checked itself (a dial reached the peer there, or the peer announced them
+//   over its own connection) are vouched for: they displace addresses passed on by others when a
+//   peer's list is full, and only they are remembered across a restart (known-peers.ts).
 
 import type { Clock } from '../core/clock.js';
 import type { PeerState } from '../control/api.js';
 import { ReplikvError } from '../errors.js';
+import type { KnownPeer } from './known-peers.js';
 import { MAX_ADDRS_PER_PEER, MAX_DIALS_IN_FLIGHT, MAX_KNOWN_PEERS } from './limits.js';
 
 /** `replikv forget` of something that is not another node's PeerId. */
@@ -34,7 +38,7 @@ export interface MembershipOptions {
   random?: () => number;
   /** Peers known at most (limits.ts); past it the oldest peer never connected gives way. */
   maxPeers?: number;
-  /** Addresses kept per peer (limits.ts); the first ones learned are kept. */
+  /** Addresses kept per peer (limits.ts); the first ones learned are kept, but vouched ones displace the others. */
   maxAddrsPerPeer?: number;
   /** Dials to learned peers in flight at once (limits.ts); seeds are not counted against it. */
   maxDialsInFlight?: number;
@@ -47,6 +51,8 @@ export const FORGET_RETENTION_MS = 30 * 24 * 3600_000;
 interface Peer {
   readonly peerId: string;
   readonly addrs: Set<string>;
+  /** The addresses of `addrs` this node checked itself (a dial, or the peer's own word over its connection). */
+  readonly vouched: Set<string>;
   connected: boolean;
   /** Last time it was connected or spoke to us; null if never. */
   lastSeen: number | null;
@@ -135,22 +141,75 @@ export class Membership {
    * Records addresses of a peer (from identify, a dial or peer exchange). Forgotten peers, and
    * peers dropped as gone, are not learned this way. True if the peer is new.
    */
-  learn(peerId: string, addrs: Iterable<string>, now = 0, connecting = false): boolean {
+  learn(peerId: string, addrs: Iterable<string>, now = 0, connecting = false, vouched = false): boolean {
     if (peerId === this.self || this.forgotten.has(peerId) || this.gone.has(peerId)) return false;
     let p = this.peers.get(peerId);
     const isNew = p === undefined;
     if (p === undefined) {
       if (this.peers.size >= (this.opts.maxPeers ?? MAX_KNOWN_PEERS) && !this.evictOne() && !connecting) return false;
-      p = { peerId, addrs: new Set(), connected: false, lastSeen: null, learnedAt: now, connectedAt: 0, replicaId: null, clock: null, failures: 0, nextDialAt: 0, dialCursor: 0, dialing: false };
+      p = { peerId, addrs: new Set(), vouched: new Set(), connected: false, lastSeen: null, learnedAt: now, connectedAt: 0, replicaId: null, clock: null, failures: 0, nextDialAt: 0, dialCursor: 0, dialing: false };
       this.peers.set(peerId, p);
     }
     for (const a of addrs) {
       const full = peerIdOf(a) === null ? `${a}/p2p/${peerId}` : a;
-      if (peerIdOf(full) !== peerId || p.addrs.has(full)) continue;
-      if (p.addrs.size >= (this.opts.maxAddrsPerPeer ?? MAX_ADDRS_PER_PEER)) break;
-      p.addrs.add(full);
+      if (peerIdOf(full) !== peerId) continue;
+      if (!p.addrs.has(full)) {
+        if (p.addrs.size >= (this.opts.maxAddrsPerPeer ?? MAX_ADDRS_PER_PEER) && !(vouched && this.dropUnvouched(p))) break;
+        p.addrs.add(full);
+      }
+      if (vouched) p.vouched.add(full);
     }
     return isNew;
+  }
+
+  /**
+   * A peer's own listen addresses, told by it over its authenticated connection (identify): believed
+   * for it, and remembered across a restart.
+   */
+  announced(peerId: string, addrs: Iterable<string>, now: number): void {
+    this.learn(peerId, addrs, now, false, true);
+  }
+
+  /** Frees a place in a full address list for a vouched address: the newest one only others told of goes. */
+  private dropUnvouched(p: Peer): boolean {
+    const other = [...p.addrs].reverse().find((a) => !p.vouched.has(a));
+    if (other === undefined) return false;
+    p.addrs.delete(other);
+    return true;
+  }
+
+  /**
+   * Peers that have been connected, with their vouched addresses and when they were last seen (now
+   * for a connected one): what known-peers.ts selects from to remember across a restart.
+   */
+  rememberable(now: number): KnownPeer[] {
+    const out: KnownPeer[] = [];
+    for (const p of this.peers.values()) {
+      if (p.lastSeen === null) continue;
+      const addrs = [...p.addrs].filter((a) => p.vouched.has(a));
+      if (addrs.length > 0) out.push({ peerId: p.peerId, lastSeen: p.connected ? now : p.lastSeen, addrs });
+    }
+    return out;
+  }
+
+  /**
+   * Peers remembered from before a restart, learned as if just told of them and dialled like learned
+   * peers (same backoff, same bound on dials in flight, behind peers learned since); their last-seen time is kept, so one that never answers is dropped as gone
+   * goneAfterMs after it was last seen, as before the restart. Forgotten peers are not restored.
+   * Returns how many were restored.
+   */
+  restoreKnown(peers: Iterable<KnownPeer>, now: number): number {
+    let n = 0;
+    for (const k of peers) {
+      const lastSeen = Math.min(k.lastSeen, now); // a clock stepped back must not keep a peer longer
+      if (now - lastSeen > this.goneAfter || this.peers.has(k.peerId)) continue;
+      if (!this.learn(k.peerId, k.addrs, now, false, true)) continue; // itself, forgotten, gone, or no room
+      const p = this.peers.get(k.peerId)!;
+      p.lastSeen = lastSeen;
+      p.nextDialAt = now; // at once, but after a peer learned since (due at 0) if dial slots are short
+      n++;
+    }
+    return n;
   }
 
   /**
@@ -230,7 +289,7 @@ export class Membership {
    */
   dialSucceeded(plan: DialPlan, peerId: string, now: number): string | null {
     this.dialDone(plan);
-    this.learn(peerId, [plan.addr], now);
+    this.learn(peerId, [plan.addr], now, false, true);
     const seed = plan.seed ? this.seeds.get(plan.addr) : undefined;
     if (seed === undefined) return null;
     const before = seed.peerId;
@@ -280,9 +339,10 @@ export class Membership {
     }
     const maxInFlight = this.opts.maxDialsInFlight ?? MAX_DIALS_IN_FLIGHT;
     let learnedInFlight = [...this.peers.values()].filter((p) => p.dialing).length;
-    for (const p of this.peers.values()) {
+    // The longest overdue first: peers that never answer cannot keep the slots from the others.
+    const due = [...this.peers.values()].filter((p) => !p.connected && !p.dialing && p.nextDialAt <= now).sort((a, b) => a.nextDialAt - b.nextDialAt);
+    for (const p of due) {
       if (learnedInFlight >= maxInFlight) break; // the rest wait for a later tick
-      if (p.connected || p.dialing || p.nextDialAt > now) continue;
       // A seed's address is dialled as the seed, whoever answers there now.
       const addrs = [...p.addrs].filter((a) => !seedTransports.has(transportOf(a)));
       if (addrs.length === 0) continue;

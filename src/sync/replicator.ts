@@ -18,6 +18,7 @@ import type { Keyspace, Summary } from '../store/keyspace.js';
 import { CheckBudget, HEAD_CHECK_BURST_MS, HEAD_CHECK_MS_PER_SECOND, MAX_INBOUND_STREAMS_PER_CONNECTION, pexAddrs, StreamCounter } from './limits.js';
 import { LogLimiter } from './log-limiter.js';
 import { ForgetError, Membership, transportOf, type DialPlan } from './membership.js';
+import { KnownPeersSaver } from './known-peers-store.js';
 import {
   decodeMessage,
   encodeAck,
@@ -107,6 +108,7 @@ const PUSH_CLAIMS_KEPT = 4096;
 
 export class Replicator {
   readonly membership: Membership;
+  private readonly known: KnownPeersSaver;
   private tick = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -169,6 +171,7 @@ export class Replicator {
       { intervalMs: opts.gossipIntervalMs, goneAfterMs: opts.peerGoneAfterMs, random: this.random },
       Date.now(),
     );
+    this.known = new KnownPeersSaver(ks, log, this.membership, opts.peerGoneAfterMs);
     this.limits = opts.deltaLimits ?? DEFAULT_DELTA_LIMITS;
     this.idleMs = opts.transferIdleMs ?? TRANSFER_IDLE_MS;
     this.events = opts.events ?? NO_SYNC_EVENTS;
@@ -184,6 +187,7 @@ export class Replicator {
       maxInboundStreams: 2 * MAX_INBOUND_STREAMS_PER_CONNECTION,
     });
     this.membership.restoreForgotten(this.loadForgotten());
+    this.known.restore(Date.now()); // after the forgotten ones, which are never restored
     this.node.addEventListener('peer:connect', (e) => {
       const peer = e.detail.toString();
       if (!this.membership.connected(peer, Date.now())) {
@@ -201,7 +205,7 @@ export class Replicator {
       if (!this.stopped) this.log.info({ peer }, 'peer lost');
     });
     this.node.addEventListener('peer:identify', (e) => {
-      this.membership.learn(e.detail.peerId.toString(), e.detail.listenAddrs.map((a) => a.toString()), Date.now());
+      this.membership.announced(e.detail.peerId.toString(), e.detail.listenAddrs.map((a) => a.toString()), Date.now());
     });
     // A bootstrap address of this node itself (one config file for every machine) is no seed.
     const own = new Set(this.node.getMultiaddrs().map((a) => transportOf(a.toString())));
@@ -220,6 +224,7 @@ export class Replicator {
     const writers = await Promise.allSettled(this.pushStreams.values());
     await Promise.allSettled(writers.map((w) => (w.status === 'fulfilled' ? w.value.writer.close() : undefined)));
     this.pushStreams.clear();
+    await this.known.save(Date.now());
     await this.retirement.flush();
   }
 
@@ -320,6 +325,7 @@ export class Replicator {
       this.log.info({ peer }, 'peer dropped as gone (down for longer than peerGoneAfterMs)');
     }
     this.noteAlone(now);
+    this.known.maybeSave(now);
     for (const plan of this.membership.dueDials(now)) void this.dial(plan);
     if (this.bootstrapping) return; // the snapshot stream is bringing everything; rounds would repeat it
     if (this.opts.mode === 'push' && this.tick % 10 !== 1) return; // push mode: rounds only as a backstop

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Status } from '../../src/control/api.js';
 import { Fleet, untilConnected, untilConverged, type DaemonOptions, type TestDaemon } from '../helpers/daemons.js';
 import { eventually, until } from '../helpers/process.js';
+import { freePorts, putOn, tcp, untilValue } from '../helpers/ports.js';
 
 const fleet = new Fleet();
 const servers: Server[] = [];
@@ -15,21 +16,6 @@ afterEach(async (ctx) => {
   for (const s of servers.splice(0)) s.close();
   await fleet.cleanup();
 });
-
-/** Ports the OS says are free now (closed again at once, so a daemon can take them). */
-async function freePorts(n: number): Promise<number[]> {
-  const held = await Promise.all(
-    Array.from({ length: n }, () => new Promise<Server>((ok) => {
-      const s = createServer();
-      s.listen(0, '127.0.0.1', () => ok(s));
-    })),
-  );
-  const ports = held.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(held.map((s) => new Promise((ok) => s.close(ok))));
-  return ports;
-}
-
-const tcp = (port: number) => `/ip4/127.0.0.1/tcp/${port}`;
 
 function allReady(nodes: TestDaemon[], ms = 60_000): Promise<Status[]> {
   return eventually(
@@ -45,20 +31,6 @@ function configFile(fields: object): string {
   const file = join(fleet.tmpdir(), 'config.json');
   writeFileSync(file, JSON.stringify(fields));
   return file;
-}
-
-async function putOn(node: TestDaemon, key: string, value: string): Promise<void> {
-  const r = await node.cli('put', key, value);
-  expect(r.code, r.stderr).toBe(0);
-}
-
-async function untilValue(nodes: TestDaemon[], key: string, value: string, ms = 30_000): Promise<void> {
-  await eventually(
-    () => Promise.all(nodes.map((n) => n.client.get(key))),
-    (vs) => vs.every((v) => v !== undefined && Buffer.from(v).toString() === value),
-    `${key}=${value} on ${nodes.length} nodes`,
-    ms,
-  );
 }
 
 describe('membership', () => {
