@@ -146,6 +146,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     const s = ks.summary();
     const alone = replicator.aloneSeconds(Date.now());
     const warnings = alone === null ? [] : [`no peer reachable for ${alone} s: writes on this node are not being replicated`];
+    const unreached = replicator.bootstrapping ? replicator.unreachedSeconds(Date.now()) : null;
+    if (unreached !== null) warnings.push(bootstrapUnreached(unreached));
     if (refusedAsGone !== null) {
       warnings.push(`refused by peer ${refusedAsGone.peer}: this node was out of touch for longer than gcGraceMs and lacks deletes collected since; stop it, move its data directory away and start it again to re-bootstrap`);
     }
@@ -283,7 +285,14 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     bootstrapper = boot;
     replicator.bootstrapping = healer.paused = true;
     log.info('bootstrapping: streaming a snapshot of the keyspace from a peer');
-    const progress = setInterval(() => log.info({ ...boot.progress }, 'bootstrap progress'), PROGRESS_LOG_MS);
+    let warnedAt = 0; // the warning below, at most every 30 s in place of a progress line
+    const progress = setInterval(() => {
+      const now = Date.now();
+      const unreached = replicator.unreachedSeconds(now);
+      if (unreached === null || now - warnedAt < 30_000) return void log.info({ ...boot.progress }, 'bootstrap progress');
+      warnedAt = now;
+      log.warn({ ...boot.progress, seconds: unreached }, bootstrapUnreached(unreached));
+    }, PROGRESS_LOG_MS);
     bootstrapped = boot
       .run()
       .then(async () => {
@@ -346,6 +355,11 @@ function logNetworkAndModes(config: Config, ownKey: DataDirSwarmKey | undefined,
   for (const { path, mode } of openToOthers(files)) {
     log.warn({ path, mode }, `${path} has mode ${mode}: other local users can read or change it; chmod go-rwx it (replikv does not change it for you)`);
   }
+}
+
+/** An empty node that reaches nobody waits for ever: say what to check. */
+function bootstrapUnreached(seconds: number): string {
+  return `bootstrapping, but no peer reached for ${seconds} s: check the --bootstrap addresses, and that this node has the cluster's swarm key (--swarm-key FILE; a different key shows in the log as dial failures)`;
 }
 
 /** What a signal does: the first SIGINT or SIGTERM stops cleanly, a second exits at once; SIGHUP is ignored. */

@@ -279,10 +279,16 @@ export class Replicator {
    * about (status and log); null otherwise.
    */
   aloneSeconds(now: number): number | null {
-    const since = this.membership.aloneSince();
-    if (since === null || now - since < aloneWarnAfterMs(this.opts.gossipIntervalMs)) return null;
+    const seconds = this.unreachedSeconds(now);
+    if (seconds === null) return null;
     const s = this.ks.summary();
-    return s.keys === 0 && s.clock.isEmpty() ? null : Math.round((now - since) / 1000);
+    return s.keys === 0 && s.clock.isEmpty() ? null : seconds;
+  }
+
+  /** Seconds without any connected peer, once that has lasted past the warning threshold; else null. */
+  unreachedSeconds(now: number): number | null {
+    const since = this.membership.aloneSince();
+    return since === null || now - since < aloneWarnAfterMs(this.opts.gossipIntervalMs) ? null : Math.round((now - since) / 1000);
   }
 
   private loadForgotten(): [string, number][] {
@@ -353,7 +359,8 @@ export class Replicator {
     } catch (err) {
       if (this.stopped) return;
       this.membership.dialFailed(plan, Date.now());
-      this.warn(plan.peerId ?? plan.addr, { addr: plan.addr, reason: (err as Error).message }, 'dial failed');
+      const reason = (err as Error).message;
+      this.warn(plan.peerId ?? plan.addr, { addr: plan.addr, reason, ...(handshakeFailure(reason) ? { hint: SWARM_KEY_HINT } : {}) }, 'dial failed');
     }
   }
 
@@ -980,6 +987,16 @@ export class Replicator {
 }
 
 /** How long a node with data may have no connected peer before it warns (status and log). */
+/**
+ * A private network's handshake with a node holding another swarm key fails without saying so: the
+ * other side resets the connection, or the handshake times out. A refused or unreachable address
+ * fails otherwise (ECONNREFUSED, EHOSTUNREACH).
+ */
+export const SWARM_KEY_HINT = 'a reset or timed-out handshake often means the two nodes hold different swarm keys (--swarm-key)';
+function handshakeFailure(reason: string): boolean {
+  return /ECONNRESET|EPIPE|aborted|timed? ?out|encrypt|handshake|unexpected end/i.test(reason);
+}
+
 function aloneWarnAfterMs(gossipIntervalMs: number): number {
   return Math.max(5_000, 10 * gossipIntervalMs);
 }

@@ -50,6 +50,10 @@ describe('a daemon without a configured swarm key', () => {
     expect((await stranger.status()).peers.filter((p) => p.state === 'alive')).toEqual([]);
     expect((await a.status()).peers.map((p) => p.peerId)).not.toContain(stranger.peerId);
     expect(readFileSync(join(stranger.dataDir, 'swarm.key'), 'utf8')).not.toBe(key);
+    // It says what to check, in status and in its log, rather than bootstrapping in silence.
+    const unreached = /bootstrapping, but no peer reached for \d+ s: .*swarm key/;
+    await eventually(async () => (await stranger.status()).warnings ?? [], (ws) => ws.some((w) => unreached.test(w)), 'the unreached warning in status', 60_000);
+    expect((await logged(stranger, 'bootstrapping, but no peer reached')).level).toBe(40);
 
     // A restart reuses the key: same file, and b reconnects.
     await a.stop();
