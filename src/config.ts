@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { respConfigProblem } from './resp/address.js';
 import { parseHostPort } from './net/host-port.js';
+import { closest } from './suggest.js';
 
 const isMultiaddr = (s: string) => {
   try {
@@ -126,7 +127,7 @@ export function loadConfig(file: string | undefined, overrides: Partial<Parsed> 
   const result = ConfigSchema.safeParse(merged);
   if (!result.success) {
     const where = file ?? 'configuration';
-    const reasons = result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`);
+    const reasons = result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}${i.code === 'unrecognized_keys' && i.path.length === 0 ? didYouMean(i.keys) : ''}`);
     throw new ConfigError(`invalid ${where}: ${reasons.join('; ')}`);
   }
   const c = result.data;
@@ -140,4 +141,13 @@ export function loadConfig(file: string | undefined, overrides: Partial<Parsed> 
     identity: resolve(c.identity ?? join(dataDir, 'identity.key')),
     control: resolve(c.control ?? join(dataDir, 'control.sock')),
   };
+}
+
+/** " (did you mean gossipIntervalMs?)" for misspelt top-level fields, else "". */
+function didYouMean(keys: readonly string[]): string {
+  const hints = keys.flatMap((k) => {
+    const c = closest(k, Object.keys(ConfigSchema.shape));
+    return c === undefined ? [] : [`${k} -> ${c}`];
+  });
+  return hints.length === 0 ? '' : ` (did you mean ${hints.join(', ')}?)`;
 }

@@ -1,9 +1,11 @@
 // Every config file we ship validates, and bad values are refused naming the field.
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
+import { closest } from '../../src/suggest.js';
 
 const files = (dir: string): string[] =>
   readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.json') ? [join(dir, e.name)] : []));
@@ -36,4 +38,22 @@ describe('configuration', () => {
     expect(() => loadConfig(undefined, { gossipIntervalMs: 0 })).toThrow(/gossipIntervalMs/);
     expect(() => loadConfig(undefined, { mode: 'sideways' as never })).toThrow(/mode/);
   });
+
+  it('suggests the field a misspelt one probably meant, and nothing for a name far from every field', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'replikv-config-')), 'c.json');
+    writeFileSync(file, JSON.stringify({ gossipInterval: 500, durabilty: 'relaxed', colour: 'blue' }));
+    expect(() => loadConfig(file)).toThrow(/did you mean gossipInterval -> gossipIntervalMs, durabilty -> durability\?\)/);
+  });
+});
+
+describe('closest', () => {
+  const fields = ['dataDir', 'durability', 'gossipIntervalMs', 'gcGraceMs', 'gcIntervalMs', 'listen', 'resp', 'respPassword'];
+  it.each([
+    ['datadir', 'dataDir'],
+    ['gossipInterval', 'gossipIntervalMs'],
+    ['gcGrace', 'gcGraceMs'],
+    ['lisetn', 'listen'],
+    ['respPasword', 'respPassword'],
+  ])('%s -> %s', (given, meant) => expect(closest(given, fields)).toBe(meant));
+  it.each(['colour', 'x', 'metricsPort', 'bootstrapPeers'])('%s -> nothing', (given) => expect(closest(given, fields)).toBeUndefined());
 });
