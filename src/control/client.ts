@@ -2,7 +2,8 @@
 // daemon's Unix socket. Connection problems and refused requests become typed errors, so the CLI
 // can tell "no daemon" (exit 2) from "the daemon said no" (exit 1).
 
-import { basename, dirname } from 'node:path';
+import { statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { Agent, request, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
@@ -226,17 +227,30 @@ export class ControlClient {
 
   private connectionError(err: NodeJS.ErrnoException): Error {
     const where = this.socketPath;
+    if (isDirectory(where)) {
+      return new DaemonUnavailableError(`${where} is a directory, not a control socket: give --data-dir ${where}, or --control ${join(where, 'control.sock')}`, { cause: err });
+    }
     if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
       const hint = basename(where) === 'control.sock' ? `replikv daemon --data-dir ${dirname(where)}` : 'replikv daemon';
       return new DaemonUnavailableError(`no replikv daemon is listening on ${where} (start one with: ${hint})`, { cause: err });
     }
-    if (err.code === 'EACCES') return new DaemonUnavailableError(`permission denied on the control socket ${where}`, { cause: err });
+    if (err.code === 'EACCES') {
+      return new DaemonUnavailableError(`permission denied on the control socket ${where}: run replikv as the user the daemon runs as (e.g. sudo -u replikv replikv ...)`, { cause: err });
+    }
     return this.requestError(err);
   }
 
   private requestError(err: NodeJS.ErrnoException): Error {
     if (err instanceof ReplikvError) return err;
     return new RequestError(`request to the daemon on ${this.socketPath} failed: ${err.message}`, 0, err.code);
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
   }
 }
 

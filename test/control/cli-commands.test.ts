@@ -211,6 +211,9 @@ describe('replikv client commands', () => {
     const custom = await cli('get', 'k', '--control', join(dir, 'elsewhere.sock'));
     expect(custom.code).toBe(2);
     expect(custom.stderr).toContain(join(dir, 'elsewhere.sock'));
+    const directory = await cli('status', '--control', dir); // a data directory given as the socket
+    expect(directory.code).toBe(2);
+    expect(directory.stderr).toContain(`${dir} is a directory, not a control socket: give --data-dir ${dir}`);
     expect((await cli('scan', '--limit', 'lots', '--data-dir', dir)).code).toBe(64);
     expect((await cli('put', 'only-a-key', '--data-dir', dir)).code).toBe(64);
   });
