@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A local three-node replikv cluster on 127.0.0.1, for trying replikv out.
 #   scripts/cluster.sh start [--base-port P]   build if needed, start node1..node3 on ports P..P+2
-#                                              (P defaults to $BASE_PORT, else 7401)
+#                                              (P defaults to $BASE_PORT, else the last start's, else 7401)
 #   scripts/cluster.sh status   one line per node: port, state, keys, peers alive/known
 #   scripts/cluster.sh stop     SIGTERM every node and wait for it to exit
 # State (data dirs, logs, pids, the base port, the nodes' shared swarm key swarm.key) lives in
@@ -22,8 +22,9 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument: $1" >&2; echo "$usage" >&2; exit 64 ;;
   esac
 done
-# status and stop use the port the cluster was started on.
-if [ -z "$base" ] && [ "$command" != start ] && [ -f "$dir/base-port" ]; then base=$(cat "$dir/base-port"); fi
+# Without --base-port or BASE_PORT, every command uses the port the cluster was last started on: a
+# restart keeps the nodes' addresses (which their peers remember).
+if [ -z "$base" ] && [ -f "$dir/base-port" ]; then base=$(cat "$dir/base-port"); fi
 base=${base:-7401}
 if ! [[ $base =~ ^[0-9]+$ ]] || [ "$base" -lt 1 ] || [ "$base" -gt 65533 ]; then
   echo "base port must be a number from 1 to 65533 (node n listens on P+n-1), got: $base" >&2

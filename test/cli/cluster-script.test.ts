@@ -102,5 +102,12 @@ describe('scripts/cluster.sh', () => {
     const down = await script(dir, 'status');
     expect(down.stdout).toMatch(new RegExp(`^node1  127\\.0\\.0\\.1:${base}  not running: no replikv daemon is listening`, 'm'));
     for (const n of [1, 2, 3]) expect(existsSync(join(dir, `node${n}.pid`))).toBe(false);
-  }, 180_000);
+
+    // A plain start restarts the cluster on the ports it had (its nodes remember each other there).
+    const again = await script(dir, 'start');
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain(`127.0.0.1:${base}-${base + 2}`);
+    await eventually(() => script(dir, 'status'), (r) => r.stdout === expected(1), 'the restarted nodes ready, with the key', 60_000);
+    expect((await script(dir, 'stop')).code).toBe(0);
+  }, 240_000);
 });
