@@ -10,15 +10,14 @@ import { respConfigProblem } from './resp/address.js';
 import { parseHostPort } from './net/host-port.js';
 import { closest } from './suggest.js';
 
-const isMultiaddr = (s: string) => {
+/** A multiaddr, refused with what the parser found wrong (a port over 65535, an unknown protocol). */
+const Multiaddr = z.string().superRefine((s, ctx) => {
   try {
     multiaddr(s);
-    return true;
-  } catch {
-    return false;
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `not a valid multiaddr: ${(err as Error).message} (e.g. /ip4/127.0.0.1/tcp/7400)` });
   }
-};
-const Multiaddr = z.string().refine(isMultiaddr, { message: 'not a valid multiaddr (e.g. /ip4/127.0.0.1/tcp/7400)' });
+});
 /** HOST:PORT of a TCP listener (resp, metrics), refused with what is wrong with it. */
 const HostPortAddress = z.string().superRefine((s, ctx) => {
   const parsed = parseHostPort(s);

@@ -35,6 +35,7 @@ describe('configuration', () => {
     expect(loadConfig('config/default.json', { mode: 'pull', listen: ['/ip4/127.0.0.1/tcp/1'] })).toMatchObject({ mode: 'pull', listen: ['/ip4/127.0.0.1/tcp/1'] });
     expect(() => loadConfig(undefined, { listen: ['not-an-addr'] })).toThrow(/listen\.0: not a valid multiaddr/);
     expect(() => loadConfig(undefined, { bootstrap: ['/ip4/1.2.3.4/tcp/99999999'] })).toThrow(ConfigError);
+    expect(() => loadConfig(undefined, { listen: ['/ip4/127.0.0.1/tcp/204011'] })).toThrow(/listen\.0: not a valid multiaddr: .*65535/);
     expect(() => loadConfig(undefined, { gossipIntervalMs: 0 })).toThrow(/gossipIntervalMs/);
     expect(() => loadConfig(undefined, { mode: 'sideways' as never })).toThrow(/mode/);
   });
