@@ -4,6 +4,7 @@
 // incremental digest untouched) and asks each connected peer for its digest with a VERIFY query,
 // comparing only at equal clocks: with writes in flight, different digests mean nothing.
 
+import { peerIdFromString } from '@libp2p/peer-id';
 import { ReplikvError } from '../errors.js';
 import type { Keyspace } from '../store/keyspace.js';
 import { repairFromSnapshot, type RepairReport } from '../store/repair.js';
@@ -79,6 +80,13 @@ async function checkPeer(ks: Keyspace, replicator: Replicator, peerId: string): 
 
 /** Repairs this node from `peer` (or the first connected peer that can serve a snapshot). */
 export async function repairNode(ks: Keyspace, replicator: Replicator, peer?: string): Promise<RepairReply> {
+  if (peer !== undefined) {
+    try {
+      peerIdFromString(peer);
+    } catch (err) {
+      throw new RepairError(`"${peer}" is not a PeerId: ${(err as Error).message}`);
+    }
+  }
   const connected = replicator.membership.connectedPeers();
   if (peer !== undefined && !connected.includes(peer)) throw new RepairError(`peer ${peer} is not connected (see replikv peers)`);
   if (connected.length === 0) throw new RepairError('no connected peer to repair from');

@@ -58,6 +58,11 @@ describe('verify and repair', () => {
     expect(found.stderr).toMatch(/damage found: run `replikv repair`/);
     expect((await b.cli('verify')).code).toBe(0); // b itself is fine
 
+    // a --peer that is no PeerId is named as such (as forget does), not as a peer not connected
+    const bogus = await a.cli('repair', '--peer', '12D3KooWbogusbogus');
+    expect(bogus.code).toBe(1);
+    expect(bogus.stderr).toMatch(/"12D3KooWbogusbogus" is not a PeerId/);
+
     const repaired = await a.cli('repair', '--json');
     expect(repaired.code, repaired.stderr).toBe(0);
     const report = JSON.parse(repaired.stdout) as { peer: string; received: number; replaced: number; removed: number };
