@@ -49,10 +49,12 @@ export class KnownPeersSaver {
    */
   maybeSave(now: number): void {
     if (this.writing || !gapPassed(this.checkedAt, now)) return;
-    this.checkedAt = now;
     const peers = this.select(now);
+    // Nothing learned yet: look again at the next tick (cheap with no peers), so the first peers are
+    // on disk a tick after they connect, not a whole gap later (a crash in between forgot them).
+    if (this.last === null && peers.length === 0) return;
+    this.checkedAt = now;
     const key = knownPeersKey(peers);
-    if (this.last === null && peers.length === 0) return; // nothing learned yet: nothing to write
     if (!saveDue(this.last, key, now)) return;
     void this.write(peers, key, now);
   }
