@@ -348,10 +348,9 @@ function logNetworkAndModes(config: Config, ownKey: DataDirSwarmKey | undefined,
     log.warn('open network (swarmKey "none"): any host that can reach the listen addresses can read and write the whole keyspace');
   }
   const store = join(config.dataDir, STORE_DIR);
-  // A swarm key given by path is checked too: any local user who reads it can join the network.
-  const givenKey = config.swarmKey !== null && config.swarmKey !== OPEN_NETWORK ? [config.swarmKey] : [];
-  const keys = ownKey === undefined ? givenKey : [ownKey.file];
-  const files = [config.dataDir, store, join(store, 'data.mdb'), join(store, 'lock.mdb'), config.identity, ...keys];
+  // The swarm key too, generated or given by path: any local user who reads it can join the network.
+  const keyFile = ownKey?.file ?? (config.swarmKey === OPEN_NETWORK ? null : config.swarmKey);
+  const files = [config.dataDir, store, join(store, 'data.mdb'), join(store, 'lock.mdb'), config.identity, ...(keyFile === null ? [] : [keyFile])];
   for (const { path, mode } of openToOthers(files)) {
     log.warn({ path, mode }, `${path} has mode ${mode}: other local users can read or change it; chmod go-rwx it (replikv does not change it for you)`);
   }

@@ -9,7 +9,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { NodeApi } from '../control/api.js';
 import { ConfigError, ResourceError } from '../errors.js';
-import { parseHostPort } from '../net/host-port.js';
+import { formatHostPort, parseHostPort } from '../net/host-port.js';
+import { LogLimiter } from '../sync/log-limiter.js';
 import type { Ctx, RespEnv } from './command.js';
 import { crossProtocol, dispatch } from './dispatch.js';
 import { encodeReply, ErrorReply, type Reply } from './reply.js';
@@ -63,7 +64,6 @@ export async function bindRespServer(opts: RespServerOptions, log: Logger): Prom
   const conns = new Set<Connection>();
   /** Connected before serve(): not read from yet (the kernel's buffers bound what they send). */
   const waiting = new Set<Socket>();
-  let addr = opts.listen;
   let env: RespEnv | undefined;
   const warn = rateLimited(log);
   let nextId = 1;
@@ -96,7 +96,7 @@ export async function bindRespServer(opts: RespServerOptions, log: Logger): Prom
   });
   server.on('error', (err) => log.warn({ reason: err.message }, 'resp listener error'));
   const bound = server.address();
-  if (bound !== null && typeof bound === 'object') addr = bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`;
+  const addr = bound !== null && typeof bound === 'object' ? formatHostPort({ host: bound.address, port: bound.port }) : opts.listen;
   return {
     addr,
     serve(api) {
@@ -293,15 +293,9 @@ type Warn = (kind: string, obj: object, msg: string) => void;
 
 /** Warnings about clients, at most one line per kind every 10 s, with how many were held back. */
 function rateLimited(log: Logger): Warn {
-  const last = new Map<string, { at: number; held: number }>();
+  const limiter = new LogLimiter(10_000);
   return (kind, obj, msg) => {
-    const now = Date.now();
-    const l = last.get(kind);
-    if (l !== undefined && now - l.at < 10_000) {
-      l.held++;
-      return;
-    }
-    last.set(kind, { at: now, held: 0 });
-    log.warn({ ...obj, ...(l !== undefined && l.held > 0 ? { heldBack: l.held } : {}) }, msg);
+    const held = limiter.take(kind, Date.now());
+    if (held !== null) log.warn({ ...obj, ...(held > 0 ? { heldBack: held } : {}) }, msg);
   };
 }

@@ -986,17 +986,17 @@ export class Replicator {
   }
 }
 
-/** How long a node with data may have no connected peer before it warns (status and log). */
 /**
  * A private network's handshake with a node holding another swarm key fails without saying so: the
  * other side resets the connection, or the handshake times out. A refused or unreachable address
  * fails otherwise (ECONNREFUSED, EHOSTUNREACH).
  */
-export const SWARM_KEY_HINT = 'a reset or timed-out handshake often means the two nodes hold different swarm keys (--swarm-key)';
+const SWARM_KEY_HINT = 'a reset or timed-out handshake often means the two nodes hold different swarm keys (--swarm-key)';
 function handshakeFailure(reason: string): boolean {
   return /ECONNRESET|EPIPE|aborted|timed? ?out|encrypt|handshake|unexpected end/i.test(reason);
 }
 
+/** How long a node may have no connected peer before it warns (status and log). */
 function aloneWarnAfterMs(gossipIntervalMs: number): number {
   return Math.max(5_000, 10 * gossipIntervalMs);
 }
