@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { DecodeError } from '../errors.js';
 import type { Keyspace } from '../store/keyspace.js';
-import { MemberClocks, type HeldBack } from './member-clocks.js';
+import { MemberClocks, type HeldBack, type Unheard } from './member-clocks.js';
 
 export const DEFAULT_GC_INTERVAL_MS = 10_000;
 /** Cassandra's gc_grace_seconds default: a member silent this long is declared gone. */
@@ -37,6 +37,8 @@ export interface CollectorOptions {
   graceMs: number;
   /** Collection waits while this says so (a bootstrap or repair is filling the store). */
   paused?: () => boolean;
+  /** Peers connected to but not heard yet: counted as members holding nothing (member-clocks.ts). */
+  unheard?: () => Unheard[];
 }
 
 export interface GcStatus {
@@ -130,7 +132,7 @@ export class Collector {
     await this.save(now);
     if (this.opts.intervalMs <= 0 || this.opts.paused?.() === true) return;
     const own = this.ks.summary().clock;
-    const st = this.members.stability(own, now, this.opts.graceMs);
+    const st = this.members.stability(own, now, this.opts.graceMs, this.opts.unheard?.() ?? []);
     for (const peer of st.gone) {
       if (this.goneLogged.has(peer)) continue;
       this.goneLogged.add(peer);

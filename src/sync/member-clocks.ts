@@ -41,6 +41,12 @@ export interface HorizonGap {
   at: number;
 }
 
+/** A peer this node has been connected to and has no clock of yet, known since `since` (ms). */
+export interface Unheard {
+  peer: string;
+  since: number;
+}
+
 export interface Stability {
   stable: Clock;
   heldBackBy: HeldBack | null;
@@ -79,20 +85,27 @@ export class MemberClocks {
     return m !== undefined && now - m.heardAt > graceMs;
   }
 
-  /** The stable clock: `own` less what any member heard within `graceMs` lacks. */
-  stability(own: Clock, now: number, graceMs: number): Stability {
+  /**
+   * The stable clock: `own` less what any member heard within `graceMs` lacks. `unheard` are peers
+   * this node has been connected to but has no clock of yet (since when it knows them): each may
+   * hold none of this node's writes, so while one is within `graceMs` nothing is stable. Without
+   * them a node that had not yet heard a peer's digest (push mode sends one every ten rounds)
+   * collected under its own clock alone, and that peer was then behind its horizon.
+   */
+  stability(own: Clock, now: number, graceMs: number, unheard: Iterable<Unheard> = []): Stability {
     const counted: Clock[] = [];
     const gone: string[] = [];
     let heldBackBy: HeldBack | null = null;
+    const consider = (peer: string, clock: Clock, since: number): void => {
+      counted.push(clock);
+      const lacking = own.difference(clock).size();
+      if (lacking > 0 && (heldBackBy === null || lacking > heldBackBy.lacking)) heldBackBy = { peer, lacking, since };
+    };
     for (const [peer, m] of this.m) {
-      if (now - m.heardAt > graceMs) {
-        gone.push(peer);
-        continue;
-      }
-      counted.push(m.clock);
-      const lacking = own.difference(m.clock).size();
-      if (lacking > 0 && (heldBackBy === null || lacking > heldBackBy.lacking)) heldBackBy = { peer, lacking, since: m.heardAt };
+      if (now - m.heardAt > graceMs) gone.push(peer);
+      else consider(peer, m.clock, m.heardAt);
     }
+    for (const u of unheard) if (!this.m.has(u.peer) && now - u.since <= graceMs) consider(u.peer, Clock.empty(), u.since);
     return { stable: stableClock(own, counted), heldBackBy, members: counted.length, gone };
   }
 

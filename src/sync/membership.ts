@@ -435,6 +435,11 @@ export class Membership {
     return out;
   }
 
+  /** Peers this node has been connected to (or heard from), with when it first knew them. */
+  met(): { peer: string; since: number }[] {
+    return [...this.peers.values()].filter((p) => p.lastSeen !== null).map((p) => ({ peer: p.peerId, since: p.learnedAt }));
+  }
+
   list(): PeerEntry[] {
     return [...this.peers.values()]
       .map((p) => ({ peerId: p.peerId, addrs: [...p.addrs], lastSeen: p.lastSeen, replicaId: p.replicaId, clock: p.clock }))
