@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import { Keyspace, STORE_DIR } from './store/keyspace.js';
 import { Bootstrapper } from './sync/bootstrap.js';
 import { checkBootstrap } from './sync/bootstrap-check.js';
+import { CatchUp } from './sync/catch-up.js';
 import { Healer } from './sync/healer.js';
 import { RepairError, repairNode, verifyNode } from './sync/integrity.js';
 import { Replicator } from './sync/replicator.js';
@@ -125,22 +126,16 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   let bootstrapper: Bootstrapper | undefined;
   let repairing = false;
   const startedAt = Date.now();
-  const collector = new Collector(ks, members, log, { intervalMs: config.gcIntervalMs, graceMs: config.gcGraceMs, paused: () => replicator.bootstrapping });
-  // Behind a peer's GC horizon: catch up by a full snapshot from it (the repair path, taking the
-  // peer's frontier), one at a time and at most once per peer a minute; or, when the peer declared
-  // this node gone, nothing: it must re-bootstrap, and status says so.
-  const catchUpAt = new Map<string, number>();
-  let refusedAsGone: { peer: string; since: number } | null = null;
-  replicator.onBehind = (peer, _gap, gone) => {
-    if (gone) {
-      refusedAsGone ??= { peer, since: Date.now() };
-      return;
-    }
-    if (repairing || replicator.bootstrapping || Date.now() - (catchUpAt.get(peer) ?? 0) < 60_000) return;
-    catchUpAt.set(peer, Date.now());
-    log.warn({ peer }, 'behind the peer\'s garbage-collection horizon: catching up by a full snapshot from it');
-    void api.repair(peer).catch((err: unknown) => log.warn({ peer, reason: (err as Error).message }, 'catching up by a full snapshot failed; it is tried again'));
-  };
+  const collector = new Collector(ks, members, log, {
+    intervalMs: config.gcIntervalMs,
+    graceMs: config.gcGraceMs,
+    paused: () => replicator.bootstrapping,
+    unheard: () => replicator.membership.met(),
+  });
+  // Behind a peer's GC horizon: only a node restored from a backup takes the peer's word (catch-up.ts).
+  const catchUp = new CatchUp(ks, log, (peer) => api.repair(peer), () => repairing || replicator.bootstrapping);
+  replicator.onBehind = (peer, gap, gone) => catchUp.behind(peer, gap.lacking, gone);
+  replicator.onWithin = () => catchUp.within();
   const nodeState = (): NodeState => (repairing ? 'recovering' : replicator.bootstrapping ? 'bootstrapping' : 'ready');
   const status = (): Status => {
     const s = ks.summary();
@@ -148,8 +143,13 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     const warnings = alone === null ? [] : [`no peer reachable for ${alone} s: writes on this node are not being replicated`];
     const unreached = replicator.bootstrapping ? replicator.unreachedSeconds(Date.now()) : null;
     if (unreached !== null) warnings.push(bootstrapUnreached(unreached));
+    const refusedAsGone = catchUp.refusedAsGone;
     if (refusedAsGone !== null) {
       warnings.push(`refused by peer ${refusedAsGone.peer}: this node was out of touch for longer than gcGraceMs and lacks deletes collected since; stop it, move its data directory away and start it again to re-bootstrap`);
+    }
+    for (const [peer, gap] of replicator.horizon.behind) {
+      if (peer === refusedAsGone?.peer || catchUp.pending) continue;
+      warnings.push(`peer ${peer} says it collected ${gap.lacking} writes this node never received: not believed, and that peer sends this node no deltas; if it is honest, run \`replikv repair --peer ${peer}\` to take its word`);
     }
     const g = ks.gcStats();
     const expiring = ks.expiringKeys();
@@ -165,7 +165,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       clock: s.clock.toJSON(),
       peers: replicator.peers().map(({ peerId, state, behind }) => ({ peerId, state, behind })),
       transfer: { ...replicator.transfer },
-      refused: { ...replicator.refused },
+      refused: { ...replicator.refused, frontiers: catchUp.refused },
       divergence: healer.stats(),
       tombstones: g.tombstones,
       storeBytes: g.storeBytes,

@@ -10,6 +10,7 @@ import { mkdir, mkdtemp, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { assertDataDirFree } from '../data-dir.js';
 import { Keyspace } from '../store/keyspace.js';
+import { META_RESTORED } from '../store/meta.js';
 import { resolveChain } from './chain.js';
 import { BackupError } from './errors.js';
 import type { Repo } from './repo.js';
@@ -57,6 +58,9 @@ export async function restoreBackup(o: RestoreOptions): Promise<RestoreResult> {
       checkReplayed(o.repo, ks, m);
     }
     const s = ks.summary();
+    // It lacks what the cluster did after the backup, deletes collected since included: it may
+    // take a peer's GC frontier on its word once (sync/catch-up.ts).
+    await ks.putMeta(META_RESTORED, Buffer.from(new Date().toISOString()));
     await ks.close();
     if (leftover !== null) await rmdir(target); // an empty directory made for the restore
     await rename(tmp, target);

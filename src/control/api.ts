@@ -53,9 +53,10 @@ export interface Status {
   transfer: { bytesReceived: number; bytesSent: number; keysReceived: number };
   /**
    * Since the daemon started: peers' frames refused for what they said (bad bytes, counters beyond
-   * a replica's signed head, forged heads, limits), and claims cut to what this node has evidence for.
+   * a replica's signed head, forged heads, limits), claims cut to what this node has evidence for,
+   * and peers' GC frontiers covering writes this node never received (not believed: sync/catch-up.ts).
    */
-  refused: { frames: number; claimsCut: number };
+  refused: { frames: number; claimsCut: number; frontiers: number };
   /**
    * Divergence at equal clocks (same clock as a peer, different state digest): found and healed
    * automatically (docs/threat-model.md); `peers` differ at their last equal-clock comparison.

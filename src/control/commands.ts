@@ -278,7 +278,9 @@ export function formatStatus(s: Status): string {
     ...(s.gc === undefined ? [] : [['gc', formatGc(s.gc)]]),
     ['digest', s.digest],
     ['peers', String(s.peers.length)],
-    ...(s.refused !== undefined && s.refused.frames + s.refused.claimsCut > 0 ? [['refused', `${s.refused.frames} frames from peers, ${s.refused.claimsCut} claims cut`]] : []),
+    ...(s.refused !== undefined && s.refused.frames + s.refused.claimsCut + (s.refused.frontiers ?? 0) > 0
+      ? [['refused', `${s.refused.frames} frames from peers, ${s.refused.claimsCut} claims cut, ${s.refused.frontiers ?? 0} GC frontiers not believed`]]
+      : []),
     ...(s.divergence === undefined ? [] : [['divergence', formatDivergence(s.divergence)]]),
     ...(s.warnings ?? []).map((w) => ['warning', w]),
   ];

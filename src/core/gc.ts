@@ -46,11 +46,21 @@ export function stableClock(own: Clock, members: Iterable<Clock>): Clock {
   return stable === own ? own.clone() : stable;
 }
 
-/**
- * May a peer whose clock is `theirs` be sent deltas? Only if it knows every dot under this node's
- * GC frontier: a delta's claim covers collected tombstones without carrying them, so a peer that
- * missed one would keep the value it deleted. Returns how many frontier dots it lacks (0: it may).
- */
+/** How many dots of a GC frontier a clock lacks (0: it knows every write collected under it). */
 export function behindFrontier(theirs: Clock, frontier: Clock): number {
   return frontier.difference(theirs).size();
+}
+
+/**
+ * May a peer whose clock is `theirs` be sent deltas? A delta's claim covers collected tombstones
+ * without carrying them, so a peer that missed one would keep the value it deleted. Such a value
+ * is under the frontier (a key goes only once the stable clock covers its whole context), and a
+ * peer holds only siblings its clock knows: a peer whose clock shares no dot with the frontier
+ * holds nothing a collected delete superseded (a node started apart, meeting this one for the
+ * first time), and may be sent deltas too. Returns the frontier dots it lacks when it must not
+ * be sent any (0: it may).
+ */
+export function withholdFrom(theirs: Clock, frontier: Clock): number {
+  const lacking = behindFrontier(theirs, frontier);
+  return lacking === 0 || frontier.intersect(theirs).isEmpty() ? 0 : lacking;
 }

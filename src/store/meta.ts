@@ -22,6 +22,11 @@ export const META_REPLICA_KEY = 'replica-key';
 /** The replica ids whose heads are kept (one record per head: headRecord). */
 export const META_HEADS = 'heads';
 export const headRecord = (r: ReplicaId): string => `head:${r}`;
+/**
+ * Set by `replikv restore` (the time, as text), emptied once the node caught up: this store lacks what
+ * happened after its backup, so it may take a peer's GC frontier on its word (sync/catch-up.ts).
+ */
+export const META_RESTORED = 'restored';
 
 export interface StoreState {
   clock: Clock;

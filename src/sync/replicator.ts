@@ -43,7 +43,7 @@ import { ExchangeLedger } from './exchange-ledger.js';
 import { bytesMoved, checkStall, type StallState } from './stall.js';
 import { WriteConcern, WriteConcernError } from './write-concern.js';
 import { NO_SYNC_EVENTS, type SyncEvents } from './events.js';
-import { behindFrontier } from '../core/gc.js';
+import { behindFrontier, withholdFrom } from '../core/gc.js';
 import { MemberClocks, type HorizonGap } from './member-clocks.js';
 import { Retirement } from './retirement.js';
 
@@ -154,6 +154,8 @@ export class Replicator {
    * (the two were apart for longer than gcGraceMs, so the peer declared it gone), re-bootstrap.
    */
   onBehind?: (peer: string, gap: HorizonGap, gone: boolean) => void;
+  /** This node lacks nothing of a peer's non-empty GC frontier (catch-up.ts). */
+  onWithin?: (peer: string) => void;
   /** Peers this node was apart from for longer than gcGraceMs when they had collected past it. */
   private readonly goneTo = new Set<string>();
   /** When the peer whose digest is being handled was heard before it (wall time), for goneTo. */
@@ -479,10 +481,10 @@ export class Replicator {
   }
 
   /**
-   * The GC horizon, both ways (core/gc.ts, behindFrontier). A peer whose clock lacks part of this
-   * node's frontier gets no delta: the claim would cover deletes collected here without carrying
+   * The GC horizon, both ways (core/gc.ts). A peer whose clock lacks part of this node's frontier
+   * gets no delta (withholdFrom): the claim would cover deletes collected here without carrying
    * them, and it would keep the values they deleted. A peer whose frontier this node lacks will
-   * send none; this node must catch up by a full snapshot (onBehind). True: withhold deltas.
+   * send none: onBehind decides whether to believe it (catch-up.ts). True: withhold deltas.
    */
   private checkHorizon(peer: string, ours: Summary, theirs: DigestMessage): boolean {
     const now = Date.now();
@@ -495,15 +497,14 @@ export class Replicator {
       const gone = this.goneTo.has(peer);
       if (gone) {
         this.warn(`${peer}|behind`, { peer, lacking: behind }, 'this node was out of touch with the peer for longer than gcGraceMs and lacks deletes it has collected since: it is refused; stop it, move its data directory away and start it again to re-bootstrap');
-      } else {
-        this.warn(`${peer}|behind`, { peer, lacking: behind }, 'this node is behind the peer\'s garbage-collection horizon (it lacks deletes the peer has collected): the peer sends it no deltas until it catches up by a full snapshot');
       }
       this.onBehind?.(peer, gap, gone);
     } else {
       this.goneTo.delete(peer);
       this.horizon.behind.delete(peer);
+      if (!theirs.frontier.isEmpty()) this.onWithin?.(peer);
     }
-    const lacking = behindFrontier(theirs.clock, ours.frontier);
+    const lacking = withholdFrom(theirs.clock, ours.frontier);
     if (lacking === 0) {
       this.horizon.withheldFrom.delete(peer);
       return false;

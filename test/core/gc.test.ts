@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Clock } from '../../src/core/clock.js';
-import { behindFrontier, collectKey, dropCollected, stableClock } from '../../src/core/gc.js';
+import { behindFrontier, collectKey, dropCollected, stableClock, withholdFrom } from '../../src/core/gc.js';
 import { localWrite, merge, resolve, type KeyState, type Sibling } from '../../src/core/key-state.js';
 import { clock, expiringKeyState, REPLICAS } from './arbitraries.js';
 
@@ -176,3 +176,32 @@ describe('behindFrontier', () => {
     );
   });
 });
+
+describe('withholdFrom', () => {
+  it('withholds from a peer that lacks part of the frontier and shares a dot with it; from no other', () => {
+    fc.assert(
+      fc.property(clock, clock, (theirs, frontier) => {
+        const lacking = behindFrontier(theirs, frontier);
+        const shares = GRID.some(({ r, c }) => frontier.covers(r, c) && theirs.covers(r, c));
+        expect(withholdFrom(theirs, frontier)).toBe(shares ? lacking : 0);
+      }),
+    );
+  });
+
+  it('sends only to a peer that can hold no write a collected key superseded', () => {
+    // A key goes only once the stable clock covers its whole context, and the frontier takes the
+    // stable clock in: a peer holds siblings of its own clock only, so one whose clock shares no
+    // dot with the frontier holds none of the collected key's writes.
+    fc.assert(
+      fc.property(expiringKeyState, clock, clock, time, (state, stable, theirs, now) => {
+        if (collectKey(state, stable, now) !== null) return;
+        const frontier = stable;
+        if (withholdFrom(theirs, frontier) > 0) return;
+        const held = state.ctx.flatMap(([r, c]) => Array.from({ length: c }, (_, i) => ({ r, c: i + 1 }))).filter(({ r, c }) => theirs.covers(r, c));
+        for (const d of held) expect(frontier.covers(d.r, d.c)).toBe(true); // what it holds of the key ...
+        if (!theirs.coversClock(frontier)) expect(held).toEqual([]); // ... is nothing, unless it knows every collected dot
+      }),
+    );
+  });
+});
+

@@ -41,7 +41,7 @@ export interface Story {
   /** The DIGEST it answers an exchange or a VERIFY with; `theirs` is the asker's clock when it sent one. */
   digest(theirs: Clock | null): Parameters<typeof encodeDigest>[0];
   /** The snapshot it serves: the clock, key count and heads of SNAP_BEGIN, then the chunks. */
-  snapshot(): { clock: Clock; keys: number; chunks: DeltaEntry[][]; heads?: Head[] };
+  snapshot(): { clock: Clock; keys: number; chunks: DeltaEntry[][]; heads?: Head[]; frontier?: Clock };
 }
 
 /**
@@ -72,7 +72,7 @@ async function answer(stream: Stream, story: Story, asked: Record<'digest' | 've
   } else if (m.type === MSG.snapRequest) {
     asked.snapshot++;
     const snap = story.snapshot();
-    await w.write(encodeSnapBegin(snap.clock, snap.keys, snap.heads ?? []));
+    await w.write(encodeSnapBegin(snap.clock, snap.keys, snap.heads ?? [], snap.frontier));
     for (const chunk of snap.chunks) await w.write(encodeSnapChunk(chunk));
     await w.write(SNAP_END_MESSAGE);
   } else {
@@ -114,19 +114,34 @@ export async function pushFrom(h: Network, target: string, push: Uint8Array): Pr
  * exchange from an empty clock): what a member holds of other replicas to make its lies believable.
  */
 export async function headsOf(h: Network, target: string, replicaId = 'ab'.repeat(16)): Promise<Head[]> {
+  return (await exchangeWith(h, target, encodeDigest({ replicaId, digest: new Uint8Array(16), clock: Clock.empty(), peers: [], forgotten: [] }))).heads;
+}
+
+/**
+ * A sync exchange `h` starts with `target`, opening with `digest` (a DIGEST message) and sending no
+ * delta: the target's DIGEST, and the entries and heads of the deltas it sends back.
+ */
+export async function exchangeWith(h: Network, target: string, digest: Uint8Array): Promise<{ digest: DigestMessage; entries: DeltaEntry[]; heads: Head[] }> {
   const stream = await h.dialProtocol(multiaddr(target), SYNC_PROTOCOL);
   const w = new FrameWriter(stream);
-  await w.write(encodeDigest({ replicaId, digest: new Uint8Array(16), clock: Clock.empty(), peers: [], forgotten: [] }));
+  await w.write(digest);
+  await w.write(END_MESSAGE);
   await w.flush();
   const heads: Head[] = [];
+  const entries: DeltaEntry[] = [];
+  let theirs: DigestMessage | undefined;
   for await (const f of readFrames(stream, { maxFrameBytes: 64 << 20 })) {
     const m = decodeMessage(f);
-    if (m.type === MSG.delta) heads.push(...(m.heads ?? []));
+    if (m.type === MSG.digest) theirs = m;
+    if (m.type === MSG.delta) {
+      heads.push(...(m.heads ?? []));
+      entries.push(...m.entries);
+    }
     if (m.type === MSG.end) break;
   }
-  await w.write(END_MESSAGE);
   await w.close().catch(() => {});
-  return heads;
+  if (theirs === undefined) throw new Error(`no DIGEST from ${target}`);
+  return { digest: theirs, entries, heads };
 }
 
 /**
