@@ -324,7 +324,7 @@ async function rebuilds(): Promise<void> {
     for (const chunk of steady.delta(rebuilt.summary().clock)) await rebuilt.applyDelta(chunk);
     await rebuilt.put(`k${i % 100}`, Buffer.from(`rebuild ${i}`)); // it writes, so its id is in the clock
     for (const chunk of rebuilt.delta(steady.summary().clock)) await steady.applyDelta(chunk);
-    if (i < REBUILDS - 1) table.add(rebuilt.replicaId, steady.summary().clock.max(rebuilt.replicaId)); // the next rebuild retires it
+    if (i < REBUILDS - 1) table.add(rebuilt.replicaId, steady.summary().clock.max(rebuilt.replicaId), steady.summary().clock); // the next rebuild retires it
   }
   const clock = steady.summary().clock;
   const { clock: sent, omitted } = table.compress(clock);

@@ -173,6 +173,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
         ...collector.status(),
         frontier: g.frontier.size(),
         retiredReplicas: replicator.retirement.table.size,
+        retiredHash: Buffer.from(replicator.retirement.table.hash()).toString('hex'),
+        retiredRefused: replicator.retirement.refused,
         withheldFrom: [...replicator.horizon.withheldFrom].map(([peer, gap]) => ({ peer, ...gap })),
         behind: [...replicator.horizon.behind].map(([peer, gap]) => ({ peer, ...gap })),
         refusedAsGone,

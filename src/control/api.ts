@@ -72,6 +72,10 @@ export interface Status {
     frontier: number;
     /** Retired replicas known (left out of the clocks sent to peers that know the same ones). */
     retiredReplicas: number;
+    /** The table's hash (hex): two nodes that show the same hash hold the same table. */
+    retiredHash: string;
+    /** Retired-replica records peers taught without evidence (this node lacks exactly their writes 1..c): refused. */
+    retiredRefused: number;
     /** Peers behind this node's horizon: sent no deltas (they must catch up by a snapshot, or re-bootstrap). */
     withheldFrom: ({ peer: string } & HorizonGap)[];
     /** Peers whose horizon this node is behind: it catches up by a full snapshot from them. */

@@ -49,7 +49,7 @@ export interface RetiredPart {
   /** A bitmap over the sender's sorted table of the entries left out of `clock`; empty: none left out. */
   omitted: Uint8Array;
   /** Table entries the sender teaches the receiver (merged by union, the higher counter winning). */
-  records: [string, number][];
+  records: readonly [string, number][];
 }
 
 const NO_RETIRED: RetiredPart = { hash: new Uint8Array(16), omitted: new Uint8Array(0), records: [] };

@@ -179,7 +179,7 @@ export class Replicator {
     this.events = opts.events ?? NO_SYNC_EVENTS;
     this.members = opts.members ?? new MemberClocks();
     this.retirement = new Retirement(ks, log);
-    if (ks.movedFrom !== null) this.retirement.retire(ks.movedFrom, ks.summary().clock.max(ks.movedFrom), 'this store moved to a new replica id');
+    if (ks.movedFrom !== null) this.retirement.retire(ks.movedFrom, ks.summary().clock, 'this store moved to a new replica id');
   }
 
   async start(): Promise<void> {
@@ -202,6 +202,7 @@ export class Replicator {
     this.node.addEventListener('peer:disconnect', (e) => {
       const peer = e.detail.toString();
       this.pushStreams.delete(peer);
+      this.retirement.forgetPeer(peer);
       if (this.membership.isForgotten(peer)) return;
       this.membership.disconnected(peer, Date.now());
       if (!this.stopped) this.log.info({ peer }, 'peer lost');
@@ -433,7 +434,7 @@ export class Replicator {
         return await writer.close(); // the peer is bootstrapping; try again next round
       }
       if (answer.type !== MSG.digest) throw new ProtocolError(`expected DIGEST, got message type ${answer.type}`);
-      const theirs = this.retirement.incoming(peer, answer);
+      const theirs = this.retirement.incoming(peer, answer, ours.clock);
       if (!theirs.partial) this.onPeerDigest?.(peer, [ours], theirs, 'exchange');
       await this.exchange(peer, ours, theirs, frames, writer);
       this.events.exchange('initiated', 'ok');
@@ -610,7 +611,7 @@ export class Replicator {
         const writer = this.writerFor(stream);
         unwatch = this.watch(stream, received, writer);
         const ours = this.ks.summary();
-        const theirs = this.retirement.incoming(peer, m);
+        const theirs = this.retirement.incoming(peer, m, ours.clock);
         serving = true;
         await writer.write(this.digestFor(peer, ours));
         if (!theirs.partial) this.onPeerDigest?.(peer, [ours], theirs, 'exchange');
@@ -920,7 +921,7 @@ export class Replicator {
       if (m.type === MSG.busy) return m;
       if (m.type !== MSG.digest) throw new ProtocolError(`expected DIGEST, got message type ${m.type}`);
       this.learnPeers(peer, m);
-      const d = this.retirement.incoming(peer, m); // a VERIFY answer carries the whole clock; teaching is taken
+      const d = this.retirement.incoming(peer, m, before.clock); // a VERIFY answer carries the whole clock; teaching is taken
       if (!d.partial) this.onPeerDigest?.(peer, [before, this.ks.summary()], d, 'verify');
       return d;
     } catch (err) {
@@ -947,10 +948,9 @@ export class Replicator {
     this.learnPeers(peer, d);
   }
 
-  /** A replica that writes no more, at the highest counter this node knows of it. */
+  /** A replica that writes no more, retired if this node holds exactly its writes 1..c (retirement.ts). */
   private retireReplica(r: string, why: string): void {
-    const c = Math.max(this.ks.summary().clock.max(r), this.ks.headOf(r)?.c ?? 0);
-    if (c > 0) this.retirement.retire(r, c, why);
+    this.retirement.retire(r, this.ks.summary().clock, why);
   }
 
   /** Peer exchange and forgotten peers from a digest. */

@@ -1,24 +1,36 @@
 // Retired replicas in DIGESTs (core/retired.ts): which clock entries a DIGEST to a peer may leave
 // out, what it teaches, and a peer's DIGEST made whole again. The table is kept on disk; a replica
 // is retired when its node came back as a new replica, when its peer is forgotten, and when this
-// store moved to a new replica id.
+// store moved to a new replica id. A record, local or taught, is kept only while this node's clock
+// holds exactly [1..c] of the replica: a peer's records without that evidence are refused, counted
+// and logged (once a minute per peer), and never grow the table or the DIGESTs between honest nodes.
 
 import type { Logger } from 'pino';
 import { Reader, Writer } from '../core/bytes.js';
 import type { Clock } from '../core/clock.js';
-import { MAX_COUNTER } from '../core/head.js';
 import { RetiredTable } from '../core/retired.js';
 import type { ReplicaId } from '../core/replica.js';
 import { DecodeError } from '../errors.js';
 import type { Keyspace } from '../store/keyspace.js';
+import { LogLimiter } from './log-limiter.js';
 import { MAX_RETIRED_RECORDS, type DigestMessage, type RetiredPart } from './messages.js';
 
 const META_RETIRED = 'retired';
 
+/** What this node last heard from a connected peer: its table hash (hex) and its whole clock. */
+interface PeerView {
+  hash: string;
+  clock: Clock;
+  /** DIGESTs that taught it: the window of a long list moves on each time. */
+  rounds: number;
+}
+
 export class Retirement {
   readonly table = new RetiredTable();
-  /** The table hash each peer last sent (hex): equal to ours, our DIGESTs to it may leave entries out. */
-  private readonly peerHash = new Map<string, string>();
+  /** Records peers taught without evidence (refused), since the daemon started. */
+  refused = 0;
+  private readonly peers = new Map<string, PeerView>();
+  private readonly warnings = new LogLimiter();
   private saving: Promise<void> = Promise.resolve();
 
   constructor(
@@ -30,7 +42,8 @@ export class Retirement {
     try {
       const rd = new Reader(raw, 'retired replicas record');
       const n = rd.varint();
-      for (let i = 0; i < n; i++) this.table.add(rd.hex16(), rd.varint());
+      const clock = ks.summary().clock;
+      for (let i = 0; i < n; i++) this.table.add(rd.hex16(), rd.varint(), clock); // what the clock still backs
       rd.end();
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
@@ -38,37 +51,41 @@ export class Retirement {
     }
   }
 
-  /** Records that replica r writes no more beyond c; saved in the background. */
-  retire(r: ReplicaId, c: number, why: string): void {
-    if (c < 1 || c > MAX_COUNTER || !this.table.add(r, c)) return;
+  /** Records that replica r writes no more, if `clock` holds exactly [1..c] of it; saved in the background. */
+  retire(r: ReplicaId, clock: Clock, why: string): void {
+    const c = clock.max(r);
+    if (this.table.add(r, c, clock) !== 'added') return;
     this.log.info({ replicaId: r, counter: c, why }, 'replica retired: left out of the clocks this node sends to peers that know it');
     this.save();
   }
 
   /** The clock a DIGEST to `peer` carries, and its retired part (null peer: a VERIFY answer, whole clock). */
   outgoing(peer: string | null, clock: Clock): { clock: Clock; retired: RetiredPart } {
+    if (this.table.prune(clock) > 0) this.save(); // entries of replicas that wrote again abbreviate nothing now
     const hash = this.table.hash();
-    const theirs = peer === null ? undefined : this.peerHash.get(peer);
-    const same = theirs === Buffer.from(hash).toString('hex');
-    const records = peer === null || same ? [] : this.table.entries().slice(0, MAX_RETIRED_RECORDS);
+    const view = peer === null ? undefined : this.peers.get(peer);
+    const same = view?.hash === Buffer.from(hash).toString('hex');
+    // Taught only what the peer's last clock can keep; nothing before this node has heard it.
+    const records = view === undefined || same ? [] : this.table.teach(view.clock, MAX_RETIRED_RECORDS, view.rounds++);
     if (!same || this.table.size === 0) return { clock, retired: { hash, omitted: new Uint8Array(0), records } };
     const c = this.table.compress(clock);
     return { clock: c.clock, retired: { hash, omitted: c.omitted, records } };
   }
 
   /**
-   * A peer's DIGEST: its teaching merged into the table, and its clock made whole. `partial` when
-   * it left out entries of a table that is no longer equal to ours: the clock then understates what
-   * the peer holds, and the caller must not believe its gaps (it sends the peer no delta this time).
+   * A peer's DIGEST: its records kept where `ours` (this node's clock) is evidence for them, and
+   * its clock made whole. `partial` when it left out entries of a table that is no longer equal to
+   * ours: the clock then understates what the peer holds, and the caller must not believe its gaps
+   * (it sends the peer no delta this time).
    */
-  incoming(peer: string | null, d: DigestMessage): DigestMessage & { partial: boolean } {
-    let changed = false;
-    for (const [r, c] of d.retired.records) if (c <= MAX_COUNTER && this.table.add(r, c)) changed = true;
-    if (changed) this.save();
+  incoming(peer: string | null, d: DigestMessage, ours: Clock): DigestMessage & { partial: boolean } {
+    const { added, unproven } = this.table.learn(d.retired.records, ours);
+    if (added > 0) this.save();
+    if (unproven > 0) this.refuse(peer, unproven);
     const hash = Buffer.from(d.retired.hash).toString('hex');
-    if (peer !== null) this.peerHash.set(peer, hash);
-    if (d.retired.omitted.length === 0) return { ...d, partial: false };
-    const whole = hash === Buffer.from(this.table.hash()).toString('hex') ? this.table.expand(d.clock, d.retired.omitted) : null;
+    const whole =
+      d.retired.omitted.length === 0 ? d.clock : hash === Buffer.from(this.table.hash()).toString('hex') ? this.table.expand(d.clock, d.retired.omitted) : null;
+    if (peer !== null) this.peers.set(peer, { hash, clock: whole ?? d.clock, rounds: this.peers.get(peer)?.rounds ?? 0 });
     return whole === null ? { ...d, partial: true } : { ...d, clock: whole, partial: false };
   }
 
@@ -77,8 +94,19 @@ export class Retirement {
     return this.saving;
   }
 
+  /** A peer disconnected: what was kept of it goes (its next DIGEST says it all again). */
   forgetPeer(peer: string): void {
-    this.peerHash.delete(peer);
+    this.peers.delete(peer);
+  }
+
+  private refuse(peer: string | null, n: number): void {
+    this.refused += n;
+    const held = this.warnings.take(peer ?? '', Date.now());
+    if (held === null) return;
+    this.log.warn(
+      { peer, records: n, refusedSinceStart: this.refused, ...(held > 0 ? { suppressed: held } : {}) },
+      'retired-replica records without evidence refused (this node does not hold exactly their writes 1..c)',
+    );
   }
 
   private save(): void {

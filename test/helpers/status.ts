@@ -15,6 +15,8 @@ export const IDLE_GC: Pick<Status, 'tombstones' | 'storeBytes' | 'gc'> = {
     gone: [],
     frontier: 0,
     retiredReplicas: 0,
+    retiredHash: '0'.repeat(32),
+    retiredRefused: 0,
     withheldFrom: [],
     behind: [],
     refusedAsGone: null,
