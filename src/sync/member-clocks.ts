@@ -12,7 +12,12 @@ import { Clock } from '../core/clock.js';
 import { readClock, writeClock } from '../core/codec.js';
 import { stableClock } from '../core/gc.js';
 
-/** Members kept at most; the longest silent gives way (a member minting PeerIds must not grow this). */
+/**
+ * Members kept at most (a member minting PeerIds must not grow this). When full, the longest silent
+ * member whose replica wrote nothing this node holds gives way; with none such, the newcomer is not
+ * kept, and while it is connected it holds collection back as a peer met but not heard
+ * (stability's `unheard`). So a flood of PeerIds can stall collection, never make it run early.
+ */
 export const MAX_MEMBERS = 1024;
 
 interface Member {
@@ -59,10 +64,14 @@ export interface Stability {
 export class MemberClocks {
   private readonly m = new Map<string, Member>();
 
-  /** A digest from `peer` (its replica id and clock) at `now`. */
-  heard(peer: string, replicaId: string, clock: Clock, now: number): void {
-    if (!this.m.has(peer) && this.m.size >= MAX_MEMBERS) this.evictOldest();
+  /**
+   * A digest from `peer` (its replica id and clock) at `now`. `wrote(r)`: does this node hold writes
+   * of replica r (such a member is never evicted for a newcomer)? False if the table is full.
+   */
+  heard(peer: string, replicaId: string, clock: Clock, now: number, wrote: (r: string) => boolean = () => false): boolean {
+    if (!this.m.has(peer) && this.m.size >= MAX_MEMBERS && !this.evictOldest(wrote)) return false;
     this.m.set(peer, { replicaId, clock, heardAt: now, contactAt: now });
+    return true;
   }
 
   /** When this node last heard the member (wall time, ms; undefined for none). */
@@ -151,9 +160,11 @@ export class MemberClocks {
     return out;
   }
 
-  private evictOldest(): void {
+  private evictOldest(wrote: (r: string) => boolean): boolean {
     let oldest: [string, number] | undefined;
-    for (const [peer, m] of this.m) if (oldest === undefined || m.heardAt < oldest[1]) oldest = [peer, m.heardAt];
-    if (oldest !== undefined) this.m.delete(oldest[0]);
+    for (const [peer, m] of this.m) if (!wrote(m.replicaId) && (oldest === undefined || m.heardAt < oldest[1])) oldest = [peer, m.heardAt];
+    if (oldest === undefined) return false;
+    this.m.delete(oldest[0]);
+    return true;
   }
 }

@@ -944,7 +944,10 @@ export class Replicator {
     this.lastContact = this.members.contactAt(peer);
     this.membership.heard(peer, Date.now(), { replicaId: d.replicaId, clock: d.clock });
     // A member declared gone that still lacks what was collected stays out until it re-bootstraps.
-    if (!wasGone || behindFrontier(d.clock, frontier) === 0) this.members.heard(peer, d.replicaId, d.clock, Date.now());
+    if (!wasGone || behindFrontier(d.clock, frontier) === 0) {
+      const own = this.ks.summary().clock;
+      this.members.heard(peer, d.replicaId, d.clock, Date.now(), (r) => own.max(r) > 0);
+    }
     this.learnPeers(peer, d);
   }
 

@@ -38,3 +38,22 @@ describe('MemberClocks.stability', () => {
     expect(st.members).toBe(0);
   });
 });
+
+describe('MemberClocks bound', () => {
+  it('a flood of PeerIds evicts no member whose replica wrote here, and never makes collection run early', async () => {
+    const { MAX_MEMBERS } = await import('../../src/sync/member-clocks.js');
+    const m = new MemberClocks();
+    const writer = 'cc'.repeat(16);
+    const wrote = (r: string) => r === writer;
+    m.heard('honest', writer, Clock.fromIntervals([[R, 1, 3]]), 0, wrote);
+    for (let i = 0; i < MAX_MEMBERS + 50; i++) m.heard(`minted-${i}`, `${i.toString(16).padStart(32, '0')}`, own, 10 + i, wrote);
+    expect(m.heardAt('honest')).toBe(0);
+    const st = m.stability(own, 2000, 10_000);
+    expect(st.stable.base(R)).toBe(3); // still held back by the honest member's clock
+    // full of writers' members: a newcomer is not kept, and as a peer met it holds collection back
+    const full = new MemberClocks();
+    for (let i = 0; i < MAX_MEMBERS; i++) full.heard(`w-${i}`, writer, own, i, () => true);
+    expect(full.heard('late', 'dd'.repeat(16), own, 5000, () => true)).toBe(false);
+    expect(full.stability(own, 5000, 10_000, [{ peer: 'late', since: 4000 }]).stable.isEmpty()).toBe(true);
+  });
+});
