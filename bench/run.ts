@@ -1,5 +1,5 @@
 // `npm run bench`: every benchmark, one after the other, so that ratios are measured side by side.
-// `npm run bench -- keyspace`, `-- daemons`, `-- bootstrap`, `-- backup`, `-- crypto`, `-- churn`, `-- cli`, `-- metrics`, `-- resp` or `-- commits` runs one; BENCH_KEYS=200000
+// `npm run bench -- keyspace`, `-- daemons`, `-- bootstrap`, `-- backup`, `-- crypto`, `-- churn`, `-- cli`, `-- metrics`, `-- resp`, `-- commits` or `-- digest` runs one; BENCH_KEYS=200000
 // runs the keyspace, bootstrap and backup benchmarks smaller.
 import '../src/polyfill.js';
 import { benchBackup } from './backup.js';
@@ -9,6 +9,7 @@ import { benchCliLatency } from './cli-latency.js';
 import { benchCommitRate } from './commit-rate.js';
 import { benchCrypto } from './crypto-cost.js';
 import { benchDaemons } from './daemons.js';
+import { benchDigestSize } from './digest-size.js';
 import { benchKeyspace } from './keyspace.js';
 import { benchMetrics } from './metrics.js';
 import { benchRespProtocol } from './resp-protocol.js';
@@ -24,3 +25,4 @@ if (only === undefined || only === 'cli') await benchCliLatency();
 if (only === undefined || only === 'metrics') await benchMetrics();
 if (only === undefined || only === 'resp') await benchRespProtocol();
 if (only === undefined || only === 'commits') await benchCommitRate();
+if (only === undefined || only === 'digest') benchDigestSize();
