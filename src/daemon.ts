@@ -133,7 +133,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     unheard: () => replicator.membership.met(),
   });
   // Behind a peer's GC horizon: only a node restored from a backup takes the peer's word (catch-up.ts).
-  const catchUp = new CatchUp(ks, log, (peer) => api.repair(peer), () => repairing || replicator.bootstrapping);
+  const catchUp = new CatchUp(ks, log, (peer) => api.repair(peer), () => repairing || replicator.bootstrapping, metrics?.events);
   replicator.onBehind = (peer, gap, gone) => catchUp.behind(peer, gap.lacking, gone);
   replicator.onWithin = () => catchUp.within();
   const nodeState = (): NodeState => (repairing ? 'recovering' : replicator.bootstrapping ? 'bootstrapping' : 'ready');

@@ -162,7 +162,7 @@ export class NodeMetrics {
     gauge('replikv_gc_stable_age_seconds', 'Age of the oldest member clock garbage collection waits for (NaN without members)', [], (g, { status }) =>
       g.set(status.gc.stableAgeMs === null ? UNKNOWN : status.gc.stableAgeMs / 1000),
     );
-    gauge('replikv_gc_horizon_peers', "Peers apart from this node across a GC horizon: withheld (behind this node's, sent no deltas) or ahead (this node catches up from them)", ['side'], (g, { status }) => {
+    gauge('replikv_gc_horizon_peers', "Peers apart from this node across a GC horizon: withheld (behind this node's, sent no deltas) or ahead (their frontier covers writes this node never received: not believed, unless it was restored from a backup)", ['side'], (g, { status }) => {
       g.set({ side: 'withheld' }, status.gc.withheldFrom.length);
       g.set({ side: 'ahead' }, status.gc.behind.length);
     });

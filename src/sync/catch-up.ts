@@ -13,6 +13,7 @@
 import type { Logger } from 'pino';
 import type { Keyspace } from '../store/keyspace.js';
 import { META_RESTORED } from '../store/meta.js';
+import { NO_SYNC_EVENTS, type SyncEvents } from './events.js';
 import { LogLimiter } from './log-limiter.js';
 /** A catch-up from one peer at most this often (each streams a whole snapshot). */
 export const CATCH_UP_EVERY_MS = 60_000;
@@ -43,6 +44,7 @@ export class CatchUp {
     private readonly repair: (peer: string) => Promise<unknown>,
     /** A bootstrap or repair is under way. */
     private readonly busy: () => boolean,
+    private readonly events: SyncEvents = NO_SYNC_EVENTS,
   ) {
     const mark = ks.getMeta(META_RESTORED);
     this.restored = mark !== undefined && mark.length > 0;
@@ -61,6 +63,7 @@ export class CatchUp {
         return;
       case 'refuse': {
         this.refused++;
+        this.events.refused('gc_frontier');
         const held = this.warnings.take(peer, now);
         if (held !== null) {
           this.log.warn(

@@ -47,7 +47,8 @@ describe('a hostile member sending a GC frontier past the cluster', () => {
         }),
       });
       // The lie, to A: an exchange opening with that DIGEST; A then asks for the snapshot, or refuses.
-      await exchangeWith(h, a.addr, encodeDigest({ replicaId: me.r, digest: new Uint8Array(16), clock: frontier, frontier, peers: [], forgotten: [] }));
+      const sentBefore = (await Promise.all(nodes.map((n) => n.status()))).reduce((sum, s) => sum + s.transfer.bytesSent, 0);
+      await exchangeWith(h, a.addr, encodeDigest({ replicaId: me.r, digest: new Uint8Array(16), clock: frontier, frontier, peers: [], forgotten: [] }), served.bytes);
       await eventually(
         async () => ({ snapshots: served.asked.snapshot, refused: (await a.status()).refused.frontiers }),
         (x) => x.snapshots > 0 || x.refused > 0,
@@ -69,6 +70,11 @@ describe('a hostile member sending a GC frontier past the cluster', () => {
         expect(s.gc.withheldFrom.filter((g) => nodes.some((n) => n.peerId === g.peer))).toEqual([]);
       }
       expect(served.asked.snapshot).toBe(0);
+      // Amplification: what the honest nodes sent the hostile (its exchanges with them, and theirs
+      // with it as a connected peer) against what it sent, and all the honest nodes sent meanwhile.
+      const sentAfter = after.reduce((sum, { s }) => sum + s.transfer.bytesSent, 0);
+      console.log(`hostile frontier (${story}): the hostile sent ${served.bytes.sent} B, honest nodes sent it ${served.bytes.received} B (x${(served.bytes.received / served.bytes.sent).toFixed(2)}); all honest sync traffic meanwhile ${sentAfter - sentBefore} B`);
+      expect(served.bytes.received).toBeLessThanOrEqual(10 * served.bytes.sent);
       const sa = after[0]!.s;
       expect(sa.refused.frontiers).toBeGreaterThanOrEqual(1);
       expect(sa.warnings.some((w) => w.includes(h.peerId.toString()) && w.includes('not believed'))).toBe(true);

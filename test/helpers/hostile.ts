@@ -48,15 +48,37 @@ export interface Story {
  * Makes `h` answer the sync protocol with `story`: exchanges (its DIGEST, no delta, and it reads
  * what the asker sends until END), VERIFY queries and snapshot requests. Counts what it was asked.
  */
-export async function tellLies(h: Network, story: Story): Promise<{ asked: Record<'digest' | 'verify' | 'snapshot', number> }> {
+export async function tellLies(h: Network, story: Story): Promise<{ asked: Record<'digest' | 'verify' | 'snapshot', number>; bytes: Bytes }> {
   const asked = { digest: 0, verify: 0, snapshot: 0 };
-  await h.handle(SYNC_PROTOCOL, (stream) => void answer(stream, story, asked).catch(() => stream.abort(new Error('hostile peer done'))));
-  return { asked };
+  const bytes = { sent: 0, received: 0 };
+  await h.handle(SYNC_PROTOCOL, (stream) => void answer(stream, story, asked, bytes).catch(() => stream.abort(new Error('hostile peer done'))));
+  return { asked, bytes };
 }
 
-async function answer(stream: Stream, story: Story, asked: Record<'digest' | 'verify' | 'snapshot', number>): Promise<void> {
-  const frames = readFrames(stream, { maxFrameBytes: 64 << 20 });
-  const w = new FrameWriter(stream);
+/** Frame bytes a hostile peer sent and received (for amplification: what honest nodes spent on it). */
+export interface Bytes {
+  sent: number;
+  received: number;
+}
+
+/** A FrameWriter that adds what it writes to `bytes.sent`. */
+class CountedWriter extends FrameWriter {
+  constructor(
+    stream: Stream,
+    private readonly bytes: Bytes,
+  ) {
+    super(stream);
+  }
+
+  override write(frame: Uint8Array): Promise<void> {
+    this.bytes.sent += frame.length;
+    return super.write(frame);
+  }
+}
+
+async function answer(stream: Stream, story: Story, asked: Record<'digest' | 'verify' | 'snapshot', number>, bytes: Bytes): Promise<void> {
+  const frames = readFrames(stream, { maxFrameBytes: 64 << 20, onBytes: (n) => (bytes.received += n) });
+  const w = new CountedWriter(stream, bytes);
   const first = await frames.next();
   if (first.done === true) return;
   const m = decodeMessage(first.value);
@@ -121,16 +143,21 @@ export async function headsOf(h: Network, target: string, replicaId = 'ab'.repea
  * A sync exchange `h` starts with `target`, opening with `digest` (a DIGEST message) and sending no
  * delta: the target's DIGEST, and the entries and heads of the deltas it sends back.
  */
-export async function exchangeWith(h: Network, target: string, digest: Uint8Array): Promise<{ digest: DigestMessage; entries: DeltaEntry[]; heads: Head[] }> {
+export async function exchangeWith(
+  h: Network,
+  target: string,
+  digest: Uint8Array,
+  bytes: Bytes = { sent: 0, received: 0 },
+): Promise<{ digest: DigestMessage; entries: DeltaEntry[]; heads: Head[] }> {
   const stream = await h.dialProtocol(multiaddr(target), SYNC_PROTOCOL);
-  const w = new FrameWriter(stream);
+  const w = new CountedWriter(stream, bytes);
   await w.write(digest);
   await w.write(END_MESSAGE);
   await w.flush();
   const heads: Head[] = [];
   const entries: DeltaEntry[] = [];
   let theirs: DigestMessage | undefined;
-  for await (const f of readFrames(stream, { maxFrameBytes: 64 << 20 })) {
+  for await (const f of readFrames(stream, { maxFrameBytes: 64 << 20, onBytes: (n) => (bytes.received += n) })) {
     const m = decodeMessage(f);
     if (m.type === MSG.digest) theirs = m;
     if (m.type === MSG.delta) {
