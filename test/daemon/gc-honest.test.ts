@@ -76,4 +76,45 @@ describe('garbage collection among honest nodes', () => {
       }
     });
   }
+
+  it('never puts a node behind a peer\'s horizon when a node is killed and restarted mid-way (push mode)', async () => {
+    try {
+      const nodes = await fleet.cluster(4, { mode: 'push', gossipIntervalMs: 200, extra: ['--gc-interval', '300'] });
+      const seen: number[] = [];
+      let writing = true;
+      const sampler = (async () => {
+        while (writing) {
+          for (const n of nodes) {
+            const s = await n.status().catch(() => null); // the killed node does not answer for a while
+            if (s !== null) seen.push(horizon(s));
+          }
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })();
+      const [a, b, c] = nodes as [TestDaemon, TestDaemon, TestDaemon, TestDaemon];
+      await Promise.all([a, b, c].map((n, i) => writer(n, 31 * (i + 1), 150)));
+      const victim = nodes[3]!;
+      await victim.stop('SIGKILL');
+      await Promise.all([a, b, c].map((n, i) => writer(n, 37 * (i + 1), 150)));
+      const back = await fleet.start({ ...victim.opts, dataDir: victim.dataDir });
+      nodes[3] = back;
+      await Promise.all([a, b, back].map((n, i) => writer(n, 41 * (i + 1), 150)));
+      writing = false;
+      await sampler;
+      const [first] = await eventually(
+        () => Promise.all(nodes.map((n) => n.status())),
+        (all) => all.every((s) => s.digest === all[0]!.digest && s.keys === all[0]!.keys && s.tombstones === 0),
+        'the four nodes to converge and collect every tombstone',
+        90_000,
+      );
+      expect(first!.gc.collected.siblings).toBeGreaterThan(0);
+      expect(seen.filter((n) => n > 0)).toEqual([]);
+      for (const n of nodes) {
+        expect(horizon(await n.status())).toBe(0);
+        expect(n.child.stderr()).not.toMatch(HORIZON_LINES);
+      }
+    } finally {
+      await fleet.cleanup();
+    }
+  });
 });
