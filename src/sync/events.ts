@@ -12,9 +12,11 @@ export type RefusalReason =
   /** A connection or stream of a forgotten peer. */
   | 'forgotten_peer'
   /** An inbound sync stream beyond the per-connection limit. */
-  | 'stream_limit';
+  | 'stream_limit'
+  /** A forget a peer sent that is not signed by a configured operator key (or names this node). */
+  | 'forget';
 
-export const REFUSAL_REASONS: readonly RefusalReason[] = ['decode', 'protocol', 'claim_cut', 'forgotten_peer', 'stream_limit'];
+export const REFUSAL_REASONS: readonly RefusalReason[] = ['decode', 'protocol', 'claim_cut', 'forgotten_peer', 'stream_limit', 'forget'];
 
 export interface SyncEvents {
   /** A PUSH frame written to a peer. */

@@ -7,6 +7,7 @@ import { Clock } from '../core/clock.js';
 import { readClock, writeClock } from '../core/codec.js';
 import type { DeltaChunk, DeltaEntry } from '../core/delta.js';
 import { DIGEST_BYTES } from '../core/digest.js';
+import { readForgetRecord, writeForgetRecord, type ForgetRecord } from '../core/forget-record.js';
 import { readHeads, writeHead, type Head } from '../core/head.js';
 import { MAX_KEY_BYTES } from '../core/validate.js';
 
@@ -20,7 +21,6 @@ const MAX_PEER_ADDRS = 1024;
 export const MAX_FORGOTTEN = 1024;
 /** A bitmap over at most 100,000 retired replicas (core/retired.ts, MAX_RETIRED). */
 const MAX_RETIRED_BITMAP_BYTES = 12_500;
-const MAX_PEER_ID_BYTES = 128;
 const MAX_ADDR_BYTES = 1024;
 const MAX_ENTRIES = 65536;
 /** Heads in one DELTA or PUSH (a snapshot's SNAP_BEGIN carries every head its sender keeps). */
@@ -35,8 +35,11 @@ export interface DigestMessage {
   clock: Clock;
   /** Peer exchange: multiaddrs ending in /p2p/PEERID (may be empty). */
   peers: string[];
-  /** PeerIds forgotten by an operator (`replikv forget`): drop them, do not re-learn them. */
-  forgotten: string[];
+  /**
+   * Forgets signed by an operator key (core/forget-record.ts): a receiver obeys one only when it is
+   * configured with that key (operatorKeys), and refuses the rest. Unsigned forgets are never sent.
+   */
+  forgotten: ForgetRecord[];
   /** The sender's GC frontier (core/gc.ts): a receiver whose clock lacks part of it gets no deltas from it. */
   frontier: Clock;
   /** Retired replicas (core/retired.ts): the sender's table hash, the entries `clock` leaves out, and entries taught. */
@@ -124,7 +127,7 @@ export function encodeDigest(m: Omit<DigestMessage, 'type' | 'frontier' | 'retir
   w.varint(m.peers.length);
   for (const a of m.peers) w.chunk(utf8enc.encode(a));
   w.varint(m.forgotten.length);
-  for (const id of m.forgotten) w.chunk(utf8enc.encode(id));
+  for (const r of m.forgotten) writeForgetRecord(w, r);
   writeClock(w, m.frontier ?? Clock.empty());
   const r = m.retired ?? NO_RETIRED;
   w.bytes(r.hash);
@@ -251,8 +254,8 @@ export function decodeMessage(frame: Uint8Array): Message {
       for (let i = 0; i < n; i++) peers.push(readText(rd, MAX_ADDR_BYTES, 'peer address'));
       const f = rd.varint();
       if (f > MAX_FORGOTTEN) rd.fail(`${f} forgotten peers exceed the limit ${MAX_FORGOTTEN}`);
-      const forgotten: string[] = [];
-      for (let i = 0; i < f; i++) forgotten.push(readText(rd, MAX_PEER_ID_BYTES, 'forgotten PeerId'));
+      const forgotten: ForgetRecord[] = [];
+      for (let i = 0; i < f; i++) forgotten.push(readForgetRecord(rd));
       const frontier = readClock(rd);
       const hash = rd.bytes(16).slice();
       const omitted = rd.chunk(MAX_RETIRED_BITMAP_BYTES).slice();

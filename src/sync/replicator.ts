@@ -18,6 +18,8 @@ import type { Keyspace, Summary } from '../store/keyspace.js';
 import { CheckBudget, HEAD_CHECK_BURST_MS, HEAD_CHECK_MS_PER_SECOND, MAX_INBOUND_STREAMS_PER_CONNECTION, pexAddrs, StreamCounter } from './limits.js';
 import { LogLimiter } from './log-limiter.js';
 import { ForgetError, Membership, transportOf, type DialPlan } from './membership.js';
+import { Forgets } from './forgetting.js';
+import type { ForgetRecord } from '../core/forget-record.js';
 import { KnownPeersSaver } from './known-peers-store.js';
 import {
   decodeMessage,
@@ -81,6 +83,10 @@ export interface ReplicatorOptions {
   gcGraceMs?: number;
   /** Told of pushes, exchanges, snapshots served, refusals and write-concern waits (for metrics). */
   events?: SyncEvents;
+  /** Operator public keys (raw): a forget signed by one of them spreads; peers' other forgets are refused. */
+  operatorKeys?: readonly Uint8Array[];
+  /** How far ahead of this node's clock a signed forget's time may be; default 10 minutes. */
+  maxClockSkewMs?: number;
 }
 
 
@@ -91,7 +97,6 @@ export class ProtocolError extends ReplikvError {
 
 /** Connecting (TCP, pnet, Noise, yamux) may be slow on a loaded machine: only a dead address fails it. */
 const CONNECT_TIMEOUT_MS = 30_000;
-const META_FORGOTTEN = 'forgotten';
 /**
  * Opening a sync stream: a dial if the peer is not connected, then protocol negotiation. Generous,
  * for a loaded machine; it bounds only the opening, never the transfer on the open stream.
@@ -123,8 +128,10 @@ export class Replicator {
   readonly concern = new WriteConcern(() => this.holds.values());
   /** Sync traffic since start: frame bytes (framing included, transport overhead not) and keys applied. */
   readonly transfer = { bytesReceived: 0, bytesSent: 0, keysReceived: 0 };
-  /** Peers' messages refused for what they said (each logged), and claims cut to this node's evidence. */
-  readonly refused = { frames: 0, claimsCut: 0 };
+  /** Peers' messages refused for what they said (each logged), claims cut to this node's evidence, and forgets refused. */
+  readonly refused = { frames: 0, claimsCut: 0, forgets: 0 };
+  /** Operator-signed forgets kept and passed on; peers' unsigned ones refused (forgetting.ts). */
+  readonly forgets: Forgets;
   private readonly pexSentAt = new Map<string, number>();
   private readonly limits: DeltaLimits;
   /** While this node bootstraps it neither starts nor answers sync exchanges, nor serves snapshots. */
@@ -177,6 +184,16 @@ export class Replicator {
     this.events = opts.events ?? NO_SYNC_EVENTS;
     this.members = opts.members ?? new MemberClocks();
     this.retirement = new Retirement(ks, log);
+    this.forgets = new Forgets(ks, log, {
+      self: this.membership.self,
+      operatorKeys: opts.operatorKeys ?? [],
+      maxSkewMs: opts.maxClockSkewMs ?? 10 * 60_000,
+      onRefused: () => {
+        this.refused.forgets++;
+        this.events.refused('forget');
+      },
+      warn: (key, fields, msg) => this.warn(key, fields, msg),
+    });
     if (ks.movedFrom !== null) this.retirement.retire(ks.movedFrom, ks.summary().clock.max(ks.movedFrom), 'this store moved to a new replica id');
   }
 
@@ -186,7 +203,7 @@ export class Replicator {
     await this.node.handle(SYNC_PROTOCOL, (stream, connection) => void this.onStream(stream, connection), {
       maxInboundStreams: 2 * MAX_INBOUND_STREAMS_PER_CONNECTION,
     });
-    this.membership.restoreForgotten(this.loadForgotten());
+    this.membership.restoreForgotten(this.forgets.load());
     this.known.restore(Date.now()); // after the forgotten ones, which are never restored
     this.node.addEventListener('peer:connect', (e) => {
       const peer = e.detail.toString();
@@ -240,8 +257,11 @@ export class Replicator {
     });
   }
 
-  /** Forgets a peer on this node at once and tells the others at the next exchanges. */
-  async forget(peer: string, force = false): Promise<{ forgotten: boolean; known: boolean }> {
+  /**
+   * Forgets a peer on this node at once. Signed by an operator key (`signed`), the forget is passed
+   * on to the other nodes at the next exchanges; without a signature it stays on this node.
+   */
+  async forget(peer: string, force = false, signed?: ForgetRecord): Promise<{ forgotten: boolean; known: boolean; spreads: boolean }> {
     try {
       peerIdFromString(peer);
     } catch (err) {
@@ -252,17 +272,23 @@ export class Replicator {
     if (!force && this.membership.connectedPeers().includes(peer)) {
       throw new ForgetError(`${peer} is connected to this node right now: stop it first, or pass --force to forget a live peer`);
     }
+    this.forgets.fromOperator(peer, signed, Date.now()); // a bad signature is refused before anything changes
     const known = this.membership.list().some((p) => p.peerId === peer);
+    const forgotten = this.drop(peer, Date.now());
+    if (forgotten) await this.node.hangUp(peerIdFromString(peer)).catch(() => {});
+    // A signed forget of a peer forgotten already (locally) is kept and passed on from now.
+    if (forgotten || signed !== undefined) await this.saveForgotten();
+    return { forgotten, known, spreads: signed !== undefined };
+  }
+
+  /** Forgets a peer here: not dialled or learned again, refused, GC stops waiting for it, its replica retired. */
+  private drop(peer: string, at: number): boolean {
     const replica = this.membership.replicaOf(peer); // before the peer entry goes
-    const forgotten = this.membership.forget(peer, Date.now());
-    if (forgotten) {
-      this.holds.delete(peer);
-      this.members.forget(peer); // garbage collection no longer waits for it
-      if (replica !== null) this.retireReplica(replica, 'its peer was forgotten');
-      await this.node.hangUp(peerIdFromString(peer)).catch(() => {});
-      await this.saveForgotten();
-    }
-    return { forgotten, known };
+    if (!this.membership.forget(peer, at)) return false;
+    this.holds.delete(peer);
+    this.members.forget(peer); // garbage collection no longer waits for it
+    if (replica !== null) this.retireReplica(replica, 'its peer was forgotten');
+    return true;
   }
 
   /** The connection gater's question: is this peer refused? A refusal is logged once a minute per peer. */
@@ -291,22 +317,9 @@ export class Replicator {
     return since === null || now - since < aloneWarnAfterMs(this.opts.gossipIntervalMs) ? null : Math.round((now - since) / 1000);
   }
 
-  private loadForgotten(): [string, number][] {
-    const raw = this.ks.getMeta(META_FORGOTTEN);
-    if (raw === undefined) return [];
-    try {
-      const parsed = JSON.parse(Buffer.from(raw).toString('utf8')) as unknown;
-      if (!Array.isArray(parsed)) throw new Error('not a list');
-      return parsed.filter((e): e is [string, number] => Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'number');
-    } catch (err) {
-      this.log.warn({ reason: (err as Error).message }, 'the record of forgotten peers is unreadable; starting without it');
-      return [];
-    }
-  }
-
   private async saveForgotten(): Promise<void> {
     if (this.stopped) return;
-    await this.ks.putMeta(META_FORGOTTEN, Buffer.from(JSON.stringify(this.membership.forgottenPeers())));
+    await this.forgets.save(this.membership.forgottenPeers());
   }
 
   peers(): PeerInfo[] {
@@ -838,7 +851,7 @@ export class Replicator {
   }
 
   private ownDigest(peers: string[], s: Summary = this.ks.summary(), to: string | null = null): Uint8Array {
-    const forgotten = this.membership.forgottenPeers().slice(-MAX_FORGOTTEN).map(([id]) => id);
+    const forgotten = this.forgets.outgoing((p) => this.membership.isForgotten(p), MAX_FORGOTTEN);
     const { clock, retired } = this.retirement.outgoing(to, s.clock);
     return encodeDigest({ replicaId: s.replicaId, digest: hexBytes(s.digest), clock, peers, forgotten, frontier: s.frontier, retired });
   }
@@ -962,19 +975,15 @@ export class Replicator {
     }
     let forgot = false;
     const connected = new Set(this.membership.connectedPeers());
-    for (const id of d.forgotten) {
-      if (id === this.membership.self) {
-        this.warn(from, { peer: from }, 'a peer says this node was forgotten (replikv forget); ignored');
-        continue;
-      }
+    // Only operator-signed forgets by a configured key come back; the rest are refused and counted.
+    for (const r of this.forgets.incoming(from, d.forgotten, now)) {
       // A peer this node is connected to is alive: gossip alone does not cut it off. The forget is
       // repeated in every digest for 30 days, so it takes effect here once that peer is gone.
-      if (connected.has(id) || this.membership.isForgotten(id) || !isPeerId(id)) continue;
-      this.membership.forget(id, now);
+      if (connected.has(r.peer) || !isPeerId(r.peer)) continue;
+      this.forgets.keep(r); // passed on from here too
       forgot = true;
-      this.holds.delete(id);
-      this.members.forget(id);
-      this.log.info({ peer: id, from }, 'peer forgotten (told by another node)');
+      if (!this.drop(r.peer, Math.min(r.at, now))) continue; // forgotten here already (without a signature)
+      this.log.info({ peer: r.peer, from }, 'peer forgotten (an operator\'s signed forget, passed on by another node)');
     }
     if (forgot) void this.saveForgotten().catch((err: unknown) => this.log.warn({ reason: (err as Error).message }, 'cannot save the forgotten peers'));
     if (learned) this.onTickDials();

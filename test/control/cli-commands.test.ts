@@ -48,13 +48,13 @@ async function node() {
       digest: s.digest,
       clock: s.clock.toJSON(),
       peers: PEERS.map(({ peerId, state, behind }) => ({ peerId, state, behind })),
-      transfer: { bytesReceived: 0, bytesSent: 0, keysReceived: 0 }, refused: { frames: 0, claimsCut: 0 }, ...IDLE_GC,
+      transfer: { bytesReceived: 0, bytesSent: 0, keysReceived: 0 }, refused: { frames: 0, claimsCut: 0, forgets: 0 }, ...IDLE_GC,
       warnings: [],
       version: '0.0.0-test',
       uptimeSeconds: 42,
     };
   };
-  const api: NodeApi = { write: (ops) => ks.write(ops), read: (k) => ks.read(k), expire: (k, at) => ks.expire(k, at), expiryOf: (k) => ks.expiryOf(k), scan: (o) => ks.scan(o), status, peers: () => PEERS, awaitReplicas: (dots, c) => new WriteConcern(() => []).wait(dots, c.w === 'all' ? 1 : c.w, c.timeoutMs), verify: async () => localVerify(ks), repair: () => Promise.reject(new RepairError('no connected peer to repair from')), changes: (since) => ks.changes(since), forget: async (peer) => ({ peer, forgotten: true, known: true }) };
+  const api: NodeApi = { write: (ops) => ks.write(ops), read: (k) => ks.read(k), expire: (k, at) => ks.expire(k, at), expiryOf: (k) => ks.expiryOf(k), scan: (o) => ks.scan(o), status, peers: () => PEERS, awaitReplicas: (dots, c) => new WriteConcern(() => []).wait(dots, c.w === 'all' ? 1 : c.w, c.timeoutMs), verify: async () => localVerify(ks), repair: () => Promise.reject(new RepairError('no connected peer to repair from')), changes: (since) => ks.changes(since), forget: async (peer) => ({ peer, forgotten: true, known: true, spreads: false }) };
   const server = await startControlServer(join(dir, 'control.sock'), api);
   cleanup.push(() => server.close());
   return { dir, ks };
