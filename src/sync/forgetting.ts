@@ -81,15 +81,25 @@ export class Forgets {
     }
   }
 
-  /** Persists the forgotten peers (from membership), with the signature of each signed one. */
-  async save(forgotten: [string, number][]): Promise<void> {
-    const live = new Set(forgotten.map(([id]) => id));
-    for (const id of this.signed.keys()) if (!live.has(id)) this.signed.delete(id); // expired there
-    const rows = forgotten.map(([id, at]) => {
+  /**
+   * Persists the forgotten peers (from membership) and the signed forgets kept, each with its
+   * signature; a signed one past its retention goes.
+   */
+  async save(forgotten: [string, number][], now: number): Promise<void> {
+    for (const [id, r] of this.signed) if (now - r.at > FORGET_RETENTION_MS) this.signed.delete(id);
+    const signedRow = (r: ForgetRecord) => [r.peer, r.at, keyHex(r.key), keyHex(r.sig)];
+    const rows: unknown[] = forgotten.map(([id, at]) => {
       const r = this.signed.get(id);
-      return r === undefined ? [id, at] : [id, r.at, keyHex(r.key), keyHex(r.sig)];
+      return r === undefined ? [id, at] : signedRow(r);
     });
+    const listed = new Set(forgotten.map(([id]) => id));
+    for (const r of this.signed.values()) if (!listed.has(r.peer)) rows.push(signedRow(r)); // its peer still connected here
     await this.ks.putMeta(META_FORGOTTEN, Buffer.from(JSON.stringify(rows)));
+  }
+
+  /** The signed forget kept for `peer`, if any (one heard while that peer was still connected here). */
+  signedFor(peer: string): ForgetRecord | undefined {
+    return this.signed.get(peer);
   }
 
   /**
@@ -108,10 +118,13 @@ export class Forgets {
     this.signed.set(peer, record);
   }
 
-  /** Signed forgets to pass on in a DIGEST: of peers still forgotten, by keys still configured, the newest `max`. */
-  outgoing(isForgotten: (peer: string) => boolean, max: number): ForgetRecord[] {
+  /**
+   * Signed forgets to pass on in a DIGEST: those within their retention, by keys still configured,
+   * the newest `max`. (Also to the forgotten peer itself, while a connection to it lasts: it learns why.)
+   */
+  outgoing(now: number, max: number): ForgetRecord[] {
     return [...this.signed.values()]
-      .filter((r) => isForgotten(r.peer) && this.keys.has(keyHex(r.key)))
+      .filter((r) => now - r.at <= FORGET_RETENTION_MS && this.keys.has(keyHex(r.key)))
       .sort((a, b) => a.at - b.at)
       .slice(-max);
   }

@@ -220,6 +220,7 @@ export class Replicator {
       if (this.membership.isForgotten(peer)) return;
       this.membership.disconnected(peer, Date.now());
       if (!this.stopped) this.log.info({ peer }, 'peer lost');
+      this.dropSignedForgotten(peer);
     });
     this.node.addEventListener('peer:identify', (e) => {
       this.membership.announced(e.detail.peerId.toString(), e.detail.listenAddrs.map((a) => a.toString()), Date.now());
@@ -281,6 +282,14 @@ export class Replicator {
     return { forgotten, known, spreads: signed !== undefined };
   }
 
+  /** A peer an operator's signed forget named while it was connected here: forgotten now that it is gone. */
+  private dropSignedForgotten(peer: string): void {
+    const r = this.forgets.signedFor(peer);
+    if (r === undefined || this.stopped || !this.drop(peer, Math.min(r.at, Date.now()))) return;
+    this.log.info({ peer }, 'peer forgotten (an operator\'s signed forget heard while it was connected)');
+    void this.saveForgotten().catch((err: unknown) => this.log.warn({ reason: (err as Error).message }, 'cannot save the forgotten peers'));
+  }
+
   /** Forgets a peer here: not dialled or learned again, refused, GC stops waiting for it, its replica retired. */
   private drop(peer: string, at: number): boolean {
     const replica = this.membership.replicaOf(peer); // before the peer entry goes
@@ -319,7 +328,7 @@ export class Replicator {
 
   private async saveForgotten(): Promise<void> {
     if (this.stopped) return;
-    await this.forgets.save(this.membership.forgottenPeers());
+    await this.forgets.save(this.membership.forgottenPeers(), Date.now());
   }
 
   peers(): PeerInfo[] {
@@ -851,7 +860,7 @@ export class Replicator {
   }
 
   private ownDigest(peers: string[], s: Summary = this.ks.summary(), to: string | null = null): Uint8Array {
-    const forgotten = this.forgets.outgoing((p) => this.membership.isForgotten(p), MAX_FORGOTTEN);
+    const forgotten = this.forgets.outgoing(Date.now(), MAX_FORGOTTEN);
     const { clock, retired } = this.retirement.outgoing(to, s.clock);
     return encodeDigest({ replicaId: s.replicaId, digest: hexBytes(s.digest), clock, peers, forgotten, frontier: s.frontier, retired });
   }
@@ -977,11 +986,12 @@ export class Replicator {
     const connected = new Set(this.membership.connectedPeers());
     // Only operator-signed forgets by a configured key come back; the rest are refused and counted.
     for (const r of this.forgets.incoming(from, d.forgotten, now)) {
-      // A peer this node is connected to is alive: gossip alone does not cut it off. The forget is
-      // repeated in every digest for 30 days, so it takes effect here once that peer is gone.
-      if (connected.has(r.peer) || !isPeerId(r.peer)) continue;
+      if (!isPeerId(r.peer)) continue;
       this.forgets.keep(r); // passed on from here too
       forgot = true;
+      // A peer this node is connected to is alive: gossip alone does not cut it off; the forget takes
+      // effect here once the connection ends (peer:disconnect).
+      if (connected.has(r.peer)) continue;
       if (!this.drop(r.peer, Math.min(r.at, now))) continue; // forgotten here already (without a signature)
       this.log.info({ peer: r.peer, from }, 'peer forgotten (an operator\'s signed forget, passed on by another node)');
     }

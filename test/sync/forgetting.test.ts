@@ -34,7 +34,7 @@ describe('forgets kept, passed on and refused', () => {
     await ks.putMeta('forgotten', Buffer.from(JSON.stringify([[GONE, 1234]])));
     const { f } = forgets(ks);
     expect(f.load()).toEqual([[GONE, 1234]]);
-    expect(f.outgoing(() => true, 1024)).toEqual([]);
+    expect(f.outgoing(Date.now(), 1024)).toEqual([]);
   });
 
   it('a signed forget by the operator is checked, survives a restart and is passed on; a bad one changes nothing', async () => {
@@ -45,18 +45,20 @@ describe('forgets kept, passed on and refused', () => {
     expect(() => f.fromOperator(GONE, signForget(member, GONE, now), now)).toThrow(ForgetError); // a key this node does not obey
     expect(() => f.fromOperator(GONE, { ...signForget(operator, GONE, now), sig: new Uint8Array(64) }, now)).toThrow(/does not verify/);
     expect(() => f.fromOperator(SELF, signForget(operator, GONE, now), now)).toThrow(/names/);
-    expect(f.outgoing(() => true, 1024)).toEqual([]);
+    expect(f.outgoing(now, 1024)).toEqual([]);
     const r = signForget(operator, GONE, now);
     f.fromOperator(GONE, r, now);
-    await f.save([[GONE, now], ['12D3KooWLocalLocalLocalLocalLocalLocalLocalLocalLoc', now]]);
+    await f.save([[GONE, now], ['12D3KooWLocalLocalLocalLocalLocalLocalLocalLocalLoc', now]], now);
 
     const again = forgets(ks).f;
     expect(again.load().map(([id]) => id)).toEqual([GONE, '12D3KooWLocalLocalLocalLocalLocalLocalLocalLocalLoc']);
-    const out = again.outgoing(() => true, 1024);
+    const out = again.outgoing(now, 1024);
     expect(out.map((o) => [o.peer, o.at, keyHex(o.sig)])).toEqual([[GONE, now, keyHex(r.sig)]]);
-    expect(again.outgoing((p) => p !== GONE, 1024)).toEqual([]); // expired in membership: no longer passed on
+    expect(again.outgoing(now + 31 * 24 * 3600_000, 1024)).toEqual([]); // past its retention: no longer passed on
     // a node that no longer obeys the key does not pass it on
-    expect(forgets(ks, []).f.outgoing(() => true, 1024)).toEqual([]);
+    const other = forgets(ks, []).f;
+    other.load();
+    expect(other.outgoing(now, 1024)).toEqual([]);
   });
 
   it('refuses and counts what a peer sends that no configured key signed, and says so when it names this node', async () => {
