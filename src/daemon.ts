@@ -66,7 +66,8 @@ async function acquire(
     const ownKey = config.swarmKey === null ? loadOrGenerateSwarmKey(join(config.dataDir, DEFAULT_SWARM_KEY)) : undefined;
     const swarmKey = configured ?? ownKey?.key;
     const identity = await loadOrGenerateIdentity(config.identity);
-    node = await createNetwork({ privateKey: identity.key, listen: config.listen, swarmKey, allowList: config.allowList, denyPeer }).catch((err: unknown) => {
+    // A forgotten peer may still connect: the replicator tells it so (FORGOTTEN) and hangs up.
+    node = await createNetwork({ privateKey: identity.key, listen: config.listen, swarmKey, allowList: config.allowList, denyPeer, admitDenied: true }).catch((err: unknown) => {
       if (err instanceof ReplikvError) throw err;
       const failure = listenFailure((err as Error).message, config.listen);
       throw failure.kind === 'busy' ? new ResourceError(failure.message) : failure.kind === 'config' ? new ConfigError(failure.message) : new ReplikvError(failure.message);
@@ -151,6 +152,10 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     const warnings = alone === null ? [] : [`no peer reachable for ${alone} s: writes on this node are not being replicated`];
     const unreached = replicator.bootstrapping ? replicator.unreachedSeconds(Date.now()) : null;
     if (unreached !== null) warnings.push(bootstrapUnreached(unreached));
+    const refusing = replicator.forgets.refusingPeers();
+    if (refusing.length > 0) {
+      warnings.push(`peers refuse this node: forgotten by an operator on peer ${refusing.join(', ')} (replikv forget); writes reach those nodes only through others`);
+    }
     const forgottenBy = replicator.forgets.forgottenBy;
     if (forgottenBy !== null) {
       warnings.push(`forgotten by an operator (a signed forget from ${new Date(forgottenBy.at).toISOString()}, passed on by peer ${forgottenBy.peer}): nodes that hear it refuse this node for 30 days; a machine that should come back needs an empty data directory (a new identity)`);

@@ -42,6 +42,8 @@ export class Forgets {
   private readonly checked = new Map<string, boolean>();
   /** Set when a peer passed on a valid operator-signed forget of this node. */
   forgottenBy: ForgottenBy | null = null;
+  /** Peers that told this node (FORGOTTEN) their operator forgot it, and when; cleared by an exchange with one. */
+  private readonly refusing = new Map<string, number>();
 
   constructor(
     private readonly ks: Keyspace,
@@ -172,6 +174,22 @@ export class Forgets {
   /** A received signed forget this node obeys: kept, persisted with the rest, and passed on. */
   keep(r: ForgetRecord): void {
     this.signed.set(r.peer, r);
+  }
+
+  /** `peer` said (FORGOTTEN) its operator forgot this node: status says so until an exchange with it works again. */
+  refusedBy(peer: string, now: number): void {
+    if (!this.refusing.has(peer) && this.refusing.size >= 64) this.refusing.delete(this.refusing.keys().next().value!);
+    this.refusing.set(peer, now);
+    this.opts.warn(`${peer}|refuses`, { peer }, 'a peer refuses this node: its operator forgot this node (replikv forget there); writes reach that node only through others');
+  }
+
+  /** An exchange with `peer` worked: it does not refuse this node (any more). */
+  heardFrom(peer: string): void {
+    this.refusing.delete(peer);
+  }
+
+  refusingPeers(): string[] {
+    return [...this.refusing.keys()];
   }
 
   private forgottenBySelf(from: string, r: ForgetRecord): void {

@@ -14,7 +14,7 @@ import { MAX_KEY_BYTES } from '../core/validate.js';
 // 2.0.0: chunks and snapshots carry signed heads (core/head.ts); a 1.x node cannot vouch for its counters.
 export const SYNC_PROTOCOL = '/replikv/sync/3.0.0';
 
-export const MSG = { digest: 1, delta: 2, end: 3, push: 4, ack: 5, snapRequest: 6, snapBegin: 7, snapChunk: 8, snapEnd: 9, busy: 10, verify: 11 } as const;
+export const MSG = { digest: 1, delta: 2, end: 3, push: 4, ack: 5, snapRequest: 6, snapBegin: 7, snapChunk: 8, snapEnd: 9, busy: 10, verify: 11, forgotten: 12 } as const;
 
 const DIGEST_VERSION = 3;
 const MAX_PEER_ADDRS = 1024;
@@ -111,7 +111,7 @@ export type Message =
   | SnapBeginMessage
   | SnapChunkMessage
   | BusyMessage
-  | { type: typeof MSG.end | typeof MSG.snapEnd | typeof MSG.verify };
+  | { type: typeof MSG.end | typeof MSG.snapEnd | typeof MSG.verify | typeof MSG.forgotten };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const utf8enc = new TextEncoder();
@@ -167,6 +167,8 @@ export function encodeBusy(hasData: boolean): Uint8Array {
 }
 /** Asks for the peer's DIGEST alone, so `replikv verify` can compare without moving data. */
 export const VERIFY_MESSAGE = Uint8Array.of(MSG.verify);
+/** Sent on its own stream to a peer this node's operator forgot, before hanging up: it learns why. */
+export const FORGOTTEN_MESSAGE = Uint8Array.of(MSG.forgotten);
 
 export function encodeSnapRequest(after: Uint8Array): Uint8Array {
   const w = new Writer(after.length + 8);
@@ -289,6 +291,7 @@ export function decodeMessage(frame: Uint8Array): Message {
     case MSG.end:
     case MSG.snapEnd:
     case MSG.verify:
+    case MSG.forgotten:
       rd.end();
       return { type };
     case MSG.snapRequest: {

@@ -32,6 +32,7 @@ import {
   encodeSnapRequest,
   END_MESSAGE,
   EXCHANGE_ACK_MESSAGE,
+  FORGOTTEN_MESSAGE,
   MAX_FORGOTTEN,
   MSG,
   SNAP_END_MESSAGE,
@@ -108,6 +109,8 @@ const OPEN_STREAM_TIMEOUT_MS = 30_000;
  */
 export const TRANSFER_IDLE_MS = 30_000;
 const PEX_EVERY_TICKS = 10;
+/** Telling a forgotten peer why it is refused may take this long before it is hung up on. */
+const TURN_AWAY_MS = 5_000;
 /** Claims of recent pushes, kept until acknowledged; for an older one, a sync exchange sends the write again. */
 const PUSH_CLAIMS_KEPT = 4096;
 
@@ -207,10 +210,7 @@ export class Replicator {
     this.known.restore(Date.now()); // after the forgotten ones, which are never restored
     this.node.addEventListener('peer:connect', (e) => {
       const peer = e.detail.toString();
-      if (!this.membership.connected(peer, Date.now())) {
-        this.log.info({ peer }, 'refusing a forgotten peer');
-        return void this.node.hangUp(e.detail).catch(() => {});
-      }
+      if (!this.membership.connected(peer, Date.now())) return void this.turnAway(peer);
       this.aloneLogged = false;
       this.log.info({ peer }, 'peer connected');
     });
@@ -276,7 +276,7 @@ export class Replicator {
     this.forgets.fromOperator(peer, signed, Date.now()); // a bad signature is refused before anything changes
     const known = this.membership.list().some((p) => p.peerId === peer);
     const forgotten = this.drop(peer, Date.now());
-    if (forgotten) await this.node.hangUp(peerIdFromString(peer)).catch(() => {});
+    if (forgotten) await this.tellForgotten(peer);
     // A signed forget of a peer forgotten already (locally) is kept and passed on from now.
     if (forgotten || signed !== undefined) await this.saveForgotten();
     return { forgotten, known, spreads: signed !== undefined };
@@ -303,10 +303,40 @@ export class Replicator {
   /** The connection gater's question: is this peer refused? A refusal is logged once a minute per peer. */
   refuses(peer: string): boolean {
     if (!this.membership.isForgotten(peer)) return false;
+    this.noteRefused(peer);
+    return true;
+  }
+
+  /** A connection of a forgotten peer refused: counted, and logged once a minute per peer. */
+  private noteRefused(peer: string): void {
     this.events.refused('forgotten_peer');
     const held = this.warnings.take(`refused|${peer}`, Date.now());
     if (held !== null) this.log.info({ peer, ...(held > 0 ? { suppressed: held } : {}) }, 'refused a connection of a forgotten peer (replikv forget)');
-    return true;
+  }
+
+  /**
+   * A forgotten peer connected (the gater lets its inbound connections up): it is told so on a
+   * stream of its own (FORGOTTEN, so its status can say why), then hung up on. Logged once a minute.
+   */
+  private async turnAway(peer: string): Promise<void> {
+    this.noteRefused(peer);
+    await this.tellForgotten(peer);
+  }
+
+  /** Tells a connected peer that this node forgot it (FORGOTTEN), then hangs up on it. */
+  private async tellForgotten(peer: string): Promise<void> {
+    const id = peerIdFromString(peer);
+    if (this.node.getConnections(id).length === 0) return; // a dial would be refused: nothing to tell or hang up
+    try {
+      const stream = await this.node.dialProtocol(id, SYNC_PROTOCOL, { signal: AbortSignal.timeout(TURN_AWAY_MS) });
+      const w = this.writerFor(stream);
+      await w.write(FORGOTTEN_MESSAGE);
+      await w.close();
+    } catch {
+      // it is hung up on all the same
+    } finally {
+      await this.node.hangUp(id).catch(() => {});
+    }
   }
 
   /**
@@ -608,6 +638,10 @@ export class Replicator {
       const first = await frames.next().finally(() => clearInterval(silent));
       if (first.done === true) return await stream.close();
       const m = decodeMessage(first.value);
+      if (m.type === MSG.forgotten) {
+        this.forgets.refusedBy(peer, Date.now());
+        return await stream.close();
+      }
       if (m.type === MSG.verify) {
         // Also a bootstrapping node's probe: the digest carries peer addresses, so it finds the cluster.
         const w = this.writerFor(stream);
@@ -962,6 +996,7 @@ export class Replicator {
     }
     const wasGone = this.opts.gcGraceMs !== undefined && this.members.isGone(peer, Date.now(), this.opts.gcGraceMs);
     this.lastContact = this.members.contactAt(peer);
+    this.forgets.heardFrom(peer);
     this.membership.heard(peer, Date.now(), { replicaId: d.replicaId, clock: d.clock });
     // A member declared gone that still lacks what was collected stays out until it re-bootstraps.
     if (!wasGone || behindFrontier(d.clock, frontier) === 0) this.members.heard(peer, d.replicaId, d.clock, Date.now());

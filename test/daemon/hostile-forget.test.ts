@@ -113,8 +113,9 @@ describe('forgets need an operator\'s signature', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/the other nodes are told/);
     // B and C are still connected to D: they keep it until the connection ends, and pass the forget on to D itself
-    const told = await eventually(() => d.status(), (s) => s.warnings.some((w) => /forgotten by an operator/.test(w)), 'D to say it was forgotten', 30_000);
-    expect(told.warnings.join('\n')).toMatch(/passed on by peer 12D3KooW/);
+    const told = await eventually(() => d.status(), (s) => s.warnings.some((w) => /^forgotten by an operator .* passed on by peer 12D3KooW/.test(w)), 'D to say it was forgotten', 30_000);
+    // A, which hung up on it, told it why too
+    expect(told.warnings.join('\n')).toContain(`peers refuse this node: forgotten by an operator on peer ${a.peerId}`);
     await until(() => /an operator forgot this node/.test(d.child.stderr()), 'D to log it');
 
     await d.stop();
@@ -136,6 +137,8 @@ describe('forgets need an operator\'s signature', () => {
     const op = await operatorKey(fleet);
     const [a, b, c] = (await fleet.cluster(3, { extra: op.flags })) as [TestDaemon, TestDaemon, TestDaemon];
     await untilConnected([a, b, c]);
+    await putOn(a, 'before', 'x');
+    await untilValue([a, b, c], 'before', 'x');
     await c.stop();
     await noLongerAlive([a, b], c.peerId);
     const r = await a.cli('forget', c.peerId);
@@ -153,5 +156,8 @@ describe('forgets need an operator\'s signature', () => {
     expect((await a.status()).peers.map((p) => p.peerId)).not.toContain(c.peerId);
     await until(() => /refused a connection of a forgotten peer/.test(a.child.stderr()), 'A to refuse C', 30_000);
     expect(r.stdout).toMatch(/on this node only/);
+    // C learns A's address from B and dials it: A tells it why it hangs up, and C's status says so
+    await eventually(() => back.status(), (s) => s.warnings.some((w) => w.includes(`peers refuse this node: forgotten by an operator on peer ${a.peerId}`)), 'C to say A refuses it', 30_000);
+    expect(back.child.stderr()).toMatch(/a peer refuses this node: its operator forgot this node/);
   }, 180_000);
 });

@@ -9,6 +9,7 @@ import { throwsOnly } from '../core/arbitraries.js';
 import {
   encodeBusy,
   VERIFY_MESSAGE,
+  FORGOTTEN_MESSAGE,
   decodeMessage,
   encodeAck,
   encodeDigest,
@@ -56,6 +57,7 @@ describe('sync messages', () => {
     expect(decodeMessage(encodeBusy(true))).toEqual({ type: MSG.busy, hasData: true });
     expect(() => decodeMessage(Uint8Array.of(MSG.busy, 2))).toThrow(/BUSY flag/);
     expect(decodeMessage(VERIFY_MESSAGE)).toEqual({ type: MSG.verify });
+    expect(decodeMessage(FORGOTTEN_MESSAGE)).toEqual({ type: MSG.forgotten });
     expect(() => decodeMessage(Uint8Array.of(MSG.verify, 0))).toThrow(/trailing/);
     expect(decodeMessage(SNAP_END_MESSAGE)).toEqual({ type: MSG.snapEnd });
     const req = decodeMessage(encodeSnapRequest(Buffer.from('after-me')));
