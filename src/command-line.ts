@@ -212,16 +212,19 @@ function program(json = false): Command {
     .action((o: cmd.Target) => cmd.verifyCommand(o, io));
 
   client('forget')
-    .description('drop a peer that is gone for good (a retired machine) from this node at once; the other nodes are told through gossip')
+    .description('drop a peer that is gone for good (a retired machine) from this node at once; signed with an operator key, from the other nodes too')
     .argument('<peerId>', 'the PeerId to forget (see replikv peers)')
     .option('--force', 'forget it even though it is connected to this node right now')
+    .option('--sign-key <file>', 'sign the forget with this operator key (replikv keygen --operator): the other nodes are told through gossip')
     .addHelpText(
       'after',
       '\nA forgotten peer is no longer dialled, passed on in peer exchange or shown in status, and is refused if it\n' +
-        'connects again (for 30 days). Peers unreachable for longer than peerGoneAfterMs (default 24 h) are dropped\n' +
+        'connects again (for 30 days). Without --sign-key the forget stays on this node (run it on each node);\n' +
+        'with it, every node configured with the key\'s public half (operatorKeys) obeys it, and nodes refuse any\n' +
+        'forget no operator key signed. Peers unreachable for longer than peerGoneAfterMs (default 24 h) are dropped\n' +
         'on their own. A machine that should come back needs a new identity (an empty data directory).\n',
     )
-    .action((peer: string, o: cmd.Target & { force?: boolean }) => cmd.forgetCommand({ ...o, peer }, io));
+    .action((peer: string, o: cmd.Target & { force?: boolean; signKey?: string }) => cmd.forgetCommand({ ...o, peer }, io));
 
   client('repair')
     .description("re-fetch the keyspace from a healthy peer into this (damaged) node, keeping writes only this node holds")
@@ -230,11 +233,12 @@ function program(json = false): Command {
     .action((o: cmd.Target & { peer?: string }) => cmd.repairCommand(o, io));
 
   sub('keygen')
-    .description('write a new swarm key (the pre-shared key of a private network) to FILE with mode 0600')
+    .description('write a new swarm key (the pre-shared key of a private network) to FILE with mode 0600; with --operator, an operator key')
     .requiredOption('--out <file>', 'where to write the key')
+    .option('--operator', 'an operator key instead (Ed25519, signs forgets: replikv forget --sign-key FILE); prints its public half for every node\'s operatorKeys')
     .option('--force', 'replace an existing file (every node then needs the new key)')
     .option('--json', 'machine-readable JSON output')
-    .action((o: { out: string; force?: boolean; json?: boolean }) => cmd.keygenCommand(o, io));
+    .action((o: { out: string; force?: boolean; json?: boolean; operator?: boolean }) => cmd.keygenCommand(o, io));
 
   backupCommands(cli);
   // With --json the one error line is JSON (main); commander's own message and usage stay unsaid.

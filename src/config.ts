@@ -81,6 +81,11 @@ export const ConfigSchema = z.strictObject({
     .default(10 * 24 * 3600_000),
   /** A sync stream that owes bytes and moved none this long is aborted (and one silent from the start closed). */
   transferIdleMs: z.number().int().min(1000).max(3_600_000).default(30_000),
+  /**
+   * Operator public keys (64 hex characters each, from replikv keygen --operator): a forget signed
+   * by one of them spreads to every node; peers' other forgets are refused. Empty: forgets stay local.
+   */
+  operatorKeys: z.array(z.string().regex(/^[0-9a-fA-F]{64}$/, 'an operator public key is 64 hex characters (replikv keygen --operator prints it)')).default([]),
   /** When not empty, only these PeerIds may connect. */
   allowList: z.array(z.string().min(1)).default([]),
   /** Redis protocol (RESP) listener, HOST:PORT; null: none. A non-loopback address needs respPassword. */

@@ -22,6 +22,7 @@ export function daemonCommand(): Command {
     .option('--swarm-key <file>', 'private network key shared by every node (default DATA_DIR/swarm.key, generated on first start; make one with: replikv keygen --out FILE)')
     .option('--identity <file>', 'private key file (default DATA_DIR/identity.key, created if missing)')
     .option('--control <path>', 'control socket (default DATA_DIR/control.sock)')
+    .option('--operator-key <hex>', 'an operator public key (from replikv keygen --operator): forgets it signs spread to this node; repeat for more (config operatorKeys)', collect)
     .addOption(new Option('--durability <mode>', 'strict (synced before ack) or relaxed (synced within 1 s)').choices(['strict', 'relaxed']))
     .option('--gc-interval <ms>', 'milliseconds between garbage collections of deletes and expired values every member has seen; 0: never (default 10000)', (v) => Number(v))
     .option('--gc-grace <ms>', 'a member silent this long is declared gone: GC stops waiting for it, and it must re-bootstrap to come back (default 864000000, 10 days)', (v) => Number(v))
@@ -40,6 +41,11 @@ DATA_DIR/swarm.key (mode 0600) and later starts reuse it; only nodes holding the
 To add a machine, copy that file to it and start it with --swarm-key FILE --bootstrap ADDR.
 Config "swarmKey": "none" runs an open network instead. The data directory is created 0700 and
 the store files 0600; existing ones open to other users are logged as a warning.
+
+Forgetting peers: replikv forget PEER drops a peer on this node only. To make a forget spread, make
+an operator key once (replikv keygen --operator --out FILE, kept off the nodes), give its public half
+to every node (--operator-key HEX or config "operatorKeys"), and forget with --sign-key FILE. A node
+refuses (logs and counts) any forget a peer sends that no configured operator key signed.
 
 Signals: SIGINT or SIGTERM stops cleanly (also during start-up or a bootstrap, which resumes at the
 next start); a second one during the stop exits at once with code 1. SIGHUP is ignored (logged):
@@ -72,6 +78,7 @@ created or written, or a listen address (--listen, --metrics, --resp) is in use;
         swarmKey: opts.swarmKey as string | undefined,
         identity: opts.identity as string | undefined,
         control: opts.control as string | undefined,
+        operatorKeys: opts.operatorKey as string[] | undefined,
         durability: opts.durability as Config['durability'] | undefined,
         gcIntervalMs: opts.gcInterval as number | undefined,
         gcGraceMs: opts.gcGrace as number | undefined,

@@ -35,6 +35,7 @@ import { Replicator } from './sync/replicator.js';
 import { BACKUP_MEMBER, Collector, loadMembers } from './sync/collector.js';
 import { checkConcern } from './control/concern-check.js';
 import { VERSION } from './version.js';
+import { parseOperatorKey } from './core/forget-record.js';
 import { isLoopback, parseHostPort, type HostPort } from './net/host-port.js';
 import { NodeMetrics } from './metrics/registry.js';
 import { bindMetricsServer, type MetricsServer } from './metrics/server.js';
@@ -66,7 +67,8 @@ async function acquire(
     const ownKey = config.swarmKey === null ? loadOrGenerateSwarmKey(join(config.dataDir, DEFAULT_SWARM_KEY)) : undefined;
     const swarmKey = configured ?? ownKey?.key;
     const identity = await loadOrGenerateIdentity(config.identity);
-    node = await createNetwork({ privateKey: identity.key, listen: config.listen, swarmKey, allowList: config.allowList, denyPeer }).catch((err: unknown) => {
+    // A forgotten peer may still connect: the replicator tells it so (FORGOTTEN) and hangs up.
+    node = await createNetwork({ privateKey: identity.key, listen: config.listen, swarmKey, allowList: config.allowList, denyPeer, admitDenied: true }).catch((err: unknown) => {
       if (err instanceof ReplikvError) throw err;
       const failure = listenFailure((err as Error).message, config.listen);
       throw failure.kind === 'busy' ? new ResourceError(failure.message) : failure.kind === 'config' ? new ConfigError(failure.message) : new ReplikvError(failure.message);
@@ -116,6 +118,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     bootstrap: config.bootstrap,
     peerGoneAfterMs: config.peerGoneAfterMs,
     transferIdleMs: config.transferIdleMs,
+    operatorKeys: config.operatorKeys.map(parseOperatorKey),
+    maxClockSkewMs: config.maxClockSkewMs,
     ...(metrics === undefined ? {} : { events: metrics.events }),
   });
   forgotten = (peerId) => replicator.refuses(peerId);
@@ -144,6 +148,14 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     const unreached = replicator.bootstrapping ? replicator.unreachedSeconds(Date.now()) : null;
     if (unreached !== null) warnings.push(bootstrapUnreached(unreached));
     const refusedAsGone = catchUp.refusedAsGone;
+    const refusing = replicator.forgets.refusingPeers();
+    if (refusing.length > 0) {
+      warnings.push(`peers refuse this node: forgotten by an operator on peer ${refusing.join(', ')} (replikv forget); writes reach those nodes only through others`);
+    }
+    const forgottenBy = replicator.forgets.forgottenBy;
+    if (forgottenBy !== null) {
+      warnings.push(`forgotten by an operator (a signed forget from ${new Date(forgottenBy.at).toISOString()}, passed on by peer ${forgottenBy.peer}): nodes that hear it refuse this node for 30 days; a machine that should come back needs an empty data directory (a new identity)`);
+    }
     if (refusedAsGone !== null) {
       warnings.push(`refused by peer ${refusedAsGone.peer}: this node was out of touch for longer than gcGraceMs and lacks deletes collected since; stop it, move its data directory away and start it again to re-bootstrap`);
     }
@@ -239,9 +251,10 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       members.heard(BACKUP_MEMBER, ks.replicaId, view.clock, Date.now());
       return view;
     },
-    forget: async (peer, force) => {
-      const r = await replicator.forget(peer, force);
-      if (r.forgotten) log.info({ peer, known: r.known }, 'peer forgotten by the operator');
+    forget: async (peer, force, signed) => {
+      const record = signed === undefined ? undefined : { peer, at: signed.at, key: Buffer.from(signed.key, 'hex'), sig: Buffer.from(signed.sig, 'hex') };
+      const r = await replicator.forget(peer, force, record);
+      if (r.forgotten) log.info({ peer, known: r.known, spreads: r.spreads }, r.spreads ? 'peer forgotten by the operator (signed: the other nodes are told)' : 'peer forgotten by the operator (unsigned: on this node only)');
       return { peer, ...r };
     },
   };

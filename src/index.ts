@@ -18,5 +18,5 @@ export type { ChangeEvent, FeedEvent, HelloEvent, MissedEvent, Sibling, WatchOpt
 export type { ImportRecord, ImportSource } from './control/import-source.js';
 export { DaemonUnavailableError, RequestError, type WriteOptions } from './control/client.js';
 export { InvalidKeyError, InvalidValueError, InvalidTokenError, ReplikvError } from './errors.js';
-export type { ForgetReply, PeerInfo, RepairReply, Status, VerifyReport } from './control/api.js';
+export type { ForgetReply, PeerInfo, RepairReply, SignedForget, Status, VerifyReport } from './control/api.js';
 export type { ImportReply, PersistReply, TtlReply, WriteReply } from './control/wire.js';

@@ -54,9 +54,10 @@ export interface Status {
   /**
    * Since the daemon started: peers' frames refused for what they said (bad bytes, counters beyond
    * a replica's signed head, forged heads, limits), claims cut to what this node has evidence for,
-   * and peers' GC frontiers covering writes this node never received (not believed: sync/catch-up.ts).
+   * forgets peers sent that no configured operator key signed (or that named this node), and peers'
+   * GC frontiers covering writes this node never received (not believed: sync/catch-up.ts).
    */
-  refused: { frames: number; claimsCut: number; frontiers: number };
+  refused: { frames: number; claimsCut: number; forgets: number; frontiers: number };
   /**
    * Divergence at equal clocks (same clock as a peer, different state digest): found and healed
    * automatically (docs/threat-model.md); `peers` differ at their last equal-clock comparison.
@@ -133,8 +134,11 @@ export interface NodeApi {
   repair(peer?: string): Promise<RepairReply>;
   /** One consistent snapshot's summary and the key states holding a dot `since` lacks (for backups). */
   changes(since: Clock): KeyspaceChanges;
-  /** Drops a peer at once and for good on this node; the others are told at the next exchanges. */
-  forget(peer: string, force?: boolean): Promise<ForgetReply>;
+  /**
+   * Drops a peer at once and for good on this node. With an operator's signed forget (`signed`),
+   * the others are told at the next exchanges; without, it stays on this node.
+   */
+  forget(peer: string, force?: boolean, signed?: SignedForget): Promise<ForgetReply>;
   /** The change feed GET /v1/watch serves (optional: without it the route answers 404). */
   feed?: ChangeFeed;
 }
@@ -145,4 +149,16 @@ export interface ForgetReply {
   forgotten: boolean;
   /** Whether the peer was in this node's peer table (a typo forgets a PeerId nobody has). */
   known: boolean;
+  /** Signed by an operator key: the other nodes are told. False: it stays on this node. */
+  spreads: boolean;
+}
+
+/** An operator's signature over (peer, at) (core/forget-record.ts), made by `replikv forget --sign-key`. */
+export interface SignedForget {
+  /** When it was signed (ms since the epoch). */
+  at: number;
+  /** The operator's Ed25519 public key, 64 hex characters. */
+  key: string;
+  /** The signature, 128 hex characters. */
+  sig: string;
 }

@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { pipeline } from 'node:stream/promises';
 import { InvalidKeyError, ReplikvError } from '../errors.js';
-import type { ForgetReply, PeerInfo, RepairReply, Status, VerifyReport } from './api.js';
+import type { ForgetReply, PeerInfo, RepairReply, SignedForget, Status, VerifyReport } from './api.js';
 import { CONTEXT_HEADER,
   NOT_FOUND,
   TIMEOUT_HEADER,
@@ -121,9 +121,12 @@ export class ControlClient {
     return this.json(await this.call('POST', peer === undefined ? '/v1/repair' : `/v1/repair?peer=${encodeURIComponent(peer)}`));
   }
 
-  /** Drops a peer for good on this node; the daemon tells the others. */
-  async forget(peer: string, opts: { force?: boolean } = {}): Promise<ForgetReply> {
-    return this.json(await this.call('POST', `/v1/forget?peer=${encodeURIComponent(peer)}${opts.force === true ? '&force=1' : ''}`));
+  /** Drops a peer for good on this node; the daemon tells the others when the forget is `signed` by an operator key. */
+  async forget(peer: string, opts: { force?: boolean; signed?: SignedForget } = {}): Promise<ForgetReply> {
+    const q = new URLSearchParams({ peer });
+    if (opts.force === true) q.set('force', '1');
+    if (opts.signed !== undefined) for (const [k, v] of Object.entries(opts.signed)) q.set(k, String(v));
+    return this.json(await this.call('POST', `/v1/forget?${q.toString()}`));
   }
 
   /**

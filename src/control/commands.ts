@@ -7,7 +7,7 @@ import { open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { ReplikvError } from '../errors.js';
-import type { PeerInfo, Status } from './api.js';
+import type { PeerInfo, SignedForget, Status } from './api.js';
 import { ReplikvClient } from './replikv-client.js';
 import { untilAnswered } from './until-answered.js';
 import type { ScanItem } from './wire.js';
@@ -140,9 +140,16 @@ export async function peersCommand(o: Target, io: Io): Promise<void> {
   await (o.json ? emitJson(io, peers) : emit(io.stdout, formatPeers(peers, Date.now())));
 }
 
-export async function keygenCommand(o: { out: string; force?: boolean; json?: boolean }, io: Io): Promise<void> {
-  const { writeSwarmKeyFile } = await import('../net/swarm-key.js');
+export async function keygenCommand(o: { out: string; force?: boolean; json?: boolean; operator?: boolean }, io: Io): Promise<void> {
   const file = resolve(o.out);
+  if (o.operator === true) {
+    const { writeOperatorKeyFile } = await import('./operator-key-file.js');
+    const publicKey = writeOperatorKeyFile(file, o.force ?? false);
+    return o.json
+      ? emitJson(io, { file, publicKey })
+      : emit(io.stdout, `wrote a new operator key to ${file} (mode 0600); keep it off the nodes. Its public key, for every node's operatorKeys (or --operator-key):\n${publicKey}\n`);
+  }
+  const { writeSwarmKeyFile } = await import('../net/swarm-key.js');
   writeSwarmKeyFile(file, o.force ?? false);
   await (o.json
     ? emitJson(io, { file })
@@ -185,13 +192,20 @@ export async function verifyCommand(o: Target, io: Io): Promise<void> {
   if (!r.ok) throw new ReplikvError('damage found: run `replikv repair` on the damaged node (it re-fetches the keyspace from a peer and keeps its own writes)');
 }
 
-/** Drops a peer from this node at once (and, through gossip, from the others). */
-export async function forgetCommand(o: Target & { peer: string; force?: boolean }, io: Io): Promise<void> {
-  const r = await clientOf(o).forget(o.peer, { force: o.force });
+/** Drops a peer from this node at once; signed with an operator key (`signKey`), from the others too, through gossip. */
+export async function forgetCommand(o: Target & { peer: string; force?: boolean; signKey?: string }, io: Io): Promise<void> {
+  let signed: SignedForget | undefined;
+  if (o.signKey !== undefined) {
+    const [{ readOperatorKeyFile }, { keyHex, signForget }] = await Promise.all([import('./operator-key-file.js'), import('../core/forget-record.js')]);
+    const r = signForget(readOperatorKeyFile(o.signKey), o.peer, Date.now());
+    signed = { at: r.at, key: keyHex(r.key), sig: keyHex(r.sig) };
+  }
+  const r = await clientOf(o).forget(o.peer, { force: o.force, signed });
   if (o.json) return emitJson(io, r);
-  if (!r.forgotten) return emit(io.stdout, `${r.peer} was forgotten already\n`);
+  const where = r.spreads ? 'the other nodes are told at their next exchanges' : 'on this node only (unsigned: give --sign-key FILE with an operator key to tell the other nodes)';
+  if (!r.forgotten) return emit(io.stdout, `${r.peer} was forgotten already${r.spreads ? `; ${where}` : ''}\n`);
   const unknown = r.known ? '' : ' (it was not in this node\'s peer table: check the PeerId)';
-  await emit(io.stdout, `forgot ${r.peer}${unknown}; the other nodes are told at their next exchanges\n`);
+  await emit(io.stdout, `forgot ${r.peer}${unknown}; ${where}\n`);
 }
 
 /** Re-fetches the keyspace from a healthy peer, keeping writes only this node holds. */
@@ -278,8 +292,15 @@ export function formatStatus(s: Status): string {
     ...(s.gc === undefined ? [] : [['gc', formatGc(s.gc)]]),
     ['digest', s.digest],
     ['peers', String(s.peers.length)],
-    ...(s.refused !== undefined && s.refused.frames + s.refused.claimsCut + (s.refused.frontiers ?? 0) > 0
-      ? [['refused', `${s.refused.frames} frames from peers, ${s.refused.claimsCut} claims cut, ${s.refused.frontiers ?? 0} GC frontiers not believed`]]
+    ...(s.refused !== undefined && s.refused.frames + s.refused.claimsCut + s.refused.forgets + (s.refused.frontiers ?? 0) > 0
+      ? [
+          [
+            'refused',
+            `${s.refused.frames} frames from peers, ${s.refused.claimsCut} claims cut` +
+              (s.refused.forgets > 0 ? `, ${s.refused.forgets} forgets` : '') +
+              ((s.refused.frontiers ?? 0) > 0 ? `, ${s.refused.frontiers} GC frontiers not believed` : ''),
+          ],
+        ]
       : []),
     ...(s.divergence === undefined ? [] : [['divergence', formatDivergence(s.divergence)]]),
     ...(s.warnings ?? []).map((w) => ['warning', w]),

@@ -6,7 +6,7 @@ import { Agent } from 'node:http';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ControlClient, type WriteOptions } from './client.js';
-import type { ForgetReply, PeerInfo, RepairReply, Status, VerifyReport } from './api.js';
+import type { ForgetReply, PeerInfo, RepairReply, SignedForget, Status, VerifyReport } from './api.js';
 import type { ImportReply, KeyJson, PersistReply, ScanPage, TtlReply, WriteReply } from './wire.js';
 import { ndjsonOf, type ImportSource } from './import-source.js';
 import { bytesOf, siblingOf, watchFeed, type FeedEvent, type Sibling, type WatchOptions } from './watch-feed.js';
@@ -138,7 +138,7 @@ export class ReplikvClient {
     return this.control.repair(peer);
   }
 
-  forget(peer: string, opts: { force?: boolean } = {}): Promise<ForgetReply> {
+  forget(peer: string, opts: { force?: boolean; signed?: SignedForget } = {}): Promise<ForgetReply> {
     return this.control.forget(peer, opts);
   }
 

@@ -12,7 +12,7 @@ import { DecodeError, InvalidKeyError, InvalidTokenError, InvalidValueError, Rep
 import type { ReadResult, WriteResult } from '../store/keyspace.js';
 import { Clock } from '../core/clock.js';
 import { WriteConcernError } from '../sync/write-concern.js';
-import type { NodeApi, WriteConcernSpec } from './api.js';
+import type { NodeApi, SignedForget, WriteConcernSpec } from './api.js';
 import { MAX_SINCE_BYTES, serveBackupStream } from './backup-stream.js';
 import { ImportLineError, importNdjson } from './import-stream.js';
 import { UnattainableConcernError } from './concern-check.js';
@@ -172,7 +172,7 @@ async function route(req: IncomingMessage, res: ServerResponse, api: NodeApi, ma
   if (path === '/v1/peers' && method === 'GET') return sendJson(res, 200, api.peers());
   if (path === '/v1/verify' && method === 'POST') return sendJson(res, 200, await api.verify());
   if (path === '/v1/repair' && method === 'POST') return sendJson(res, 200, await api.repair(query.get('peer') ?? undefined));
-  if (path === '/v1/forget' && method === 'POST') return sendJson(res, 200, await api.forget(peerIdParam(query.get('peer')), query.get('force') === '1'));
+  if (path === '/v1/forget' && method === 'POST') return sendJson(res, 200, await api.forget(peerIdParam(query.get('peer')), query.get('force') === '1', signedForgetParams(query)));
   sendJson(res, 404, { error: `no route for ${method} ${path}` });
 }
 
@@ -236,6 +236,16 @@ function getKey(res: ServerResponse, key: string, r: ReadResult | undefined, for
 }
 
 /** A PeerId as libp2p prints it (base58btc multihash or CID text): checked here, parsed by the daemon. */
+/** A signed forget's at, key and sig, all or none (an operator's signature: replikv forget --sign-key). */
+function signedForgetParams(query: URLSearchParams): SignedForget | undefined {
+  const [at, key, sig] = [query.get('at'), query.get('key'), query.get('sig')];
+  if (at === null && key === null && sig === null) return undefined;
+  if (at === null || !/^\d{1,15}$/.test(at) || key === null || !/^[0-9a-f]{64}$/i.test(key) || sig === null || !/^[0-9a-f]{128}$/i.test(sig)) {
+    throw new BadRequestError('a signed forget needs at (ms), key (64 hex characters) and sig (128 hex characters)');
+  }
+  return { at: Number(at), key, sig };
+}
+
 function peerIdParam(raw: string | null): string {
   if (raw === null || !/^[1-9A-HJ-NP-Za-km-z]{20,128}$/.test(raw)) throw new BadRequestError(`"${raw ?? ''}" is not a PeerId (e.g. 12D3KooW...)`);
   return raw;

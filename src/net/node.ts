@@ -23,8 +23,10 @@ export interface NetworkOptions {
   swarmKey?: Uint8Array;
   /** PeerIds allowed to connect either way; empty or absent allows any peer. */
   allowList?: string[];
-  /** PeerIds refused either way at the time of asking (forgotten peers). */
+  /** PeerIds refused at the time of asking (forgotten peers): never dialled, and refused inbound unless `admitDenied`. */
   denyPeer?: (peerId: string) => boolean;
+  /** A denied peer's inbound connection is let up, so the node can tell it why before it hangs up. */
+  admitDenied?: boolean;
   logger?: ComponentLogger;
 }
 
@@ -60,7 +62,7 @@ export async function createNetwork(opts: NetworkOptions): Promise<Network> {
       throw new ConfigError(`invalid listen address "${addr}": ${(err as Error).message}`);
     }
   }
-  const allowed = gater(opts.allowList ?? [], opts.denyPeer ?? (() => false));
+  const allowed = gater(opts.allowList ?? [], opts.denyPeer ?? (() => false), opts.admitDenied ?? false);
   return createLibp2p({
     privateKey: opts.privateKey,
     addresses: { listen: opts.listen },
@@ -88,8 +90,11 @@ export async function createNetwork(opts: NetworkOptions): Promise<Network> {
   });
 }
 
-/** A gater that refuses any remote peer not in `peers` (when given) or denied, before and after encryption. */
-function gater(peers: string[], denied: (peerId: string) => boolean): ConnectionGater {
+/**
+ * A gater that refuses any remote peer not in `peers` (when given) or denied, before and after
+ * encryption; a denied peer's inbound connection only when not `admitDenied`.
+ */
+function gater(peers: string[], denied: (peerId: string) => boolean, admitDenied: boolean): ConnectionGater {
   const ids = new Set<string>();
   for (const p of peers) {
     try {
@@ -98,10 +103,11 @@ function gater(peers: string[], denied: (peerId: string) => boolean): Connection
       throw new ConfigError(`invalid PeerId "${p}" in the allow-list: ${(err as Error).message}`);
     }
   }
-  const refused = (peer: PeerId): boolean => (ids.size > 0 && !ids.has(peer.toString())) || denied(peer.toString());
+  const unlisted = (peer: PeerId): boolean => ids.size > 0 && !ids.has(peer.toString());
+  const refused = (peer: PeerId): boolean => unlisted(peer) || denied(peer.toString());
   return {
     denyDialPeer: refused,
-    denyInboundEncryptedConnection: refused,
+    denyInboundEncryptedConnection: admitDenied ? unlisted : refused,
     denyOutboundEncryptedConnection: refused,
   };
 }

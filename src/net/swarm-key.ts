@@ -6,9 +6,9 @@
 // Checked here with a clear error, because @libp2p/pnet only says "invalid psk".
 
 import { randomBytes } from 'node:crypto';
-import { constants, openSync, readFileSync, writeSync, closeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
-import { publishKeyFile } from './key-file.js';
+import { publishKeyFile, readHexKeyFile, writeNewKeyFile } from './key-file.js';
 
 const HEADER = '/key/swarm/psk/1.0.0/';
 
@@ -18,35 +18,13 @@ export function generateSwarmKey(): string {
 
 /** Writes a new swarm key to `file` with mode 0600. Refuses to replace an existing file unless `force`. */
 export function writeSwarmKeyFile(file: string, force = false): void {
-  const flags = constants.O_WRONLY | constants.O_CREAT | (force ? constants.O_TRUNC : constants.O_EXCL);
-  let fd: number;
-  try {
-    fd = openSync(file, flags, 0o600);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new ConfigError(`${file} already exists; pass --force to replace it (every node must then get the new key)`);
-    throw new ConfigError(`cannot write swarm key ${file}: ${code ?? (err as Error).message}`);
-  }
-  try {
-    writeSync(fd, generateSwarmKey());
-  } finally {
-    closeSync(fd);
-  }
+  writeNewKeyFile(file, generateSwarmKey(), force, 'swarm key', 'every node must then get the new key');
 }
 
 /** Reads and checks a swarm key file; returns the file's bytes as @libp2p/pnet expects them. */
 export function readSwarmKeyFile(file: string): Uint8Array {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`cannot read swarm key ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  const lines = text.split(/\r?\n/);
-  if (lines[0] !== HEADER || lines[1] !== '/base16/' || !/^[0-9a-fA-F]{64}$/.test(lines[2] ?? '')) {
-    throw new ConfigError(`${file} is not a swarm key: expected "${HEADER}", "/base16/" and 64 hex characters (make one with: replikv keygen --out FILE)`);
-  }
-  return new TextEncoder().encode(`${HEADER}\n/base16/\n${lines[2]!.toLowerCase()}`);
+  const hex = readHexKeyFile(file, HEADER, 'swarm key', 'make one with: replikv keygen --out FILE');
+  return new TextEncoder().encode(`${HEADER}\n/base16/\n${hex}`);
 }
 
 /** The file name of the key a daemon generates in its data directory when none is configured. */

@@ -13,10 +13,12 @@ export type RefusalReason =
   | 'forgotten_peer'
   /** An inbound sync stream beyond the per-connection limit. */
   | 'stream_limit'
+  /** A forget a peer sent that is not signed by a configured operator key (or names this node). */
+  | 'forget'
   /** A peer's GC frontier covering writes this node never received (sync/catch-up.ts). */
   | 'gc_frontier';
 
-export const REFUSAL_REASONS: readonly RefusalReason[] = ['decode', 'protocol', 'claim_cut', 'forgotten_peer', 'stream_limit', 'gc_frontier'];
+export const REFUSAL_REASONS: readonly RefusalReason[] = ['decode', 'protocol', 'claim_cut', 'forgotten_peer', 'stream_limit', 'forget', 'gc_frontier'];
 
 export interface SyncEvents {
   /** A PUSH frame written to a peer. */

@@ -11,8 +11,9 @@
 //   whose disk was replaced comes back with a new PeerId and is found again.
 // - One dial in flight per transport address. A failed dial backs off exponentially from the
 //   gossip interval up to `maxBackoffMs`, with jitter so that nodes do not redial in lockstep.
-// - A forgotten peer (`replikv forget`, or told by another node) is dropped at once, never learned
-//   or dialled again, and refused if it connects, for FORGET_RETENTION_MS.
+// - A forgotten peer (`replikv forget`, or an operator's signed forget heard from another node,
+//   forgetting.ts) is dropped at once, never learned or dialled again, and refused if it connects,
+//   for FORGET_RETENTION_MS.
 // - Addresses this node checked itself (a dial reached the peer there, or the peer announced them
 //   over its own connection) are vouched for: they displace addresses passed on by others when a
 //   peer's list is full, and only they are remembered across a restart (known-peers.ts).

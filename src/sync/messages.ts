@@ -7,20 +7,20 @@ import { Clock } from '../core/clock.js';
 import { readClock, writeClock } from '../core/codec.js';
 import type { DeltaChunk, DeltaEntry } from '../core/delta.js';
 import { DIGEST_BYTES } from '../core/digest.js';
+import { readForgetRecord, writeForgetRecord, type ForgetRecord } from '../core/forget-record.js';
 import { readHeads, writeHead, type Head } from '../core/head.js';
 import { MAX_KEY_BYTES } from '../core/validate.js';
 
 // 2.0.0: chunks and snapshots carry signed heads (core/head.ts); a 1.x node cannot vouch for its counters.
 export const SYNC_PROTOCOL = '/replikv/sync/3.0.0';
 
-export const MSG = { digest: 1, delta: 2, end: 3, push: 4, ack: 5, snapRequest: 6, snapBegin: 7, snapChunk: 8, snapEnd: 9, busy: 10, verify: 11 } as const;
+export const MSG = { digest: 1, delta: 2, end: 3, push: 4, ack: 5, snapRequest: 6, snapBegin: 7, snapChunk: 8, snapEnd: 9, busy: 10, verify: 11, forgotten: 12 } as const;
 
 const DIGEST_VERSION = 3;
 const MAX_PEER_ADDRS = 1024;
 export const MAX_FORGOTTEN = 1024;
 /** A bitmap over at most 100,000 retired replicas (core/retired.ts, MAX_RETIRED). */
 const MAX_RETIRED_BITMAP_BYTES = 12_500;
-const MAX_PEER_ID_BYTES = 128;
 const MAX_ADDR_BYTES = 1024;
 const MAX_ENTRIES = 65536;
 /** Heads in one DELTA or PUSH (a snapshot's SNAP_BEGIN carries every head its sender keeps). */
@@ -35,8 +35,11 @@ export interface DigestMessage {
   clock: Clock;
   /** Peer exchange: multiaddrs ending in /p2p/PEERID (may be empty). */
   peers: string[];
-  /** PeerIds forgotten by an operator (`replikv forget`): drop them, do not re-learn them. */
-  forgotten: string[];
+  /**
+   * Forgets signed by an operator key (core/forget-record.ts): a receiver obeys one only when it is
+   * configured with that key (operatorKeys), and refuses the rest. Unsigned forgets are never sent.
+   */
+  forgotten: ForgetRecord[];
   /** The sender's GC frontier (core/gc.ts): a receiver whose clock lacks part of it gets no deltas from it. */
   frontier: Clock;
   /** Retired replicas (core/retired.ts): the sender's table hash, the entries `clock` leaves out, and entries taught. */
@@ -108,7 +111,7 @@ export type Message =
   | SnapBeginMessage
   | SnapChunkMessage
   | BusyMessage
-  | { type: typeof MSG.end | typeof MSG.snapEnd | typeof MSG.verify };
+  | { type: typeof MSG.end | typeof MSG.snapEnd | typeof MSG.verify | typeof MSG.forgotten };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const utf8enc = new TextEncoder();
@@ -124,7 +127,7 @@ export function encodeDigest(m: Omit<DigestMessage, 'type' | 'frontier' | 'retir
   w.varint(m.peers.length);
   for (const a of m.peers) w.chunk(utf8enc.encode(a));
   w.varint(m.forgotten.length);
-  for (const id of m.forgotten) w.chunk(utf8enc.encode(id));
+  for (const r of m.forgotten) writeForgetRecord(w, r);
   writeClock(w, m.frontier ?? Clock.empty());
   const r = m.retired ?? NO_RETIRED;
   w.bytes(r.hash);
@@ -164,6 +167,8 @@ export function encodeBusy(hasData: boolean): Uint8Array {
 }
 /** Asks for the peer's DIGEST alone, so `replikv verify` can compare without moving data. */
 export const VERIFY_MESSAGE = Uint8Array.of(MSG.verify);
+/** Sent on its own stream to a peer this node's operator forgot, before hanging up: it learns why. */
+export const FORGOTTEN_MESSAGE = Uint8Array.of(MSG.forgotten);
 
 export function encodeSnapRequest(after: Uint8Array): Uint8Array {
   const w = new Writer(after.length + 8);
@@ -251,8 +256,8 @@ export function decodeMessage(frame: Uint8Array): Message {
       for (let i = 0; i < n; i++) peers.push(readText(rd, MAX_ADDR_BYTES, 'peer address'));
       const f = rd.varint();
       if (f > MAX_FORGOTTEN) rd.fail(`${f} forgotten peers exceed the limit ${MAX_FORGOTTEN}`);
-      const forgotten: string[] = [];
-      for (let i = 0; i < f; i++) forgotten.push(readText(rd, MAX_PEER_ID_BYTES, 'forgotten PeerId'));
+      const forgotten: ForgetRecord[] = [];
+      for (let i = 0; i < f; i++) forgotten.push(readForgetRecord(rd));
       const frontier = readClock(rd);
       const hash = rd.bytes(16).slice();
       const omitted = rd.chunk(MAX_RETIRED_BITMAP_BYTES).slice();
@@ -286,6 +291,7 @@ export function decodeMessage(frame: Uint8Array): Message {
     case MSG.end:
     case MSG.snapEnd:
     case MSG.verify:
+    case MSG.forgotten:
       rd.end();
       return { type };
     case MSG.snapRequest: {

@@ -18,6 +18,8 @@ import type { Keyspace, Summary } from '../store/keyspace.js';
 import { CheckBudget, HEAD_CHECK_BURST_MS, HEAD_CHECK_MS_PER_SECOND, MAX_INBOUND_STREAMS_PER_CONNECTION, pexAddrs, StreamCounter } from './limits.js';
 import { LogLimiter } from './log-limiter.js';
 import { ForgetError, Membership, transportOf, type DialPlan } from './membership.js';
+import { Forgets } from './forgetting.js';
+import type { ForgetRecord } from '../core/forget-record.js';
 import { KnownPeersSaver } from './known-peers-store.js';
 import {
   decodeMessage,
@@ -30,6 +32,7 @@ import {
   encodeSnapRequest,
   END_MESSAGE,
   EXCHANGE_ACK_MESSAGE,
+  FORGOTTEN_MESSAGE,
   MAX_FORGOTTEN,
   MSG,
   SNAP_END_MESSAGE,
@@ -81,6 +84,10 @@ export interface ReplicatorOptions {
   gcGraceMs?: number;
   /** Told of pushes, exchanges, snapshots served, refusals and write-concern waits (for metrics). */
   events?: SyncEvents;
+  /** Operator public keys (raw): a forget signed by one of them spreads; peers' other forgets are refused. */
+  operatorKeys?: readonly Uint8Array[];
+  /** How far ahead of this node's clock a signed forget's time may be; default 10 minutes. */
+  maxClockSkewMs?: number;
 }
 
 
@@ -91,7 +98,6 @@ export class ProtocolError extends ReplikvError {
 
 /** Connecting (TCP, pnet, Noise, yamux) may be slow on a loaded machine: only a dead address fails it. */
 const CONNECT_TIMEOUT_MS = 30_000;
-const META_FORGOTTEN = 'forgotten';
 /**
  * Opening a sync stream: a dial if the peer is not connected, then protocol negotiation. Generous,
  * for a loaded machine; it bounds only the opening, never the transfer on the open stream.
@@ -103,6 +109,8 @@ const OPEN_STREAM_TIMEOUT_MS = 30_000;
  */
 export const TRANSFER_IDLE_MS = 30_000;
 const PEX_EVERY_TICKS = 10;
+/** Telling a forgotten peer why it is refused may take this long before it is hung up on. */
+const TURN_AWAY_MS = 5_000;
 /** Claims of recent pushes, kept until acknowledged; for an older one, a sync exchange sends the write again. */
 const PUSH_CLAIMS_KEPT = 4096;
 
@@ -123,8 +131,10 @@ export class Replicator {
   readonly concern = new WriteConcern(() => this.holds.values());
   /** Sync traffic since start: frame bytes (framing included, transport overhead not) and keys applied. */
   readonly transfer = { bytesReceived: 0, bytesSent: 0, keysReceived: 0 };
-  /** Peers' messages refused for what they said (each logged), and claims cut to this node's evidence. */
-  readonly refused = { frames: 0, claimsCut: 0 };
+  /** Peers' messages refused for what they said (each logged), claims cut to this node's evidence, and forgets refused. */
+  readonly refused = { frames: 0, claimsCut: 0, forgets: 0 };
+  /** Operator-signed forgets kept and passed on; peers' unsigned ones refused (forgetting.ts). */
+  readonly forgets: Forgets;
   private readonly pexSentAt = new Map<string, number>();
   private readonly limits: DeltaLimits;
   /** While this node bootstraps it neither starts nor answers sync exchanges, nor serves snapshots. */
@@ -179,6 +189,16 @@ export class Replicator {
     this.events = opts.events ?? NO_SYNC_EVENTS;
     this.members = opts.members ?? new MemberClocks();
     this.retirement = new Retirement(ks, log);
+    this.forgets = new Forgets(ks, log, {
+      self: this.membership.self,
+      operatorKeys: opts.operatorKeys ?? [],
+      maxSkewMs: opts.maxClockSkewMs ?? 10 * 60_000,
+      onRefused: () => {
+        this.refused.forgets++;
+        this.events.refused('forget');
+      },
+      warn: (key, fields, msg) => this.warn(key, fields, msg),
+    });
     if (ks.movedFrom !== null) this.retirement.retire(ks.movedFrom, ks.summary().clock, 'this store moved to a new replica id');
   }
 
@@ -188,14 +208,11 @@ export class Replicator {
     await this.node.handle(SYNC_PROTOCOL, (stream, connection) => void this.onStream(stream, connection), {
       maxInboundStreams: 2 * MAX_INBOUND_STREAMS_PER_CONNECTION,
     });
-    this.membership.restoreForgotten(this.loadForgotten());
+    this.membership.restoreForgotten(this.forgets.load());
     this.known.restore(Date.now()); // after the forgotten ones, which are never restored
     this.node.addEventListener('peer:connect', (e) => {
       const peer = e.detail.toString();
-      if (!this.membership.connected(peer, Date.now())) {
-        this.log.info({ peer }, 'refusing a forgotten peer');
-        return void this.node.hangUp(e.detail).catch(() => {});
-      }
+      if (!this.membership.connected(peer, Date.now())) return void this.turnAway(peer);
       this.aloneLogged = false;
       this.log.info({ peer }, 'peer connected');
     });
@@ -206,6 +223,7 @@ export class Replicator {
       if (this.membership.isForgotten(peer)) return;
       this.membership.disconnected(peer, Date.now());
       if (!this.stopped) this.log.info({ peer }, 'peer lost');
+      this.dropSignedForgotten(peer);
     });
     this.node.addEventListener('peer:identify', (e) => {
       this.membership.announced(e.detail.peerId.toString(), e.detail.listenAddrs.map((a) => a.toString()), Date.now());
@@ -243,8 +261,11 @@ export class Replicator {
     });
   }
 
-  /** Forgets a peer on this node at once and tells the others at the next exchanges. */
-  async forget(peer: string, force = false): Promise<{ forgotten: boolean; known: boolean }> {
+  /**
+   * Forgets a peer on this node at once. Signed by an operator key (`signed`), the forget is passed
+   * on to the other nodes at the next exchanges; without a signature it stays on this node.
+   */
+  async forget(peer: string, force = false, signed?: ForgetRecord): Promise<{ forgotten: boolean; known: boolean; spreads: boolean }> {
     try {
       peerIdFromString(peer);
     } catch (err) {
@@ -255,26 +276,70 @@ export class Replicator {
     if (!force && this.membership.connectedPeers().includes(peer)) {
       throw new ForgetError(`${peer} is connected to this node right now: stop it first, or pass --force to forget a live peer`);
     }
+    this.forgets.fromOperator(peer, signed, Date.now()); // a bad signature is refused before anything changes
     const known = this.membership.list().some((p) => p.peerId === peer);
+    const forgotten = this.drop(peer, Date.now());
+    if (forgotten) await this.tellForgotten(peer);
+    // A signed forget of a peer forgotten already (locally) is kept and passed on from now.
+    if (forgotten || signed !== undefined) await this.saveForgotten();
+    return { forgotten, known, spreads: signed !== undefined };
+  }
+
+  /** A peer an operator's signed forget named while it was connected here: forgotten now that it is gone. */
+  private dropSignedForgotten(peer: string): void {
+    const r = this.forgets.signedFor(peer);
+    if (r === undefined || this.stopped || !this.drop(peer, Math.min(r.at, Date.now()))) return;
+    this.log.info({ peer }, 'peer forgotten (an operator\'s signed forget heard while it was connected)');
+    void this.saveForgotten().catch((err: unknown) => this.log.warn({ reason: (err as Error).message }, 'cannot save the forgotten peers'));
+  }
+
+  /** Forgets a peer here: not dialled or learned again, refused, GC stops waiting for it, its replica retired. */
+  private drop(peer: string, at: number): boolean {
     const replica = this.membership.replicaOf(peer); // before the peer entry goes
-    const forgotten = this.membership.forget(peer, Date.now());
-    if (forgotten) {
-      this.holds.delete(peer);
-      this.members.forget(peer); // garbage collection no longer waits for it
-      if (replica !== null) this.retireReplica(replica, 'its peer was forgotten');
-      await this.node.hangUp(peerIdFromString(peer)).catch(() => {});
-      await this.saveForgotten();
-    }
-    return { forgotten, known };
+    if (!this.membership.forget(peer, at)) return false;
+    this.holds.delete(peer);
+    this.members.forget(peer); // garbage collection no longer waits for it
+    if (replica !== null) this.retireReplica(replica, 'its peer was forgotten');
+    return true;
   }
 
   /** The connection gater's question: is this peer refused? A refusal is logged once a minute per peer. */
   refuses(peer: string): boolean {
     if (!this.membership.isForgotten(peer)) return false;
+    this.noteRefused(peer);
+    return true;
+  }
+
+  /** A connection of a forgotten peer refused: counted, and logged once a minute per peer. */
+  private noteRefused(peer: string): void {
     this.events.refused('forgotten_peer');
     const held = this.warnings.take(`refused|${peer}`, Date.now());
     if (held !== null) this.log.info({ peer, ...(held > 0 ? { suppressed: held } : {}) }, 'refused a connection of a forgotten peer (replikv forget)');
-    return true;
+  }
+
+  /**
+   * A forgotten peer connected (the gater lets its inbound connections up): it is told so on a
+   * stream of its own (FORGOTTEN, so its status can say why), then hung up on. Logged once a minute.
+   */
+  private async turnAway(peer: string): Promise<void> {
+    this.noteRefused(peer);
+    await this.tellForgotten(peer);
+  }
+
+  /** Tells a connected peer that this node forgot it (FORGOTTEN), then hangs up on it. */
+  private async tellForgotten(peer: string): Promise<void> {
+    const id = peerIdFromString(peer);
+    if (this.node.getConnections(id).length === 0) return; // a dial would be refused: nothing to tell or hang up
+    try {
+      const stream = await this.node.dialProtocol(id, SYNC_PROTOCOL, { signal: AbortSignal.timeout(TURN_AWAY_MS) });
+      const w = this.writerFor(stream);
+      await w.write(FORGOTTEN_MESSAGE);
+      await w.close();
+    } catch {
+      // it is hung up on all the same
+    } finally {
+      await this.node.hangUp(id).catch(() => {});
+    }
   }
 
   /**
@@ -294,22 +359,9 @@ export class Replicator {
     return since === null || now - since < aloneWarnAfterMs(this.opts.gossipIntervalMs) ? null : Math.round((now - since) / 1000);
   }
 
-  private loadForgotten(): [string, number][] {
-    const raw = this.ks.getMeta(META_FORGOTTEN);
-    if (raw === undefined) return [];
-    try {
-      const parsed = JSON.parse(Buffer.from(raw).toString('utf8')) as unknown;
-      if (!Array.isArray(parsed)) throw new Error('not a list');
-      return parsed.filter((e): e is [string, number] => Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'number');
-    } catch (err) {
-      this.log.warn({ reason: (err as Error).message }, 'the record of forgotten peers is unreadable; starting without it');
-      return [];
-    }
-  }
-
   private async saveForgotten(): Promise<void> {
     if (this.stopped) return;
-    await this.ks.putMeta(META_FORGOTTEN, Buffer.from(JSON.stringify(this.membership.forgottenPeers())));
+    await this.forgets.save(this.membership.forgottenPeers(), Date.now());
   }
 
   peers(): PeerInfo[] {
@@ -588,6 +640,10 @@ export class Replicator {
       const first = await frames.next().finally(() => clearInterval(silent));
       if (first.done === true) return await stream.close();
       const m = decodeMessage(first.value);
+      if (m.type === MSG.forgotten) {
+        this.forgets.refusedBy(peer, Date.now());
+        return await stream.close();
+      }
       if (m.type === MSG.verify) {
         // Also a bootstrapping node's probe: the digest carries peer addresses, so it finds the cluster.
         const w = this.writerFor(stream);
@@ -840,7 +896,7 @@ export class Replicator {
   }
 
   private ownDigest(peers: string[], s: Summary = this.ks.summary(), to: string | null = null): Uint8Array {
-    const forgotten = this.membership.forgottenPeers().slice(-MAX_FORGOTTEN).map(([id]) => id);
+    const forgotten = this.forgets.outgoing(Date.now(), MAX_FORGOTTEN);
     const { clock, retired } = this.retirement.outgoing(to, s.clock);
     return encodeDigest({ replicaId: s.replicaId, digest: hexBytes(s.digest), clock, peers, forgotten, frontier: s.frontier, retired });
   }
@@ -942,6 +998,7 @@ export class Replicator {
     }
     const wasGone = this.opts.gcGraceMs !== undefined && this.members.isGone(peer, Date.now(), this.opts.gcGraceMs);
     this.lastContact = this.members.contactAt(peer);
+    this.forgets.heardFrom(peer);
     this.membership.heard(peer, Date.now(), { replicaId: d.replicaId, clock: d.clock });
     // A member declared gone that still lacks what was collected stays out until it re-bootstraps.
     if (!wasGone || behindFrontier(d.clock, frontier) === 0) {
@@ -966,19 +1023,16 @@ export class Replicator {
     }
     let forgot = false;
     const connected = new Set(this.membership.connectedPeers());
-    for (const id of d.forgotten) {
-      if (id === this.membership.self) {
-        this.warn(from, { peer: from }, 'a peer says this node was forgotten (replikv forget); ignored');
-        continue;
-      }
-      // A peer this node is connected to is alive: gossip alone does not cut it off. The forget is
-      // repeated in every digest for 30 days, so it takes effect here once that peer is gone.
-      if (connected.has(id) || this.membership.isForgotten(id) || !isPeerId(id)) continue;
-      this.membership.forget(id, now);
+    // Only operator-signed forgets by a configured key come back; the rest are refused and counted.
+    for (const r of this.forgets.incoming(from, d.forgotten, now)) {
+      if (!isPeerId(r.peer)) continue;
+      this.forgets.keep(r); // passed on from here too
       forgot = true;
-      this.holds.delete(id);
-      this.members.forget(id);
-      this.log.info({ peer: id, from }, 'peer forgotten (told by another node)');
+      // A peer this node is connected to is alive: gossip alone does not cut it off; the forget takes
+      // effect here once the connection ends (peer:disconnect).
+      if (connected.has(r.peer)) continue;
+      if (!this.drop(r.peer, Math.min(r.at, now))) continue; // forgotten here already (without a signature)
+      this.log.info({ peer: r.peer, from }, 'peer forgotten (an operator\'s signed forget, passed on by another node)');
     }
     if (forgot) void this.saveForgotten().catch((err: unknown) => this.log.warn({ reason: (err as Error).message }, 'cannot save the forgotten peers'));
     if (learned) this.onTickDials();

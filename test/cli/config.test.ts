@@ -38,6 +38,8 @@ describe('configuration', () => {
     expect(() => loadConfig(undefined, { listen: ['/ip4/127.0.0.1/tcp/204011'] })).toThrow(/listen\.0: not a valid multiaddr: .*65535/);
     expect(() => loadConfig(undefined, { gossipIntervalMs: 0 })).toThrow(/gossipIntervalMs/);
     expect(() => loadConfig(undefined, { mode: 'sideways' as never })).toThrow(/mode/);
+    expect(loadConfig(undefined, { operatorKeys: ['ab'.repeat(32)] }).operatorKeys).toEqual(['ab'.repeat(32)]);
+    expect(() => loadConfig(undefined, { operatorKeys: ['ab'.repeat(31)] })).toThrow(/operatorKeys\.0: an operator public key is 64 hex characters/);
   });
 
   it('suggests the field a misspelt one probably meant, and nothing for a name far from every field', () => {

@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { NodeApi, PeerInfo, Status, VerifyReport } from '../../src/control/api.js';
+import type { NodeApi, PeerInfo, SignedForget, Status, VerifyReport } from '../../src/control/api.js';
+import { forgetSignatureValid } from '../../src/core/forget-record.js';
 import { RepairError } from '../../src/sync/integrity.js';
 import { startControlServer } from '../../src/control/server.js';
 import { readSwarmKeyFile } from '../../src/net/swarm-key.js';
@@ -21,6 +22,8 @@ const PEERS: PeerInfo[] = [
 ];
 
 const cleanup: (() => Promise<void> | void)[] = [];
+/** The forgets the control server was asked for, with their signature if any. */
+const forgets: { peer: string; signed?: SignedForget }[] = [];
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
@@ -48,13 +51,16 @@ async function node() {
       digest: s.digest,
       clock: s.clock.toJSON(),
       peers: PEERS.map(({ peerId, state, behind }) => ({ peerId, state, behind })),
-      transfer: { bytesReceived: 0, bytesSent: 0, keysReceived: 0 }, refused: { frames: 0, claimsCut: 0, frontiers: 0 }, ...IDLE_GC,
+      transfer: { bytesReceived: 0, bytesSent: 0, keysReceived: 0 }, refused: { frames: 0, claimsCut: 0, forgets: 0, frontiers: 0 }, ...IDLE_GC,
       warnings: [],
       version: '0.0.0-test',
       uptimeSeconds: 42,
     };
   };
-  const api: NodeApi = { write: (ops) => ks.write(ops), read: (k) => ks.read(k), expire: (k, at) => ks.expire(k, at), expiryOf: (k) => ks.expiryOf(k), scan: (o) => ks.scan(o), status, peers: () => PEERS, awaitReplicas: (dots, c) => new WriteConcern(() => []).wait(dots, c.w === 'all' ? 1 : c.w, c.timeoutMs), verify: async () => localVerify(ks), repair: () => Promise.reject(new RepairError('no connected peer to repair from')), changes: (since) => ks.changes(since), forget: async (peer) => ({ peer, forgotten: true, known: true }) };
+  const api: NodeApi = { write: (ops) => ks.write(ops), read: (k) => ks.read(k), expire: (k, at) => ks.expire(k, at), expiryOf: (k) => ks.expiryOf(k), scan: (o) => ks.scan(o), status, peers: () => PEERS, awaitReplicas: (dots, c) => new WriteConcern(() => []).wait(dots, c.w === 'all' ? 1 : c.w, c.timeoutMs), verify: async () => localVerify(ks), repair: () => Promise.reject(new RepairError('no connected peer to repair from')), changes: (since) => ks.changes(since), forget: async (peer, _force, signed) => {
+    forgets.push({ peer, signed });
+    return { peer, forgotten: true, known: true, spreads: signed !== undefined };
+  } };
   const server = await startControlServer(join(dir, 'control.sock'), api);
   cleanup.push(() => server.close());
   return { dir, ks };
@@ -216,6 +222,34 @@ describe('replikv client commands', () => {
     expect(directory.stderr).toContain(`${dir} is a directory, not a control socket: give --data-dir ${dir}`);
     expect((await cli('scan', '--limit', 'lots', '--data-dir', dir)).code).toBe(64);
     expect((await cli('put', 'only-a-key', '--data-dir', dir)).code).toBe(64);
+  });
+
+  it('keygen --operator writes a 0600 operator key and prints its public half; forget --sign-key signs with it', async () => {
+    const file = join(tmp(), 'operator.key');
+    const made = await cli('keygen', '--operator', '--out', file, '--json');
+    expect(made.code, made.stderr).toBe(0);
+    const { publicKey } = JSON.parse(made.stdout) as { publicKey: string };
+    expect(publicKey).toMatch(/^[0-9a-f]{64}$/);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect((await cli('keygen', '--operator', '--out', file)).stderr).toMatch(/already exists; pass --force/);
+
+    const { dir } = await node();
+    const peer = '12D3KooWGoneGoneGoneGoneGoneGoneGoneGoneGoneGoneGone';
+    const local = await cli('forget', peer, '--data-dir', dir);
+    expect(local.stdout).toMatch(/on this node only \(unsigned/);
+    const signed = await cli('forget', peer, '--sign-key', file, '--data-dir', dir);
+    expect(signed.code, signed.stderr).toBe(0);
+    expect(signed.stdout).toMatch(/the other nodes are told/);
+    const s = forgets.at(-1)!.signed!;
+    expect(s.key).toBe(publicKey);
+    expect(forgetSignatureValid({ peer, at: s.at, key: Buffer.from(s.key, 'hex'), sig: Buffer.from(s.sig, 'hex') })).toBe(true);
+    expect(Math.abs(s.at - Date.now())).toBeLessThan(60_000);
+    // a swarm key is no operator key
+    const swarm = join(tmp(), 'swarm.key');
+    await cli('keygen', '--out', swarm);
+    const wrong = await cli('forget', peer, '--sign-key', swarm, '--data-dir', dir);
+    expect(wrong.code).toBe(78);
+    expect(wrong.stderr).toMatch(/is not an operator key/);
   });
 
   it('keygen writes a 0600 swarm key, refuses to overwrite it without --force', async () => {

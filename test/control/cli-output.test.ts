@@ -34,7 +34,7 @@ describe('formatUptime', () => {
   it('appears in the status table with the version', () => {
     const text = formatStatus({
       version: '1.2.3', uptimeSeconds: 3725, peerId: 'P', replicaId: 'R', addrs: [], mode: 'push', state: 'ready', keys: 0, digest: 'D',
-      clock: {} as never, peers: [], transfer: { bytesReceived: 0, bytesSent: 0, keysReceived: 0 }, refused: { frames: 0, claimsCut: 0, frontiers: 0 }, ...IDLE_GC, warnings: [],
+      clock: {} as never, peers: [], transfer: { bytesReceived: 0, bytesSent: 0, keysReceived: 0 }, refused: { frames: 0, claimsCut: 0, forgets: 0, frontiers: 0 }, ...IDLE_GC, warnings: [],
     });
     expect(text).toMatch(/^version\s+1\.2\.3$/m);
     expect(text).toMatch(/^uptime\s+1h 2m 5s$/m);

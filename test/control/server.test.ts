@@ -69,7 +69,7 @@ function adapter(ks: Keyspace) {
         digest: s.digest,
         clock: s.clock.toJSON(),
         peers: PEERS.map(({ peerId, state, behind }) => ({ peerId, state, behind })),
-        transfer: { bytesReceived: 0, bytesSent: 0, keysReceived: 0 }, refused: { frames: 0, claimsCut: 0, frontiers: 0 }, ...IDLE_GC,
+        transfer: { bytesReceived: 0, bytesSent: 0, keysReceived: 0 }, refused: { frames: 0, claimsCut: 0, forgets: 0, frontiers: 0 }, ...IDLE_GC,
         warnings: [],
         version: '0.0.0-test',
         uptimeSeconds: 42,

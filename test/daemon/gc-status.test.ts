@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Fleet, untilConverged, type TestDaemon } from '../helpers/daemons.js';
 import { GC, dels, importLines, puts, range, statuses, untilMembers } from '../helpers/gc.js';
 import { eventually } from '../helpers/process.js';
+import { operatorKey } from '../helpers/operator-key.js';
 
 const fleet = new Fleet();
 afterEach(async (ctx) => {
@@ -14,7 +15,8 @@ afterEach(async (ctx) => {
 
 describe('garbage collection as the operator sees it', () => {
   it('status names the stopped member that holds collection back and since when; `forget` releases it and retires its replica id', async () => {
-    const nodes = await fleet.cluster(3, { extra: GC });
+    const op = await operatorKey(fleet);
+    const nodes = await fleet.cluster(3, { extra: [...GC, ...op.flags] });
     const [a, b, c] = nodes as [TestDaemon, TestDaemon, TestDaemon];
     await untilMembers(nodes);
     await importLines(fleet, a, puts(range(0, 200)));
@@ -58,8 +60,8 @@ describe('garbage collection as the operator sees it', () => {
     expect(text.stdout).toContain(`held back by ${c.peerId} (lacks 100)`);
     expect(text.stdout).toMatch(/tombstones\s+100\b/);
 
-    // The machine is gone for good: the operator forgets it on A; B is told at the next exchanges.
-    const forgot = await a.cli('forget', c.peerId);
+    // The machine is gone for good: the operator forgets it on A with the operator key; B is told at the next exchanges.
+    const forgot = await a.cli('forget', c.peerId, '--sign-key', op.file);
     expect(forgot.code, forgot.stderr).toBe(0);
     const done = await eventually(
       () => statuses([a, b]),

@@ -8,6 +8,7 @@ import type { Status } from '../../src/control/api.js';
 import { Fleet, untilConnected, untilConverged, type DaemonOptions, type TestDaemon } from '../helpers/daemons.js';
 import { eventually, until } from '../helpers/process.js';
 import { freePorts, putOn, tcp, untilValue } from '../helpers/ports.js';
+import { operatorKey } from '../helpers/operator-key.js';
 
 const fleet = new Fleet();
 const servers: Server[] = [];
@@ -162,10 +163,11 @@ describe('membership', () => {
     }
   }, 120_000);
 
-  it('replikv forget drops a peer at once, tells the others, and keeps it out when it comes back', async () => {
-    const a = await fleet.start();
-    const b = await fleet.start({ bootstrap: [a.addr] });
-    const cOpts: DaemonOptions = { bootstrap: [a.addr] };
+  it('replikv forget signed by the operator key drops a peer at once, tells the others, and keeps it out when it comes back', async () => {
+    const op = await operatorKey(fleet);
+    const a = await fleet.start({ extra: op.flags });
+    const b = await fleet.start({ bootstrap: [a.addr], extra: op.flags });
+    const cOpts: DaemonOptions = { bootstrap: [a.addr], extra: op.flags };
     const c = await fleet.start(cOpts);
     await untilConnected([a, b, c]);
     const live = await a.cli('forget', c.peerId);
@@ -180,12 +182,12 @@ describe('membership', () => {
     expect(self.code).toBe(1);
     expect(self.stderr).toMatch(/cannot forget itself/);
 
-    const r = await a.cli('forget', c.peerId);
+    const r = await a.cli('forget', c.peerId, '--sign-key', op.file);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/forgot/);
+    expect(r.stdout).toMatch(/forgot .*the other nodes are told/);
     expect((await a.status()).peers.map((p) => p.peerId)).toEqual([b.peerId]);
     await eventually(() => b.status(), (s) => s.peers.every((p) => p.peerId !== c.peerId), 'b to forget c too', 30_000);
-    await until(() => b.child.stderr().includes('peer forgotten (told by another node)'), 'b to log it');
+    await until(() => b.child.stderr().includes('peer forgotten (an operator\'s signed forget, passed on by another node)'), 'b to log it');
 
     // c comes back with the same identity and data: a and b refuse it
     const back = await fleet.start({ ...cOpts, dataDir: c.dataDir });

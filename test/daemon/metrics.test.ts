@@ -101,7 +101,7 @@ describe('metrics and health endpoints', () => {
 
     // Refusals: one series per reason, none here.
     const reasons = family(sa, 'replikv_peer_messages_refused_total').metrics.map((m) => m.labels?.reason).sort();
-    expect(reasons).toEqual(['claim_cut', 'decode', 'forgotten_peer', 'gc_frontier', 'protocol', 'stream_limit']);
+    expect(reasons).toEqual(['claim_cut', 'decode', 'forget', 'forgotten_peer', 'gc_frontier', 'protocol', 'stream_limit']);
     for (const reason of reasons) expect(value(sa, 'replikv_peer_messages_refused_total', { reason: reason! })).toBe(0);
     expect(value(sa, 'replikv_divergences_total', { event: 'detected' })).toBe(0);
 

@@ -26,7 +26,7 @@ describe('active push of a big write', () => {
       redis.disconnect();
     }
     const [, sb] = await untilConverged([a, b], 70_000, 120_000);
-    expect(sb!.refused).toEqual({ frames: 0, claimsCut: 0, frontiers: 0 });
+    expect(sb!.refused).toEqual({ frames: 0, claimsCut: 0, forgets: 0, frontiers: 0 });
     expect(b.child.stderr()).not.toContain('exceed the limit');
   });
 });

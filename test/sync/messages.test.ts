@@ -2,12 +2,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Clock } from '../../src/core/clock.js';
 import { encodeKeyState } from '../../src/core/codec.js';
+import { forgetSignatureValid, newOperatorKey, signForget } from '../../src/core/forget-record.js';
 import { localWrite } from '../../src/core/key-state.js';
 import { DecodeError } from '../../src/errors.js';
 import { throwsOnly } from '../core/arbitraries.js';
 import {
   encodeBusy,
   VERIFY_MESSAGE,
+  FORGOTTEN_MESSAGE,
   decodeMessage,
   encodeAck,
   encodeDigest,
@@ -30,14 +32,16 @@ const state = encodeKeyState(localWrite(undefined, { r: R, c: 3 }, 99, Buffer.fr
 describe('sync messages', () => {
   it('round-trip', () => {
     const digest = new Uint8Array(16).fill(7);
-    const d = decodeMessage(encodeDigest({ replicaId: R, digest, clock, peers: ['/ip4/127.0.0.1/tcp/1/p2p/x'], forgotten: ['12D3KooWgone'] }));
+    const gone = signForget(newOperatorKey().key, '12D3KooWgone', 1_700_000_000_000);
+    const d = decodeMessage(encodeDigest({ replicaId: R, digest, clock, peers: ['/ip4/127.0.0.1/tcp/1/p2p/x'], forgotten: [gone] }));
     expect(d.type).toBe(MSG.digest);
     if (d.type !== MSG.digest) return;
     expect(d.replicaId).toBe(R);
     expect([...d.digest]).toEqual([...digest]);
     expect(d.clock.equals(clock)).toBe(true);
     expect(d.peers).toEqual(['/ip4/127.0.0.1/tcp/1/p2p/x']);
-    expect(d.forgotten).toEqual(['12D3KooWgone']);
+    expect(d.forgotten).toEqual([gone]);
+    expect(forgetSignatureValid(d.forgotten[0]!)).toBe(true);
 
     for (const type of [MSG.delta, MSG.push] as const) {
       const m = decodeMessage(encodeEntries(type, { claim: clock, entries: [{ key: Buffer.from('k'), state }] }));
@@ -53,6 +57,7 @@ describe('sync messages', () => {
     expect(decodeMessage(encodeBusy(true))).toEqual({ type: MSG.busy, hasData: true });
     expect(() => decodeMessage(Uint8Array.of(MSG.busy, 2))).toThrow(/BUSY flag/);
     expect(decodeMessage(VERIFY_MESSAGE)).toEqual({ type: MSG.verify });
+    expect(decodeMessage(FORGOTTEN_MESSAGE)).toEqual({ type: MSG.forgotten });
     expect(() => decodeMessage(Uint8Array.of(MSG.verify, 0))).toThrow(/trailing/);
     expect(decodeMessage(SNAP_END_MESSAGE)).toEqual({ type: MSG.snapEnd });
     const req = decodeMessage(encodeSnapRequest(Buffer.from('after-me')));
@@ -65,7 +70,7 @@ describe('sync messages', () => {
 
   it('refuses any malformed frame with DecodeError, never another error', () => {
     const valid = [
-      encodeDigest({ replicaId: R, digest: new Uint8Array(16), clock, peers: ['/ip4/1.2.3.4/tcp/5'], forgotten: ['x'] }),
+      encodeDigest({ replicaId: R, digest: new Uint8Array(16), clock, peers: ['/ip4/1.2.3.4/tcp/5'], forgotten: [signForget(newOperatorKey().key, 'x', 1)] }),
       encodeEntries(MSG.delta, { claim: clock, entries: [{ key: Buffer.from('key'), state }] }),
       END_MESSAGE,
     ];
