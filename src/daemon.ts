@@ -29,6 +29,7 @@ import { Keyspace, STORE_DIR } from './store/keyspace.js';
 import { Bootstrapper } from './sync/bootstrap.js';
 import { checkBootstrap } from './sync/bootstrap-check.js';
 import { CatchUp } from './sync/catch-up.js';
+import { bootstrapUnreached, statusWarnings } from './status-warnings.js';
 import { Healer } from './sync/healer.js';
 import { RepairError, repairNode, verifyNode } from './sync/integrity.js';
 import { Replicator } from './sync/replicator.js';
@@ -143,26 +144,14 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   const nodeState = (): NodeState => (repairing ? 'recovering' : replicator.bootstrapping ? 'bootstrapping' : 'ready');
   const status = (): Status => {
     const s = ks.summary();
-    const alone = replicator.aloneSeconds(Date.now());
-    const warnings = alone === null ? [] : [`no peer reachable for ${alone} s: writes on this node are not being replicated`];
-    const unreached = replicator.bootstrapping ? replicator.unreachedSeconds(Date.now()) : null;
-    if (unreached !== null) warnings.push(bootstrapUnreached(unreached));
-    const refusedAsGone = catchUp.refusedAsGone;
-    const refusing = replicator.forgets.refusingPeers();
-    if (refusing.length > 0) {
-      warnings.push(`peers refuse this node: forgotten by an operator on peer ${refusing.join(', ')} (replikv forget); writes reach those nodes only through others`);
-    }
-    const forgottenBy = replicator.forgets.forgottenBy;
-    if (forgottenBy !== null) {
-      warnings.push(`forgotten by an operator (a signed forget from ${new Date(forgottenBy.at).toISOString()}, passed on by peer ${forgottenBy.peer}): nodes that hear it refuse this node for 30 days; a machine that should come back needs an empty data directory (a new identity)`);
-    }
-    if (refusedAsGone !== null) {
-      warnings.push(`refused by peer ${refusedAsGone.peer}: this node was out of touch for longer than gcGraceMs and lacks deletes collected since; stop it, move its data directory away and start it again to re-bootstrap`);
-    }
-    for (const [peer, gap] of replicator.horizon.behind) {
-      if (peer === refusedAsGone?.peer || catchUp.pending) continue;
-      warnings.push(`peer ${peer} says it collected ${gap.lacking} writes this node never received: not believed, and that peer sends this node no deltas; if it is honest, run \`replikv repair --peer ${peer}\` to take its word`);
-    }
+    const warnings = statusWarnings({
+      aloneSeconds: replicator.aloneSeconds(Date.now()),
+      unreachedSeconds: replicator.bootstrapping ? replicator.unreachedSeconds(Date.now()) : null,
+      refusingPeers: replicator.forgets.refusingPeers(),
+      forgottenBy: replicator.forgets.forgottenBy,
+      refusedAsGone: catchUp.refusedAsGone,
+      behind: catchUp.pending ? [] : [...replicator.horizon.behind].map(([peer, gap]) => ({ peer, lacking: gap.lacking })),
+    });
     const g = ks.gcStats();
     const expiring = ks.expiringKeys();
     return {
@@ -189,7 +178,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
         retiredRefused: replicator.retirement.refused,
         withheldFrom: [...replicator.horizon.withheldFrom].map(([peer, gap]) => ({ peer, ...gap })),
         behind: [...replicator.horizon.behind].map(([peer, gap]) => ({ peer, ...gap })),
-        refusedAsGone,
+        refusedAsGone: catchUp.refusedAsGone,
       },
       ...(replicator.bootstrapping && bootstrapper !== undefined ? { bootstrap: { ...bootstrapper.progress } } : {}),
       warnings,
@@ -369,11 +358,6 @@ function logNetworkAndModes(config: Config, ownKey: DataDirSwarmKey | undefined,
   for (const { path, mode } of openToOthers(files)) {
     log.warn({ path, mode }, `${path} has mode ${mode}: other local users can read or change it; chmod go-rwx it (replikv does not change it for you)`);
   }
-}
-
-/** An empty node that reaches nobody waits for ever: say what to check. */
-function bootstrapUnreached(seconds: number): string {
-  return `bootstrapping, but no peer reached for ${seconds} s: check the --bootstrap addresses, and that this node has the cluster's swarm key (--swarm-key FILE; a different key shows in the log as dial failures)`;
 }
 
 /** What a signal does: the first SIGINT or SIGTERM stops cleanly, a second exits at once; SIGHUP is ignored. */
