@@ -29,6 +29,7 @@ import { Keyspace, STORE_DIR } from './store/keyspace.js';
 import { Bootstrapper } from './sync/bootstrap.js';
 import { checkBootstrap } from './sync/bootstrap-check.js';
 import { Healer } from './sync/healer.js';
+import { EquivocationReport } from './sync/equivocation-report.js';
 import { RepairError, repairNode, verifyNode } from './sync/integrity.js';
 import { Replicator } from './sync/replicator.js';
 import { BACKUP_MEMBER, Collector, loadMembers } from './sync/collector.js';
@@ -122,6 +123,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   // proving local damage lets the peer's states win, through the same repair as the operator's.
   const healer = new Healer(ks, replicator, log, { gossipIntervalMs: config.gossipIntervalMs, repair: (peer) => api.repair(peer) });
   replicator.onPeerDigest = (peer, ours, theirs, via) => void healer.observe(peer, ours, theirs, via);
+  const equivocation = new EquivocationReport(log);
+  ks.onEquivocation = (found) => equivocation.note(found, Date.now());
   let bootstrapper: Bootstrapper | undefined;
   let repairing = false;
   const startedAt = Date.now();
@@ -167,6 +170,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       transfer: { ...replicator.transfer },
       refused: { ...replicator.refused },
       divergence: healer.stats(),
+      equivocation: equivocation.stats(),
       tombstones: g.tombstones,
       storeBytes: g.storeBytes,
       gc: {

@@ -11,8 +11,9 @@ import { chunkEntries, DEFAULT_DELTA_LIMITS, evidencedClaim, mergeEntry, selectD
 import { Digest } from '../core/digest.js';
 import { decodeHeads, encodeHeads, headIsValid, MAX_COUNTER, newReplicaKey, replicaKeyFromSeed, signHead, type Head, type ReplicaKey } from '../core/head.js';
 import { HLC_LOGICAL_BITS, nextHlc } from '../core/hlc.js';
+import { equivocations, keepOwn, reassertion } from '../core/equivocation.js';
 import { collectKey, dropCollected } from '../core/gc.js';
-import { localWrite, merge, resolve, type KeyState } from '../core/key-state.js';
+import { localWrite, merge, resolve, type KeyState, type Sibling } from '../core/key-state.js';
 import type { Dot, ReplicaId } from '../core/replica.js';
 import { repairKey } from '../core/repair.js';
 import { decodeToken, encodeToken } from '../core/token.js';
@@ -63,6 +64,14 @@ export type WriteOp =
 
 /** The latest expiry a write may carry (year 2286 in ms): far below the varint limit, and sane. */
 export { MAX_EXPIRE_AT } from '../core/validate.js';
+
+/** A key whose dots a peer's state held with other contents than this store's. */
+export interface Equivocation {
+  key: Uint8Array;
+  dots: Dot[];
+  /** This replica's own siblings among them (kept, and written again: Keyspace.reassert). */
+  own: Sibling[];
+}
 
 export interface WriteResult {
   key: string;
@@ -148,6 +157,12 @@ export class Keyspace {
    * collection is not a change: it removes only what already reads as absent.
    */
   onChange: ((batch: ChangeBatch) => void) | undefined;
+  /**
+   * Told, after the commit, of the dots a peer's states held with other contents than this
+   * store's (core/equivocation.ts): proof that their replica is faulty. Merge kept the same
+   * version every node keeps.
+   */
+  onEquivocation: ((found: readonly Equivocation[]) => void) | undefined;
   private work: StoreState;
   /** The newest verified head of every other replica (head.ts), and those not yet stored. */
   private readonly heads = new Map<ReplicaId, Head>();
@@ -363,7 +378,8 @@ export class Keyspace {
     const limits = this.remoteLimits(opts.trusted === true);
     checkClaim(chunk.claim, limits, 'the claim');
     const meta = opts.meta;
-    return this.transact((cs) => {
+    const found: Equivocation[] = [];
+    const result = await this.transact((cs) => {
       const frontier = cs.next.frontier;
       let changed = 0;
       for (const { key, state } of chunk.entries) {
@@ -379,7 +395,7 @@ export class Keyspace {
         const old = cs.load(key);
         if (old === undefined && frontier.isEmpty()) {
           cs.replace(key, old, state, limits); // new key: valid bytes are canonical bytes (replace checks them)
-        } else if (!this.mergeRemote(cs, key, old, state, frontier, limits)) {
+        } else if (!this.mergeRemote(cs, key, old, state, frontier, limits, found)) {
           continue;
         }
         changed++;
@@ -390,15 +406,48 @@ export class Keyspace {
       this.saveHeads(cs);
       return { changed, claimCut: claim !== chunk.claim };
     }, undefined, undefined, 'replicated');
+    if (found.length > 0) {
+      this.onEquivocation?.(found);
+      await this.reassert(found);
+    }
+    return result;
+  }
+
+  /**
+   * A peer held another version of a write this replica made: the other nodes may have taken that
+   * version (merge keeps the same one of two everywhere, and only this node knows which is real),
+   * so this replica writes its own again, superseding the dot. Once per forged dot: the new write
+   * supersedes it here, so the other version is no longer met.
+   */
+  private async reassert(found: readonly Equivocation[]): Promise<void> {
+    const now = this.now();
+    const ops: WriteOp[] = [];
+    for (const { key, own } of found) {
+      for (const x of own) {
+        const again = reassertion(x, now);
+        if (again === null) continue;
+        const context = encodeToken([[x.r, x.c]]);
+        const k = keyText(key);
+        if (again.value === null) ops.push({ type: 'del', key: k, context });
+        else ops.push({ type: 'put', key: k, value: Buffer.from(again.value), context, ...(again.exp === undefined ? {} : { expireAt: again.exp }) });
+      }
+    }
+    if (ops.length > 0) await this.write(ops);
   }
 
   /**
    * Merges a remote state into the key's (`old`, undefined when absent) in the change set, less
    * what this store collected (core/gc.ts, dropCollected). False when nothing changes.
    */
-  private mergeRemote(cs: ChangeSet, key: Uint8Array, old: Stored | undefined, state: Uint8Array, frontier: Clock, limits: RemoteLimits): boolean {
+  private mergeRemote(cs: ChangeSet, key: Uint8Array, old: Stored | undefined, state: Uint8Array, frontier: Clock, limits: RemoteLimits, found: Equivocation[]): boolean {
     const local = old === undefined ? undefined : cs.decode(old);
-    const sent = decodeKeyState(state, this.maxValueBytes);
+    let sent = decodeKeyState(state, this.maxValueBytes);
+    const dots = local === undefined ? [] : equivocations(local.sibs, sent.sibs);
+    if (dots.length > 0) {
+      const own = dots.some((d) => d.r === this.replicaId);
+      if (own) sent = keepOwn(sent, local!.sibs, this.replicaId);
+      found.push({ key: Buffer.from(key), dots, own: own ? local!.sibs.filter((x) => x.r === this.replicaId && dots.some((d) => d.c === x.c && d.r === x.r)) : [] });
+    }
     const remote = frontier.isEmpty() ? sent : dropCollected(sent, local, frontier);
     if (local === undefined) {
       if (remote.sibs.length === 0) return false; // only writes collected here: nothing comes back
