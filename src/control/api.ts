@@ -61,7 +61,10 @@ export interface Status {
    * Divergence at equal clocks (same clock as a peer, different state digest): found and healed
    * automatically (docs/threat-model.md); `peers` differ at their last equal-clock comparison.
    */
-  divergence?: DivergenceStats;
+  divergence?: DivergenceStats & {
+    /** Sync frame bytes received for heals (the peers' snapshots merged) since start: what divergence cost. */
+    healBytes?: number;
+  };
   /**
    * Writes found held with two contents (one replica wrote one dot twice: proof it is faulty);
    * resolved the same way on every node (docs/threat-model.md).

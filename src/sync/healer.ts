@@ -55,8 +55,11 @@ export class Healer {
     this.tracker = new DivergenceTracker(healEveryMs(opts.gossipIntervalMs));
   }
 
-  stats(): DivergenceStats {
-    return this.tracker.stats();
+  /** Frame bytes received for heals: snapshot streams merged. */
+  private healBytes = 0;
+
+  stats(): DivergenceStats & { healBytes: number } {
+    return { ...this.tracker.stats(), healBytes: this.healBytes };
   }
 
   /** A peer's digest from an exchange or a VERIFY answer, beside this node's pairs around it. */
@@ -149,7 +152,13 @@ export class Healer {
     }
     const bound = 2 * this.ks.summary().keys + SLACK_ENTRIES;
     const out = { received: 0, changed: 0, refused: 0 };
+    let counted = 0;
+    const count = (): void => {
+      this.healBytes += snap.received.bytes - counted;
+      counted = snap.received.bytes;
+    };
     for await (const entries of snap.chunks) {
+      count();
       out.received += entries.length;
       try {
         out.changed += (await this.ks.applyDelta({ entries, claim: Clock.empty(), heads: snap.heads })).changed;
@@ -165,6 +174,7 @@ export class Healer {
         throw new Error(`the peer's snapshot passed ${bound} keys at a clock equal to ours (this node holds ${this.ks.summary().keys}); cut`);
       }
     }
+    count();
     return out;
   }
 

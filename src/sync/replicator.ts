@@ -56,6 +56,8 @@ export interface SnapshotStream {
   /** The peer's GC frontier: the writes it collected, which the snapshot therefore lacks. */
   frontier: Clock;
   chunks: AsyncGenerator<DeltaEntry[]>;
+  /** Frame bytes received on the stream so far (what a heal costs). */
+  received: { readonly bytes: number };
 }
 
 export interface ReplicatorOptions {
@@ -894,7 +896,7 @@ export class Replicator {
           done();
         }
       };
-      return { clock: begin.clock, keys: begin.keys, heads: begin.heads, frontier: begin.frontier, chunks: chunks() };
+      return { clock: begin.clock, keys: begin.keys, heads: begin.heads, frontier: begin.frontier, chunks: chunks(), received };
     } catch (err) {
       done();
       stream.abort(err as Error);

@@ -1,0 +1,81 @@
+// Equivocation by a real hostile member (a libp2p peer holding the swarm key, with its own Ed25519
+// replica key and signed heads, issue 17): it writes one dot of its own with a different value to
+// each honest node, then leaves. The honest nodes resolve the dot the same way, converge to the
+// same bytes, report the replica, and stop healing; the honest bytes the heals cost are measured
+// against the attacker's.
+import { describe, expect, it } from 'vitest';
+import { Clock } from '../../src/core/clock.js';
+import { encodeKeyState } from '../../src/core/codec.js';
+import type { Status } from '../../src/control/api.js';
+import { encodeEntries, MSG } from '../../src/sync/messages.js';
+import { untilConnected, untilConverged, type TestDaemon } from '../helpers/daemons.js';
+import { frame, pushFrom, withHostile } from '../helpers/hostile.js';
+import { eventually, until } from '../helpers/process.js';
+import { testReplica } from '../helpers/replicas.js';
+
+const { fleet, hostile } = withHostile();
+
+const HEALS = /divergence: merging the peer's snapshot/g;
+const healsIn = (n: TestDaemon) => (n.child.stderr().match(HEALS) ?? []).length;
+const healBytes = (s: Status) => s.divergence?.healBytes ?? 0;
+
+/** A PUSH of one write of replica `x` at dot (x, 1): `value`, expiring at `exp` if given. */
+function forgedPush(x: ReturnType<typeof testReplica>, key: string, value: string, exp?: number): Uint8Array {
+  const sib = { r: x.r, c: 1, hlc: Date.now() * 1024, value: Buffer.from(value), ...(exp === undefined ? {} : { exp }) };
+  const state = encodeKeyState({ ctx: [[x.r, 1]], sibs: [sib] });
+  return frame(encodeEntries(MSG.push, { claim: Clock.fromIntervals([[x.r, 1, 1]]), entries: [{ key: Buffer.from(key), state }], heads: [x.head(1)] }, 1));
+}
+
+async function writeKeys(n: TestDaemon, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) expect((await n.cli('put', `k/${i}`, `value ${i}`)).code).toBe(0);
+}
+
+describe('equivocation by a hostile member', () => {
+  it('one dot written with 3 values to 3 nodes, then the writer leaves: the values converge, heals stop, honest heal bytes are bounded', async () => {
+    const nodes = (await fleet.cluster(3, { gossipIntervalMs: 500 })) as [TestDaemon, TestDaemon, TestDaemon];
+    await untilConnected(nodes);
+    const KEYS = 10;
+    await writeKeys(nodes[0], KEYS);
+    await untilConverged(nodes, KEYS);
+
+    const x = testReplica(); // the attacker's own replica: it may write as itself
+    const h = await hostile();
+    const frames = nodes.map((_, i) => forgedPush(x, 'eq', `version ${'abc'[i]} of one write`));
+    const attackerBytes = frames.reduce((sum, f) => sum + f.length, 0);
+    for (const [i, n] of nodes.entries()) expect(await pushFrom(h, n.addr, frames[i]!)).toBe('acked');
+    await h.stop(); // it leaves
+
+    // the same value and digest everywhere (today each keeps its own version, and they heal forever)
+    const converged = await untilConverged(nodes, KEYS + 1, 90_000);
+    const values = await Promise.all(nodes.map(async (n) => (await n.cli('get', 'eq')).stdout));
+    expect(new Set(values).size).toBe(1);
+    expect(values[0]).toBe('version a of one write'); // the lowest content wins
+
+    // healing stops: many gossip rounds later no node has started another heal
+    const heals = nodes.map(healsIn);
+    const sent = converged.map((s) => s.transfer.bytesSent);
+    await eventually(
+      () => Promise.all(nodes.map((n) => n.status())),
+      (all) => all.every((s, i) => s.transfer.bytesSent > sent[i]! + 10_000),
+      'ten kilobytes of gossip on every node after convergence (two heal intervals and more)',
+      120_000,
+    );
+    expect(nodes.map(healsIn)).toEqual(heals);
+    const after = await Promise.all(nodes.map((n) => n.status()));
+    for (const s of after) {
+      expect(s.digest).toBe(converged[0]!.digest);
+      expect(s.divergence!.peers).toEqual([]);
+    }
+    // the replica is reported as equivocating, at least by the nodes that held a losing version
+    const reporting = after.filter((s) => (s.equivocation?.detected ?? 0) > 0);
+    expect(reporting.length).toBeGreaterThanOrEqual(2);
+    for (const s of reporting) expect(s.equivocation!.replicas).toEqual([x.r]);
+    expect(nodes.filter((n) => /equivocation: a peer holds this write with other contents/.test(n.child.stderr())).length).toBe(reporting.length);
+
+    // what the heals cost: snapshot bytes received by honest nodes, against the attacker's frames
+    const honest = after.reduce((sum, s) => sum + healBytes(s), 0);
+    const factor = honest / attackerBytes;
+    console.log(`equivocation: attacker sent ${attackerBytes} B; honest heal bytes ${honest} B (${factor.toFixed(1)}x), heals ${nodes.map(healsIn).join('+')}`);
+    expect(factor).toBeLessThanOrEqual(10);
+  });
+});
