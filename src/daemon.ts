@@ -146,7 +146,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   };
   const nodeState = (): NodeState => (repairing ? 'recovering' : replicator.bootstrapping ? 'bootstrapping' : 'ready');
   const status = (): Status => {
-    const s = ks.summary();
+    const s = ks.summary(Date.now()); // the digest of what a read can return now: comparable between nodes
     const alone = replicator.aloneSeconds(Date.now());
     const warnings = alone === null ? [] : [`no peer reachable for ${alone} s: writes on this node are not being replicated`];
     const unreached = replicator.bootstrapping ? replicator.unreachedSeconds(Date.now()) : null;

@@ -24,8 +24,8 @@ import type { Backend, ReadView, Snapshot } from './backend.js';
 import { ChangeSet, type ChangeBatch, type ChangeOrigin, type RemoteLimits, type Stored } from './change-set.js';
 import { checkKeyText, keyText } from './key-text.js';
 import { LmdbBackend } from './lmdb-backend.js';
-import { decodeStoreState, encodeStoreState, headRecord, META_HEADS, META_REPLICA, META_REPLICA_KEY, META_STATE, storeStateVersion, type StoreState } from './meta.js';
-import { xorState } from './state-hash.js';
+import { decodeDigestAt, decodeStoreState, encodeDigestAt, encodeStoreState, headRecord, META_DIGEST_AT, META_HEADS, META_REPLICA, META_REPLICA_KEY, META_STATE, storeStateVersion, type StoreState } from './meta.js';
+import { LASTING_ONLY, shiftDigest, xorState } from './state-hash.js';
 import { countSiblings, type SiblingStats } from './sibling-count.js';
 import { countExpiring } from './expiring-count.js';
 
@@ -107,6 +107,8 @@ export interface Summary {
   replicaId: ReplicaId;
   clock: Clock;
   digest: string;
+  /** The digest's cutoff (ms since the epoch): it covers every value that lasts or expires after it. */
+  digestAt: number;
   keys: number;
   /** The GC frontier (meta.ts): what this store may have collected. */
   frontier: Clock;
@@ -233,13 +235,14 @@ export class Keyspace {
    */
   static async open(backend: Backend, opts: KeyspaceOptions = {}): Promise<Keyspace> {
     if (backend.getMeta(META_REPLICA) === undefined) {
-      const empty: StoreState = { clock: Clock.empty(), digest: new Digest(), count: 0, hlc: 0, seen: new Map(), tombstones: 0, frontier: Clock.empty() };
+      const empty: StoreState = { clock: Clock.empty(), digest: new Digest(), count: 0, hlc: 0, seen: new Map(), tombstones: 0, frontier: Clock.empty(), digestAt: 0 };
       const fresh = newReplicaKey();
       await backend.write((w) => {
         if (w.getMeta(META_REPLICA) !== undefined) return;
         w.putMeta(META_REPLICA, Buffer.from(fresh.key.r, 'hex'));
         w.putMeta(META_REPLICA_KEY, fresh.seed);
         w.putMeta(META_STATE, encodeStoreState(empty));
+        w.putMeta(META_DIGEST_AT, encodeDigestAt(0));
       }, true);
     }
     const raw = backend.getMeta(META_REPLICA)!;
@@ -259,6 +262,7 @@ export class Keyspace {
       movedFrom = id;
     }
     if (storeStateVersion(backend.getMeta(META_STATE)!) < 3) await Keyspace.migrate(backend);
+    if (backend.getMeta(META_DIGEST_AT) === undefined) await Keyspace.countExpiringValues(backend, (opts.now ?? Date.now)());
     return new Keyspace(backend, key, movedFrom, opts);
   }
 
@@ -274,7 +278,7 @@ export class Keyspace {
     const gc: [Uint8Array, Uint8Array][] = [];
     try {
       for (const { key, state } of snap.states()) {
-        xorState(digest, key, state);
+        xorState(digest, key, state, LASTING_ONLY); // as the store format 3 counted, moved to a cutoff next
         let facts;
         try {
           facts = inspectKeyState(state);
@@ -293,6 +297,21 @@ export class Keyspace {
       const old = decodeStoreState(w.getMeta(META_STATE)!);
       for (const [g, key] of gc) w.putGc(g, key);
       w.putMeta(META_STATE, encodeStoreState({ ...old, digest, count: keys, tombstones, frontier: Clock.empty() }));
+    }, true);
+  }
+
+  /**
+   * A store whose digest left out every expiring value (made before the cutoff record): its
+   * digest is moved to a cutoff of `now`, so values that expire later count, as they do on the
+   * nodes it compares with. Reads only the keys holding expiring values.
+   */
+  private static async countExpiringValues(backend: Backend, now: number): Promise<void> {
+    await backend.write((w) => {
+      if (w.getMeta(META_DIGEST_AT) !== undefined) return;
+      const s = decodeStoreState(w.getMeta(META_STATE)!);
+      shiftDigest(w, s.digest, LASTING_ONLY, now);
+      w.putMeta(META_STATE, encodeStoreState(s));
+      w.putMeta(META_DIGEST_AT, encodeDigestAt(now));
     }, true);
   }
 
@@ -667,12 +686,13 @@ export class Keyspace {
     let before: StoreState;
     let recount: Recount;
     try {
-      before = decodeStoreState(snap.getMeta(META_STATE)!);
-      recount = this.recount(snap);
+      before = readState(snap);
+      recount = this.recount(snap, before.digestAt);
     } finally {
       snap.close();
     }
     await this.transact((cs) => {
+      cs.moveCutoff(before.digestAt); // the recount's cutoff (a collection may have moved it since)
       cs.next.clock.merge(this.evidenced(peerClock, cs, peerFrontier));
       if (peerFrontier !== undefined) adoptFrontier(cs, peerFrontier);
       this.saveHeads(cs);
@@ -751,11 +771,32 @@ export class Keyspace {
     return this.summary().keys;
   }
 
-  /** Clock, digest and count as committed (one record, so always consistent with each other). */
-  summary(): Summary {
-    this.assertOpen();
-    const s = this.loadState();
-    return { replicaId: this.replicaId, clock: s.clock, digest: s.digest.hex(), keys: s.count, frontier: s.frontier };
+  /**
+   * Clock, digest and count as committed (consistent with each other). The digest is taken at the
+   * stored cutoff (state-hash.ts: it covers every value that lasts or expires after it), or, given
+   * `at`, at the later of the two (reading the keys whose values expire in between).
+   */
+  summary(at?: number): Summary {
+    if (at === undefined) {
+      this.assertOpen();
+      const s = this.loadState();
+      return { replicaId: this.replicaId, clock: s.clock, digest: s.digest.hex(), digestAt: s.digestAt, keys: s.count, frontier: s.frontier };
+    }
+    const { snap, summary } = this.openSummarized(at);
+    snap.close();
+    return { replicaId: this.replicaId, ...summary };
+  }
+
+  /**
+   * The summary at exactly cutoff `at`, to compare with a peer's digest taken there; null when
+   * this node cannot say: it moved its cutoff past `at` (and may have collected values expiring
+   * before it), or `at` lies further ahead than the allowed clock skew (a peer's word may not make
+   * this node read every expiring key).
+   */
+  summaryAt(at: number): Summary | null {
+    if (at > this.now() + this.maxClockSkewMs) return null;
+    const s = this.summary(at);
+    return s.digestAt === at ? s : null;
   }
 
   /**
@@ -830,6 +871,9 @@ export class Keyspace {
     const busy = { ms: performance.now() - t0 };
     if (found.length === 0) return { keys: 0, siblings: 0, more: false, busyMs: busy.ms };
     const done = await this.transact((cs) => {
+      // Values expiring up to now leave the digest first, so collecting them does not change it:
+      // a node that collects later digests the same at every cutoff from now on.
+      if (now > cs.next.digestAt) cs.moveCutoff(now);
       let keys = 0;
       let siblings = 0;
       for (const key of found) {
@@ -902,10 +946,12 @@ export class Keyspace {
   /**
    * What a backup covering `since` lacks, from one snapshot (close it when done). The full case
    * walks the states in key order, which is faster than the per-replica dot walk; its chunks
-   * claim nothing, so the reader adds the snapshot's clock once it has everything.
+   * claim nothing, so the reader adds the snapshot's clock once it has everything. Its digest
+   * leaves out every expiring value (LASTING_ONLY): a manifest records a digest that does not
+   * depend on when the backup is checked (backup/replay.ts).
    */
   changes(since: Clock, limits: DeltaLimits = DEFAULT_DELTA_LIMITS): KeyspaceChanges {
-    const { snap, summary } = this.openSummarized();
+    const { snap, summary } = this.openSummarized(LASTING_ONLY);
     return {
       ...summary,
       // every head goes with the chunks: a restore needs them to pass on what it restored
@@ -965,7 +1011,7 @@ export class Keyspace {
 
   /** A consistent snapshot of everything; close it when done. */
   snapshot(): KeyspaceSnapshot {
-    const { snap, summary } = this.openSummarized();
+    const { snap, summary } = this.openSummarized(this.now());
     return {
       ...summary,
       heads: this.headsFor(null),
@@ -984,20 +1030,20 @@ export class Keyspace {
     this.assertOpen();
     const snap = this.backend.openSnapshot();
     try {
-      const stored = decodeStoreState(snap.getMeta(META_STATE)!);
-      const r = this.recount(snap);
+      const stored = readState(snap);
+      const r = this.recount(snap, stored.digestAt);
       return { digest: r.digest.hex(), keys: r.keys, unreadable: r.unreadable, stored: { digest: stored.digest.hex(), keys: stored.count } };
     } finally {
       snap.close();
     }
   }
 
-  private recount(snap: ReadView): Recount {
+  private recount(snap: ReadView, at: number): Recount {
     const digest = new Digest();
     let keys = 0;
     let unreadable = 0;
     for (const { key, state } of snap.states()) {
-      xorState(digest, key, state);
+      xorState(digest, key, state, at);
       try {
         if (inspectKeyState(state, this.maxValueBytes).live) keys++;
       } catch (err) {
@@ -1024,12 +1070,19 @@ export class Keyspace {
     await this.backend.close();
   }
 
-  /** A read snapshot and the summary recorded in it. */
-  private openSummarized(): { snap: Snapshot; summary: Omit<Summary, 'replicaId'> } {
+  /** A read snapshot and the summary recorded in it, the digest moved to cutoff `at` when that is later than the stored one. */
+  private openSummarized(at: number): { snap: Snapshot; summary: Omit<Summary, 'replicaId'> } {
     this.assertOpen();
     const snap = this.backend.openSnapshot();
-    const s = decodeStoreState(snap.getMeta(META_STATE)!);
-    return { snap, summary: { clock: s.clock, digest: s.digest.hex(), keys: s.count, frontier: s.frontier } };
+    try {
+      const s = readState(snap);
+      const cut = Math.max(at, s.digestAt);
+      if (cut !== s.digestAt) shiftDigest(snap, s.digest, s.digestAt, cut);
+      return { snap, summary: { clock: s.clock, digest: s.digest.hex(), digestAt: cut, keys: s.count, frontier: s.frontier } };
+    } catch (err) {
+      snap.close();
+      throw err;
+    }
   }
 
   private loadKey(key: Uint8Array): KeyState | undefined {
@@ -1039,9 +1092,7 @@ export class Keyspace {
   }
 
   private loadState(): StoreState {
-    const raw = this.backend.getMeta(META_STATE);
-    if (raw === undefined) throw new StoreError('damaged store: the state record is missing');
-    return decodeStoreState(raw);
+    return readState(this.backend);
   }
 
   /**
@@ -1108,6 +1159,14 @@ export function readView(s: KeyState, now: number): ReadResult {
       .map((x) => ({ value: x.value, replica: x.r, counter: x.c, hlc: x.hlc, ...(x.exp === undefined ? {} : { expireAt: x.exp }) })),
     context: encodeToken(s.ctx),
   };
+}
+
+/** The store state record with its digest's cutoff (a record of its own: meta.ts). */
+function readState(view: { getMeta(name: string): Uint8Array | undefined }): StoreState {
+  const raw = view.getMeta(META_STATE);
+  if (raw === undefined) throw new StoreError('damaged store: the state record is missing');
+  const at = view.getMeta(META_DIGEST_AT);
+  return { ...decodeStoreState(raw), digestAt: at === undefined ? LASTING_ONLY : decodeDigestAt(at) };
 }
 
 /** A clock a peer claims (a delta's claim, a repair source's clock) may not pass any replica's bound. */

@@ -14,9 +14,9 @@
 import type { Logger } from 'pino';
 import { Clock } from '../core/clock.js';
 import { DecodeError } from '../errors.js';
-import type { Keyspace } from '../store/keyspace.js';
+import type { Keyspace, Summary } from '../store/keyspace.js';
 import type { RepairReply } from './integrity.js';
-import { compareDigests, divergenceDecision, DivergenceTracker, healEveryMs, type AfterMerge, type DigestView, type DivergenceStats, type Verdict } from './divergence.js';
+import { compareDigests, sameMoment, divergenceDecision, DivergenceTracker, healEveryMs, type AfterMerge, type DigestView, type DivergenceStats, type Verdict } from './divergence.js';
 import { LogLimiter } from './log-limiter.js';
 import { MSG, type DigestMessage } from './messages.js';
 import type { Replicator } from './replicator.js';
@@ -65,12 +65,12 @@ export class Healer {
   /** A peer's digest from an exchange or a VERIFY answer, beside this node's pairs around it. */
   observe(peer: string, ours: readonly DigestView[], theirs: DigestMessage, via: 'exchange' | 'verify'): Verdict {
     if (this.paused || this.stopped) return 'incomparable';
-    const theirView = { clock: theirs.clock, digest: hex(theirs.digest) };
+    const theirView = { clock: theirs.clock, digest: hex(theirs.digest), digestAt: theirs.digestAt };
     const verdict = compareDigests(ours, theirView);
     const now = Date.now();
     const noted = this.tracker.note(peer, verdict, now);
     if (noted.detected || (verdict === 'diverged' && noted.heal)) {
-      const mine = ours.find((s) => s.clock.equals(theirs.clock))!;
+      const mine = sameMoment(ours, theirView)!;
       const held = this.notes.take(`diverged|${peer}`, now);
       if (held !== null) {
         this.log.warn(
@@ -202,10 +202,16 @@ export async function comparePeer(ks: Keyspace, replicator: Pick<Replicator, 'qu
   const before = ks.summary();
   const d = await replicator.queryDigest(peer).catch(() => null);
   if (d === null || d.type === MSG.busy) return null;
-  const ours = [before, ks.summary()];
-  const theirs = hex(d.digest);
-  const verdict = compareDigests(ours, { clock: d.clock, digest: theirs });
-  return { verdict, ours: (ours.find((s) => s.clock.equals(d.clock)) ?? ours[1]!).digest, theirs };
+  const ours = atTheirs(ks, d, [before, ks.summary()]);
+  const view = { clock: d.clock, digest: hex(d.digest), digestAt: d.digestAt };
+  const verdict = compareDigests(ours, view);
+  return { verdict, ours: (sameMoment(ours, view) ?? ours[1]!).digest, theirs: view.digest };
+}
+
+/** This node's pairs read around a peer's DIGEST, and one at the peer's cutoff (when this node can take one there). */
+export function atTheirs(ks: Pick<Keyspace, 'summaryAt'>, theirs: { digestAt: number }, around: Summary[]): Summary[] {
+  const at = ks.summaryAt(theirs.digestAt);
+  return at === null ? around : [...around, at];
 }
 
 function hex(b: Uint8Array): string {

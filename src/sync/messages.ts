@@ -32,6 +32,8 @@ export interface DigestMessage {
   replicaId: string;
   /** State digest, 16 bytes. */
   digest: Uint8Array;
+  /** The digest's cutoff (ms since the epoch): it covers every value that lasts or expires after it. */
+  digestAt: number;
   clock: Clock;
   /** Peer exchange: multiaddrs ending in /p2p/PEERID (may be empty). */
   peers: string[];
@@ -113,13 +115,14 @@ export type Message =
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const utf8enc = new TextEncoder();
 
-/** A DIGEST; `frontier` defaults to empty (a node that collected nothing). */
-export function encodeDigest(m: Omit<DigestMessage, 'type' | 'frontier' | 'retired'> & { frontier?: Clock; retired?: RetiredPart }): Uint8Array {
+/** A DIGEST; `frontier` defaults to empty (a node that collected nothing), `digestAt` to now. */
+export function encodeDigest(m: Omit<DigestMessage, 'type' | 'frontier' | 'retired' | 'digestAt'> & { frontier?: Clock; retired?: RetiredPart; digestAt?: number }): Uint8Array {
   const w = new Writer(128);
   w.u8(MSG.digest);
   w.u8(DIGEST_VERSION);
   w.bytes(Buffer.from(m.replicaId, 'hex'));
   w.bytes(m.digest);
+  w.varint(m.digestAt ?? Date.now());
   writeClock(w, m.clock);
   w.varint(m.peers.length);
   for (const a of m.peers) w.chunk(utf8enc.encode(a));
@@ -244,6 +247,7 @@ export function decodeMessage(frame: Uint8Array): Message {
       if (version !== DIGEST_VERSION) rd.fail(`unsupported digest version ${version}`);
       const replicaId = rd.hex16();
       const digest = rd.bytes(DIGEST_BYTES).slice();
+      const digestAt = rd.varint();
       const clock = readClock(rd);
       const n = rd.varint();
       if (n > MAX_PEER_ADDRS) rd.fail(`${n} peer addresses exceed the limit ${MAX_PEER_ADDRS}`);
@@ -266,7 +270,7 @@ export function decodeMessage(frame: Uint8Array): Message {
         records.push([id, c]);
       }
       rd.end();
-      return { type, replicaId, digest, clock, peers, forgotten, frontier, retired: { hash, omitted, records } };
+      return { type, replicaId, digest, digestAt, clock, peers, forgotten, frontier, retired: { hash, omitted, records } };
     }
     case MSG.delta:
     case MSG.push: {

@@ -46,6 +46,7 @@ import { NO_SYNC_EVENTS, type SyncEvents } from './events.js';
 import { behindFrontier } from '../core/gc.js';
 import { MemberClocks, type HorizonGap } from './member-clocks.js';
 import { Retirement } from './retirement.js';
+import { atTheirs } from './healer.js';
 
 /** A peer's snapshot being streamed: what it reflects, its live key count, and its chunks in key order. */
 export interface SnapshotStream {
@@ -434,7 +435,7 @@ export class Replicator {
       }
       if (answer.type !== MSG.digest) throw new ProtocolError(`expected DIGEST, got message type ${answer.type}`);
       const theirs = this.retirement.incoming(peer, answer);
-      if (!theirs.partial) this.onPeerDigest?.(peer, [ours], theirs, 'exchange');
+      if (!theirs.partial) this.onPeerDigest?.(peer, atTheirs(this.ks, theirs, [ours]), theirs, 'exchange');
       await this.exchange(peer, ours, theirs, frames, writer);
       this.events.exchange('initiated', 'ok');
     } catch (err) {
@@ -614,7 +615,7 @@ export class Replicator {
         const theirs = this.retirement.incoming(peer, m);
         serving = true;
         await writer.write(this.digestFor(peer, ours));
-        if (!theirs.partial) this.onPeerDigest?.(peer, [ours], theirs, 'exchange');
+        if (!theirs.partial) this.onPeerDigest?.(peer, atTheirs(this.ks, theirs, [ours]), theirs, 'exchange');
         await this.exchange(peer, ours, theirs, frames, writer);
         this.events.exchange('served', 'ok');
         return;
@@ -842,7 +843,7 @@ export class Replicator {
   private ownDigest(peers: string[], s: Summary = this.ks.summary(), to: string | null = null): Uint8Array {
     const forgotten = this.membership.forgottenPeers().slice(-MAX_FORGOTTEN).map(([id]) => id);
     const { clock, retired } = this.retirement.outgoing(to, s.clock);
-    return encodeDigest({ replicaId: s.replicaId, digest: hexBytes(s.digest), clock, peers, forgotten, frontier: s.frontier, retired });
+    return encodeDigest({ replicaId: s.replicaId, digest: hexBytes(s.digest), digestAt: s.digestAt, clock, peers, forgotten, frontier: s.frontier, retired });
   }
 
   /** BUSY, saying whether this node holds any data yet (a bootstrapping node looks for one that does). */
@@ -922,7 +923,7 @@ export class Replicator {
       if (m.type !== MSG.digest) throw new ProtocolError(`expected DIGEST, got message type ${m.type}`);
       this.learnPeers(peer, m);
       const d = this.retirement.incoming(peer, m); // a VERIFY answer carries the whole clock; teaching is taken
-      if (!d.partial) this.onPeerDigest?.(peer, [before, this.ks.summary()], d, 'verify');
+      if (!d.partial) this.onPeerDigest?.(peer, atTheirs(this.ks, d, [before, this.ks.summary()]), d, 'verify');
       return d;
     } catch (err) {
       stream.abort(err as Error);

@@ -57,7 +57,7 @@ async function loseKey(dataDir: string, key: string): Promise<void> {
     const k = Buffer.from(key);
     const state = Buffer.from(states.get(k)!);
     const s = decodeStoreState(meta.get('state')!);
-    xorState(s.digest, k, state);
+    xorState(s.digest, k, state, Date.now()); // a value without an expiry: the same at every cutoff
     s.count--;
     for (const sib of decodeKeyState(state).sibs) dots.remove(Buffer.from(dotKey(replicaToBytes(sib.r), sib.c)));
     states.remove(k);
