@@ -78,4 +78,35 @@ describe('equivocation by a hostile member', () => {
     console.log(`equivocation: attacker sent ${attackerBytes} B; honest heal bytes ${honest} B (${factor.toFixed(1)}x), heals ${nodes.map(healsIn).join('+')}`);
     expect(factor).toBeLessThanOrEqual(10);
   });
+
+  it('one dot with two values, each with a far-future expiry, to two nodes: the digests differ, the divergence is healed, both serve one value', async () => {
+    // two nodes apart while the member writes to each, so each holds only its own version
+    const a = await fleet.start({ gossipIntervalMs: 500 });
+    let b = await fleet.start({ gossipIntervalMs: 500 });
+    const x = testReplica();
+    const h = await hostile();
+    const year = Date.now() + 365 * 86_400_000;
+    expect(await pushFrom(h, a.addr, forgedPush(x, 'ttl', 'version a', year))).toBe('acked');
+    expect(await pushFrom(h, b.addr, forgedPush(x, 'ttl', 'version b', year + 1000))).toBe('acked');
+    await h.stop();
+    await b.stop();
+    b = await fleet.start({ dataDir: b.dataDir, gossipIntervalMs: 500, bootstrap: [a.addr] });
+    await untilConnected([a, b]);
+
+    // the expiring values are part of the digest: at an equal clock the nodes see they differ,
+    // heal, and agree (before, both digests left the values out: equal, and each served its own)
+    const [sa, sb] = await eventually(
+      () => Promise.all([a.status(), b.status()]),
+      ([p, q]) => p.digest === q.digest && (p.divergence?.detected ?? 0) + (q.divergence?.detected ?? 0) >= 1,
+      'the divergence found and healed',
+      90_000,
+    );
+    expect(sa!.clock).toEqual(sb!.clock);
+    const got = await Promise.all([a, b].map(async (n) => (await n.cli('get', 'ttl')).stdout));
+    expect(got).toEqual(['version a', 'version a']);
+    for (const n of [a, b]) {
+      const v = await n.cli('verify');
+      expect(v.code, v.stdout + v.stderr).toBe(0);
+    }
+  });
 });
