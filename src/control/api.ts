@@ -62,7 +62,7 @@ export interface Status {
    * automatically (docs/threat-model.md); `peers` differ at their last equal-clock comparison.
    */
   divergence?: DivergenceStats & {
-    /** Sync frame bytes received for heals (the peers' snapshots merged) since start: what divergence cost. */
+    /** Sync frame bytes received for heals (the peers' snapshots merged, and their digests asked for after) since start: what divergence cost. */
     healBytes?: number;
   };
   /**

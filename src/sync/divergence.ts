@@ -9,7 +9,7 @@
 // This module says what an observation means (detected, healed, whether to start a heal now) and
 // what to do once a heal's merge is done. The healer (healer.ts) does the I/O.
 
-import type { Clock } from '../core/clock.js';
+import { Clock } from '../core/clock.js';
 
 /** One side's consistent (clock, digest) pair; the digest in hex, taken at cutoff `digestAt` (ms). */
 export interface DigestView {
@@ -156,4 +156,20 @@ export function divergenceDecision(input: { verdict: Verdict; localDamaged: bool
   if (input.verdict === 'agree') return 'healed';
   if (input.verdict === 'incomparable') return 'unknown';
   return input.localDamaged === true ? 'repair' : 'persists';
+}
+
+/**
+ * How many of each replica's newest dots a heal asks for first (narrowHealClock): a forged or
+ * equivocated write is most often among them, and then a few keys settle what a whole snapshot
+ * would. A divergence they do not explain falls back to the snapshot.
+ */
+export const HEAL_NEWEST_DOTS = 4;
+
+/** The clock a heal's first, narrowed request sends: this node's, less each replica's newest `perReplica` dots. */
+export function narrowHealClock(clock: Clock, perReplica = HEAL_NEWEST_DOTS): Clock {
+  const out = Clock.empty();
+  for (const r of clock.replicas()) {
+    for (const [from, to] of clock.slice(r, 0, clock.max(r) - perReplica)) out.addRange(r, from, to);
+  }
+  return out;
 }

@@ -16,7 +16,7 @@ import { Clock } from '../core/clock.js';
 import { DecodeError } from '../errors.js';
 import type { Keyspace, Summary } from '../store/keyspace.js';
 import type { RepairReply } from './integrity.js';
-import { compareDigests, sameMoment, divergenceDecision, DivergenceTracker, healEveryMs, type AfterMerge, type DigestView, type DivergenceStats, type Verdict } from './divergence.js';
+import { compareDigests, narrowHealClock, sameMoment, divergenceDecision, DivergenceTracker, healEveryMs, type AfterMerge, type DigestView, type DivergenceStats, type Verdict } from './divergence.js';
 import { LogLimiter } from './log-limiter.js';
 import { MSG, type DigestMessage } from './messages.js';
 import type { Replicator } from './replicator.js';
@@ -55,7 +55,7 @@ export class Healer {
     this.tracker = new DivergenceTracker(healEveryMs(opts.gossipIntervalMs));
   }
 
-  /** Frame bytes received for heals: snapshot streams merged. */
+  /** Frame bytes received for heals: snapshot streams merged, and the peer's digests asked for after them. */
   private healBytes = 0;
 
   stats(): DivergenceStats & { healBytes: number } {
@@ -107,9 +107,17 @@ export class Healer {
 
   private async run(peer: string): Promise<HealOutcome> {
     this.log.info({ peer }, 'divergence: merging the peer\'s snapshot (merge only: nothing here is removed or overwritten)');
-    const merged = await this.mergeFrom(peer);
+    // First only the keys holding each replica's newest writes: a forged or equivocated write is
+    // most often there, and a few keys then cost what a whole snapshot would not.
+    let merged = await this.mergeFrom(peer, narrowHealClock(this.ks.summary().clock));
     if (merged === 'busy') return 'busy';
     let verdict = await this.recheck(peer);
+    if (verdict.verdict === 'diverged') {
+      const whole = await this.mergeFrom(peer);
+      if (whole === 'busy') return 'busy';
+      merged = { received: merged.received + whole.received, changed: merged.changed + whole.changed, refused: merged.refused + whole.refused };
+      verdict = await this.recheck(peer);
+    }
     let localDamaged: boolean | null = null;
     if (verdict.verdict === 'diverged') {
       const r = this.ks.recompute();
@@ -141,11 +149,14 @@ export class Healer {
     return decision;
   }
 
-  /** Streams the peer's snapshot and merges every chunk; chunks the store refuses are skipped. */
-  private async mergeFrom(peer: string): Promise<{ received: number; changed: number; refused: number } | 'busy'> {
+  /**
+   * Streams the peer's snapshot (only the keys holding a dot `since` lacks, when given) and merges
+   * every chunk; chunks the store refuses are skipped.
+   */
+  private async mergeFrom(peer: string, since?: Clock): Promise<{ received: number; changed: number; refused: number } | 'busy'> {
     const cut = new AbortController();
     const signal = AbortSignal.any([cut.signal, this.abort.signal]);
-    const snap = await this.replicator.snapshotFrom(peer, new Uint8Array(0), signal);
+    const snap = await this.replicator.snapshotFrom(peer, new Uint8Array(0), signal, since);
     if (snap === 'busy') {
       this.log.info({ peer }, 'divergence: the peer is busy (bootstrapping or repairing); healing later');
       return 'busy';
@@ -183,7 +194,9 @@ export class Healer {
     let last: Comparison = { verdict: 'incomparable', ours: this.ks.summary().digest, theirs: null };
     for (let i = 0; i < RECHECK_ATTEMPTS && !this.stopped; i++) {
       if (i > 0) await new Promise((ok) => setTimeout(ok, Math.max(200, this.opts.gossipIntervalMs)));
-      last = (await comparePeer(this.ks, this.replicator, peer)) ?? last;
+      const c = await comparePeer(this.ks, this.replicator, peer);
+      this.healBytes += c?.bytes ?? 0;
+      last = c ?? last;
       if (last.verdict === 'agree') break;
     }
     return last;
@@ -195,6 +208,8 @@ export interface Comparison {
   /** This node's digest at the peer's clock (or its latest, when no clock matched). */
   ours: string;
   theirs: string | null;
+  /** Frame bytes the peer's answer took. */
+  bytes?: number;
 }
 
 /** Asks `peer` for its digest (VERIFY) and compares it with this node's around the answer; null: no answer, or busy. */
@@ -205,7 +220,7 @@ export async function comparePeer(ks: Keyspace, replicator: Pick<Replicator, 'qu
   const ours = atTheirs(ks, d, [before, ks.summary()]);
   const view = { clock: d.clock, digest: hex(d.digest), digestAt: d.digestAt };
   const verdict = compareDigests(ours, view);
-  return { verdict, ours: (sameMoment(ours, view) ?? ours[1]!).digest, theirs: view.digest };
+  return { verdict, ours: (sameMoment(ours, view) ?? ours[1]!).digest, theirs: view.digest, bytes: d.frameBytes ?? 0 };
 }
 
 /** This node's pairs read around a peer's DIGEST, and one at the peer's cutoff (when this node can take one there). */

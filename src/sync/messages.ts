@@ -84,6 +84,11 @@ export interface AckMessage {
 export interface SnapRequestMessage {
   type: typeof MSG.snapRequest;
   after: Uint8Array;
+  /**
+   * A narrowed request (a heal's first step): only the keys holding a live dot this clock lacks,
+   * with no heads (the asker is at an equal clock, so it holds them). Absent: the whole keyspace.
+   */
+  since?: Clock;
 }
 
 /** The snapshot's clock (what every state in it reflects) and its live key count (for progress). */
@@ -168,10 +173,11 @@ export function encodeBusy(hasData: boolean): Uint8Array {
 /** Asks for the peer's DIGEST alone, so `replikv verify` can compare without moving data. */
 export const VERIFY_MESSAGE = Uint8Array.of(MSG.verify);
 
-export function encodeSnapRequest(after: Uint8Array): Uint8Array {
-  const w = new Writer(after.length + 8);
+export function encodeSnapRequest(after: Uint8Array, since?: Clock): Uint8Array {
+  const w = new Writer(after.length + 64);
   w.u8(MSG.snapRequest);
   w.chunk(after);
+  if (since !== undefined) writeClock(w, since);
   return w.finish();
 }
 
@@ -294,8 +300,10 @@ export function decodeMessage(frame: Uint8Array): Message {
       return { type };
     case MSG.snapRequest: {
       const after = rd.chunk(MAX_KEY_BYTES);
+      if (rd.pos === frame.length) return { type, after };
+      const since = readClock(rd);
       rd.end();
-      return { type, after };
+      return { type, after, since };
     }
     case MSG.snapBegin: {
       const clock = readClock(rd);

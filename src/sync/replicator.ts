@@ -654,6 +654,7 @@ export class Replicator {
 
   /** Streams one consistent snapshot in key order, after the key the requester already has. */
   private async serveSnapshot(peer: string, writer: FrameWriter, req: SnapRequestMessage): Promise<void> {
+    if (req.since !== undefined) return this.serveRecent(writer, req.since);
     const snap = this.ks.snapshot();
     let served = false;
     try {
@@ -673,6 +674,22 @@ export class Replicator {
       snap.close();
       if (!served && !this.stopped) this.log.info({ peer }, 'snapshot to peer aborted; its read transaction is released');
     }
+  }
+
+  /**
+   * A narrowed heal request: the keys holding a live dot `since` lacks (delta selection, one read
+   * snapshot), as a snapshot stream without heads or key count. Nothing is claimed.
+   */
+  private async serveRecent(writer: FrameWriter, since: Clock): Promise<void> {
+    const s = this.ks.summary();
+    await writer.write(encodeSnapBegin(s.clock, 0, [], s.frontier));
+    for (const chunk of this.ks.delta(since, this.limits)) {
+      if (chunk.entries.length === 0) continue;
+      await writer.write(encodeSnapChunk(chunk.entries));
+      this.events.keysSent(chunk.entries.length);
+    }
+    await writer.write(SNAP_END_MESSAGE);
+    await writer.close();
   }
 
   private async flushPush(): Promise<void> {
@@ -857,7 +874,7 @@ export class Replicator {
    * transaction on its side): the snapshot's clock and live key count, then the chunks, which end
    * at SNAP_END. 'busy' when the peer is bootstrapping or repairing. `signal` aborts the stream.
    */
-  async snapshotFrom(peer: string, after: Uint8Array = new Uint8Array(0), signal?: AbortSignal): Promise<SnapshotStream | 'busy'> {
+  async snapshotFrom(peer: string, after: Uint8Array = new Uint8Array(0), signal?: AbortSignal, since?: Clock): Promise<SnapshotStream | 'busy'> {
     const stream = await this.openStream(peer, signal);
     const stopping = (): void => stream.abort(new Error('stopping'));
     signal?.addEventListener('abort', stopping, { once: true });
@@ -871,7 +888,7 @@ export class Replicator {
       signal?.removeEventListener('abort', stopping);
     };
     try {
-      await writer.write(encodeSnapRequest(after));
+      await writer.write(encodeSnapRequest(after, since));
       await writer.flush();
       const first = await frames.next();
       const begin = first.done === true ? undefined : decodeMessage(first.value);
@@ -905,8 +922,11 @@ export class Replicator {
     }
   }
 
-  /** A peer's current clock and digest (a VERIFY query: no data moves), or BUSY while it bootstraps. */
-  async queryDigest(peer: string): Promise<DigestMessage | BusyMessage> {
+  /**
+   * A peer's current clock and digest (a VERIFY query: no data moves), or BUSY while it
+   * bootstraps; `frameBytes`: what the answer cost.
+   */
+  async queryDigest(peer: string): Promise<(DigestMessage & { frameBytes?: number }) | BusyMessage> {
     const before = this.ks.summary();
     const stream = await this.openStream(peer);
     const writer = this.writerFor(stream);
@@ -924,7 +944,7 @@ export class Replicator {
       this.learnPeers(peer, m);
       const d = this.retirement.incoming(peer, m); // a VERIFY answer carries the whole clock; teaching is taken
       if (!d.partial) this.onPeerDigest?.(peer, atTheirs(this.ks, d, [before, this.ks.summary()]), d, 'verify');
-      return d;
+      return { ...d, frameBytes: received.bytes };
     } catch (err) {
       stream.abort(err as Error);
       throw err;
