@@ -175,12 +175,13 @@ export class ChangeSet {
   }
 
   /**
-   * Moves the digest's cutoff to `to` (ms): values expiring up to then leave the digest, so
-   * collecting them afterwards changes nothing in it. Before any other change in this transaction.
+   * Moves the digest's cutoff forward to `to` (ms): values expiring up to then leave the digest,
+   * so collecting them afterwards changes nothing in it. Never back (values collected since
+   * would be missing). Before any other change in this transaction.
    */
   moveCutoff(to: number): void {
     const n = this.next;
-    if (to === n.digestAt) return;
+    if (to <= n.digestAt) return;
     shiftDigest({ gcRange: (a, b) => this.w.gcRange(a, b), getState: (k) => this.w.getState(k) }, n.digest, n.digestAt, to);
     n.digestAt = to;
     this.setMeta(META_DIGEST_AT, encodeDigestAt(to));

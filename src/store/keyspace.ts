@@ -692,12 +692,12 @@ export class Keyspace {
       snap.close();
     }
     await this.transact((cs) => {
-      cs.moveCutoff(before.digestAt); // the recount's cutoff (a collection may have moved it since)
       cs.next.clock.merge(this.evidenced(peerClock, cs, peerFrontier));
       if (peerFrontier !== undefined) adoptFrontier(cs, peerFrontier);
       this.saveHeads(cs);
       // Writes committed since the snapshot changed digest and count incrementally; the recount
-      // takes their place as the base (an XOR digest carries the difference over exactly).
+      // takes their place as the base (an XOR digest carries the difference over exactly; both
+      // are at the snapshot's cutoff, and what differs between them is damage, not expiry).
       cs.next.digest.xorDigest(before.digest);
       cs.next.digest.xorDigest(recount.digest);
       cs.next.count += recount.keys - before.count;
@@ -873,7 +873,7 @@ export class Keyspace {
     const done = await this.transact((cs) => {
       // Values expiring up to now leave the digest first, so collecting them does not change it:
       // a node that collects later digests the same at every cutoff from now on.
-      if (now > cs.next.digestAt) cs.moveCutoff(now);
+      cs.moveCutoff(now);
       let keys = 0;
       let siblings = 0;
       for (const key of found) {
@@ -894,6 +894,26 @@ export class Keyspace {
       return { keys, siblings, more: found.length >= maxKeys };
     }, false, busy); // not waited onto the disk: a collection lost in a crash is simply made again
     return { ...done, busyMs: busy.ms };
+  }
+
+  /**
+   * Moves the digest's cutoff to `now` when values expired since the last move (garbage
+   * collection calls it every round, also when it may collect nothing): a peer's DIGEST is then
+   * compared by reading only the keys expiring since, not every expired value still held.
+   */
+  async advanceDigestCutoff(now = this.now()): Promise<void> {
+    this.assertOpen();
+    const from = this.work.digestAt;
+    if (now <= from) return;
+    const snap = this.backend.openSnapshot();
+    let any: boolean;
+    try {
+      const zero = new Uint8Array(16);
+      any = !snap.gcRange(gcExpiryKey(Math.min(from, MAX_EXPIRE_AT) + 1, zero, 0), gcExpiryKey(Math.min(now, MAX_EXPIRE_AT) + 1, zero, 0))[Symbol.iterator]().next().done;
+    } finally {
+      snap.close();
+    }
+    if (any) await this.transact((cs) => cs.moveCutoff(now), false);
   }
 
   /**
