@@ -62,10 +62,9 @@ export function keepOwn<S extends { readonly sibs: readonly Sibling[] }>(remote:
 /**
  * What this replica writes again when a peer held another version of its own write `own`: the
  * same value (and expiry), superseding that dot, so every node ends with the real one under a
- * new dot. Null when there is nothing to write (a delete stays a delete; an expired value is gone).
+ * new dot. A delete, or a value that has expired, is written as a delete: what a read finds here.
  */
-export function reassertion(own: Sibling, now: number): { value: Uint8Array | null; exp?: number } | null {
-  if (own.value === null) return { value: null };
-  if (own.exp !== undefined) return own.exp > now ? { value: own.value, exp: own.exp } : null;
-  return { value: own.value };
+export function reassertion(own: Sibling, now: number): { value: Uint8Array | null; exp?: number } {
+  if (own.value === null || (own.exp !== undefined && own.exp <= now)) return { value: null };
+  return own.exp === undefined ? { value: own.value } : { value: own.value, exp: own.exp };
 }

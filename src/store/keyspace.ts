@@ -444,7 +444,6 @@ export class Keyspace {
     for (const { key, own } of found) {
       for (const x of own) {
         const again = reassertion(x, now);
-        if (again === null) continue;
         const context = encodeToken([[x.r, x.c]]);
         const k = keyText(key);
         if (again.value === null) ops.push({ type: 'del', key: k, context });

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeKeyState } from '../../src/core/codec.js';
-import { compareContent, equivocations, winner } from '../../src/core/equivocation.js';
+import { compareContent, equivocations, keepOwn, reassertion, winner } from '../../src/core/equivocation.js';
 import { merge, type KeyState, type Sibling } from '../../src/core/key-state.js';
 import { keyState, REPLICAS } from './arbitraries.js';
 
@@ -95,5 +95,18 @@ describe('equivocation', () => {
         expect(found).toEqual(expected);
       }),
     );
+  });
+
+  it('a node keeps its own version of its own dots, and writes again what a read finds here', () => {
+    const [me, other] = REPLICAS as [string, string];
+    const mine: Sibling = { r: me, c: 3, hlc: 9, value: Buffer.from('real') };
+    const theirs: KeyState = { ctx: [[me, 3], [other, 1]], sibs: [{ r: me, c: 3, hlc: 1, value: Buffer.from('forged') }, { r: other, c: 1, hlc: 5, value: Buffer.from('o') }] };
+    const kept = keepOwn(theirs, [mine], me);
+    expect(kept.sibs).toEqual([mine, theirs.sibs[1]]);
+    expect(keepOwn(theirs, [mine], other)).toBe(theirs); // not this node's dot: untouched
+    expect(reassertion(mine, 0)).toEqual({ value: mine.value });
+    expect(reassertion({ ...mine, exp: 100 }, 50)).toEqual({ value: mine.value, exp: 100 });
+    expect(reassertion({ ...mine, exp: 100 }, 100)).toEqual({ value: null }); // expired here: absent, so a delete
+    expect(reassertion({ ...mine, value: null }, 0)).toEqual({ value: null });
   });
 });
