@@ -31,6 +31,7 @@ import { checkBootstrap } from './sync/bootstrap-check.js';
 import { CatchUp } from './sync/catch-up.js';
 import { bootstrapUnreached, statusWarnings } from './status-warnings.js';
 import { Healer } from './sync/healer.js';
+import { EquivocationReport } from './sync/equivocation-report.js';
 import { RepairError, repairNode, verifyNode } from './sync/integrity.js';
 import { Replicator } from './sync/replicator.js';
 import { BACKUP_MEMBER, Collector, loadMembers } from './sync/collector.js';
@@ -128,6 +129,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   // proving local damage lets the peer's states win, through the same repair as the operator's.
   const healer = new Healer(ks, replicator, log, { gossipIntervalMs: config.gossipIntervalMs, repair: (peer) => api.repair(peer) });
   replicator.onPeerDigest = (peer, ours, theirs, via) => void healer.observe(peer, ours, theirs, via);
+  const equivocation = new EquivocationReport(log);
+  ks.onEquivocation = (found) => equivocation.note(found, Date.now());
   let bootstrapper: Bootstrapper | undefined;
   let repairing = false;
   const startedAt = Date.now();
@@ -143,7 +146,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   replicator.onWithin = () => catchUp.within();
   const nodeState = (): NodeState => (repairing ? 'recovering' : replicator.bootstrapping ? 'bootstrapping' : 'ready');
   const status = (): Status => {
-    const s = ks.summary();
+    const s = ks.summary(Date.now()); // the digest of what a read can return now: comparable between nodes
     const warnings = statusWarnings({
       aloneSeconds: replicator.aloneSeconds(Date.now()),
       unreachedSeconds: replicator.bootstrapping ? replicator.unreachedSeconds(Date.now()) : null,
@@ -168,6 +171,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       transfer: { ...replicator.transfer },
       refused: { ...replicator.refused, frontiers: catchUp.refused },
       divergence: healer.stats(),
+      equivocation: equivocation.stats(),
       tombstones: g.tombstones,
       storeBytes: g.storeBytes,
       gc: {

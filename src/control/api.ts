@@ -7,6 +7,7 @@ import type { KeyspaceChanges, ReadResult, ScanResult, WriteOp, WriteResult } fr
 import type { BootstrapProgress } from '../sync/bootstrap.js';
 import type { GcStatus } from '../sync/collector.js';
 import type { DivergenceStats } from '../sync/divergence.js';
+import type { EquivocationStats } from '../sync/equivocation-report.js';
 import type { HorizonGap } from '../sync/member-clocks.js';
 import type { RepairReply, VerifyReport } from '../sync/integrity.js';
 
@@ -62,7 +63,15 @@ export interface Status {
    * Divergence at equal clocks (same clock as a peer, different state digest): found and healed
    * automatically (docs/threat-model.md); `peers` differ at their last equal-clock comparison.
    */
-  divergence?: DivergenceStats;
+  divergence?: DivergenceStats & {
+    /** Sync frame bytes received for heals (the peers' snapshots merged, and their digests asked for after) since start: what divergence cost. */
+    healBytes?: number;
+  };
+  /**
+   * Writes found held with two contents (one replica wrote one dot twice: proof it is faulty);
+   * resolved the same way on every node (docs/threat-model.md).
+   */
+  equivocation?: EquivocationStats;
   /** Tombstones (deletes) held, not yet collected. */
   tombstones: number;
   /** Bytes the store's tables hold (LMDB pages in use; freed pages are reused, so the file may be larger). */

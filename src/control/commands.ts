@@ -303,6 +303,7 @@ export function formatStatus(s: Status): string {
         ]
       : []),
     ...(s.divergence === undefined ? [] : [['divergence', formatDivergence(s.divergence)]]),
+    ...(s.equivocation === undefined || s.equivocation.detected === 0 ? [] : [['equivocation', `${counted(s.equivocation.detected, 'write')} held with two contents, by replica ${s.equivocation.replicas.join(' ')}`]]),
     ...(s.warnings ?? []).map((w) => ['warning', w]),
   ];
   const peers = s.peers.map((p) => ['', p.peerId, p.state, `behind ${p.behind}`]);

@@ -298,13 +298,14 @@ export function resolveEncoded(buf: Uint8Array, maxValueBytes = Number.MAX_SAFE_
 }
 
 /**
- * What the state digest hashes of a state (after the key): for each value sibling without an
- * expiry, its replica id and its encoded bytes from the counter on. Contexts, tombstones and
- * values with an expiry are left out, so collecting tombstones and expired values (which each
- * replica does at its own moment) never changes the digest. Appends to `w`; returns false when
- * nothing was appended (the key adds nothing to the digest).
+ * What the state digest hashes of a state (after the key): for each value sibling that lasts or
+ * expires after `after` (ms), its replica id and its encoded bytes from the counter on. Contexts,
+ * tombstones and values expired by `after` are left out, so collecting tombstones and expired
+ * values (which each replica does at its own moment, always after the cutoff it digests at) never
+ * changes the digest. Appends to `w`; returns false when nothing was appended (the key adds
+ * nothing to the digest).
  */
-export function digestPart(buf: Uint8Array, maxValueBytes: number, w: Writer): boolean {
+export function digestPart(buf: Uint8Array, maxValueBytes: number, w: Writer, after: number): boolean {
   if (parseSingle(buf, maxValueBytes)) {
     if (single.valueAt < 0) return false;
     w.range(buf, 2, 18);
@@ -319,7 +320,7 @@ export function digestPart(buf: Uint8Array, maxValueBytes: number, w: Writer): b
     maxValueBytes,
     (pos) => positions.push(pos),
     (idx, _c, _hlc, v, exp, start) => {
-      if (v === null || exp !== 0) return;
+      if (v === null || (exp !== 0 && exp <= after)) return;
       w.range(buf, positions[idx]!, positions[idx]! + 16);
       w.range(buf, start, rd.pos);
       any = true;

@@ -5,6 +5,7 @@
 // as absent. All functions are pure (time comes in as a value) and return canonical states
 // (siblings sorted by dot), so equal knowledge gives byte-equal encodings and equal digests.
 
+import { winner } from './equivocation.js';
 import { compareDots, type Dot, type ReplicaId } from './replica.js';
 import { vvCovers, vvUnion, vvWithDot, type VersionVector } from './version-vector.js';
 
@@ -47,12 +48,16 @@ export function localWrite(
 /**
  * Join of two states of the same key. Keep local siblings the remote state still holds or has not
  * seen; add remote siblings the local context has not seen. Commutative, associative, idempotent.
+ * A dot both hold with different contents (equivocation.ts) keeps the same one of the two on
+ * every node, so nodes that heard different versions converge.
  */
 export function merge(local: KeyState | undefined, remote: KeyState): KeyState {
   if (local === undefined) return remote;
   const sibs: Sibling[] = [];
   for (const s of local.sibs) {
-    if (!vvCovers(remote.ctx, s) || hasDot(remote.sibs, s)) sibs.push(s);
+    const twin = findDot(remote.sibs, s);
+    if (twin !== undefined) sibs.push(winner(s, twin));
+    else if (!vvCovers(remote.ctx, s)) sibs.push(s);
   }
   for (const s of remote.sibs) {
     if (!vvCovers(local.ctx, s)) sibs.push(s);
@@ -82,12 +87,18 @@ export function isLive(state: KeyState | undefined, now: number): boolean {
   return state !== undefined && resolve(state, now) !== undefined;
 }
 
-function hasDot(sibs: readonly Sibling[], d: Dot): boolean {
-  for (const s of sibs) if (s.r === d.r && s.c === d.c) return true;
-  return false;
+function findDot(sibs: readonly Sibling[], d: Dot): Sibling | undefined {
+  for (const s of sibs) if (s.r === d.r && s.c === d.c) return s;
+  return undefined;
 }
 
-/** Sorted input: drop repeated dots (the same write reached us by two paths). */
+/** Sorted input: one sibling per dot (a dot reached us by two paths), the same one whatever the order. */
 function dedupe(sibs: Sibling[]): Sibling[] {
-  return sibs.filter((s, i) => i === 0 || compareDots(sibs[i - 1]!, s) !== 0);
+  const out: Sibling[] = [];
+  for (const s of sibs) {
+    const last = out[out.length - 1];
+    if (last !== undefined && compareDots(last, s) === 0) out[out.length - 1] = winner(last, s);
+    else out.push(s);
+  }
+  return out;
 }

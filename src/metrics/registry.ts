@@ -154,6 +154,7 @@ export class NodeMetrics {
       set({ event: 'detected' }, s.divergence?.detected ?? 0);
       set({ event: 'healed' }, s.divergence?.healed ?? 0);
     });
+    total('replikv_equivocations_total', 'Writes found held with two contents (a replica wrote one dot twice: faulty or hostile); each meeting counts', [], (set, s) => set({}, s.equivocation?.detected ?? 0));
     gauge('replikv_divergent_peers', 'Peers that differed from this node at their last equal-clock comparison', [], (g, { status }) => g.set(status.divergence?.peers.length ?? 0));
     total('replikv_gc_collected_total', 'Garbage collected since start: keys removed, and siblings (tombstones, expired values) removed', ['kind'], (set, s) => {
       set({ kind: 'keys' }, s.gc.collected.keys);

@@ -51,6 +51,8 @@ export interface WriteView {
   /** GC-index entry: a tombstone or an expiring value of `key`. */
   putGc(k: Uint8Array, key: Uint8Array): void;
   delGc(k: Uint8Array): void;
+  /** GC-index entries with from <= k < to, as this transaction sees them (its own puts included). */
+  gcRange(from: Uint8Array, to: Uint8Array): Iterable<{ readonly k: Uint8Array; readonly key: Uint8Array }>;
   putMeta(name: string, value: Uint8Array): void;
 }
 

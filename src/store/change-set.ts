@@ -15,8 +15,8 @@ import type { ReplicaId } from '../core/replica.js';
 import { DecodeError } from '../errors.js';
 import type { WriteView } from './backend.js';
 import { keyId } from './key-text.js';
-import { encodeStoreState, META_STATE, type StoreState } from './meta.js';
-import { xorState } from './state-hash.js';
+import { encodeDigestAt, encodeStoreState, META_DIGEST_AT, META_STATE, type StoreState } from './meta.js';
+import { shiftDigest, xorState } from './state-hash.js';
 import { siblingChange, type SiblingStats } from './sibling-count.js';
 import { holdsOnlyExpiring } from './expiring-count.js';
 
@@ -125,13 +125,13 @@ export class ChangeSet {
     const n = this.next;
     const ops = this.dotOps;
     if (old !== undefined) {
-      xorState(n.digest, key, old.bytes);
+      xorState(n.digest, key, old.bytes, n.digestAt);
       if (old.facts.live) n.count--;
       n.tombstones -= old.facts.tombs;
       for (const d of old.facts.dots) if (!facts.dots.some((x) => equal24(x, d))) ops.push(d, null);
       for (const g of old.facts.gc) if (!facts.gc.some((x) => equalBytes(x, g))) this.gcOps.push(g, null);
     }
-    xorState(n.digest, key, bytes);
+    xorState(n.digest, key, bytes, n.digestAt);
     if (facts.live) n.count++;
     n.tombstones += facts.tombs;
     for (const d of facts.dots) {
@@ -174,10 +174,23 @@ export class ChangeSet {
     if (this.seenR !== '' && this.seenMax > (this.next.seen.get(this.seenR) ?? 0)) this.raiseSeen(this.seenR, this.seenMax);
   }
 
+  /**
+   * Moves the digest's cutoff forward to `to` (ms): values expiring up to then leave the digest,
+   * so collecting them afterwards changes nothing in it. Never back (values collected since
+   * would be missing). Before any other change in this transaction.
+   */
+  moveCutoff(to: number): void {
+    const n = this.next;
+    if (to <= n.digestAt) return;
+    shiftDigest({ gcRange: (a, b) => this.w.gcRange(a, b), getState: (k) => this.w.getState(k) }, n.digest, n.digestAt, to);
+    n.digestAt = to;
+    this.setMeta(META_DIGEST_AT, encodeDigestAt(to));
+  }
+
   /** Removes the key (garbage collection, repair). `old` may be unreadable damage: facts with no dots, not live. */
   remove(key: Uint8Array, old: Stored): void {
     const n = this.next;
-    xorState(n.digest, key, old.bytes);
+    xorState(n.digest, key, old.bytes, n.digestAt);
     if (old.facts.live) n.count--;
     n.tombstones -= old.facts.tombs;
     for (const d of old.facts.dots) this.dotOps.push(d, null);

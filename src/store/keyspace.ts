@@ -11,8 +11,9 @@ import { chunkEntries, DEFAULT_DELTA_LIMITS, evidencedClaim, mergeEntry, selectD
 import { Digest } from '../core/digest.js';
 import { decodeHeads, encodeHeads, headIsValid, MAX_COUNTER, newReplicaKey, replicaKeyFromSeed, signHead, type Head, type ReplicaKey } from '../core/head.js';
 import { HLC_LOGICAL_BITS, nextHlc } from '../core/hlc.js';
+import { equivocations, keepOwn, reassertion } from '../core/equivocation.js';
 import { collectKey, dropCollected } from '../core/gc.js';
-import { localWrite, merge, resolve, type KeyState } from '../core/key-state.js';
+import { localWrite, merge, resolve, type KeyState, type Sibling } from '../core/key-state.js';
 import type { Dot, ReplicaId } from '../core/replica.js';
 import { repairKey } from '../core/repair.js';
 import { decodeToken, encodeToken } from '../core/token.js';
@@ -23,8 +24,8 @@ import type { Backend, ReadView, Snapshot } from './backend.js';
 import { ChangeSet, type ChangeBatch, type ChangeOrigin, type RemoteLimits, type Stored } from './change-set.js';
 import { checkKeyText, keyText } from './key-text.js';
 import { LmdbBackend } from './lmdb-backend.js';
-import { decodeStoreState, encodeStoreState, headRecord, META_HEADS, META_REPLICA, META_REPLICA_KEY, META_STATE, storeStateVersion, type StoreState } from './meta.js';
-import { xorState } from './state-hash.js';
+import { decodeDigestAt, decodeStoreState, encodeDigestAt, encodeStoreState, headRecord, META_DIGEST_AT, META_HEADS, META_REPLICA, META_REPLICA_KEY, META_STATE, storeStateVersion, type StoreState } from './meta.js';
+import { LASTING_ONLY, shiftDigest, xorState } from './state-hash.js';
 import { countSiblings, type SiblingStats } from './sibling-count.js';
 import { countExpiring } from './expiring-count.js';
 
@@ -64,6 +65,14 @@ export type WriteOp =
 /** The latest expiry a write may carry (year 2286 in ms): far below the varint limit, and sane. */
 export { MAX_EXPIRE_AT } from '../core/validate.js';
 
+/** A key whose dots a peer's state held with other contents than this store's. */
+export interface Equivocation {
+  key: Uint8Array;
+  dots: Dot[];
+  /** This replica's own siblings among them (kept, and written again: Keyspace.reassert). */
+  own: Sibling[];
+}
+
 export interface WriteResult {
   key: string;
   dot: Dot;
@@ -98,6 +107,8 @@ export interface Summary {
   replicaId: ReplicaId;
   clock: Clock;
   digest: string;
+  /** The digest's cutoff (ms since the epoch): it covers every value that lasts or expires after it. */
+  digestAt: number;
   keys: number;
   /** The GC frontier (meta.ts): what this store may have collected. */
   frontier: Clock;
@@ -148,6 +159,12 @@ export class Keyspace {
    * collection is not a change: it removes only what already reads as absent.
    */
   onChange: ((batch: ChangeBatch) => void) | undefined;
+  /**
+   * Told, after the commit, of the dots a peer's states held with other contents than this
+   * store's (core/equivocation.ts): proof that their replica is faulty. Merge kept the same
+   * version every node keeps.
+   */
+  onEquivocation: ((found: readonly Equivocation[]) => void) | undefined;
   private work: StoreState;
   /** The newest verified head of every other replica (head.ts), and those not yet stored. */
   private readonly heads = new Map<ReplicaId, Head>();
@@ -218,13 +235,14 @@ export class Keyspace {
    */
   static async open(backend: Backend, opts: KeyspaceOptions = {}): Promise<Keyspace> {
     if (backend.getMeta(META_REPLICA) === undefined) {
-      const empty: StoreState = { clock: Clock.empty(), digest: new Digest(), count: 0, hlc: 0, seen: new Map(), tombstones: 0, frontier: Clock.empty() };
+      const empty: StoreState = { clock: Clock.empty(), digest: new Digest(), count: 0, hlc: 0, seen: new Map(), tombstones: 0, frontier: Clock.empty(), digestAt: 0 };
       const fresh = newReplicaKey();
       await backend.write((w) => {
         if (w.getMeta(META_REPLICA) !== undefined) return;
         w.putMeta(META_REPLICA, Buffer.from(fresh.key.r, 'hex'));
         w.putMeta(META_REPLICA_KEY, fresh.seed);
         w.putMeta(META_STATE, encodeStoreState(empty));
+        w.putMeta(META_DIGEST_AT, encodeDigestAt(0));
       }, true);
     }
     const raw = backend.getMeta(META_REPLICA)!;
@@ -244,6 +262,7 @@ export class Keyspace {
       movedFrom = id;
     }
     if (storeStateVersion(backend.getMeta(META_STATE)!) < 3) await Keyspace.migrate(backend);
+    if (backend.getMeta(META_DIGEST_AT) === undefined) await Keyspace.countExpiringValues(backend, (opts.now ?? Date.now)());
     return new Keyspace(backend, key, movedFrom, opts);
   }
 
@@ -259,7 +278,7 @@ export class Keyspace {
     const gc: [Uint8Array, Uint8Array][] = [];
     try {
       for (const { key, state } of snap.states()) {
-        xorState(digest, key, state);
+        xorState(digest, key, state, LASTING_ONLY); // as the store format 3 counted, moved to a cutoff next
         let facts;
         try {
           facts = inspectKeyState(state);
@@ -278,6 +297,21 @@ export class Keyspace {
       const old = decodeStoreState(w.getMeta(META_STATE)!);
       for (const [g, key] of gc) w.putGc(g, key);
       w.putMeta(META_STATE, encodeStoreState({ ...old, digest, count: keys, tombstones, frontier: Clock.empty() }));
+    }, true);
+  }
+
+  /**
+   * A store whose digest left out every expiring value (made before the cutoff record): its
+   * digest is moved to a cutoff of `now`, so values that expire later count, as they do on the
+   * nodes it compares with. Reads only the keys holding expiring values.
+   */
+  private static async countExpiringValues(backend: Backend, now: number): Promise<void> {
+    await backend.write((w) => {
+      if (w.getMeta(META_DIGEST_AT) !== undefined) return;
+      const s = decodeStoreState(w.getMeta(META_STATE)!);
+      shiftDigest(w, s.digest, LASTING_ONLY, now);
+      w.putMeta(META_STATE, encodeStoreState(s));
+      w.putMeta(META_DIGEST_AT, encodeDigestAt(now));
     }, true);
   }
 
@@ -363,7 +397,8 @@ export class Keyspace {
     const limits = this.remoteLimits(opts.trusted === true);
     checkClaim(chunk.claim, limits, 'the claim');
     const meta = opts.meta;
-    return this.transact((cs) => {
+    const found: Equivocation[] = [];
+    const result = await this.transact((cs) => {
       const frontier = cs.next.frontier;
       let changed = 0;
       for (const { key, state } of chunk.entries) {
@@ -379,7 +414,7 @@ export class Keyspace {
         const old = cs.load(key);
         if (old === undefined && frontier.isEmpty()) {
           cs.replace(key, old, state, limits); // new key: valid bytes are canonical bytes (replace checks them)
-        } else if (!this.mergeRemote(cs, key, old, state, frontier, limits)) {
+        } else if (!this.mergeRemote(cs, key, old, state, frontier, limits, found)) {
           continue;
         }
         changed++;
@@ -390,15 +425,47 @@ export class Keyspace {
       this.saveHeads(cs);
       return { changed, claimCut: claim !== chunk.claim };
     }, undefined, undefined, 'replicated');
+    if (found.length > 0) {
+      this.onEquivocation?.(found);
+      await this.reassert(found);
+    }
+    return result;
+  }
+
+  /**
+   * A peer held another version of a write this replica made: the other nodes may have taken that
+   * version (merge keeps the same one of two everywhere, and only this node knows which is real),
+   * so this replica writes its own again, superseding the dot. Once per forged dot: the new write
+   * supersedes it here, so the other version is no longer met.
+   */
+  private async reassert(found: readonly Equivocation[]): Promise<void> {
+    const now = this.now();
+    const ops: WriteOp[] = [];
+    for (const { key, own } of found) {
+      for (const x of own) {
+        const again = reassertion(x, now);
+        const context = encodeToken([[x.r, x.c]]);
+        const k = keyText(key);
+        if (again.value === null) ops.push({ type: 'del', key: k, context });
+        else ops.push({ type: 'put', key: k, value: Buffer.from(again.value), context, ...(again.exp === undefined ? {} : { expireAt: again.exp }) });
+      }
+    }
+    if (ops.length > 0) await this.write(ops);
   }
 
   /**
    * Merges a remote state into the key's (`old`, undefined when absent) in the change set, less
    * what this store collected (core/gc.ts, dropCollected). False when nothing changes.
    */
-  private mergeRemote(cs: ChangeSet, key: Uint8Array, old: Stored | undefined, state: Uint8Array, frontier: Clock, limits: RemoteLimits): boolean {
+  private mergeRemote(cs: ChangeSet, key: Uint8Array, old: Stored | undefined, state: Uint8Array, frontier: Clock, limits: RemoteLimits, found: Equivocation[]): boolean {
     const local = old === undefined ? undefined : cs.decode(old);
-    const sent = decodeKeyState(state, this.maxValueBytes);
+    let sent = decodeKeyState(state, this.maxValueBytes);
+    const dots = local === undefined ? [] : equivocations(local.sibs, sent.sibs);
+    if (dots.length > 0) {
+      const own = dots.some((d) => d.r === this.replicaId);
+      if (own) sent = keepOwn(sent, local!.sibs, this.replicaId);
+      found.push({ key: Buffer.from(key), dots, own: own ? local!.sibs.filter((x) => x.r === this.replicaId && dots.some((d) => d.c === x.c && d.r === x.r)) : [] });
+    }
     const remote = frontier.isEmpty() ? sent : dropCollected(sent, local, frontier);
     if (local === undefined) {
       if (remote.sibs.length === 0) return false; // only writes collected here: nothing comes back
@@ -618,8 +685,8 @@ export class Keyspace {
     let before: StoreState;
     let recount: Recount;
     try {
-      before = decodeStoreState(snap.getMeta(META_STATE)!);
-      recount = this.recount(snap);
+      before = readState(snap);
+      recount = this.recount(snap, before.digestAt);
     } finally {
       snap.close();
     }
@@ -628,7 +695,8 @@ export class Keyspace {
       if (peerFrontier !== undefined) adoptFrontier(cs, peerFrontier);
       this.saveHeads(cs);
       // Writes committed since the snapshot changed digest and count incrementally; the recount
-      // takes their place as the base (an XOR digest carries the difference over exactly).
+      // takes their place as the base (an XOR digest carries the difference over exactly; both
+      // are at the snapshot's cutoff, and what differs between them is damage, not expiry).
       cs.next.digest.xorDigest(before.digest);
       cs.next.digest.xorDigest(recount.digest);
       cs.next.count += recount.keys - before.count;
@@ -702,11 +770,32 @@ export class Keyspace {
     return this.summary().keys;
   }
 
-  /** Clock, digest and count as committed (one record, so always consistent with each other). */
-  summary(): Summary {
-    this.assertOpen();
-    const s = this.loadState();
-    return { replicaId: this.replicaId, clock: s.clock, digest: s.digest.hex(), keys: s.count, frontier: s.frontier };
+  /**
+   * Clock, digest and count as committed (consistent with each other). The digest is taken at the
+   * stored cutoff (state-hash.ts: it covers every value that lasts or expires after it), or, given
+   * `at`, at the later of the two (reading the keys whose values expire in between).
+   */
+  summary(at?: number): Summary {
+    if (at === undefined) {
+      this.assertOpen();
+      const s = this.loadState();
+      return { replicaId: this.replicaId, clock: s.clock, digest: s.digest.hex(), digestAt: s.digestAt, keys: s.count, frontier: s.frontier };
+    }
+    const { snap, summary } = this.openSummarized(at);
+    snap.close();
+    return { replicaId: this.replicaId, ...summary };
+  }
+
+  /**
+   * The summary at exactly cutoff `at`, to compare with a peer's digest taken there; null when
+   * this node cannot say: it moved its cutoff past `at` (and may have collected values expiring
+   * before it), or `at` lies further ahead than the allowed clock skew (a peer's word may not make
+   * this node read every expiring key).
+   */
+  summaryAt(at: number): Summary | null {
+    if (at > this.now() + this.maxClockSkewMs) return null;
+    const s = this.summary(at);
+    return s.digestAt === at ? s : null;
   }
 
   /**
@@ -781,6 +870,9 @@ export class Keyspace {
     const busy = { ms: performance.now() - t0 };
     if (found.length === 0) return { keys: 0, siblings: 0, more: false, busyMs: busy.ms };
     const done = await this.transact((cs) => {
+      // Values expiring up to now leave the digest first, so collecting them does not change it:
+      // a node that collects later digests the same at every cutoff from now on.
+      cs.moveCutoff(now);
       let keys = 0;
       let siblings = 0;
       for (const key of found) {
@@ -801,6 +893,26 @@ export class Keyspace {
       return { keys, siblings, more: found.length >= maxKeys };
     }, false, busy); // not waited onto the disk: a collection lost in a crash is simply made again
     return { ...done, busyMs: busy.ms };
+  }
+
+  /**
+   * Moves the digest's cutoff to `now` when values expired since the last move (garbage
+   * collection calls it every round, also when it may collect nothing): a peer's DIGEST is then
+   * compared by reading only the keys expiring since, not every expired value still held.
+   */
+  async advanceDigestCutoff(now = this.now()): Promise<void> {
+    this.assertOpen();
+    const from = this.work.digestAt;
+    if (now <= from) return;
+    const snap = this.backend.openSnapshot();
+    let any: boolean;
+    try {
+      const zero = new Uint8Array(16);
+      any = !snap.gcRange(gcExpiryKey(Math.min(from, MAX_EXPIRE_AT) + 1, zero, 0), gcExpiryKey(Math.min(now, MAX_EXPIRE_AT) + 1, zero, 0))[Symbol.iterator]().next().done;
+    } finally {
+      snap.close();
+    }
+    if (any) await this.transact((cs) => cs.moveCutoff(now), false);
   }
 
   /**
@@ -853,10 +965,12 @@ export class Keyspace {
   /**
    * What a backup covering `since` lacks, from one snapshot (close it when done). The full case
    * walks the states in key order, which is faster than the per-replica dot walk; its chunks
-   * claim nothing, so the reader adds the snapshot's clock once it has everything.
+   * claim nothing, so the reader adds the snapshot's clock once it has everything. Its digest
+   * leaves out every expiring value (LASTING_ONLY): a manifest records a digest that does not
+   * depend on when the backup is checked (backup/replay.ts).
    */
   changes(since: Clock, limits: DeltaLimits = DEFAULT_DELTA_LIMITS): KeyspaceChanges {
-    const { snap, summary } = this.openSummarized();
+    const { snap, summary } = this.openSummarized(LASTING_ONLY);
     return {
       ...summary,
       // every head goes with the chunks: a restore needs them to pass on what it restored
@@ -916,7 +1030,7 @@ export class Keyspace {
 
   /** A consistent snapshot of everything; close it when done. */
   snapshot(): KeyspaceSnapshot {
-    const { snap, summary } = this.openSummarized();
+    const { snap, summary } = this.openSummarized(this.now());
     return {
       ...summary,
       heads: this.headsFor(null),
@@ -935,20 +1049,20 @@ export class Keyspace {
     this.assertOpen();
     const snap = this.backend.openSnapshot();
     try {
-      const stored = decodeStoreState(snap.getMeta(META_STATE)!);
-      const r = this.recount(snap);
+      const stored = readState(snap);
+      const r = this.recount(snap, stored.digestAt);
       return { digest: r.digest.hex(), keys: r.keys, unreadable: r.unreadable, stored: { digest: stored.digest.hex(), keys: stored.count } };
     } finally {
       snap.close();
     }
   }
 
-  private recount(snap: ReadView): Recount {
+  private recount(snap: ReadView, at: number): Recount {
     const digest = new Digest();
     let keys = 0;
     let unreadable = 0;
     for (const { key, state } of snap.states()) {
-      xorState(digest, key, state);
+      xorState(digest, key, state, at);
       try {
         if (inspectKeyState(state, this.maxValueBytes).live) keys++;
       } catch (err) {
@@ -975,12 +1089,19 @@ export class Keyspace {
     await this.backend.close();
   }
 
-  /** A read snapshot and the summary recorded in it. */
-  private openSummarized(): { snap: Snapshot; summary: Omit<Summary, 'replicaId'> } {
+  /** A read snapshot and the summary recorded in it, the digest moved to cutoff `at` when that is later than the stored one. */
+  private openSummarized(at: number): { snap: Snapshot; summary: Omit<Summary, 'replicaId'> } {
     this.assertOpen();
     const snap = this.backend.openSnapshot();
-    const s = decodeStoreState(snap.getMeta(META_STATE)!);
-    return { snap, summary: { clock: s.clock, digest: s.digest.hex(), keys: s.count, frontier: s.frontier } };
+    try {
+      const s = readState(snap);
+      const cut = Math.max(at, s.digestAt);
+      if (cut !== s.digestAt) shiftDigest(snap, s.digest, s.digestAt, cut);
+      return { snap, summary: { clock: s.clock, digest: s.digest.hex(), digestAt: cut, keys: s.count, frontier: s.frontier } };
+    } catch (err) {
+      snap.close();
+      throw err;
+    }
   }
 
   private loadKey(key: Uint8Array): KeyState | undefined {
@@ -990,9 +1111,7 @@ export class Keyspace {
   }
 
   private loadState(): StoreState {
-    const raw = this.backend.getMeta(META_STATE);
-    if (raw === undefined) throw new StoreError('damaged store: the state record is missing');
-    return decodeStoreState(raw);
+    return readState(this.backend);
   }
 
   /**
@@ -1059,6 +1178,14 @@ export function readView(s: KeyState, now: number): ReadResult {
       .map((x) => ({ value: x.value, replica: x.r, counter: x.c, hlc: x.hlc, ...(x.exp === undefined ? {} : { expireAt: x.exp }) })),
     context: encodeToken(s.ctx),
   };
+}
+
+/** The store state record with its digest's cutoff (a record of its own: meta.ts). */
+function readState(view: { getMeta(name: string): Uint8Array | undefined }): StoreState {
+  const raw = view.getMeta(META_STATE);
+  if (raw === undefined) throw new StoreError('damaged store: the state record is missing');
+  const at = view.getMeta(META_DIGEST_AT);
+  return { ...decodeStoreState(raw), digestAt: at === undefined ? LASTING_ONLY : decodeDigestAt(at) };
 }
 
 /** A clock a peer claims (a delta's claim, a repair source's clock) may not pass any replica's bound. */

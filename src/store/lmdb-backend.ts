@@ -190,6 +190,7 @@ export class LmdbBackend implements Backend {
       delDot: (dot) => void this.dotsDb.remove(dot as Buffer),
       putGc: (k, key) => void this.gcDb.put(k as Buffer, key as Buffer),
       delGc: (k) => void this.gcDb.remove(k as Buffer),
+      gcRange: (from, to) => [...this.gcDb.getRange({ start: from as Buffer, end: to as Buffer })].map(({ key, value }) => ({ k: key as Uint8Array, key: value as Uint8Array })),
       putMeta: (name, value) => void this.metaDb.put(name, value as Buffer),
     };
   }

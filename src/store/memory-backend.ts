@@ -109,6 +109,11 @@ export class MemoryBackend implements Backend {
       delDot: (dot) => void t.dots.get(Buffer.from(dot.subarray(0, 16)).toString('hex'))?.delete(dotKeyCounter(dot)),
       putGc: (k, key) => void t.gc.set(id(k), key.slice()),
       delGc: (k) => void t.gc.delete(id(k)),
+      gcRange: (from, to) => {
+        const lo = id(from);
+        const hi = id(to);
+        return [...t.gc.keys()].sort().filter((k) => k >= lo && k < hi).map((k) => ({ k: bytes(k), key: t.gc.get(k)! }));
+      },
       putMeta: (name, value) => void t.meta.set(name, value.slice()),
     };
     for (const item of queue) {

@@ -4,6 +4,8 @@
 //         | varint nSeen | nSeen × (replica:16 | counter:varint)      (version 2; replicas ascending)
 //         | tombstones:varint | frontier:clock                          (version 3: garbage collection)
 // A store of version 1 or 2 is recounted at open (Keyspace.open): its digest hashed whole states.
+// The digest's cutoff time (state-hash.ts) is a record of its own, META_DIGEST_AT, written only when
+// it moves; a store without it digested no expiring value, and is brought to a cutoff at open.
 // The replica's own counter is not stored separately: it is the base of its own entry in the clock,
 // because every dot a replica issues is known to it the moment it is written.
 
@@ -12,6 +14,7 @@ import { Clock } from '../core/clock.js';
 import type { ReplicaId } from '../core/replica.js';
 import { readClock, writeClock } from '../core/codec.js';
 import { DIGEST_BYTES, Digest } from '../core/digest.js';
+import { LASTING_ONLY } from './state-hash.js';
 
 const META_VERSION = 3;
 
@@ -27,6 +30,8 @@ export const headRecord = (r: ReplicaId): string => `head:${r}`;
  * happened after its backup, so it may take a peer's GC frontier on its word (sync/catch-up.ts).
  */
 export const META_RESTORED = 'restored';
+/** The cutoff (ms) the stored digest is taken at: values expiring after it count (varint). */
+export const META_DIGEST_AT = 'digest-at';
 
 export interface StoreState {
   clock: Clock;
@@ -49,6 +54,12 @@ export interface StoreState {
    * does not hold was collected here and is not taken back.
    */
   frontier: Clock;
+  /**
+   * The cutoff of `digest` (ms since the epoch): it covers every value that lasts or expires after
+   * this (state-hash.ts). Not part of this record (META_DIGEST_AT); moved forward by garbage
+   * collection before it collects expired values, so collecting never changes the digest.
+   */
+  digestAt: number;
 }
 
 /** The format version of an encoded store state (below 3: made before garbage collection). */
@@ -96,5 +107,18 @@ export function decodeStoreState(buf: Uint8Array): StoreState {
   const tombstones = version >= 3 ? rd.varint() : 0;
   const frontier = version >= 3 ? readClock(rd) : Clock.empty();
   rd.end();
-  return { clock, digest, count, hlc, seen, tombstones, frontier };
+  return { clock, digest, count, hlc, seen, tombstones, frontier, digestAt: LASTING_ONLY };
+}
+
+export function encodeDigestAt(at: number): Uint8Array {
+  const w = new Writer(10);
+  w.varint(at);
+  return w.finish();
+}
+
+export function decodeDigestAt(buf: Uint8Array): number {
+  const rd = new Reader(buf, 'digest cutoff record');
+  const at = rd.varint();
+  rd.end();
+  return at;
 }

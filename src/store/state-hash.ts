@@ -1,11 +1,15 @@
 // The per-key hash that feeds the state digest: MurmurHash3 x86-128 (see core/murmur3.ts for why)
-// of (key length, key, digestPart of the state: its value siblings without an expiry, codec.ts).
-// Leaving out contexts, tombstones and expiring values makes the digest the same on every replica
-// that holds the same lasting values, whichever tombstones and expired values each has collected
-// so far. One scratch buffer is reused, so hashing allocates nothing.
+// of (key length, key, digestPart of the state at a cutoff time T: its value siblings that last or
+// expire after T, codec.ts). Every value a read at T or later can return is in it. Leaving out
+// contexts, tombstones and values expired by T makes the digest the same on every replica that
+// holds the same values, whichever tombstones and expired values each has collected so far (a
+// node collects an expired value only once its cutoff has passed the expiry: Keyspace). A key
+// without expiring values hashes the same at every T. One scratch buffer is reused, so hashing
+// allocates nothing.
 
 import { Writer } from '../core/bytes.js';
-import { digestPart } from '../core/codec.js';
+import { digestPart, gcExpiryKey } from '../core/codec.js';
+import { MAX_EXPIRE_AT } from '../core/validate.js';
 import { murmur3x86_128 } from '../core/murmur3.js';
 import { DecodeError } from '../errors.js';
 
@@ -14,11 +18,11 @@ let scratch = new Uint8Array(4096);
 let words = new Uint32Array(scratch.buffer);
 const part = new Writer(4096);
 
-/** The hash as four 32-bit words, valid until the next call; null when the key adds nothing to the digest. */
-export function stateHash(key: Uint8Array, state: Uint8Array): Uint32Array | null {
+/** The hash at cutoff `at` (ms) as four 32-bit words, valid until the next call; null when the key adds nothing to the digest. */
+export function stateHash(key: Uint8Array, state: Uint8Array, at: number): Uint32Array | null {
   let some: boolean;
   try {
-    some = digestPart(state, Number.MAX_SAFE_INTEGER, part);
+    some = digestPart(state, Number.MAX_SAFE_INTEGER, part, at);
   } catch (err) {
     part.discard();
     if (!(err instanceof DecodeError)) throw err;
@@ -58,8 +62,39 @@ function hashOf(key: Uint8Array, state: Uint8Array): Uint32Array {
   return murmur3x86_128(scratch, need, 0, words);
 }
 
-/** XORs a key state's hash into a digest (nothing when the state adds nothing). */
-export function xorState(digest: { xor(h: ArrayLike<number>): void }, key: Uint8Array, state: Uint8Array): void {
-  const h = stateHash(key, state);
+/** XORs a key state's hash at cutoff `at` into a digest (nothing when the state adds nothing). */
+export function xorState(digest: { xor(h: ArrayLike<number>): void }, key: Uint8Array, state: Uint8Array, at: number): void {
+  const h = stateHash(key, state, at);
   if (h !== null) digest.xor(h);
+}
+
+/** The cutoff at which a digest leaves out every expiring value: the digest before expiring values counted (store and manifest format 3). */
+export const LASTING_ONLY = Number.MAX_SAFE_INTEGER;
+
+/** What shiftDigest reads: the GC index's expiry entries and the states they name. */
+export interface ExpiryView {
+  gcRange(from: Uint8Array, to: Uint8Array): Iterable<{ readonly k: Uint8Array; readonly key: Uint8Array }>;
+  getState(key: Uint8Array): Uint8Array | undefined;
+}
+
+/**
+ * Moves a digest taken at cutoff `from` to cutoff `to`, either way: only keys holding a value that
+ * expires between the two hash differently, and the GC index lists exactly those (by expiry), so
+ * this reads those keys and nothing else. Going back is exact only over values still held.
+ */
+export function shiftDigest(view: ExpiryView, digest: { xor(h: ArrayLike<number>): void }, from: number, to: number): void {
+  const lo = Math.min(from, to);
+  const hi = Math.min(Math.max(from, to), MAX_EXPIRE_AT);
+  if (lo >= hi) return;
+  const zero = new Uint8Array(16);
+  const done = new Set<string>();
+  for (const { key } of view.gcRange(gcExpiryKey(lo + 1, zero, 0), gcExpiryKey(hi + 1, zero, 0))) {
+    const id = Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1');
+    if (done.has(id)) continue; // a key with several expiring values has an entry for each
+    done.add(id);
+    const state = view.getState(key);
+    if (state === undefined) continue;
+    xorState(digest, key, state, from);
+    xorState(digest, key, state, to);
+  }
 }

@@ -131,6 +131,7 @@ export class Collector {
     const now = this.now();
     await this.save(now);
     if (this.opts.intervalMs <= 0 || this.opts.paused?.() === true) return;
+    await this.ks.advanceDigestCutoff(now);
     const own = this.ks.summary().clock;
     const st = this.members.stability(own, now, this.opts.graceMs, this.opts.unheard?.() ?? []);
     for (const peer of st.gone) {

@@ -2,19 +2,21 @@
 //
 // Every sync exchange starts with both sides' DIGESTs (node clock and state digest, read from one
 // record, so each pair is consistent), and a VERIFY answer is one. Two consistent pairs with equal
-// clocks must have equal digests: the live keyspace is a function of the writes known. Anything
-// else is damage or a lie. When each pair was read does not matter, only that it is consistent,
+// clocks, taken at the same cutoff time (state-hash.ts), must have equal digests: the values a
+// read can return are a function of the writes known and the time. Anything else is damage or a lie. When each pair was read does not matter, only that it is consistent,
 // so a comparison needs no lock against writes landing in between: a write moves the clock too.
 //
 // This module says what an observation means (detected, healed, whether to start a heal now) and
 // what to do once a heal's merge is done. The healer (healer.ts) does the I/O.
 
-import type { Clock } from '../core/clock.js';
+import { Clock } from '../core/clock.js';
 
-/** One side's consistent (clock, digest) pair; the digest in hex. */
+/** One side's consistent (clock, digest) pair; the digest in hex, taken at cutoff `digestAt` (ms). */
 export interface DigestView {
   clock: Clock;
   digest: string;
+  /** Absent in views that never hold expiring values (tests): compares equal to absent only. */
+  digestAt?: number;
 }
 
 export type Verdict = 'agree' | 'diverged' | 'incomparable';
@@ -25,9 +27,17 @@ export type Verdict = 'agree' | 'diverged' | 'incomparable';
  * at the peer's clock is compared; with writes in flight the clocks differ and nothing is said.
  */
 export function compareDigests(ours: readonly DigestView[], theirs: DigestView): Verdict {
-  const same = ours.find((s) => s.clock.equals(theirs.clock));
+  const same = sameMoment(ours, theirs);
   if (same === undefined) return 'incomparable';
   return same.digest === theirs.digest ? 'agree' : 'diverged';
+}
+
+/**
+ * Our pair at the peer's clock and cutoff, if any. Digests at different cutoffs differ by the
+ * values expiring in between, so only equal cutoffs compare (Keyspace.summaryAt takes ours there).
+ */
+export function sameMoment<T extends Omit<DigestView, 'digest'>>(ours: readonly T[], theirs: Omit<DigestView, 'digest'>): T | undefined {
+  return ours.find((s) => s.digestAt === theirs.digestAt && s.clock.equals(theirs.clock));
 }
 
 /**
@@ -146,4 +156,20 @@ export function divergenceDecision(input: { verdict: Verdict; localDamaged: bool
   if (input.verdict === 'agree') return 'healed';
   if (input.verdict === 'incomparable') return 'unknown';
   return input.localDamaged === true ? 'repair' : 'persists';
+}
+
+/**
+ * How many of each replica's newest dots a heal asks for first (narrowHealClock): a forged or
+ * equivocated write is most often among them, and then a few keys settle what a whole snapshot
+ * would. A divergence they do not explain falls back to the snapshot.
+ */
+export const HEAL_NEWEST_DOTS = 4;
+
+/** The clock a heal's first, narrowed request sends: this node's, less each replica's newest `perReplica` dots. */
+export function narrowHealClock(clock: Clock, perReplica = HEAL_NEWEST_DOTS): Clock {
+  const out = Clock.empty();
+  for (const r of clock.replicas()) {
+    for (const [from, to] of clock.slice(r, 0, clock.max(r) - perReplica)) out.addRange(r, from, to);
+  }
+  return out;
 }

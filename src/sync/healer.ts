@@ -14,9 +14,9 @@
 import type { Logger } from 'pino';
 import { Clock } from '../core/clock.js';
 import { DecodeError } from '../errors.js';
-import type { Keyspace } from '../store/keyspace.js';
+import type { Keyspace, Summary } from '../store/keyspace.js';
 import type { RepairReply } from './integrity.js';
-import { compareDigests, divergenceDecision, DivergenceTracker, healEveryMs, type AfterMerge, type DigestView, type DivergenceStats, type Verdict } from './divergence.js';
+import { compareDigests, narrowHealClock, sameMoment, divergenceDecision, DivergenceTracker, healEveryMs, type AfterMerge, type DigestView, type DivergenceStats, type Verdict } from './divergence.js';
 import { LogLimiter } from './log-limiter.js';
 import { MSG, type DigestMessage } from './messages.js';
 import type { Replicator } from './replicator.js';
@@ -55,19 +55,22 @@ export class Healer {
     this.tracker = new DivergenceTracker(healEveryMs(opts.gossipIntervalMs));
   }
 
-  stats(): DivergenceStats {
-    return this.tracker.stats();
+  /** Frame bytes received for heals: snapshot streams merged, and the peer's digests asked for after them. */
+  private healBytes = 0;
+
+  stats(): DivergenceStats & { healBytes: number } {
+    return { ...this.tracker.stats(), healBytes: this.healBytes };
   }
 
   /** A peer's digest from an exchange or a VERIFY answer, beside this node's pairs around it. */
   observe(peer: string, ours: readonly DigestView[], theirs: DigestMessage, via: 'exchange' | 'verify'): Verdict {
     if (this.paused || this.stopped) return 'incomparable';
-    const theirView = { clock: theirs.clock, digest: hex(theirs.digest) };
+    const theirView = { clock: theirs.clock, digest: hex(theirs.digest), digestAt: theirs.digestAt };
     const verdict = compareDigests(ours, theirView);
     const now = Date.now();
     const noted = this.tracker.note(peer, verdict, now);
     if (noted.detected || (verdict === 'diverged' && noted.heal)) {
-      const mine = ours.find((s) => s.clock.equals(theirs.clock))!;
+      const mine = sameMoment(ours, theirView)!;
       const held = this.notes.take(`diverged|${peer}`, now);
       if (held !== null) {
         this.log.warn(
@@ -104,9 +107,17 @@ export class Healer {
 
   private async run(peer: string): Promise<HealOutcome> {
     this.log.info({ peer }, 'divergence: merging the peer\'s snapshot (merge only: nothing here is removed or overwritten)');
-    const merged = await this.mergeFrom(peer);
+    // First only the keys holding each replica's newest writes: a forged or equivocated write is
+    // most often there, and a few keys then cost what a whole snapshot would not.
+    let merged = await this.mergeFrom(peer, narrowHealClock(this.ks.summary().clock));
     if (merged === 'busy') return 'busy';
     let verdict = await this.recheck(peer);
+    if (verdict.verdict === 'diverged') {
+      const whole = await this.mergeFrom(peer);
+      if (whole === 'busy') return 'busy';
+      merged = { received: merged.received + whole.received, changed: merged.changed + whole.changed, refused: merged.refused + whole.refused };
+      verdict = await this.recheck(peer);
+    }
     let localDamaged: boolean | null = null;
     if (verdict.verdict === 'diverged') {
       const r = this.ks.recompute();
@@ -138,18 +149,27 @@ export class Healer {
     return decision;
   }
 
-  /** Streams the peer's snapshot and merges every chunk; chunks the store refuses are skipped. */
-  private async mergeFrom(peer: string): Promise<{ received: number; changed: number; refused: number } | 'busy'> {
+  /**
+   * Streams the peer's snapshot (only the keys holding a dot `since` lacks, when given) and merges
+   * every chunk; chunks the store refuses are skipped.
+   */
+  private async mergeFrom(peer: string, since?: Clock): Promise<{ received: number; changed: number; refused: number } | 'busy'> {
     const cut = new AbortController();
     const signal = AbortSignal.any([cut.signal, this.abort.signal]);
-    const snap = await this.replicator.snapshotFrom(peer, new Uint8Array(0), signal);
+    const snap = await this.replicator.snapshotFrom(peer, new Uint8Array(0), signal, since);
     if (snap === 'busy') {
       this.log.info({ peer }, 'divergence: the peer is busy (bootstrapping or repairing); healing later');
       return 'busy';
     }
     const bound = 2 * this.ks.summary().keys + SLACK_ENTRIES;
     const out = { received: 0, changed: 0, refused: 0 };
+    let counted = 0;
+    const count = (): void => {
+      this.healBytes += snap.received.bytes - counted;
+      counted = snap.received.bytes;
+    };
     for await (const entries of snap.chunks) {
+      count();
       out.received += entries.length;
       try {
         out.changed += (await this.ks.applyDelta({ entries, claim: Clock.empty(), heads: snap.heads })).changed;
@@ -165,6 +185,7 @@ export class Healer {
         throw new Error(`the peer's snapshot passed ${bound} keys at a clock equal to ours (this node holds ${this.ks.summary().keys}); cut`);
       }
     }
+    count();
     return out;
   }
 
@@ -173,7 +194,9 @@ export class Healer {
     let last: Comparison = { verdict: 'incomparable', ours: this.ks.summary().digest, theirs: null };
     for (let i = 0; i < RECHECK_ATTEMPTS && !this.stopped; i++) {
       if (i > 0) await new Promise((ok) => setTimeout(ok, Math.max(200, this.opts.gossipIntervalMs)));
-      last = (await comparePeer(this.ks, this.replicator, peer)) ?? last;
+      const c = await comparePeer(this.ks, this.replicator, peer);
+      this.healBytes += c?.bytes ?? 0;
+      last = c ?? last;
       if (last.verdict === 'agree') break;
     }
     return last;
@@ -185,6 +208,8 @@ export interface Comparison {
   /** This node's digest at the peer's clock (or its latest, when no clock matched). */
   ours: string;
   theirs: string | null;
+  /** Frame bytes the peer's answer took. */
+  bytes?: number;
 }
 
 /** Asks `peer` for its digest (VERIFY) and compares it with this node's around the answer; null: no answer, or busy. */
@@ -192,10 +217,16 @@ export async function comparePeer(ks: Keyspace, replicator: Pick<Replicator, 'qu
   const before = ks.summary();
   const d = await replicator.queryDigest(peer).catch(() => null);
   if (d === null || d.type === MSG.busy) return null;
-  const ours = [before, ks.summary()];
-  const theirs = hex(d.digest);
-  const verdict = compareDigests(ours, { clock: d.clock, digest: theirs });
-  return { verdict, ours: (ours.find((s) => s.clock.equals(d.clock)) ?? ours[1]!).digest, theirs };
+  const ours = atTheirs(ks, d, [before, ks.summary()]);
+  const view = { clock: d.clock, digest: hex(d.digest), digestAt: d.digestAt };
+  const verdict = compareDigests(ours, view);
+  return { verdict, ours: (sameMoment(ours, view) ?? ours[1]!).digest, theirs: view.digest, bytes: d.frameBytes ?? 0 };
+}
+
+/** This node's pairs read around a peer's DIGEST, and one at the peer's cutoff (when this node can take one there). */
+export function atTheirs(ks: Pick<Keyspace, 'summaryAt'>, theirs: { digestAt: number }, around: Summary[]): Summary[] {
+  const at = ks.summaryAt(theirs.digestAt);
+  return at === null ? around : [...around, at];
 }
 
 function hex(b: Uint8Array): string {

@@ -10,6 +10,8 @@ import type { Keyspace } from '../store/keyspace.js';
 import { repairFromSnapshot, type RepairReport } from '../store/repair.js';
 import type { Replicator } from './replicator.js';
 import { MSG } from './messages.js';
+import { sameMoment } from './divergence.js';
+import { atTheirs } from './healer.js';
 
 export interface PeerCheck {
   peerId: string;
@@ -67,8 +69,8 @@ async function checkPeer(ks: Keyspace, replicator: Replicator, peerId: string): 
       }
       delete check.error;
       check.digest = Buffer.from(theirs.digest).toString('hex');
-      // Our state as of just before or just after their answer: whichever has their clock.
-      const ours = [before, ks.summary()].find((s) => s.clock.equals(theirs.clock));
+      // Our state as of just before or just after their answer, or at their cutoff: whichever has their clock.
+      const ours = sameMoment(atTheirs(ks, theirs, [before, ks.summary()]), theirs);
       if (ours === undefined) continue;
       return { ...check, clocksEqual: true, match: ours.digest === check.digest };
     } catch (err) {

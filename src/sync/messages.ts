@@ -32,6 +32,8 @@ export interface DigestMessage {
   replicaId: string;
   /** State digest, 16 bytes. */
   digest: Uint8Array;
+  /** The digest's cutoff (ms since the epoch): it covers every value that lasts or expires after it. */
+  digestAt: number;
   clock: Clock;
   /** Peer exchange: multiaddrs ending in /p2p/PEERID (may be empty). */
   peers: string[];
@@ -85,6 +87,11 @@ export interface AckMessage {
 export interface SnapRequestMessage {
   type: typeof MSG.snapRequest;
   after: Uint8Array;
+  /**
+   * A narrowed request (a heal's first step): only the keys holding a live dot this clock lacks,
+   * with no heads (the asker is at an equal clock, so it holds them). Absent: the whole keyspace.
+   */
+  since?: Clock;
 }
 
 /** The snapshot's clock (what every state in it reflects) and its live key count (for progress). */
@@ -116,13 +123,14 @@ export type Message =
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const utf8enc = new TextEncoder();
 
-/** A DIGEST; `frontier` defaults to empty (a node that collected nothing). */
-export function encodeDigest(m: Omit<DigestMessage, 'type' | 'frontier' | 'retired'> & { frontier?: Clock; retired?: RetiredPart }): Uint8Array {
+/** A DIGEST; `frontier` defaults to empty (a node that collected nothing), `digestAt` to now. */
+export function encodeDigest(m: Omit<DigestMessage, 'type' | 'frontier' | 'retired' | 'digestAt'> & { frontier?: Clock; retired?: RetiredPart; digestAt?: number }): Uint8Array {
   const w = new Writer(128);
   w.u8(MSG.digest);
   w.u8(DIGEST_VERSION);
   w.bytes(Buffer.from(m.replicaId, 'hex'));
   w.bytes(m.digest);
+  w.varint(m.digestAt ?? Date.now());
   writeClock(w, m.clock);
   w.varint(m.peers.length);
   for (const a of m.peers) w.chunk(utf8enc.encode(a));
@@ -170,10 +178,11 @@ export const VERIFY_MESSAGE = Uint8Array.of(MSG.verify);
 /** Sent on its own stream to a peer this node's operator forgot, before hanging up: it learns why. */
 export const FORGOTTEN_MESSAGE = Uint8Array.of(MSG.forgotten);
 
-export function encodeSnapRequest(after: Uint8Array): Uint8Array {
-  const w = new Writer(after.length + 8);
+export function encodeSnapRequest(after: Uint8Array, since?: Clock): Uint8Array {
+  const w = new Writer(after.length + 64);
   w.u8(MSG.snapRequest);
   w.chunk(after);
+  if (since !== undefined) writeClock(w, since);
   return w.finish();
 }
 
@@ -249,6 +258,7 @@ export function decodeMessage(frame: Uint8Array): Message {
       if (version !== DIGEST_VERSION) rd.fail(`unsupported digest version ${version}`);
       const replicaId = rd.hex16();
       const digest = rd.bytes(DIGEST_BYTES).slice();
+      const digestAt = rd.varint();
       const clock = readClock(rd);
       const n = rd.varint();
       if (n > MAX_PEER_ADDRS) rd.fail(`${n} peer addresses exceed the limit ${MAX_PEER_ADDRS}`);
@@ -271,7 +281,7 @@ export function decodeMessage(frame: Uint8Array): Message {
         records.push([id, c]);
       }
       rd.end();
-      return { type, replicaId, digest, clock, peers, forgotten, frontier, retired: { hash, omitted, records } };
+      return { type, replicaId, digest, digestAt, clock, peers, forgotten, frontier, retired: { hash, omitted, records } };
     }
     case MSG.delta:
     case MSG.push: {
@@ -296,8 +306,10 @@ export function decodeMessage(frame: Uint8Array): Message {
       return { type };
     case MSG.snapRequest: {
       const after = rd.chunk(MAX_KEY_BYTES);
+      if (rd.pos === frame.length) return { type, after };
+      const since = readClock(rd);
       rd.end();
-      return { type, after };
+      return { type, after, since };
     }
     case MSG.snapBegin: {
       const clock = readClock(rd);

@@ -49,6 +49,7 @@ import { NO_SYNC_EVENTS, type SyncEvents } from './events.js';
 import { behindFrontier, withholdFrom } from '../core/gc.js';
 import { MemberClocks, type HorizonGap } from './member-clocks.js';
 import { Retirement } from './retirement.js';
+import { atTheirs } from './healer.js';
 
 /** A peer's snapshot being streamed: what it reflects, its live key count, and its chunks in key order. */
 export interface SnapshotStream {
@@ -59,6 +60,8 @@ export interface SnapshotStream {
   /** The peer's GC frontier: the writes it collected, which the snapshot therefore lacks. */
   frontier: Clock;
   chunks: AsyncGenerator<DeltaEntry[]>;
+  /** Frame bytes received on the stream so far (what a heal costs). */
+  received: { readonly bytes: number };
 }
 
 export interface ReplicatorOptions {
@@ -487,7 +490,7 @@ export class Replicator {
       }
       if (answer.type !== MSG.digest) throw new ProtocolError(`expected DIGEST, got message type ${answer.type}`);
       const theirs = this.retirement.incoming(peer, answer, ours.clock);
-      if (!theirs.partial) this.onPeerDigest?.(peer, [ours], theirs, 'exchange');
+      if (!theirs.partial) this.onPeerDigest?.(peer, atTheirs(this.ks, theirs, [ours]), theirs, 'exchange');
       await this.exchange(peer, ours, theirs, frames, writer);
       this.events.exchange('initiated', 'ok');
     } catch (err) {
@@ -670,7 +673,7 @@ export class Replicator {
         const theirs = this.retirement.incoming(peer, m, ours.clock);
         serving = true;
         await writer.write(this.digestFor(peer, ours));
-        if (!theirs.partial) this.onPeerDigest?.(peer, [ours], theirs, 'exchange');
+        if (!theirs.partial) this.onPeerDigest?.(peer, atTheirs(this.ks, theirs, [ours]), theirs, 'exchange');
         await this.exchange(peer, ours, theirs, frames, writer);
         this.events.exchange('served', 'ok');
         return;
@@ -709,6 +712,7 @@ export class Replicator {
 
   /** Streams one consistent snapshot in key order, after the key the requester already has. */
   private async serveSnapshot(peer: string, writer: FrameWriter, req: SnapRequestMessage): Promise<void> {
+    if (req.since !== undefined) return this.serveRecent(writer, req.since);
     const snap = this.ks.snapshot();
     let served = false;
     try {
@@ -728,6 +732,22 @@ export class Replicator {
       snap.close();
       if (!served && !this.stopped) this.log.info({ peer }, 'snapshot to peer aborted; its read transaction is released');
     }
+  }
+
+  /**
+   * A narrowed heal request: the keys holding a live dot `since` lacks (delta selection, one read
+   * snapshot), as a snapshot stream without heads or key count. Nothing is claimed.
+   */
+  private async serveRecent(writer: FrameWriter, since: Clock): Promise<void> {
+    const s = this.ks.summary();
+    await writer.write(encodeSnapBegin(s.clock, 0, [], s.frontier));
+    for (const chunk of this.ks.delta(since, this.limits)) {
+      if (chunk.entries.length === 0) continue;
+      await writer.write(encodeSnapChunk(chunk.entries));
+      this.events.keysSent(chunk.entries.length);
+    }
+    await writer.write(SNAP_END_MESSAGE);
+    await writer.close();
   }
 
   private async flushPush(): Promise<void> {
@@ -898,7 +918,7 @@ export class Replicator {
   private ownDigest(peers: string[], s: Summary = this.ks.summary(), to: string | null = null): Uint8Array {
     const forgotten = this.forgets.outgoing(Date.now(), MAX_FORGOTTEN);
     const { clock, retired } = this.retirement.outgoing(to, s.clock);
-    return encodeDigest({ replicaId: s.replicaId, digest: hexBytes(s.digest), clock, peers, forgotten, frontier: s.frontier, retired });
+    return encodeDigest({ replicaId: s.replicaId, digest: hexBytes(s.digest), digestAt: s.digestAt, clock, peers, forgotten, frontier: s.frontier, retired });
   }
 
   /** BUSY, saying whether this node holds any data yet (a bootstrapping node looks for one that does). */
@@ -912,7 +932,7 @@ export class Replicator {
    * transaction on its side): the snapshot's clock and live key count, then the chunks, which end
    * at SNAP_END. 'busy' when the peer is bootstrapping or repairing. `signal` aborts the stream.
    */
-  async snapshotFrom(peer: string, after: Uint8Array = new Uint8Array(0), signal?: AbortSignal): Promise<SnapshotStream | 'busy'> {
+  async snapshotFrom(peer: string, after: Uint8Array = new Uint8Array(0), signal?: AbortSignal, since?: Clock): Promise<SnapshotStream | 'busy'> {
     const stream = await this.openStream(peer, signal);
     const stopping = (): void => stream.abort(new Error('stopping'));
     signal?.addEventListener('abort', stopping, { once: true });
@@ -926,7 +946,7 @@ export class Replicator {
       signal?.removeEventListener('abort', stopping);
     };
     try {
-      await writer.write(encodeSnapRequest(after));
+      await writer.write(encodeSnapRequest(after, since));
       await writer.flush();
       const first = await frames.next();
       const begin = first.done === true ? undefined : decodeMessage(first.value);
@@ -952,7 +972,7 @@ export class Replicator {
           done();
         }
       };
-      return { clock: begin.clock, keys: begin.keys, heads: begin.heads, frontier: begin.frontier, chunks: chunks() };
+      return { clock: begin.clock, keys: begin.keys, heads: begin.heads, frontier: begin.frontier, chunks: chunks(), received };
     } catch (err) {
       done();
       stream.abort(err as Error);
@@ -960,8 +980,11 @@ export class Replicator {
     }
   }
 
-  /** A peer's current clock and digest (a VERIFY query: no data moves), or BUSY while it bootstraps. */
-  async queryDigest(peer: string): Promise<DigestMessage | BusyMessage> {
+  /**
+   * A peer's current clock and digest (a VERIFY query: no data moves), or BUSY while it
+   * bootstraps; `frameBytes`: what the answer cost.
+   */
+  async queryDigest(peer: string): Promise<(DigestMessage & { frameBytes?: number }) | BusyMessage> {
     const before = this.ks.summary();
     const stream = await this.openStream(peer);
     const writer = this.writerFor(stream);
@@ -978,8 +1001,8 @@ export class Replicator {
       if (m.type !== MSG.digest) throw new ProtocolError(`expected DIGEST, got message type ${m.type}`);
       this.learnPeers(peer, m);
       const d = this.retirement.incoming(peer, m, before.clock); // a VERIFY answer carries the whole clock; teaching is taken
-      if (!d.partial) this.onPeerDigest?.(peer, [before, this.ks.summary()], d, 'verify');
-      return d;
+      if (!d.partial) this.onPeerDigest?.(peer, atTheirs(this.ks, d, [before, this.ks.summary()]), d, 'verify');
+      return { ...d, frameBytes: received.bytes };
     } catch (err) {
       stream.abort(err as Error);
       throw err;

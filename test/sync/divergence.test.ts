@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Clock } from '../../src/core/clock.js';
-import { compareDigests, divergenceDecision, DivergenceTracker, healEveryMs, type Verdict } from '../../src/sync/divergence.js';
+import { compareDigests, divergenceDecision, DivergenceTracker, healEveryMs, narrowHealClock, type Verdict } from '../../src/sync/divergence.js';
 import { shownKeysTotal, MAX_SHOWN_KEYS } from '../../src/sync/bootstrap-check.js';
 import { dotSet } from '../core/arbitraries.js';
 
@@ -40,6 +40,28 @@ describe('comparing digests at equal clocks', () => {
     expect(compareDigests([before, after], { clock: after.clock.clone(), digest: '02' })).toBe('agree');
     expect(compareDigests([before, after], { clock: before.clock.clone(), digest: '02' })).toBe('diverged');
     expect(compareDigests([before, after], { clock: Clock.empty(), digest: '00' })).toBe('incomparable');
+  });
+});
+
+describe('digests at a cutoff, and a heal\'s narrowed request', () => {
+  it('compares only pairs taken at the same cutoff: values expiring in between make them differ', () => {
+    const clock = clockOf([['a'.repeat(32), 3]]);
+    expect(compareDigests([{ clock, digest: '01', digestAt: 1000 }], { clock: clock.clone(), digest: '02', digestAt: 2000 })).toBe('incomparable');
+    expect(compareDigests([{ clock, digest: '01', digestAt: 1000 }, { clock, digest: '02', digestAt: 2000 }], { clock: clock.clone(), digest: '02', digestAt: 2000 })).toBe('agree');
+    expect(compareDigests([{ clock, digest: '01', digestAt: 2000 }], { clock: clock.clone(), digest: '02', digestAt: 2000 })).toBe('diverged');
+  });
+
+  it('asks for each replica\'s newest dots: the clock less the top k of every replica, nothing else', () => {
+    fc.assert(
+      fc.property(dotSet, fc.integer({ min: 0, max: 6 }), (dots, k) => {
+        const clock = clockOf(dots);
+        const narrow = narrowHealClock(clock, k);
+        expect(clock.coversClock(narrow)).toBe(true);
+        for (const r of clock.replicas()) {
+          for (let c = 1; c <= clock.max(r); c++) expect(narrow.covers(r, c)).toBe(clock.covers(r, c) && c <= clock.max(r) - k);
+        }
+      }),
+    );
   });
 });
 

@@ -62,6 +62,9 @@ describe('sync messages', () => {
     expect(decodeMessage(SNAP_END_MESSAGE)).toEqual({ type: MSG.snapEnd });
     const req = decodeMessage(encodeSnapRequest(Buffer.from('after-me')));
     expect(req.type === MSG.snapRequest && Buffer.from(req.after).toString()).toBe('after-me');
+    expect(req.type === MSG.snapRequest && req.since).toBe(undefined);
+    const narrow = decodeMessage(encodeSnapRequest(new Uint8Array(0), clock));
+    expect(narrow.type === MSG.snapRequest && narrow.after.length === 0 && narrow.since?.equals(clock)).toBe(true);
     const begin = decodeMessage(encodeSnapBegin(clock, 1234, []));
     expect(begin.type === MSG.snapBegin && begin.keys === 1234 && begin.clock.equals(clock)).toBe(true);
     const chunk = decodeMessage(encodeSnapChunk([{ key: Buffer.from('k'), state }]));
