@@ -12,7 +12,7 @@ import { readHeads, writeHead, type Head } from '../core/head.js';
 import { MAX_KEY_BYTES } from '../core/validate.js';
 
 // 2.0.0: chunks and snapshots carry signed heads (core/head.ts); a 1.x node cannot vouch for its counters.
-export const SYNC_PROTOCOL = '/replikv/sync/3.0.0';
+export const SYNC_PROTOCOL = '/replikv/sync/4.0.0';
 
 export const MSG = { digest: 1, delta: 2, end: 3, push: 4, ack: 5, snapRequest: 6, snapBegin: 7, snapChunk: 8, snapEnd: 9, busy: 10, verify: 11, forgotten: 12 } as const;
 
