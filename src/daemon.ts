@@ -166,6 +166,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       peers: replicator.peers().map(({ peerId, state, behind }) => ({ peerId, state, behind })),
       transfer: { ...replicator.transfer },
       refused: { ...replicator.refused },
+      heads: { kept: ks.keptHeads(), ...replicator.headChecks, ms: Math.round(replicator.headChecks.ms) },
       divergence: healer.stats(),
       tombstones: g.tombstones,
       storeBytes: g.storeBytes,

@@ -229,7 +229,9 @@ export class Bootstrapper {
         keys: this.record.keys + entries.length,
         bytes: this.record.bytes + bytes,
       };
-      await this.ks.applyDelta({ entries, claim: Clock.empty(), heads: snap.heads }, { meta: { name: META_BOOTSTRAP, value: encodeBootstrapRecord(next) } });
+      const chunk = { entries, claim: Clock.empty(), heads: snap.heads };
+      await this.replicator.checkHeads(peer, chunk, 'wait'); // the heads its states need, a batch a turn
+      await this.ks.applyDelta(chunk, { meta: { name: META_BOOTSTRAP, value: encodeBootstrapRecord(next) } });
       this.record = next;
       this.noteProgress();
     }
