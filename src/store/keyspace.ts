@@ -138,7 +138,6 @@ export interface ApplyOptions {
 const COUNTER_MARGIN = 1 << 20;
 /** Heads verified per turn of the event loop (about 10 to 40 ms of CPU). */
 const CHECK_BATCH = 64;
-const EMPTY_NAMED: ReadonlyMap<ReplicaId, number> = new Map();
 
 interface Recount {
   digest: Digest;
@@ -374,7 +373,9 @@ export class Keyspace {
    */
   async applyDelta(chunk: DeltaChunk, opts: ApplyOptions = {}): Promise<{ changed: number; claimCut: boolean }> {
     this.assertOpen();
-    const named = this.vouchNow(chunk);
+    // a snapshot's last claim, or a backup's: its clock may name replicas no state here will (writes
+    // the sender collected), so their heads are checked too, and kept with the clock as evidence
+    const named = this.vouchNow(chunk, opts.trusted === true || opts.collected !== undefined);
     const limits = this.remoteLimits(opts.trusted === true);
     checkClaim(chunk.claim, limits, 'the claim', chunk.heads);
     const meta = opts.meta;
@@ -402,7 +403,7 @@ export class Keyspace {
       const claim = this.evidenced(chunk.claim, cs, opts.collected);
       cs.next.clock.merge(claim);
       if (meta !== undefined) cs.setMeta(meta.name, meta.value);
-      this.keepHeads(cs, named.keys());
+      this.keepHeads(cs, named);
       this.saveHeads(cs);
       return { changed, claimCut: claim !== chunk.claim };
     }, undefined, undefined, 'replicated');
@@ -502,10 +503,22 @@ export class Keyspace {
    * Before a chunk is applied: the heads it still needs are verified now (a caller that did not
    * check them first, as a test or a backup file). The replicas its states name, for keepHeads.
    */
-  private vouchNow(chunk: DeltaChunk): ReadonlyMap<ReplicaId, number> {
-    const need = this.headsToCheck(chunk);
-    for (const h of need) this.vouch(h);
-    return chunk.heads === undefined || chunk.heads.length === 0 ? EMPTY_NAMED : this.named(chunk);
+  private vouchNow(chunk: DeltaChunk, claimToo: boolean): ReplicaId[] {
+    for (const h of this.headsToCheck(chunk)) this.vouch(h);
+    if (chunk.heads === undefined || chunk.heads.length === 0) return [];
+    if (!claimToo) return [...this.named(chunk).keys()];
+    for (const h of this.claimHeadsToCheck(chunk.claim, chunk.heads)) this.vouch(h);
+    return [...this.named(chunk).keys(), ...chunk.claim.replicas()];
+  }
+
+  /**
+   * For a snapshot's last claim (bootstrap, repair): the heads of its replicas past the heads held.
+   * Its clock may name replicas that no state here names (writes the sender collected): checked,
+   * so this node can vouch for them in turn when its own claims name them.
+   */
+  claimHeadsToCheck(claim: Clock, heads: readonly Head[]): Head[] {
+    const named = new Map(claim.replicas().map((r) => [r, claim.max(r)] as [ReplicaId, number]));
+    return headsToCheck(heads, named, (r) => this.heldUpTo(r), this.replicaId);
   }
 
   /**

@@ -45,6 +45,7 @@ export async function repairFromSnapshot(
     after = upTo;
   }
   add(await ks.repairRange([], after, undefined, peerClock, opts)); // local keys after the peer's last
+  await ks.checkHeads(ks.claimHeadsToCheck(peerClock, heads)); // its clock may name replicas no state does
   await ks.finishRepair(peerClock, peerFrontier, heads);
   report.digestAfter = ks.summary().digest;
   return report;

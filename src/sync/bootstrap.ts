@@ -238,7 +238,9 @@ export class Bootstrapper {
     // the chunks ended at SNAP_END: everything of this snapshot is stored
     const done: BootstrapRecord = { ...this.record, done: true, claim };
     const meta = { name: META_BOOTSTRAP, value: encodeBootstrapRecord(done) };
-    const applied = await this.ks.applyDelta({ entries: [], claim, heads: snap.heads }, { meta, collected: snap.frontier });
+    const last = { entries: [], claim, heads: snap.heads };
+    await this.replicator.checkHeads(peer, last, 'wait', this.ks.claimHeadsToCheck(claim, snap.heads));
+    const applied = await this.ks.applyDelta(last, { meta, collected: snap.frontier });
     this.replicator.noteCut(peer, applied); // a snapshot clock beyond what its states show: the rest comes by sync
     await this.ks.adoptFrontier(snap.frontier.intersect(claim)); // what the peer collected stays collected here
     this.record = done;

@@ -372,8 +372,7 @@ export class Replicator {
    * chunk waits until the budget allows (it is this node's own catch-up); otherwise a frame of a
    * peer in debt is refused. Forged heads throw, and the frame is refused.
    */
-  async checkHeads(peer: string, chunk: DeltaChunk, mode: 'refuse' | 'wait' = 'refuse'): Promise<void> {
-    const need = this.ks.headsToCheck(chunk);
+  async checkHeads(peer: string, chunk: DeltaChunk, mode: 'refuse' | 'wait' = 'refuse', need = this.ks.headsToCheck(chunk)): Promise<void> {
     if (need.length === 0) return;
     const own = need.length === 1 && need[0]!.r === this.membership.replicaOf(peer);
     this.headChecks.checked += need.length;
