@@ -132,6 +132,8 @@ export interface ApplyOptions {
   trusted?: boolean;
   /** The sender's GC frontier (a snapshot's): the part of the claim under it is believed (see evidenced). */
   collected?: Clock;
+  /** Heads of this chunk the caller verified (checkHeads): held again if a flood pushed them out meanwhile. */
+  checked?: readonly Head[];
 }
 
 /** A replica moves to a new id this far below the counter limit (at open; writes check the limit itself). */
@@ -375,6 +377,7 @@ export class Keyspace {
     this.assertOpen();
     // a snapshot's last claim, or a backup's: its clock may name replicas no state here will (writes
     // the sender collected), so their heads are checked too, and kept with the clock as evidence
+    for (const h of opts.checked ?? []) if (h.c > this.heldUpTo(h.r)) this.hold(h);
     const named = this.vouchNow(chunk, opts.trusted === true || opts.collected !== undefined);
     const limits = this.remoteLimits(opts.trusted === true);
     checkClaim(chunk.claim, limits, 'the claim', chunk.heads);
@@ -482,6 +485,11 @@ export class Keyspace {
   /** Verifies one head (DecodeError if forged) and holds it among the vouched ones. */
   private vouch(h: Head): void {
     if (!headIsValid(h)) throw new DecodeError(`a forged head for replica ${h.r} (counter ${h.c}): the key does not name the replica or the signature is wrong`);
+    this.hold(h);
+  }
+
+  /** Holds a verified head among the vouched ones, the oldest going past MAX_VOUCHED_HEADS. */
+  private hold(h: Head): void {
     this.vouched.delete(h.r); // re-inserted last: the oldest go first
     this.vouched.set(h.r, h);
     if (this.vouched.size > MAX_VOUCHED_HEADS) this.vouched.delete(this.vouched.keys().next().value!);

@@ -230,8 +230,8 @@ export class Bootstrapper {
         bytes: this.record.bytes + bytes,
       };
       const chunk = { entries, claim: Clock.empty(), heads: snap.heads };
-      await this.replicator.checkHeads(peer, chunk, 'wait'); // the heads its states need, a batch a turn
-      await this.ks.applyDelta(chunk, { meta: { name: META_BOOTSTRAP, value: encodeBootstrapRecord(next) } });
+      const checked = await this.replicator.checkHeads(peer, chunk, 'wait'); // the heads its states need, a batch a turn
+      await this.ks.applyDelta(chunk, { checked, meta: { name: META_BOOTSTRAP, value: encodeBootstrapRecord(next) } });
       this.record = next;
       this.noteProgress();
     }
@@ -239,8 +239,8 @@ export class Bootstrapper {
     const done: BootstrapRecord = { ...this.record, done: true, claim };
     const meta = { name: META_BOOTSTRAP, value: encodeBootstrapRecord(done) };
     const last = { entries: [], claim, heads: snap.heads };
-    await this.replicator.checkHeads(peer, last, 'wait', this.ks.claimHeadsToCheck(claim, snap.heads));
-    const applied = await this.ks.applyDelta(last, { meta, collected: snap.frontier });
+    const checked = await this.replicator.checkHeads(peer, last, 'wait', this.ks.claimHeadsToCheck(claim, snap.heads));
+    const applied = await this.ks.applyDelta(last, { checked, meta, collected: snap.frontier });
     this.replicator.noteCut(peer, applied); // a snapshot clock beyond what its states show: the rest comes by sync
     await this.ks.adoptFrontier(snap.frontier.intersect(claim)); // what the peer collected stays collected here
     this.record = done;

@@ -155,8 +155,8 @@ export class Healer {
         const chunk = { entries, claim: Clock.empty(), heads: snap.heads };
         // only the heads this chunk's states need, paced by the peer's budget: a snapshot of
         // 20,000 fresh heads must neither stall this node nor be checked for nothing
-        await this.replicator.checkHeads(peer, chunk, 'wait');
-        out.changed += (await this.ks.applyDelta(chunk)).changed;
+        const checked = await this.replicator.checkHeads(peer, chunk, 'wait');
+        out.changed += (await this.ks.applyDelta(chunk, { checked })).changed;
       } catch (err) {
         // A state from the peer that the store refuses, or a local state damaged beyond reading
         // (the recount after the merge finds that one). The chunk is refused whole; go on.

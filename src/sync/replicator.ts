@@ -372,8 +372,8 @@ export class Replicator {
    * chunk waits until the budget allows (it is this node's own catch-up); otherwise a frame of a
    * peer in debt is refused. Forged heads throw, and the frame is refused.
    */
-  async checkHeads(peer: string, chunk: DeltaChunk, mode: 'refuse' | 'wait' = 'refuse', need = this.ks.headsToCheck(chunk)): Promise<void> {
-    if (need.length === 0) return;
+  async checkHeads(peer: string, chunk: DeltaChunk, mode: 'refuse' | 'wait' = 'refuse', need = this.ks.headsToCheck(chunk)): Promise<Head[]> {
+    if (need.length === 0) return need;
     const own = need.length === 1 && need[0]!.r === this.membership.replicaOf(peer);
     this.headChecks.checked += need.length;
     await this.ks.checkHeads(need, {
@@ -392,6 +392,7 @@ export class Replicator {
         this.checks.charge(peer, ms, Date.now());
       },
     });
+    return need; // verified: the caller hands them to applyDelta (checked)
   }
 
   /** A frame refused for its content (not a network fault) is counted for status. */
@@ -564,8 +565,8 @@ export class Replicator {
       // Counted on receipt: lmdb-js shows a commit to readers before applyDelta resolves, so a
       // status read after the await could see the keys without the count.
       this.transfer.keysReceived += m.entries.length;
-      await this.checkHeads(peer, m);
-      this.noteCut(peer, await this.ks.applyDelta(m));
+      const checked = await this.checkHeads(peer, m);
+      this.noteCut(peer, await this.ks.applyDelta(m, { checked }));
       this.membership.heard(peer, Date.now());
     }
   }
@@ -636,8 +637,8 @@ export class Replicator {
       let push = m;
       for (;;) {
         this.transfer.keysReceived += push.entries.length; // on receipt, as in receiveDelta
-        await this.checkHeads(peer, push);
-        this.noteCut(peer, await this.ks.applyDelta(push));
+        const checked = await this.checkHeads(peer, push);
+        this.noteCut(peer, await this.ks.applyDelta(push, { checked }));
         this.membership.heard(peer, Date.now());
         this.events.pushReceived();
         await acks.write(encodeAck(push.seq)); // applyDelta resolved: stored as durably as configured
