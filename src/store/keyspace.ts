@@ -509,14 +509,14 @@ export class Keyspace {
 
   /**
    * Before a chunk is applied: the heads it still needs are verified now (a caller that did not
-   * check them first, as a test or a backup file). The replicas its states name, for keepHeads.
+   * check them first, as a test or a backup file). The replicas whose heads keepHeads may keep.
    */
   private vouchNow(chunk: DeltaChunk, claimToo: boolean): ReplicaId[] {
+    const heads = chunk.heads ?? [];
     for (const h of this.headsToCheck(chunk)) this.vouch(h);
-    if (chunk.heads === undefined || chunk.heads.length === 0) return [];
-    if (!claimToo) return [...this.named(chunk).keys()];
-    for (const h of this.claimHeadsToCheck(chunk.claim, chunk.heads)) this.vouch(h);
-    return [...this.named(chunk).keys(), ...chunk.claim.replicas()];
+    if (claimToo) for (const h of this.claimHeadsToCheck(chunk.claim, heads)) this.vouch(h);
+    // a vouched head can only be of a replica the chunk has a head of: no pass over its states
+    return heads.map((h) => h.r);
   }
 
   /**
