@@ -375,10 +375,10 @@ export class Keyspace {
    */
   async applyDelta(chunk: DeltaChunk, opts: ApplyOptions = {}): Promise<{ changed: number; claimCut: boolean }> {
     this.assertOpen();
-    // a snapshot's last claim, or a backup's: its clock may name replicas no state here will (writes
-    // the sender collected), so their heads are checked too, and kept with the clock as evidence
+    // a snapshot's last claim (collected given) may name replicas no state here will (writes the
+    // sender collected): their heads are checked too, and kept with the clock as evidence
     for (const h of opts.checked ?? []) if (h.c > this.heldUpTo(h.r)) this.hold(h);
-    const named = this.vouchNow(chunk, opts.trusted === true || opts.collected !== undefined);
+    const named = opts.trusted === true ? this.vouchFile(chunk) : this.vouchNow(chunk, opts.collected !== undefined);
     const limits = this.remoteLimits(opts.trusted === true);
     checkClaim(chunk.claim, limits, 'the claim', chunk.heads);
     const meta = opts.meta;
@@ -517,6 +517,16 @@ export class Keyspace {
     if (claimToo) for (const h of this.claimHeadsToCheck(chunk.claim, heads)) this.vouch(h);
     // a vouched head can only be of a replica the chunk has a head of: no pass over its states
     return heads.map((h) => h.r);
+  }
+
+  /**
+   * A backup file's chunk (the operator's own): every head in it is taken, as a restore needs them to
+   * pass on what it restored, and kept once the restored clock or states hold dots of its replica
+   * (the manifest's clock comes last, with no heads: the ones held so far are the candidates).
+   */
+  private vouchFile(chunk: DeltaChunk): ReplicaId[] {
+    this.learnHeads(chunk.heads ?? []);
+    return [...this.vouched.keys()];
   }
 
   /**
