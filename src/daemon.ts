@@ -170,6 +170,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       peers: replicator.peers().map(({ peerId, state, behind }) => ({ peerId, state, behind })),
       transfer: { ...replicator.transfer },
       refused: { ...replicator.refused, frontiers: catchUp.refused },
+      heads: { kept: ks.keptHeads(), ...replicator.headChecks, ms: Math.round(replicator.headChecks.ms) },
       divergence: healer.stats(),
       equivocation: equivocation.stats(),
       tombstones: g.tombstones,

@@ -60,6 +60,11 @@ export interface Status {
    */
   refused: { frames: number; claimsCut: number; forgets: number; frontiers: number };
   /**
+   * Signed heads: kept (one per replica this node holds dots of), and since the daemon started, peers'
+   * heads verified, the CPU ms that took, and frames refused because checks passed the budget.
+   */
+  heads?: { kept: number; checked: number; ms: number; refused: number };
+  /**
    * Divergence at equal clocks (same clock as a peer, different state digest): found and healed
    * automatically (docs/threat-model.md); `peers` differ at their last equal-clock comparison.
    */

@@ -3,7 +3,7 @@
 // node holds between them are checked too, and the end adds the peer's clock and recounts the
 // totals. The per-key decision is the pure repairKey in core/repair.ts.
 
-import type { Clock } from '../core/clock.js';
+import { Clock } from '../core/clock.js';
 import type { DeltaEntry } from '../core/delta.js';
 import type { Head } from '../core/head.js';
 import type { Keyspace } from './keyspace.js';
@@ -29,7 +29,6 @@ export async function repairFromSnapshot(
   peerFrontier?: Clock,
 ): Promise<RepairReport> {
   const opts = peerFrontier === undefined ? {} : { collected: peerFrontier };
-  ks.learnHeads(heads); // the peer's states are held to its heads like any delta's
   const report: RepairReport = { received: 0, replaced: 0, removed: 0, digestBefore: ks.summary().digest, digestAfter: '' };
   let after: Uint8Array | undefined;
   const add = (r: { replaced: number; removed: number }) => {
@@ -39,12 +38,15 @@ export async function repairFromSnapshot(
   for await (const entries of chunks) {
     if (entries.length === 0) continue;
     const upTo = entries[entries.length - 1]!.key;
+    // the peer's states are held to its heads like any delta's: those they need, a batch a turn
+    await ks.checkHeads(ks.headsToCheck({ entries: [...entries], claim: Clock.empty(), heads }));
     add(await ks.repairRange(entries, after, upTo, peerClock, opts));
     report.received += entries.length;
     after = upTo;
   }
   add(await ks.repairRange([], after, undefined, peerClock, opts)); // local keys after the peer's last
-  await ks.finishRepair(peerClock, peerFrontier);
+  await ks.checkHeads(ks.claimHeadsToCheck(peerClock, heads)); // its clock may name replicas no state does
+  await ks.finishRepair(peerClock, peerFrontier, heads);
   report.digestAfter = ks.summary().digest;
   return report;
 }

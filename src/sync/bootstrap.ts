@@ -229,14 +229,18 @@ export class Bootstrapper {
         keys: this.record.keys + entries.length,
         bytes: this.record.bytes + bytes,
       };
-      await this.ks.applyDelta({ entries, claim: Clock.empty(), heads: snap.heads }, { meta: { name: META_BOOTSTRAP, value: encodeBootstrapRecord(next) } });
+      const chunk = { entries, claim: Clock.empty(), heads: snap.heads };
+      const checked = await this.replicator.checkHeads(peer, chunk, 'wait'); // the heads its states need, a batch a turn
+      await this.ks.applyDelta(chunk, { checked, meta: { name: META_BOOTSTRAP, value: encodeBootstrapRecord(next) } });
       this.record = next;
       this.noteProgress();
     }
     // the chunks ended at SNAP_END: everything of this snapshot is stored
     const done: BootstrapRecord = { ...this.record, done: true, claim };
     const meta = { name: META_BOOTSTRAP, value: encodeBootstrapRecord(done) };
-    const applied = await this.ks.applyDelta({ entries: [], claim, heads: snap.heads }, { meta, collected: snap.frontier });
+    const last = { entries: [], claim, heads: snap.heads };
+    const checked = await this.replicator.checkHeads(peer, last, 'wait', this.ks.claimHeadsToCheck(claim, snap.heads));
+    const applied = await this.ks.applyDelta(last, { checked, meta, collected: snap.frontier });
     this.replicator.noteCut(peer, applied); // a snapshot clock beyond what its states show: the rest comes by sync
     await this.ks.adoptFrontier(snap.frontier.intersect(claim)); // what the peer collected stays collected here
     this.record = done;

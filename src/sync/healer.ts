@@ -48,7 +48,7 @@ export class Healer {
 
   constructor(
     private readonly ks: Keyspace,
-    private readonly replicator: Pick<Replicator, 'snapshotFrom' | 'queryDigest'>,
+    private readonly replicator: Pick<Replicator, 'snapshotFrom' | 'queryDigest' | 'checkHeads'>,
     private readonly log: Logger,
     private readonly opts: HealerOptions,
   ) {
@@ -172,7 +172,11 @@ export class Healer {
       count();
       out.received += entries.length;
       try {
-        out.changed += (await this.ks.applyDelta({ entries, claim: Clock.empty(), heads: snap.heads })).changed;
+        const chunk = { entries, claim: Clock.empty(), heads: snap.heads };
+        // only the heads this chunk's states need, paced by the peer's budget: a snapshot of
+        // 20,000 fresh heads must neither stall this node nor be checked for nothing
+        const checked = await this.replicator.checkHeads(peer, chunk, 'wait');
+        out.changed += (await this.ks.applyDelta(chunk, { checked })).changed;
       } catch (err) {
         // A state from the peer that the store refuses, or a local state damaged beyond reading
         // (the recount after the merge finds that one). The chunk is refused whole; go on.

@@ -87,40 +87,78 @@ export function pexAddrs(addrs: readonly string[], self: string, max = MAX_PEX_A
 /** CPU time (ms) one peer's signature checks may cost this node: a burst, then a share of one core. */
 export const HEAD_CHECK_BURST_MS = 2_000;
 export const HEAD_CHECK_MS_PER_SECOND = 250;
+/** The same for all peers together: PeerIds cost nothing to make, so one budget must hold across them. */
+export const HEAD_CHECK_TOTAL_BURST_MS = 3_000;
+export const HEAD_CHECK_TOTAL_MS_PER_SECOND = 500;
+
+interface Bucket {
+  ms: number;
+  at: number;
+}
 
 /**
- * A budget per peer of the CPU time spent checking the heads its frames carry (heads newer than the
- * ones kept; an Ed25519 verify is 0.15 ms or more). An honest peer needs one or a few per push batch
- * or exchange; a member minting replicas and re-signing their heads would otherwise buy that with
- * every 120 bytes it sends. Counted in time spent, not in checks, so a slow or busy machine is
- * protected as well as a fast one. A peer in debt has its next frame refused.
+ * A budget of the CPU time spent checking the heads peers' frames carry (heads newer than the ones
+ * held, of replicas the frame's states name; an Ed25519 verify is 0.15 ms or more), per peer and
+ * for all peers together. An honest peer needs one or a few per push batch or exchange; a member
+ * minting replicas and signing their heads would otherwise buy that with every 120 bytes it sends,
+ * and with many PeerIds a budget per peer alone multiplies. Counted in time spent, not in checks,
+ * so a slow or busy machine is protected as well as a fast one. A frame of a peer in debt, or
+ * while all peers together are, is refused (or, for a snapshot, waits). One exception keeps honest
+ * writers going through a flood: a frame whose only check is the head of the sending peer's own
+ * replica (`own`) needs only the peer's budget. Such a frame carries a new write of that replica,
+ * so a member buys a check with a write of its own, and a PeerId gets one replica at a time.
  */
 export class CheckBudget {
-  private readonly buckets = new Map<string, { ms: number; at: number }>();
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly total: Bucket;
 
   constructor(
     private readonly burstMs = HEAD_CHECK_BURST_MS,
     private readonly msPerSecond = HEAD_CHECK_MS_PER_SECOND,
-  ) {}
-
-  /** May `peer` have checks done for it at `now` (ms)? */
-  allowed(peer: string, now: number): boolean {
-    return this.refill(peer, now).ms > 0;
+    private readonly totalBurstMs = HEAD_CHECK_TOTAL_BURST_MS,
+    private readonly totalMsPerSecond = HEAD_CHECK_TOTAL_MS_PER_SECOND,
+    now = 0,
+  ) {
+    this.total = { ms: totalBurstMs, at: now };
   }
 
-  /** Debits `spentMs` of checking done for `peer`. */
+  /** May `peer` have checks done for it at `now` (ms)? `own`: the checks are of its own replica's head only. */
+  allowed(peer: string, now: number, own = false): boolean {
+    return this.refill(peer, now).ms > 0 && (own || this.refillTotal(now).ms > 0);
+  }
+
+  /** How long (ms) until `peer` may have checks done for it: 0 when it may now. */
+  waitMs(peer: string, now: number): number {
+    const mine = this.refill(peer, now).ms;
+    const all = this.refillTotal(now).ms;
+    const until = (ms: number, rate: number) => (ms > 0 ? 0 : Math.ceil(((1 - ms) * 1000) / rate));
+    return Math.max(until(mine, this.msPerSecond), until(all, this.totalMsPerSecond));
+  }
+
+  /** Debits `spentMs` of checking done for `peer`, from its budget and the total. */
   charge(peer: string, spentMs: number, now: number): void {
     this.refill(peer, now).ms -= spentMs;
+    this.refillTotal(now).ms -= spentMs;
   }
 
-  private refill(peer: string, now: number): { ms: number; at: number } {
+  private refill(peer: string, now: number): Bucket {
     let b = this.buckets.get(peer);
     if (b === undefined) {
       if (this.buckets.size >= MAX_KNOWN_PEERS * 2) this.buckets.delete(this.buckets.keys().next().value!);
       this.buckets.set(peer, (b = { ms: this.burstMs, at: now }));
     }
-    b.ms = Math.min(this.burstMs, b.ms + ((now - b.at) / 1000) * this.msPerSecond);
-    b.at = now;
-    return b;
+    return fill(b, now, this.burstMs, this.msPerSecond);
   }
+
+  private refillTotal(now: number): Bucket {
+    return fill(this.total, now, this.totalBurstMs, this.totalMsPerSecond);
+  }
+}
+
+function fill(b: Bucket, now: number, burstMs: number, msPerSecond: number): Bucket {
+  if (now > b.at) {
+    b.ms = Math.min(burstMs, b.ms + ((now - b.at) / 1000) * msPerSecond);
+    b.at = now;
+  }
+  return b;
 }

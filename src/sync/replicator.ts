@@ -15,7 +15,7 @@ import type { Head } from '../core/head.js';
 import { DecodeError, ReplikvError } from '../errors.js';
 import { FrameWriter, readFrames } from '../net/frames.js';
 import type { Keyspace, Summary } from '../store/keyspace.js';
-import { CheckBudget, HEAD_CHECK_BURST_MS, HEAD_CHECK_MS_PER_SECOND, MAX_INBOUND_STREAMS_PER_CONNECTION, pexAddrs, StreamCounter } from './limits.js';
+import { CheckBudget, HEAD_CHECK_BURST_MS, HEAD_CHECK_MS_PER_SECOND, HEAD_CHECK_TOTAL_BURST_MS, HEAD_CHECK_TOTAL_MS_PER_SECOND, MAX_INBOUND_STREAMS_PER_CONNECTION, pexAddrs, StreamCounter } from './limits.js';
 import { LogLimiter } from './log-limiter.js';
 import { ForgetError, Membership, transportOf, type DialPlan } from './membership.js';
 import { Forgets } from './forgetting.js';
@@ -138,6 +138,8 @@ export class Replicator {
   readonly refused = { frames: 0, claimsCut: 0, forgets: 0 };
   /** Operator-signed forgets kept and passed on; peers' unsigned ones refused (forgetting.ts). */
   readonly forgets: Forgets;
+  /** Signature checks of peers' heads: heads verified, CPU ms spent on them, frames refused for the budget. */
+  readonly headChecks = { checked: 0, ms: 0, refused: 0 };
   private readonly pexSentAt = new Map<string, number>();
   private readonly limits: DeltaLimits;
   /** While this node bootstraps it neither starts nor answers sync exchanges, nor serves snapshots. */
@@ -423,20 +425,32 @@ export class Replicator {
   }
 
   /**
-   * Checks a frame's new heads on the peer's CPU budget (limits.ts, CheckBudget): a peer in debt has
-   * the frame refused; otherwise the time the checks took is charged to it.
+   * Verifies the heads a peer's frame needs (keyspace.ts, headsToCheck) on its CPU budget and the
+   * total one (limits.ts, CheckBudget), a batch per turn of the event loop. `wait`: a snapshot's
+   * chunk waits until the budget allows (it is this node's own catch-up); otherwise a frame of a
+   * peer in debt is refused. Forged heads throw, and the frame is refused.
    */
-  private chargeChecks(peer: string, chunk: DeltaChunk): void {
-    if (chunk.heads === undefined || this.ks.headsToCheck(chunk.heads) === 0) return;
-    if (!this.checks.allowed(peer, Date.now())) {
-      throw new ProtocolError(`the peer's heads cost more signature checks than its budget (${HEAD_CHECK_BURST_MS} ms of CPU, then ${HEAD_CHECK_MS_PER_SECOND} ms a second)`);
-    }
-    const t0 = performance.now();
-    try {
-      this.ks.learnHeads(chunk.heads);
-    } finally {
-      this.checks.charge(peer, performance.now() - t0, Date.now());
-    }
+  async checkHeads(peer: string, chunk: DeltaChunk, mode: 'refuse' | 'wait' = 'refuse', need = this.ks.headsToCheck(chunk)): Promise<Head[]> {
+    if (need.length === 0) return need;
+    const own = need.length === 1 && need[0]!.r === this.membership.replicaOf(peer);
+    this.headChecks.checked += need.length;
+    await this.ks.checkHeads(need, {
+      before: async () => {
+        for (;;) {
+          if (this.checks.allowed(peer, Date.now(), own)) return;
+          if (mode === 'refuse' || this.stopped) {
+            this.headChecks.refused++;
+            throw new ProtocolError(`the peer's heads cost more signature checks than the budget (${HEAD_CHECK_BURST_MS} ms of CPU, then ${HEAD_CHECK_MS_PER_SECOND} ms a second per peer; ${HEAD_CHECK_TOTAL_BURST_MS} ms, then ${HEAD_CHECK_TOTAL_MS_PER_SECOND} ms a second for all peers)`);
+          }
+          await new Promise((ok) => setTimeout(ok, Math.min(1000, Math.max(10, this.checks.waitMs(peer, Date.now())))));
+        }
+      },
+      spent: (ms) => {
+        this.headChecks.ms += ms;
+        this.checks.charge(peer, ms, Date.now());
+      },
+    });
+    return need; // verified: the caller hands them to applyDelta (checked)
   }
 
   /** A frame refused for its content (not a network fault) is counted for status. */
@@ -608,8 +622,8 @@ export class Replicator {
       // Counted on receipt: lmdb-js shows a commit to readers before applyDelta resolves, so a
       // status read after the await could see the keys without the count.
       this.transfer.keysReceived += m.entries.length;
-      this.chargeChecks(peer, m);
-      this.noteCut(peer, await this.ks.applyDelta(m));
+      const checked = await this.checkHeads(peer, m);
+      this.noteCut(peer, await this.ks.applyDelta(m, { checked }));
       this.membership.heard(peer, Date.now());
     }
   }
@@ -684,8 +698,8 @@ export class Replicator {
       let push = m;
       for (;;) {
         this.transfer.keysReceived += push.entries.length; // on receipt, as in receiveDelta
-        this.chargeChecks(peer, push);
-        this.noteCut(peer, await this.ks.applyDelta(push));
+        const checked = await this.checkHeads(peer, push);
+        this.noteCut(peer, await this.ks.applyDelta(push, { checked }));
         this.membership.heard(peer, Date.now());
         this.events.pushReceived();
         await acks.write(encodeAck(push.seq)); // applyDelta resolved: stored as durably as configured

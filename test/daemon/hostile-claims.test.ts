@@ -15,7 +15,7 @@ import { decodeMessage, encodeDigest, encodeEntries, END_MESSAGE, MSG, SYNC_PROT
 import { untilConnected, untilConverged, type TestDaemon } from '../helpers/daemons.js';
 import { frame, headsOf, pushFrom, withHostile } from '../helpers/hostile.js';
 import { eventually, until } from '../helpers/process.js';
-import { testReplica } from '../helpers/replicas.js';
+import { testReplica, testReplicas } from '../helpers/replicas.js';
 
 const { fleet, hostile } = withHostile();
 
@@ -117,19 +117,21 @@ describe('a hostile member lying about counters', () => {
     const d = await fleet.start();
     expect((await d.cli('put', 'kept', 'v')).code).toBe(0);
     const before = await d.status();
-    // 4,096 replicas of its own making; each frame re-signs all their heads one counter higher, so
-    // every head in it is newer than the one kept: a signature check each
-    const minted = Array.from({ length: 4096 }, testReplica);
+    // 4,096 replicas of its own making; each frame re-signs all their heads one counter higher, and
+    // carries a write whose context names each of them there (a head that vouches for nothing the
+    // frame carries is not checked at all), so every head in it needs a signature check
+    const minted = testReplicas(4096);
     const outcomes: string[] = [];
     for (let f = 1; f <= 16 && !outcomes.includes('refused'); f++) {
       const heads = minted.map((x) => x.head(f));
-      outcomes.push(await push(d, encodeEntries(MSG.push, { claim: Clock.empty(), entries: [], heads }, f)));
+      const state = encodeKeyState({ ctx: minted.map((x) => [x.r, f] as [string, number]), sibs: [{ r: minted[0]!.r, c: f, hlc: Date.now() * 1024, value: Buffer.from('m') }] });
+      outcomes.push(await push(d, encodeEntries(MSG.push, { claim: Clock.empty(), entries: [{ key: Buffer.from('minted'), state }], heads }, f)));
     }
     expect(outcomes[0]).toBe('acked'); // within the burst of 2 s of CPU
     expect(outcomes).toContain('refused');
-    await until(() => /cost more signature checks than its budget/.test(d.child.stderr()), 'the refusal in the log');
+    await until(() => /cost more signature checks than the budget/.test(d.child.stderr()), 'the refusal in the log');
     const s = await d.status();
-    expect(s.digest).toBe(before.digest);
+    expect(s.keys).toBe(before.keys + 1); // its own writes, and nothing else
     expect(s.refused.frames).toBeGreaterThanOrEqual(1);
     expect((await d.cli('put', 'after', 'x')).code).toBe(0);
     expect((await d.cli('get', 'kept')).stdout.trim()).toBe('v');

@@ -1,4 +1,5 @@
 // The pure bounds of issue 9: streams per connection, peer-exchange addresses, known peers, dials.
+import fc from 'fast-check';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { describe, expect, it } from 'vitest';
@@ -93,5 +94,42 @@ describe('signature-check budget', () => {
     expect(b.allowed('p', 600_000)).toBe(true);
     b.charge('p', 100, 600_000); // never above the burst: 100 spent leaves nothing
     expect(b.allowed('p', 600_000)).toBe(false);
+  });
+});
+
+describe('signature-check budget across PeerIds (property)', () => {
+  const ops = fc.array(
+    fc.record({ peer: fc.integer({ min: 0, max: 40 }), dt: fc.integer({ min: 0, max: 500 }), ms: fc.integer({ min: 0, max: 50 }), own: fc.boolean() }),
+    { maxLength: 300 },
+  );
+
+  it('all peers together never spend more than the total burst, its refill and one overdraw, however many PeerIds', () => {
+    fc.assert(
+      fc.property(ops, (list) => {
+        const b = new CheckBudget(100, 10, 300, 50, 0);
+        let now = 0;
+        let shared = 0; // charges admitted on the total budget
+        const own = new Map<number, number>(); // charges admitted on a peer's own budget alone
+        for (const op of list) {
+          now += op.dt;
+          if (!b.allowed(`p${op.peer}`, now, op.own)) continue;
+          if (op.own && !b.allowed(`p${op.peer}`, now, false)) own.set(op.peer, (own.get(op.peer) ?? 0) + op.ms);
+          else shared += op.ms;
+          b.charge(`p${op.peer}`, op.ms, now);
+        }
+        expect(shared).toBeLessThanOrEqual(300 + (now / 1000) * 50 + 50);
+        // what the total lets through beyond that is a peer's own head, within that peer's budget
+        for (const spent of own.values()) expect(spent).toBeLessThanOrEqual(100 + (now / 1000) * 10 + 50);
+        expect(b.waitMs('p0', now) >= 0).toBe(true);
+      }),
+    );
+  });
+
+  it('waitMs says when a peer in debt may go again', () => {
+    const b = new CheckBudget(100, 10, 1000, 100, 0);
+    b.charge('p', 150, 0);
+    const wait = b.waitMs('p', 0);
+    expect(b.allowed('p', wait - 200)).toBe(false);
+    expect(b.allowed('p', wait)).toBe(true);
   });
 });
