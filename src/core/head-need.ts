@@ -8,8 +8,8 @@
 // flood of minted replicas' heads buys a member nothing. Pure: the store and the replicator apply it.
 
 import { Reader } from './bytes.js';
-import type { Clock } from './clock.js';
-import type { DeltaEntry } from './delta.js';
+import { Clock } from './clock.js';
+import type { DeltaChunk, DeltaEntry } from './delta.js';
 import type { Head } from './head.js';
 import type { ReplicaId } from './replica.js';
 
@@ -78,3 +78,42 @@ export function headsToSend(named: ReadonlyMap<ReplicaId, number>, claim: Clock,
   for (const r of claim.replicas()) if (!named.has(r)) add(r);
   return out;
 }
+
+/**
+ * `chunk` with `heads`, as frames that each carry at most `max` heads (the receiver's limit per
+ * frame). A member writing once as each of thousands of minted replicas made every chunk that
+ * named them carry more heads than a receiver takes, so a peer could never catch up. Split, the
+ * states go first in groups whose replicas' heads fit, with no claim; then the claim, in parts of
+ * at most `max` replicas that need a head (the rest with the first part). All the states reach the
+ * receiver before any part of the claim, as in the one chunk, so no part claims a write it has not
+ * been sent. A single state naming more than `max` such replicas goes alone (the receiver refuses it).
+ */
+export function splitByHeads(chunk: DeltaChunk, heads: readonly Head[], max: number): DeltaChunk[] {
+  if (heads.length <= max) return [heads.length > 0 ? { ...chunk, heads: [...heads] } : chunk];
+  const headOf = new Map(heads.map((h) => [h.r, h] as [ReplicaId, Head]));
+  const out: DeltaChunk[] = [];
+  let entries: DeltaEntry[] = [];
+  let named = new Set<ReplicaId>();
+  const flush = (): void => {
+    if (entries.length > 0) out.push({ entries, claim: Clock.empty(), heads: [...named].map((r) => headOf.get(r)!) });
+    entries = [];
+    named = new Set();
+  };
+  for (const e of chunk.entries) {
+    const needs = [...namedCounters([e]).keys()].filter((r) => headOf.has(r));
+    if (named.size + needs.filter((r) => !named.has(r)).length > max) flush();
+    for (const r of needs) named.add(r);
+    entries.push(e);
+  }
+  flush();
+  const needing = chunk.claim.replicas().filter((r) => headOf.has(r));
+  const plain = chunk.claim.replicas().filter((r) => !headOf.has(r));
+  for (let i = 0; i === 0 || i < needing.length; i += max) {
+    const part = needing.slice(i, i + max);
+    const replicas = i === 0 ? [...part, ...plain] : part;
+    const claim = Clock.fromIntervals(replicas.flatMap((r) => chunk.claim.runs(r).map(([a, b]) => [r, a, b] as [ReplicaId, number, number])));
+    out.push({ entries: [], claim, heads: part.map((r) => headOf.get(r)!) });
+  }
+  return out;
+}
+

@@ -14,6 +14,8 @@ import { DecodeError } from '../errors.js';
 
 export const PUBLIC_KEY_BYTES = 32;
 export const SIGNATURE_BYTES = 64;
+/** Heads a receiver takes from one DELTA or PUSH (docs/protocol.md, "Limits"); a sender splits past it. */
+export const MAX_FRAME_HEADS = 4096;
 /** The highest counter a head (and so any dot) may carry; a replica this close moves to a fresh id. */
 export const MAX_COUNTER = Number.MAX_SAFE_INTEGER - 1;
 

@@ -9,8 +9,8 @@ import { decodeKeyState, dotKeyCounter, encodeFirstWrite, encodeKeyState, gcExpi
 import { compareBytes } from '../core/bytes.js';
 import { chunkEntries, DEFAULT_DELTA_LIMITS, evidencedClaim, mergeEntry, selectDelta, type DeltaChunk, type DeltaSource, type DeltaEntry, type DeltaLimits } from '../core/delta.js';
 import { Digest } from '../core/digest.js';
-import { decodeHeads, encodeHeads, headIsValid, MAX_COUNTER, newReplicaKey, replicaKeyFromSeed, signHead, type Head, type ReplicaKey } from '../core/head.js';
-import { headsToCheck, headsToSend, namedCounters } from '../core/head-need.js';
+import { decodeHeads, encodeHeads, headIsValid, MAX_COUNTER, MAX_FRAME_HEADS, newReplicaKey, replicaKeyFromSeed, signHead, type Head, type ReplicaKey } from '../core/head.js';
+import { headsToCheck, headsToSend, namedCounters, splitByHeads } from '../core/head-need.js';
 import { HLC_LOGICAL_BITS, nextHlc } from '../core/hlc.js';
 import { equivocations, keepOwn, reassertion } from '../core/equivocation.js';
 import { collectKey, dropCollected } from '../core/gc.js';
@@ -634,10 +634,12 @@ export class Keyspace {
     return headsToSend(named, chunk.claim, (r) => this.headOf(r), (r) => (peer === null ? 0 : peer.max(r)));
   }
 
-  /** `chunk` with the heads a receiver whose clock is `peer` (null: unknown) needs to believe it. */
-  private withHeads(chunk: DeltaChunk, peer: Clock | null): DeltaChunk {
-    const heads = this.headsFor(chunk, peer);
-    return heads.length > 0 ? { ...chunk, heads } : chunk;
+  /**
+   * `chunk` as frames, with the heads a receiver whose clock is `peer` (null: unknown) needs to
+   * believe it, at most MAX_FRAME_HEADS a frame (core/head-need.ts, splitByHeads).
+   */
+  private framed(chunk: DeltaChunk, peer: Clock | null): DeltaChunk[] {
+    return splitByHeads(chunk, this.headsFor(chunk, peer), MAX_FRAME_HEADS);
   }
 
   /** How many other replicas' heads this store keeps. */
@@ -1084,7 +1086,7 @@ export class Keyspace {
     const snap = this.backend.openSnapshot();
     try {
       const { clock } = decodeStoreState(snap.getMeta(META_STATE)!);
-      for (const chunk of selectDelta(deltaSource(snap, clock), peer, limits)) yield this.withHeads(chunk, peer);
+      for (const chunk of selectDelta(deltaSource(snap, clock), peer, limits)) yield* this.framed(chunk, peer);
     } finally {
       snap.close();
     }
@@ -1121,7 +1123,7 @@ export class Keyspace {
     let entries: DeltaEntry[] = [];
     let claim = Clock.empty();
     let bytes = 0;
-    const chunk = (): DeltaChunk => ({ entries, claim, heads: this.headsFor({ entries, claim }, null) });
+    const chunk = (): DeltaChunk[] => this.framed({ entries, claim }, null);
     for (const key of keys) {
       const kb = keyToBytes(key);
       const state = this.backend.getState(kb);
@@ -1130,13 +1132,13 @@ export class Keyspace {
       for (const s of decodeKeyState(state).sibs) claim.add(s.r, s.c);
       bytes += kb.length + state.length;
       if (entries.length >= limits.maxEntries || bytes >= limits.maxBytes) {
-        yield chunk();
+        yield* chunk();
         entries = [];
         claim = Clock.empty();
         bytes = 0;
       }
     }
-    if (entries.length > 0) yield chunk();
+    if (entries.length > 0) yield* chunk();
   }
 
   /** All of `keys` in one push chunk, however many (tests and single keys; the replicator uses pushChunks). */

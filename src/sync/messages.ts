@@ -8,7 +8,7 @@ import { readClock, writeClock } from '../core/codec.js';
 import type { DeltaChunk, DeltaEntry } from '../core/delta.js';
 import { DIGEST_BYTES } from '../core/digest.js';
 import { readForgetRecord, writeForgetRecord, type ForgetRecord } from '../core/forget-record.js';
-import { readHeads, writeHead, type Head } from '../core/head.js';
+import { MAX_FRAME_HEADS, readHeads, writeHead, type Head } from '../core/head.js';
 import { MAX_KEY_BYTES } from '../core/validate.js';
 
 // 2.0.0: chunks and snapshots carry signed heads (core/head.ts); a 1.x node cannot vouch for its counters.
@@ -24,7 +24,7 @@ const MAX_RETIRED_BITMAP_BYTES = 12_500;
 const MAX_ADDR_BYTES = 1024;
 const MAX_ENTRIES = 65536;
 /** Heads in one DELTA or PUSH (a snapshot's SNAP_BEGIN carries every head its sender keeps). */
-const MAX_HEADS = 4096;
+const MAX_HEADS = MAX_FRAME_HEADS;
 const MAX_SNAPSHOT_HEADS = 100_000;
 
 export interface DigestMessage {

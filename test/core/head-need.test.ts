@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeKeyState } from '../../src/core/codec.js';
 import type { Head } from '../../src/core/head.js';
-import { headsToCheck, headsToSend, namedCounters } from '../../src/core/head-need.js';
+import { headsToCheck, headsToSend, namedCounters, splitByHeads } from '../../src/core/head-need.js';
+import { Clock } from '../../src/core/clock.js';
 import { clock, keyState, replica, REPLICAS } from './arbitraries.js';
 
 /** A head as the pure decisions see it (they never verify: the store does). */
@@ -90,3 +91,31 @@ describe('headsToSend (property)', () => {
     );
   });
 });
+
+describe('splitByHeads (property)', () => {
+  it('no frame carries more than the limit; states first, in order, then the whole claim; each frame has the heads it names', () => {
+    fc.assert(
+      fc.property(fc.array(keyState, { maxLength: 8 }), clock, fc.integer({ min: 1, max: 4 }), (states, claim, max) => {
+        const entries = states.map((s, i) => ({ key: Buffer.from(`k${i}`), state: encodeKeyState(s) }));
+        const named = namedCounters(entries);
+        const all = [...new Set([...named.keys(), ...claim.replicas()])].map((r) => head(r, 99));
+        const frames = splitByHeads({ entries, claim }, all, max);
+        const sent = frames.flatMap((f) => f.entries);
+        expect(sent).toEqual(entries);
+        const together = Clock.empty();
+        for (const f of frames) together.merge(f.claim);
+        expect(together.equals(claim)).toBe(true);
+        if (all.length <= max) return void expect(frames).toHaveLength(1);
+        const lastWithEntries = frames.findLastIndex((f) => f.entries.length > 0);
+        frames.forEach((f, i) => {
+          const hs = (f.heads ?? []).map((h) => h.r);
+          const oneState = f.entries.length === 1;
+          if (!oneState) expect(hs.length).toBeLessThanOrEqual(max);
+          if (i <= lastWithEntries) expect(f.claim.isEmpty()).toBe(true); // no claim before every state is sent
+          for (const r of [...namedCounters(f.entries).keys(), ...f.claim.replicas()]) expect(hs).toContain(r);
+        });
+      }),
+    );
+  });
+});
+

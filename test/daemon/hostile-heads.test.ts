@@ -121,6 +121,30 @@ describe('heads of replicas a member mints', () => {
     expect((await a2.status()).heads?.kept).toBeLessThanOrEqual(1); // b's, at most: nothing of the minted ones
   });
 
+  it('two writes whose contexts name 2,500 minted replicas each: a peer that was down still catches up from the node (its frames split to fit the head limit)', { timeout: 240_000 }, async () => {
+    const mint = minted(5000);
+    const writer = minted(5001)[5000]!;
+    const [a, b] = await pair();
+    await b.stop();
+    // each write supersedes one write of each of 2,500 minted replicas: a state naming them all
+    const h = await hostile();
+    for (let f = 0; f < 2; f++) {
+      const group = mint.slice(f * 2500, (f + 1) * 2500);
+      const ctx = [...group.map((x) => [x.r, 1] as [string, number]), [writer.r, f + 1] as [string, number]].sort(([x], [y]) => (x < y ? -1 : 1));
+      const entry = writeOf(`m/${f}`, writer, f + 1, ctx);
+      const claim = Clock.fromIntervals([[writer.r, f + 1, f + 1]]);
+      const heads = [...group.map((x) => x.head(1)), writer.head(f + 1)];
+      expect(await pushFrom(h, a.addr, frame(encodeEntries(MSG.push, { claim, entries: [entry], heads }, f + 1)))).toBe('acked');
+    }
+    await eventually(() => a.status(), (s) => s.keys === 3, 'both writes on a', 60_000);
+    await putMany(a, 'w', 10);
+    // b's delta from a names 5,002 replicas in one chunk of 12 keys: before, one frame with a head
+    // for each, past the receiver's limit of 4,096, refused at every exchange: b never caught up
+    const b2 = await fleet.start({ dataDir: b.dataDir, bootstrap: [a.addr] });
+    await untilConverged([a, b2], 13, 90_000);
+    expect(b2.child.stderr()).not.toMatch(/heads exceed the limit/);
+  });
+
   it('100,000 minted heads from 13 PeerIds: nothing is kept or checked of them; a new node bootstraps from the node and writes flow both ways', { timeout: 300_000 }, async () => {
     const file = join(fleet.tmpdir(), 'heads');
     expect((await run([built('test/fixtures/mint-heads.ts'), '100000', file]).exited).code).toBe(0);
