@@ -105,12 +105,16 @@ interface Bucket {
  * so a slow or busy machine is protected as well as a fast one. A frame of a peer in debt, or
  * while all peers together are, is refused (or, for a snapshot, waits). One exception keeps honest
  * writers going through a flood: a frame whose only check is the head of the sending peer's own
- * replica (`own`) needs only the peer's budget. Such a frame carries a new write of that replica,
- * so a member buys a check with a write of its own, and a PeerId gets one replica at a time.
+ * replica (`own`) needs the peer's budget and a total of its own, the same size as the other: such
+ * a frame carries a new write of that replica, so a member buys a check with a write of its own;
+ * PeerIds writing as themselves cannot spend the total that relayed heads need, and all of them
+ * together spend at most that second total.
  */
 export class CheckBudget {
   private readonly buckets = new Map<string, Bucket>();
   private readonly total: Bucket;
+  /** The total for frames whose one check is the sending peer's own replica. */
+  private readonly ownTotal: Bucket;
 
   constructor(
     private readonly burstMs = HEAD_CHECK_BURST_MS,
@@ -120,11 +124,12 @@ export class CheckBudget {
     now = 0,
   ) {
     this.total = { ms: totalBurstMs, at: now };
+    this.ownTotal = { ms: totalBurstMs, at: now };
   }
 
   /** May `peer` have checks done for it at `now` (ms)? `own`: the checks are of its own replica's head only. */
   allowed(peer: string, now: number, own = false): boolean {
-    return this.refill(peer, now).ms > 0 && (own || this.refillTotal(now).ms > 0);
+    return this.refill(peer, now).ms > 0 && this.refillTotal(now, own).ms > 0;
   }
 
   /** How long (ms) until `peer` may have checks done for it: 0 when it may now. */
@@ -135,10 +140,10 @@ export class CheckBudget {
     return Math.max(until(mine, this.msPerSecond), until(all, this.totalMsPerSecond));
   }
 
-  /** Debits `spentMs` of checking done for `peer`, from its budget and the total. */
-  charge(peer: string, spentMs: number, now: number): void {
+  /** Debits `spentMs` of checking done for `peer`, from its budget and the total (`own`: the own-replica total). */
+  charge(peer: string, spentMs: number, now: number, own = false): void {
     this.refill(peer, now).ms -= spentMs;
-    this.refillTotal(now).ms -= spentMs;
+    this.refillTotal(now, own).ms -= spentMs;
   }
 
   private refill(peer: string, now: number): Bucket {
@@ -150,8 +155,8 @@ export class CheckBudget {
     return fill(b, now, this.burstMs, this.msPerSecond);
   }
 
-  private refillTotal(now: number): Bucket {
-    return fill(this.total, now, this.totalBurstMs, this.totalMsPerSecond);
+  private refillTotal(now: number, own = false): Bucket {
+    return fill(own ? this.ownTotal : this.total, now, this.totalBurstMs, this.totalMsPerSecond);
   }
 }
 

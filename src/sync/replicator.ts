@@ -447,7 +447,7 @@ export class Replicator {
       },
       spent: (ms) => {
         this.headChecks.ms += ms;
-        this.checks.charge(peer, ms, Date.now());
+        this.checks.charge(peer, ms, Date.now(), own);
       },
     });
     return need; // verified: the caller hands them to applyDelta (checked)

@@ -103,26 +103,33 @@ describe('signature-check budget across PeerIds (property)', () => {
     { maxLength: 300 },
   );
 
-  it('all peers together never spend more than the total burst, its refill and one overdraw, however many PeerIds', () => {
+  it('all peers together never spend more than the two totals (relayed heads, own heads), their refill and one overdraw each, however many PeerIds', () => {
     fc.assert(
       fc.property(ops, (list) => {
         const b = new CheckBudget(100, 10, 300, 50, 0);
         let now = 0;
-        let shared = 0; // charges admitted on the total budget
-        const own = new Map<number, number>(); // charges admitted on a peer's own budget alone
+        let relayed = 0; // charges admitted on the total budget
+        let own = 0; // charges admitted as a peer's own head
         for (const op of list) {
           now += op.dt;
           if (!b.allowed(`p${op.peer}`, now, op.own)) continue;
-          if (op.own && !b.allowed(`p${op.peer}`, now, false)) own.set(op.peer, (own.get(op.peer) ?? 0) + op.ms);
-          else shared += op.ms;
-          b.charge(`p${op.peer}`, op.ms, now);
+          if (op.own) own += op.ms;
+          else relayed += op.ms;
+          b.charge(`p${op.peer}`, op.ms, now, op.own);
         }
-        expect(shared).toBeLessThanOrEqual(300 + (now / 1000) * 50 + 50);
-        // what the total lets through beyond that is a peer's own head, within that peer's budget
-        for (const spent of own.values()) expect(spent).toBeLessThanOrEqual(100 + (now / 1000) * 10 + 50);
+        const bound = 300 + (now / 1000) * 50 + 50;
+        expect(relayed).toBeLessThanOrEqual(bound);
+        expect(own).toBeLessThanOrEqual(bound);
         expect(b.waitMs('p0', now) >= 0).toBe(true);
       }),
     );
+  });
+
+  it('PeerIds writing as themselves cannot spend the total that relayed heads need', () => {
+    const b = new CheckBudget(100, 10, 300, 50, 0);
+    for (let i = 0; i < 20; i++) if (b.allowed(`w${i}`, 0, true)) b.charge(`w${i}`, 100, 0, true);
+    expect(b.allowed('relay', 0, true)).toBe(false); // the own total is spent
+    expect(b.allowed('relay', 0, false)).toBe(true); // the other is whole
   });
 
   it('waitMs says when a peer in debt may go again', () => {
