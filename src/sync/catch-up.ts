@@ -86,8 +86,10 @@ export class CatchUp {
   }
 
   /**
-   * An exchange found this node within the horizon of a peer that has collected: a restored node
-   * lacks nothing that peer collected, and is an ordinary node from now on.
+   * An exchange found this node within a peer's horizon: a restored node then takes that peer's
+   * delta, after which its clock covers the peer's, and so every frontier an honest node computed
+   * with that peer as a member. It is an ordinary node from now on (left marked, it would believe
+   * the first frontier it is ever behind, a lying member's too).
    */
   within(): void {
     if (this.restored) void this.done();

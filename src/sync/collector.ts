@@ -130,8 +130,10 @@ export class Collector {
   private async collect(): Promise<void> {
     const now = this.now();
     await this.save(now);
-    if (this.opts.intervalMs <= 0 || this.opts.paused?.() === true) return;
+    if (this.opts.paused?.() === true) return;
+    // Also with collection off: a cutoff left behind makes every digest read all that expired since.
     await this.ks.advanceDigestCutoff(now);
+    if (this.opts.intervalMs <= 0) return;
     const own = this.ks.summary().clock;
     const st = this.members.stability(own, now, this.opts.graceMs, this.opts.unheard?.() ?? []);
     for (const peer of st.gone) {

@@ -145,9 +145,11 @@ export class Forgets {
       now,
       retentionMs: FORGET_RETENTION_MS,
       maxSkewMs: this.opts.maxSkewMs,
+      // One record per peer, the newest: two valid records for one peer (a forget run twice, or on
+      // two nodes) would otherwise replace each other at every DIGEST and never settle.
       holds: (r: ForgetRecord) => {
         const held = this.signed.get(r.peer);
-        return held !== undefined && held.at === r.at && keyHex(held.key) === keyHex(r.key);
+        return held !== undefined && held.at >= r.at;
       },
       verify: (r: ForgetRecord) => {
         const id = recordId(r);
@@ -173,7 +175,8 @@ export class Forgets {
 
   /** A received signed forget this node obeys: kept, persisted with the rest, and passed on. */
   keep(r: ForgetRecord): void {
-    this.signed.set(r.peer, r);
+    const held = this.signed.get(r.peer);
+    if (held === undefined || r.at > held.at) this.signed.set(r.peer, r);
   }
 
   /** `peer` said (FORGOTTEN) its operator forgot this node: status says so until an exchange with it works again. */

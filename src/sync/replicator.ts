@@ -169,7 +169,7 @@ export class Replicator {
    * (the two were apart for longer than gcGraceMs, so the peer declared it gone), re-bootstrap.
    */
   onBehind?: (peer: string, gap: HorizonGap, gone: boolean) => void;
-  /** This node lacks nothing of a peer's non-empty GC frontier (catch-up.ts). */
+  /** This node lacks nothing of a peer's GC frontier (catch-up.ts). */
   onWithin?: (peer: string) => void;
   /** Peers this node was apart from for longer than gcGraceMs when they had collected past it. */
   private readonly goneTo = new Set<string>();
@@ -572,7 +572,7 @@ export class Replicator {
     } else {
       this.goneTo.delete(peer);
       this.horizon.behind.delete(peer);
-      if (!theirs.frontier.isEmpty()) this.onWithin?.(peer);
+      this.onWithin?.(peer);
     }
     const lacking = withholdFrom(theirs.clock, ours.frontier);
     if (lacking === 0) {

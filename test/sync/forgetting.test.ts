@@ -61,6 +61,20 @@ describe('forgets kept, passed on and refused', () => {
     expect(other.outgoing(now, 1024)).toEqual([]);
   });
 
+  it('two valid forgets of one peer settle on the newer: the older is neither taken nor passed on again', async () => {
+    const ks = await Keyspace.open(new MemoryBackend());
+    const now = Date.now();
+    const { f } = forgets(ks);
+    const older = signForget(operator, GONE, now - 1000);
+    const newer = signForget(operator, GONE, now);
+    for (const r of f.incoming('P1', [newer], now)) f.keep(r);
+    expect(f.incoming('P2', [older], now)).toEqual([]); // held: a newer one
+    for (const r of f.incoming('P2', [older], now)) f.keep(r);
+    expect(f.outgoing(now, 1024).map((o) => o.at)).toEqual([now]);
+    f.keep(older); // even if handed one directly
+    expect(f.outgoing(now, 1024).map((o) => o.at)).toEqual([now]);
+  });
+
   it('refuses and counts what a peer sends that no configured key signed, and says so when it names this node', async () => {
     const ks = await Keyspace.open(new MemoryBackend());
     const now = Date.now();
