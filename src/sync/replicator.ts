@@ -750,11 +750,17 @@ export class Replicator {
 
   /**
    * A narrowed heal request: the keys holding a live dot `since` lacks (delta selection, one read
-   * snapshot), as a snapshot stream without heads or key count. Nothing is claimed.
+   * snapshot), as a snapshot stream without key count. Nothing is claimed. Its heads are those of
+   * the replicas this node knows past `since`: writes landing between the asker's comparison and
+   * this read name counters past what the asker holds, and a chunk without their heads is refused.
    */
   private async serveRecent(writer: FrameWriter, since: Clock): Promise<void> {
     const s = this.ks.summary();
-    await writer.write(encodeSnapBegin(s.clock, 0, [], s.frontier));
+    const heads = s.clock.replicas().flatMap((r) => {
+      const h = s.clock.max(r) > since.max(r) ? this.ks.headOf(r) : undefined;
+      return h === undefined ? [] : [h];
+    });
+    await writer.write(encodeSnapBegin(s.clock, 0, heads, s.frontier));
     for (const chunk of this.ks.delta(since, this.limits)) {
       if (chunk.entries.length === 0) continue;
       await writer.write(encodeSnapChunk(chunk.entries));
