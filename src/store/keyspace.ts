@@ -60,6 +60,8 @@ export const DEFAULT_MAX_SIBLINGS = 1000;
  */
 export const MAX_VOUCHED_HEADS = 8192;
 export const DEFAULT_MAX_CLOCK_SKEW_MS = 10 * 60_000;
+/** How far ahead of this node's clock a peer's digest cutoff may be and still be compared here. */
+const SUMMARY_AHEAD_MS = 30_000;
 
 export type WriteOp =
   /** `expireAt`: when the value expires (ms since the epoch); absent for a value that lasts. */
@@ -919,11 +921,12 @@ export class Keyspace {
   /**
    * The summary at exactly cutoff `at`, to compare with a peer's digest taken there; null when
    * this node cannot say: it moved its cutoff past `at` (and may have collected values expiring
-   * before it), or `at` lies further ahead than the allowed clock skew (a peer's word may not make
-   * this node read every expiring key).
+   * before it), or `at` lies further ahead than SUMMARY_AHEAD_MS (or the allowed clock skew, if
+   * smaller): a peer's word may not make this node read, at every DIGEST, every key expiring in the
+   * next ten minutes. Honest clocks (NTP) are far closer; the peer compares the other way.
    */
   summaryAt(at: number): Summary | null {
-    if (at > this.now() + this.maxClockSkewMs) return null;
+    if (at > this.now() + Math.min(this.maxClockSkewMs, SUMMARY_AHEAD_MS)) return null;
     const s = this.summary(at);
     return s.digestAt === at ? s : null;
   }

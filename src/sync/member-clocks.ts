@@ -50,6 +50,8 @@ export interface HorizonGap {
 export interface Unheard {
   peer: string;
   since: number;
+  /** Connected now: counted however long ago it was met (its digests may be refused, or not kept). */
+  connected?: boolean;
 }
 
 export interface Stability {
@@ -114,7 +116,7 @@ export class MemberClocks {
       if (now - m.heardAt > graceMs) gone.push(peer);
       else consider(peer, m.clock, m.heardAt);
     }
-    for (const u of unheard) if (!this.m.has(u.peer) && now - u.since <= graceMs) consider(u.peer, Clock.empty(), u.since);
+    for (const u of unheard) if (!this.m.has(u.peer) && (u.connected === true || now - u.since <= graceMs)) consider(u.peer, Clock.empty(), u.since);
     return { stable: stableClock(own, counted), heldBackBy, members: counted.length, gone };
   }
 

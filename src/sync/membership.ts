@@ -436,9 +436,9 @@ export class Membership {
     return out;
   }
 
-  /** Peers this node has been connected to (or heard from), with when it first knew them. */
-  met(): { peer: string; since: number }[] {
-    return [...this.peers.values()].filter((p) => p.lastSeen !== null).map((p) => ({ peer: p.peerId, since: p.learnedAt }));
+  /** Peers this node has been connected to (or heard from): when it first knew them, and whether connected now. */
+  met(): { peer: string; since: number; connected: boolean }[] {
+    return [...this.peers.values()].filter((p) => p.lastSeen !== null).map((p) => ({ peer: p.peerId, since: p.learnedAt, connected: p.connected }));
   }
 
   list(): PeerEntry[] {

@@ -32,10 +32,11 @@ describe('MemberClocks.stability', () => {
     expect(st.heldBackBy).toEqual({ peer: 'P', lacking: 3, since: 100 });
   });
 
-  it('a peer met longer than the grace period ago and never heard holds nothing back', () => {
+  it('a peer met longer than the grace period ago and never heard holds nothing back, unless it is connected now', () => {
     const st = new MemberClocks().stability(own, 5000, GRACE, [{ peer: 'P', since: 50 }]);
     expect(st.stable.coversClock(own)).toBe(true);
     expect(st.members).toBe(0);
+    expect(new MemberClocks().stability(own, 5000, GRACE, [{ peer: 'P', since: 50, connected: true }]).stable.isEmpty()).toBe(true);
   });
 });
 
