@@ -235,7 +235,6 @@ function getKey(res: ServerResponse, key: string, r: ReadResult | undefined, for
   res.end(r.value);
 }
 
-/** A PeerId as libp2p prints it (base58btc multihash or CID text): checked here, parsed by the daemon. */
 /** A signed forget's at, key and sig, all or none (an operator's signature: replikv forget --sign-key). */
 function signedForgetParams(query: URLSearchParams): SignedForget | undefined {
   const [at, key, sig] = [query.get('at'), query.get('key'), query.get('sig')];
@@ -246,6 +245,7 @@ function signedForgetParams(query: URLSearchParams): SignedForget | undefined {
   return { at: Number(at), key, sig };
 }
 
+/** A PeerId as libp2p prints it (base58btc multihash or CID text): checked here, parsed by the daemon. */
 function peerIdParam(raw: string | null): string {
   if (raw === null || !/^[1-9A-HJ-NP-Za-km-z]{20,128}$/.test(raw)) throw new BadRequestError(`"${raw ?? ''}" is not a PeerId (e.g. 12D3KooW...)`);
   return raw;

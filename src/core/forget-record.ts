@@ -6,7 +6,8 @@
 // on a received record. The keys: `replikv keygen --operator` makes a pair; the private half stays
 // with the operator (the CLI signs, `replikv forget PEER --sign-key FILE`), never in a data dir.
 
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { sign, verify, type KeyObject } from 'node:crypto';
+import { keyPairOfSeed, newSeed, publicKeyOf } from './ed25519.js';
 import { Reader, Writer } from './bytes.js';
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './head.js';
 import { DecodeError } from '../errors.js';
@@ -25,9 +26,6 @@ export interface ForgetRecord {
 export const MAX_FORGET_PEER_BYTES = 128;
 
 const LABEL = Buffer.from('replikv forget v1\0');
-// DER prefixes of PKCS#8 and SPKI for Ed25519 (as in head.ts): the raw 32 bytes follow them.
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
 /** The bytes an operator signs: a label (so no other signature of that key can pass), the peer, the time. */
 export function forgetSignedBytes(peer: string, at: number): Buffer {
@@ -48,16 +46,13 @@ export interface OperatorKey {
 
 /** A new operator key pair; `seed` is the private key to keep (32 bytes). */
 export function newOperatorKey(): { key: OperatorKey; seed: Uint8Array } {
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const seed = new Uint8Array(privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(PKCS8_PREFIX.length));
+  const seed = newSeed();
   return { key: operatorKeyFromSeed(seed), seed };
 }
 
 export function operatorKeyFromSeed(seed: Uint8Array): OperatorKey {
   if (seed.length !== 32) throw new DecodeError(`an operator key is 32 bytes, not ${seed.length}`);
-  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
-  const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
-  return { publicKey: new Uint8Array(spki.subarray(SPKI_PREFIX.length)), privateKey };
+  return keyPairOfSeed(seed);
 }
 
 export function signForget(key: OperatorKey, peer: string, at: number): ForgetRecord {
@@ -68,8 +63,7 @@ export function signForget(key: OperatorKey, peer: string, at: number): ForgetRe
 export function forgetSignatureValid(r: ForgetRecord): boolean {
   if (r.key.length !== PUBLIC_KEY_BYTES || r.sig.length !== SIGNATURE_BYTES) return false;
   try {
-    const pub = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, r.key]), format: 'der', type: 'spki' });
-    return verify(null, forgetSignedBytes(r.peer, r.at), pub, r.sig);
+    return verify(null, forgetSignedBytes(r.peer, r.at), publicKeyOf(r.key), r.sig);
   } catch {
     return false; // not a point on the curve
   }

@@ -7,7 +7,8 @@
 // or past writes it has not made yet), only its own. Signing is per push batch or exchange, not per
 // write. node:crypto does the Ed25519 work: a library in JavaScript would be slower.
 
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, sign, verify, type KeyObject } from 'node:crypto';
+import { keyPairOfSeed, newSeed, publicKeyOf } from './ed25519.js';
 import { Reader, Writer } from './bytes.js';
 import type { ReplicaId } from './replica.js';
 import { DecodeError } from '../errors.js';
@@ -35,9 +36,6 @@ export interface ReplicaKey {
   readonly privateKey: KeyObject;
 }
 
-// DER prefixes of PKCS#8 and SPKI for Ed25519: the raw 32 bytes follow them.
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const HEAD_LABEL = Buffer.from('replikv head v1\0');
 
 export function replicaIdOf(publicKey: Uint8Array): ReplicaId {
@@ -46,16 +44,13 @@ export function replicaIdOf(publicKey: Uint8Array): ReplicaId {
 
 /** A new replica: its key pair and the id derived from it. `seed` is the private key to keep (32 bytes). */
 export function newReplicaKey(): { key: ReplicaKey; seed: Uint8Array } {
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const seed = privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(PKCS8_PREFIX.length);
+  const seed = newSeed();
   return { key: replicaKeyFromSeed(seed), seed };
 }
 
 export function replicaKeyFromSeed(seed: Uint8Array): ReplicaKey {
   if (seed.length !== 32) throw new DecodeError(`a replica key is 32 bytes, not ${seed.length}`);
-  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
-  const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
-  const publicKey = new Uint8Array(spki.subarray(SPKI_PREFIX.length));
+  const { privateKey, publicKey } = keyPairOfSeed(seed);
   return { r: replicaIdOf(publicKey), publicKey, privateKey };
 }
 
@@ -78,7 +73,7 @@ export function headIsValid(h: Head): boolean {
   if (h.c < 1 || h.c > MAX_COUNTER || replicaIdOf(h.key) !== h.r) return false;
   let pub = publicKeys.get(h.r);
   if (pub === undefined) {
-    pub = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, h.key]), format: 'der', type: 'spki' });
+    pub = publicKeyOf(h.key);
     if (publicKeys.size < 4096) publicKeys.set(h.r, pub);
   }
   return verify(null, signedBytes(h.r, h.c), pub, h.sig);

@@ -16,7 +16,7 @@ export const SYNC_PROTOCOL = '/replikv/sync/4.0.0';
 
 export const MSG = { digest: 1, delta: 2, end: 3, push: 4, ack: 5, snapRequest: 6, snapBegin: 7, snapChunk: 8, snapEnd: 9, busy: 10, verify: 11, forgotten: 12 } as const;
 
-const DIGEST_VERSION = 3;
+const DIGEST_VERSION = 4;
 const MAX_PEER_ADDRS = 1024;
 export const MAX_FORGOTTEN = 1024;
 /** A bitmap over at most 100,000 retired replicas (core/retired.ts, MAX_RETIRED). */
