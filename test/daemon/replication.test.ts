@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Fleet, untilConnected, untilConverged } from '../helpers/daemons.js';
-import { eventually } from '../helpers/process.js';
+import { eventually, until } from '../helpers/process.js';
 
 const fleet = new Fleet();
 afterEach(async (ctx) => {
@@ -58,6 +58,8 @@ describe('membership and conflicts', () => {
     await untilConnected([a, b]);
     await a.stop();
     await eventually(() => b.status(), (s) => s.peers.every((p) => p.state !== 'alive'), 'b to notice a is gone');
+    // a comes back only once b has tried it while away (a quick restart could beat b's first redial)
+    await until(() => /dial failed/.test(b.child.stderr()), 'b to try a while it is away', 60_000);
     a = await fleet.start({ dataDir: aDir, listen }); // a has no bootstrap: b must come back to it
     await untilConnected([a, b]);
     expect((await a.cli('put', 'after-restart', 'yes')).code).toBe(0);
