@@ -26,7 +26,7 @@ import { ChangeSet, type ChangeBatch, type ChangeOrigin, type RemoteLimits, type
 import { checkKeyText, keyText } from './key-text.js';
 import { LmdbBackend } from './lmdb-backend.js';
 import { decodeDigestAt, decodeStoreState, encodeDigestAt, encodeStoreState, headRecord, META_DIGEST_AT, META_HEADS, META_REPLICA, META_REPLICA_KEY, META_STATE, storeStateVersion, type StoreState } from './meta.js';
-import { LASTING_ONLY, shiftDigest, xorState } from './state-hash.js';
+import { expiringBetween, LASTING_ONLY, shiftDigest, xorState } from './state-hash.js';
 import { countSiblings, type SiblingStats } from './sibling-count.js';
 import { countExpiring } from './expiring-count.js';
 
@@ -1040,8 +1040,7 @@ export class Keyspace {
     const snap = this.backend.openSnapshot();
     let any: boolean;
     try {
-      const zero = new Uint8Array(16);
-      any = !snap.gcRange(gcExpiryKey(Math.min(from, MAX_EXPIRE_AT) + 1, zero, 0), gcExpiryKey(Math.min(now, MAX_EXPIRE_AT) + 1, zero, 0))[Symbol.iterator]().next().done;
+      any = !expiringBetween(snap, from, now)[Symbol.iterator]().next().done;
     } finally {
       snap.close();
     }

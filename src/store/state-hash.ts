@@ -77,18 +77,23 @@ export interface ExpiryView {
   getState(key: Uint8Array): Uint8Array | undefined;
 }
 
+/** The GC index's entries of values expiring after `from` and no later than `to` (either order; clamped to MAX_EXPIRE_AT). */
+export function expiringBetween(view: Pick<ExpiryView, 'gcRange'>, from: number, to: number): Iterable<{ readonly k: Uint8Array; readonly key: Uint8Array }> {
+  const lo = Math.min(from, to);
+  const hi = Math.min(Math.max(from, to), MAX_EXPIRE_AT);
+  if (lo >= hi) return [];
+  const zero = new Uint8Array(16);
+  return view.gcRange(gcExpiryKey(lo + 1, zero, 0), gcExpiryKey(hi + 1, zero, 0));
+}
+
 /**
  * Moves a digest taken at cutoff `from` to cutoff `to`, either way: only keys holding a value that
  * expires between the two hash differently, and the GC index lists exactly those (by expiry), so
  * this reads those keys and nothing else. Going back is exact only over values still held.
  */
 export function shiftDigest(view: ExpiryView, digest: { xor(h: ArrayLike<number>): void }, from: number, to: number): void {
-  const lo = Math.min(from, to);
-  const hi = Math.min(Math.max(from, to), MAX_EXPIRE_AT);
-  if (lo >= hi) return;
-  const zero = new Uint8Array(16);
   const done = new Set<string>();
-  for (const { key } of view.gcRange(gcExpiryKey(lo + 1, zero, 0), gcExpiryKey(hi + 1, zero, 0))) {
+  for (const { key } of expiringBetween(view, from, to)) {
     const id = Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1');
     if (done.has(id)) continue; // a key with several expiring values has an entry for each
     done.add(id);
