@@ -21,10 +21,10 @@ export function statusWarnings(f: WarningFacts): string[] {
   if (f.aloneSeconds !== null) out.push(`no peer reachable for ${f.aloneSeconds} s: writes on this node are not being replicated`);
   if (f.unreachedSeconds !== null) out.push(bootstrapUnreached(f.unreachedSeconds));
   if (f.refusingPeers.length > 0) {
-    out.push(`peers refuse this node: forgotten by an operator on peer ${f.refusingPeers.join(', ')} (replikv forget); writes reach those nodes only through others`);
+    out.push(`peers refuse this node: forgotten by an operator on peer ${f.refusingPeers.join(', ')} (replikv forget); writes reach those nodes only through other nodes, if any`);
   }
   if (f.forgottenBy !== null) {
-    out.push(`forgotten by an operator (a signed forget from ${new Date(f.forgottenBy.at).toISOString()}, passed on by peer ${f.forgottenBy.peer}): nodes that hear it refuse this node for 30 days; a machine that should come back needs an empty data directory (a new identity)`);
+    out.push(`forgotten by an operator (a signed forget from ${new Date(f.forgottenBy.at).toISOString()}, passed on by peer ${f.forgottenBy.peer}): nodes that hear it refuse this node for 30 days; a machine that should come back needs its whole data directory emptied (a new identity and a new replica), not only its identity`);
   }
   if (f.refusedAsGone !== null) {
     out.push(`refused by peer ${f.refusedAsGone.peer}: this node was out of touch for longer than gcGraceMs and lacks deletes collected since; stop it, move its data directory away and start it again to re-bootstrap`);

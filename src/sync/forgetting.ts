@@ -197,7 +197,7 @@ export class Forgets {
 
   private forgottenBySelf(from: string, r: ForgetRecord): void {
     if (this.forgottenBy === null || this.forgottenBy.at < r.at) this.forgottenBy = { peer: from, at: r.at };
-    this.opts.warn(`${from}|self`, { peer: from, at: r.at, key: keyHex(r.key) }, 'an operator forgot this node (a signed forget, passed on by this peer): nodes that hear it refuse this node for 30 days; to bring the machine back, start it with an empty data directory (a new identity)');
+    this.opts.warn(`${from}|self`, { peer: from, at: r.at, key: keyHex(r.key) }, 'an operator forgot this node (a signed forget, passed on by this peer): nodes that hear it refuse this node for 30 days; to bring the machine back, start it with its whole data directory emptied (a new identity and a new replica), not only its identity');
   }
 
   private refuse(from: string, r: ForgetRecord, reason: string): void {
