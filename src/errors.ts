@@ -46,3 +46,15 @@ export class StoreError extends ReplikvError {
 export class ResourceError extends ReplikvError {
   override readonly code: string = 'RESOURCE_UNAVAILABLE';
 }
+
+/** A write was stored here but fewer replicas than asked stored it in time (sync/write-concern.ts). */
+export class WriteConcernError extends ReplikvError {
+  override readonly code = 'WRITE_CONCERN';
+  constructor(
+    readonly acked: number,
+    readonly wanted: number,
+    timeoutMs: number,
+  ) {
+    super(`write concern not met: ${acked} of ${wanted} replicas stored the write within ${timeoutMs} ms (the write is not undone)`);
+  }
+}

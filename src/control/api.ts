@@ -10,25 +10,10 @@ import type { DivergenceStats } from '../sync/divergence.js';
 import type { EquivocationStats } from '../sync/equivocation-report.js';
 import type { HorizonGap } from '../sync/member-clocks.js';
 import type { RepairReply, VerifyReport } from '../sync/integrity.js';
+import type { Mode, PeerInfo, PeerState } from '../sync/peer-info.js';
 
-export type { RepairReply, VerifyReport };
-
-export type Mode = 'push' | 'pull' | 'hybrid';
+export type { Mode, PeerInfo, PeerState, RepairReply, VerifyReport };
 export type NodeState = 'ready' | 'bootstrapping' | 'recovering';
-export type PeerState = 'alive' | 'suspect' | 'down';
-
-export interface PeerInfo {
-  peerId: string;
-  state: PeerState;
-  /** Our known writes that the peer lacked at its last digest (0 if it has everything we know). */
-  behind: number;
-  /** Multiaddrs we know for the peer (each ending in /p2p/PEERID). */
-  addrs: string[];
-  /** When we last heard from the peer (ms since the epoch), or null. */
-  lastSeen: number | null;
-  /** The peer's replica id, once it has told us. */
-  replicaId: string | null;
-}
 
 export interface Status {
   peerId: string;

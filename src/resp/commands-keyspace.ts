@@ -1,6 +1,6 @@
 // Commands over the whole keyspace (SCAN, KEYS, DBSIZE) and WAIT.
 
-import { WriteConcernError } from '../sync/write-concern.js';
+import { WriteConcernError } from '../errors.js';
 import { CommandError, intArg, SYNTAX, word } from './args.js';
 import type { CommandSpec, Ctx } from './command.js';
 import { globMatch, literalPrefix } from './glob.js';

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { NodeApi } from '../control/api.js';
 import { ConfigError, ResourceError } from '../errors.js';
 import { formatHostPort, parseHostPort } from '../net/host-port.js';
-import { LogLimiter } from '../sync/log-limiter.js';
+import { LogLimiter } from '../log-limiter.js';
 import type { Ctx, RespEnv } from './command.js';
 import { crossProtocol, dispatch } from './dispatch.js';
 import { encodeReply, ErrorReply, type Reply } from './reply.js';

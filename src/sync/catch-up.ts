@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { Keyspace } from '../store/keyspace.js';
 import { META_RESTORED } from '../store/meta.js';
 import { NO_SYNC_EVENTS, type SyncEvents } from './events.js';
-import { LogLimiter } from './log-limiter.js';
+import { LogLimiter } from '../log-limiter.js';
 
 /** A catch-up from one peer at most this often (each streams a whole snapshot). */
 export const CATCH_UP_EVERY_MS = 60_000;

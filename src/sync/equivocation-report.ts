@@ -6,7 +6,7 @@
 
 import type { Logger } from 'pino';
 import type { Equivocation } from '../store/keyspace.js';
-import { LogLimiter } from './log-limiter.js';
+import { LogLimiter } from '../log-limiter.js';
 
 export interface EquivocationStats {
   /** Dots found held with two contents since start (each meeting counts). */

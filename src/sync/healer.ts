@@ -17,7 +17,7 @@ import { DecodeError } from '../errors.js';
 import type { Keyspace, Summary } from '../store/keyspace.js';
 import type { RepairReply } from './integrity.js';
 import { compareDigests, narrowHealClock, sameMoment, divergenceDecision, DivergenceTracker, healEveryMs, type AfterMerge, type DigestView, type DivergenceStats, type Verdict } from './divergence.js';
-import { LogLimiter } from './log-limiter.js';
+import { LogLimiter } from '../log-limiter.js';
 import { MSG, type DigestMessage } from './messages.js';
 import type { Replicator } from './replicator.js';
 

@@ -19,7 +19,7 @@
 //   peer's list is full, and only they are remembered across a restart (known-peers.ts).
 
 import type { Clock } from '../core/clock.js';
-import type { PeerState } from '../control/api.js';
+import type { PeerState } from './peer-info.js';
 import { ReplikvError } from '../errors.js';
 import type { KnownPeer } from './known-peers.js';
 import { MAX_ADDRS_PER_PEER, MAX_DIALS_IN_FLIGHT, MAX_KNOWN_PEERS } from './limits.js';

@@ -12,7 +12,7 @@ import { RetiredTable } from '../core/retired.js';
 import type { ReplicaId } from '../core/replica.js';
 import { DecodeError } from '../errors.js';
 import type { Keyspace } from '../store/keyspace.js';
-import { LogLimiter } from './log-limiter.js';
+import { LogLimiter } from '../log-limiter.js';
 import { MAX_RETIRED_RECORDS, type DigestMessage, type RetiredPart } from './messages.js';
 
 const META_RETIRED = 'retired';

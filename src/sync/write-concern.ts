@@ -4,18 +4,7 @@
 // out says how many did and undoes nothing.
 
 import { Clock } from '../core/clock.js';
-import { ReplikvError } from '../errors.js';
-
-export class WriteConcernError extends ReplikvError {
-  override readonly code = 'WRITE_CONCERN';
-  constructor(
-    readonly acked: number,
-    readonly wanted: number,
-    timeoutMs: number,
-  ) {
-    super(`write concern not met: ${acked} of ${wanted} replicas stored the write within ${timeoutMs} ms (the write is not undone)`);
-  }
-}
+import { WriteConcernError } from '../errors.js';
 
 interface Waiter {
   dots: Clock;

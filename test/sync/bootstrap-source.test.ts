@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { chooseSource, type SourceInput, type Supply } from '../../src/sync/bootstrap-source.js';
-import { LogLimiter } from '../../src/sync/log-limiter.js';
+import { LogLimiter } from '../../src/log-limiter.js';
 
 const input = (supply: Record<string, Supply>, over: Partial<SourceInput> = {}): SourceInput => ({
   supply: new Map(Object.entries(supply)),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Clock } from '../../src/core/clock.js';
-import { WriteConcern, WriteConcernError } from '../../src/sync/write-concern.js';
+import { WriteConcern } from '../../src/sync/write-concern.js';
+import { WriteConcernError } from '../../src/errors.js';
 
 const R = 'ab'.repeat(16);
 
