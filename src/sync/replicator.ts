@@ -12,8 +12,8 @@ import type { Mode, PeerInfo } from './peer-info.js';
 import { chunkEntries, DEFAULT_DELTA_LIMITS, type DeltaChunk, type DeltaEntry, type DeltaLimits } from '../core/delta.js';
 import { Clock } from '../core/clock.js';
 import type { Head } from '../core/head.js';
-import { DecodeError, ReplikvError, WriteConcernError } from '../errors.js';
-import { FrameWriter, readFrames } from '../net/frames.js';
+import { DecodeError, WriteConcernError } from '../errors.js';
+import type { FrameWriter } from '../net/frames.js';
 import type { Keyspace, Summary } from '../store/keyspace.js';
 import { CheckBudget, HEAD_CHECK_BURST_MS, HEAD_CHECK_MS_PER_SECOND, HEAD_CHECK_TOTAL_BURST_MS, HEAD_CHECK_TOTAL_MS_PER_SECOND, MAX_INBOUND_STREAMS_PER_CONNECTION, pexAddrs, StreamCounter } from './limits.js';
 import { LogLimiter } from '../log-limiter.js';
@@ -43,7 +43,8 @@ import {
   type SnapRequestMessage,
 } from './messages.js';
 import { ExchangeLedger } from './exchange-ledger.js';
-import { bytesMoved, checkStall, type StallState } from './stall.js';
+import { Pusher } from './pusher.js';
+import { PeerStreams, ProtocolError, TRANSFER_IDLE_MS, type Transfer } from './peer-streams.js';
 import { WriteConcern } from './write-concern.js';
 import { NO_SYNC_EVENTS, type SyncEvents } from './events.js';
 import { behindFrontier, withholdFrom } from '../core/gc.js';
@@ -94,28 +95,11 @@ export interface ReplicatorOptions {
 }
 
 
-/** A peer broke the protocol; its stream is closed, the daemon goes on. */
-export class ProtocolError extends ReplikvError {
-  override readonly code = 'PROTOCOL_ERROR';
-}
-
 /** Connecting (TCP, pnet, Noise, yamux) may be slow on a loaded machine: only a dead address fails it. */
 const CONNECT_TIMEOUT_MS = 30_000;
-/**
- * Opening a sync stream: a dial if the peer is not connected, then protocol negotiation. Generous,
- * for a loaded machine; it bounds only the opening, never the transfer on the open stream.
- */
-const OPEN_STREAM_TIMEOUT_MS = 30_000;
-/**
- * A transfer that owes bytes either way and moved none for this long is stalled and aborted
- * (stall.ts). Bytes, not frames: a 16 MiB frame over a slow link takes minutes to complete.
- */
-export const TRANSFER_IDLE_MS = 30_000;
 const PEX_EVERY_TICKS = 10;
 /** Telling a forgotten peer why it is refused may take this long before it is hung up on. */
 const TURN_AWAY_MS = 5_000;
-/** Claims of recent pushes, kept until acknowledged; for an older one, a sync exchange sends the write again. */
-const PUSH_CLAIMS_KEPT = 4096;
 
 export class Replicator {
   readonly membership: Membership;
@@ -124,16 +108,15 @@ export class Replicator {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly rounds = new Set<string>();
-  private readonly pushQueue = new Set<string>();
-  private pushScheduled = false;
-  private readonly pushStreams = new Map<string, Promise<PushStream>>();
-  private pushSeq = 0;
-  private readonly pushClaims = new Map<number, Clock>();
+  /** Active push of local writes (pusher.ts). */
+  private readonly pusher: Pusher;
   /** Per peer: the dots it acknowledged holding durably (pushes, sync exchanges); never its digest's word. */
   private readonly holds = new Map<string, Clock>();
   readonly concern = new WriteConcern(() => this.holds.values());
+  /** Stream opening, framing, byte counts and the stall watchdog (peer-streams.ts). */
+  private readonly streams: PeerStreams;
   /** Sync traffic since start: frame bytes (framing included, transport overhead not) and keys applied. */
-  readonly transfer = { bytesReceived: 0, bytesSent: 0, keysReceived: 0 };
+  readonly transfer: Transfer;
   /** Peers' messages refused for what they said (each logged), claims cut to this node's evidence, and forgets refused. */
   readonly refused = { frames: 0, claimsCut: 0, forgets: 0 };
   /** Operator-signed forgets kept and passed on; peers' unsigned ones refused (forgetting.ts). */
@@ -149,7 +132,6 @@ export class Replicator {
   /** Open inbound sync streams per connection (limits.ts); past the bound a new one is reset. */
   private readonly inbound = new StreamCounter(MAX_INBOUND_STREAMS_PER_CONNECTION);
   private readonly checks = new CheckBudget();
-  private readonly idleMs: number;
   private readonly events: SyncEvents;
   /** When this node last logged that it is alone (no peer connected), so it says it once per spell. */
   private aloneLogged = false;
@@ -190,8 +172,18 @@ export class Replicator {
     );
     this.known = new KnownPeersSaver(ks, log, this.membership, opts.peerGoneAfterMs);
     this.limits = opts.deltaLimits ?? DEFAULT_DELTA_LIMITS;
-    this.idleMs = opts.transferIdleMs ?? TRANSFER_IDLE_MS;
     this.events = opts.events ?? NO_SYNC_EVENTS;
+    this.streams = new PeerStreams(node, opts.transferIdleMs ?? TRANSFER_IDLE_MS);
+    this.transfer = this.streams.transfer;
+    this.pusher = new Pusher({
+      ks,
+      streams: this.streams,
+      events: this.events,
+      log,
+      limits: this.limits,
+      targets: () => this.membership.connectedPeers(),
+      held: (peer, dots) => this.learnHeld(peer, dots),
+    });
     this.members = opts.members ?? new MemberClocks();
     this.retirement = new Retirement(ks, log);
     this.forgets = new Forgets(ks, log, {
@@ -223,7 +215,7 @@ export class Replicator {
     });
     this.node.addEventListener('peer:disconnect', (e) => {
       const peer = e.detail.toString();
-      this.pushStreams.delete(peer);
+      this.pusher.lost(peer);
       this.retirement.forgetPeer(peer);
       if (this.membership.isForgotten(peer)) return;
       this.membership.disconnected(peer, Date.now());
@@ -247,9 +239,7 @@ export class Replicator {
     this.stopped = true;
     clearInterval(this.timer);
     await this.node.unhandle(SYNC_PROTOCOL).catch(() => {});
-    const writers = await Promise.allSettled(this.pushStreams.values());
-    await Promise.allSettled(writers.map((w) => (w.status === 'fulfilled' ? w.value.writer.close() : undefined)));
-    this.pushStreams.clear();
+    await this.pusher.stop();
     await this.known.save(Date.now());
     await this.retirement.flush();
   }
@@ -257,13 +247,7 @@ export class Replicator {
   /** Local writes just committed: push their keys to every connected peer (not in pull mode). */
   pushed(keys: Iterable<string>): void {
     if (this.opts.mode === 'pull' || this.stopped) return;
-    for (const k of keys) this.pushQueue.add(k);
-    if (this.pushScheduled) return;
-    this.pushScheduled = true;
-    setImmediate(() => {
-      // A push that fails is sent by the next sync exchange: never a reason to stop the daemon.
-      this.flushPush().catch((err: unknown) => this.log.warn({ reason: (err as Error).message }, 'push failed; sync exchanges send these writes'));
-    });
+    this.pusher.pushed(keys);
   }
 
   /**
@@ -337,7 +321,7 @@ export class Replicator {
     if (this.node.getConnections(id).length === 0) return; // a dial would be refused: nothing to tell or hang up
     try {
       const stream = await this.node.dialProtocol(id, SYNC_PROTOCOL, { signal: AbortSignal.timeout(TURN_AWAY_MS) });
-      const w = this.writerFor(stream);
+      const w = this.streams.writerFor(stream);
       await w.write(FORGOTTEN_MESSAGE);
       await w.close();
     } catch {
@@ -486,12 +470,12 @@ export class Replicator {
     let stream: Stream | undefined;
     let unwatch: (() => void) | undefined;
     try {
-      stream = await this.openStream(peer);
+      stream = await this.streams.open(peer);
       const received = { bytes: 0 };
-      const frames = this.framesOf(stream, this.opts.maxFrameBytes, received);
-      const writer = this.writerFor(stream);
+      const frames = this.streams.framesOf(stream, this.opts.maxFrameBytes, received);
+      const writer = this.streams.writerFor(stream);
       // A peer that stops answering must not hold this slot forever; a slow one may take its time.
-      unwatch = this.watch(stream, received, writer);
+      unwatch = this.streams.watch(stream, received, writer);
       const ours = this.ks.summary();
       await writer.write(this.digestFor(peer, ours));
       await writer.flush();
@@ -644,17 +628,8 @@ export class Replicator {
     let serving = false; // a sync exchange, for its outcome
     try {
       const received = { bytes: 0 };
-      const frames = this.framesOf(stream, this.opts.maxFrameBytes, received);
-      // A stream must say what it is, or it only holds a slot: bytes of its first message must keep
-      // coming (a first PUSH of 16 MiB over a slow link takes minutes, and is not silent).
-      let quiet: StallState = { moved: 0, at: Date.now() };
-      const silent = setInterval(() => {
-        const check = checkStall(quiet, received.bytes, true, Date.now(), this.idleMs);
-        quiet = check.state;
-        if (check.stalled) stream.abort(new ProtocolError(`no first message within ${this.idleMs} ms (no byte of it for that long)`));
-      }, Math.max(50, Math.floor(this.idleMs / 8)));
-      silent.unref();
-      const first = await frames.next().finally(() => clearInterval(silent));
+      const frames = this.streams.framesOf(stream, this.opts.maxFrameBytes, received);
+      const first = await frames.next().finally(this.streams.watchFirst(stream, received)); // the watch starts now, ends with the first frame
       if (first.done === true) return await stream.close();
       const m = decodeMessage(first.value);
       if (m.type === MSG.forgotten) {
@@ -663,26 +638,26 @@ export class Replicator {
       }
       if (m.type === MSG.verify) {
         // Also a bootstrapping node's probe: the digest carries peer addresses, so it finds the cluster.
-        const w = this.writerFor(stream);
+        const w = this.streams.writerFor(stream);
         await w.write(this.bootstrapping ? this.busy() : this.ownDigest(this.exchangeAddrs()));
         await w.close();
         return;
       }
       if ((m.type === MSG.digest || m.type === MSG.snapRequest) && this.bootstrapping) {
         if (m.type === MSG.digest) this.learnPeers(peer, m);
-        const w = this.writerFor(stream);
+        const w = this.streams.writerFor(stream);
         await w.write(this.busy());
         await w.close();
         return;
       }
       if (m.type === MSG.snapRequest) {
-        const writer = this.writerFor(stream);
-        unwatch = this.watch(stream, received, writer);
+        const writer = this.streams.writerFor(stream);
+        unwatch = this.streams.watch(stream, received, writer);
         return await this.serveSnapshot(peer, writer, m);
       }
       if (m.type === MSG.digest) {
-        const writer = this.writerFor(stream);
-        unwatch = this.watch(stream, received, writer);
+        const writer = this.streams.writerFor(stream);
+        unwatch = this.streams.watch(stream, received, writer);
         const ours = this.ks.summary();
         const theirs = this.retirement.incoming(peer, m, ours.clock);
         serving = true;
@@ -694,7 +669,7 @@ export class Replicator {
       }
       if (m.type !== MSG.push) throw new ProtocolError(`a stream must start with DIGEST or PUSH, not message type ${m.type}`);
       // No watchdog here: a push stream rightly idles between writes; its sender watches it.
-      const acks = this.writerFor(stream);
+      const acks = this.streams.writerFor(stream);
       let push = m;
       for (;;) {
         this.transfer.keysReceived += push.entries.length; // on receipt, as in receiveDelta
@@ -770,132 +745,6 @@ export class Replicator {
     await writer.close();
   }
 
-  private async flushPush(): Promise<void> {
-    this.pushScheduled = false;
-    if (this.stopped || this.pushQueue.size === 0) return;
-    const keys = [...this.pushQueue];
-    this.pushQueue.clear();
-    const peers = this.membership.connectedPeers();
-    if (peers.length === 0) return;
-    // Chunks within the DELTA limits: one write of 200,000 keys (an MSET, an import) would otherwise
-    // be one frame past what a peer accepts, refused as malformed.
-    for (const chunk of this.ks.pushChunks(keys, this.limits)) {
-      const seq = ++this.pushSeq;
-      this.pushClaims.set(seq, chunk.claim);
-      if (this.pushClaims.size > PUSH_CLAIMS_KEPT) this.pushClaims.delete(seq - PUSH_CLAIMS_KEPT);
-      const frame = encodeEntries(MSG.push, chunk, seq);
-      await Promise.all(peers.map((peer) => this.sendPush(peer, frame, chunk.entries.length)));
-      if (this.stopped || !this.ks.isOpen()) return; // the rest goes by sync exchanges, as any push lost
-    }
-  }
-
-  private async sendPush(peer: string, frame: Uint8Array, keys: number): Promise<void> {
-    let open = this.pushStreams.get(peer);
-    if (open === undefined) {
-      open = this.openStream(peer).then((stream) => {
-        const push: PushStream = { writer: this.writerFor(stream), unacked: 0 };
-        const received = { bytes: 0 };
-        // Stalled only while a push is unsent or unacknowledged: between pushes the stream idles.
-        const unwatch = this.watch(stream, received, push.writer, () => push.unacked > 0 || stream.writeBufferLength > 0);
-        void this.readAcks(peer, stream, push, received).finally(unwatch);
-        return push;
-      });
-      this.pushStreams.set(peer, open);
-    }
-    try {
-      const push = await open;
-      push.unacked++;
-      const w = push.writer;
-      await w.write(frame);
-      await w.flush(); // the batching already happened in pushed(); do not wait another turn
-      this.events.pushSent();
-      this.events.keysSent(keys);
-    } catch (err) {
-      // The peer gets these writes through the next sync exchange instead.
-      this.pushStreams.delete(peer);
-      if (!this.stopped) this.log.debug({ peer, reason: (err as Error).message }, 'push failed');
-    }
-  }
-
-  /**
-   * Frames from `stream`; `received` (if given) counts bytes as they arrive, for watch(). Listening
-   * starts here, not at the first next(): see readFrames.
-   */
-  private framesOf(stream: Stream, maxFrameBytes: number, received?: { bytes: number }): AsyncGenerator<Uint8Array> {
-    const onBytes = received === undefined ? undefined : (n: number) => (received.bytes += n);
-    const frames = readFrames(stream, { maxFrameBytes, onBytes });
-    const transfer = this.transfer;
-    return (async function* (): AsyncGenerator<Uint8Array> {
-      for await (const frame of frames) {
-        transfer.bytesReceived += frame.length + 1;
-        yield frame;
-      }
-    })();
-  }
-
-  private writerFor(stream: Stream): FrameWriter {
-    return new CountingWriter(stream, (n) => (this.transfer.bytesSent += n + 1));
-  }
-
-  /**
-   * Opens a sync stream to `peer`. The deadline bounds only the opening (a dial if not connected,
-   * then protocol negotiation): its timer is cleared as soon as the stream is open, so nothing
-   * libp2p kept of the signal can cut the transfer that follows. `signal` cancels the opening too.
-   */
-  private async openStream(peer: string, signal?: AbortSignal): Promise<Stream> {
-    signal?.throwIfAborted();
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new Error(`no stream to the peer within ${OPEN_STREAM_TIMEOUT_MS} ms`)), OPEN_STREAM_TIMEOUT_MS);
-    const cancel = (): void => deadline.abort(signal?.reason);
-    signal?.addEventListener('abort', cancel, { once: true });
-    try {
-      return await this.node.dialProtocol(peerIdFromString(peer), SYNC_PROTOCOL, { signal: deadline.signal });
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', cancel);
-    }
-  }
-
-  /**
-   * Aborts `stream` once it owes bytes either way (`busy`) and none moved for TRANSFER_IDLE_MS:
-   * neither received (`received`, counted by framesOf) nor taken by the peer from what `writer` sent.
-   * Returns the function that ends the watch; it also ends when the stream closes.
-   */
-  private watch(stream: Stream, received: { bytes: number }, writer: FrameWriter, busy: () => boolean = () => true): () => void {
-    const moved = (): number => bytesMoved(received.bytes, writer.written, stream.writeBufferLength);
-    let state: StallState = { moved: moved(), at: Date.now() };
-    const timer = setInterval(() => {
-      const check = checkStall(state, moved(), busy(), Date.now(), this.idleMs);
-      state = check.state;
-      if (check.stalled) stream.abort(new ProtocolError(`no bytes moved either way for ${this.idleMs} ms`));
-    }, this.idleMs / 10);
-    timer.unref();
-    const stop = (): void => {
-      clearInterval(timer);
-      stream.removeEventListener('close', stop);
-    };
-    stream.addEventListener('close', stop);
-    return stop;
-  }
-
-  /** ACKs come back on the push stream: the peer now holds that push's claim. */
-  private async readAcks(peer: string, stream: Stream, push: PushStream, received: { bytes: number }): Promise<void> {
-    try {
-      for await (const frame of this.framesOf(stream, 1024, received)) {
-        const m = decodeMessage(frame);
-        if (m.type !== MSG.ack) throw new ProtocolError(`expected ACK on a push stream, got message type ${m.type}`);
-        push.unacked = Math.max(0, push.unacked - 1);
-        const claim = this.pushClaims.get(m.seq);
-        if (claim !== undefined) this.learnHeld(peer, claim);
-      }
-    } catch (err) {
-      if (!this.stopped) this.log.debug({ peer, reason: (err as Error).message }, 'push stream closed');
-      stream.abort(err as Error);
-    } finally {
-      this.pushStreams.delete(peer);
-    }
-  }
-
   private learnHeld(peer: string, dots: Clock): void {
     let held = this.holds.get(peer);
     if (held === undefined) this.holds.set(peer, (held = Clock.empty()));
@@ -953,13 +802,13 @@ export class Replicator {
    * at SNAP_END. 'busy' when the peer is bootstrapping or repairing. `signal` aborts the stream.
    */
   async snapshotFrom(peer: string, after: Uint8Array = new Uint8Array(0), signal?: AbortSignal, since?: Clock): Promise<SnapshotStream | 'busy'> {
-    const stream = await this.openStream(peer, signal);
+    const stream = await this.streams.open(peer, signal);
     const stopping = (): void => stream.abort(new Error('stopping'));
     signal?.addEventListener('abort', stopping, { once: true });
-    const writer = this.writerFor(stream);
+    const writer = this.streams.writerFor(stream);
     const received = { bytes: 0 };
-    const frames = this.framesOf(stream, this.opts.maxFrameBytes, received);
-    const unwatch = this.watch(stream, received, writer);
+    const frames = this.streams.framesOf(stream, this.opts.maxFrameBytes, received);
+    const unwatch = this.streams.watch(stream, received, writer);
     // Every end of this stream (SNAP_END, busy, failure, stop) removes both: a bootstrap retries often.
     const done = (): void => {
       unwatch();
@@ -1006,14 +855,14 @@ export class Replicator {
    */
   async queryDigest(peer: string): Promise<(DigestMessage & { frameBytes?: number }) | BusyMessage> {
     const before = this.ks.summary();
-    const stream = await this.openStream(peer);
-    const writer = this.writerFor(stream);
+    const stream = await this.streams.open(peer);
+    const writer = this.streams.writerFor(stream);
     const received = { bytes: 0 };
-    const unwatch = this.watch(stream, received, writer);
+    const unwatch = this.streams.watch(stream, received, writer);
     try {
       await writer.write(VERIFY_MESSAGE);
       await writer.flush();
-      const first = await this.framesOf(stream, this.opts.maxFrameBytes, received).next();
+      const first = await this.streams.framesOf(stream, this.opts.maxFrameBytes, received).next();
       if (first.done === true) throw new ProtocolError('stream closed before the digest');
       const m = decodeMessage(first.value);
       await writer.close();
@@ -1113,25 +962,4 @@ function isPeerId(s: string): boolean {
 
 function hexBytes(hex: string): Uint8Array {
   return Buffer.from(hex, 'hex');
-}
-
-/** Our push stream to one peer: its writer, and PUSH frames written but not yet acknowledged. */
-interface PushStream {
-  writer: FrameWriter;
-  unacked: number;
-}
-
-/** A FrameWriter that reports the size of every frame it is given. */
-class CountingWriter extends FrameWriter {
-  constructor(
-    stream: Stream,
-    private readonly count: (bytes: number) => void,
-  ) {
-    super(stream);
-  }
-
-  override write(frame: Uint8Array): Promise<void> {
-    this.count(frame.length);
-    return super.write(frame);
-  }
 }
