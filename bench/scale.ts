@@ -103,7 +103,7 @@ const alive = (s: Status) => s.peers.filter((p) => p.state === 'alive').length;
 
 /** Starts the fleet: node 1, the other seeds from it, then the rest from the seeds, `parallel` at a time. */
 async function startAll(fleet: Fleet, o: ScaleOptions): Promise<{ nodes: TestDaemon[]; spanMs: number; lastStart: number }> {
-  const base = { mode: o.mode, gossipIntervalMs: o.gossipIntervalMs };
+  const base = { mode: o.mode, gossipIntervalMs: o.gossipIntervalMs, startMs: o.timeoutMs };
   const t0 = performance.now();
   const first = await fleet.start(base);
   const seeds = [first];
@@ -118,9 +118,9 @@ async function startAll(fleet: Fleet, o: ScaleOptions): Promise<{ nodes: TestDae
   return { nodes: [...seeds, ...rest], spanMs: lastStart - t0, lastStart };
 }
 
-/** Reads every node's alive-peer count each second until the counts hold for settleMs (or the deadline). */
+/** Reads every node's alive-peer count each second until the counts hold for settleMs (at most a minute: a mesh may never settle). */
 async function settle(nodes: readonly TestDaemon[], o: ScaleOptions): Promise<{ settled: boolean; alive: number[] }> {
-  const deadline = performance.now() + o.timeoutMs;
+  const deadline = performance.now() + Math.min(o.timeoutMs, 60_000);
   let last = '';
   let since = performance.now();
   for (;;) {
