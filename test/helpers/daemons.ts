@@ -25,6 +25,8 @@ export interface DaemonOptions {
   extra?: string[];
   /** Run inside this network namespace (helpers/netns.ts); the control socket stays reachable. */
   netns?: string;
+  /** How long the daemon may take to log that it started (default 30 s; a benchmark starting many on a loaded machine gives more). */
+  startMs?: number;
 }
 
 export class TestDaemon {
@@ -49,7 +51,7 @@ export class TestDaemon {
     if (o.identity !== undefined) args.push('--identity', o.identity);
     args.push(...(o.extra ?? []));
     this.child = run(args, o.netns === undefined ? {} : { prefix: ['ip', 'netns', 'exec', o.netns] });
-    await until(() => this.child.stderr().includes('replikv daemon started') || this.child.proc.exitCode !== null, 'the daemon to start', 30_000);
+    await until(() => this.child.stderr().includes('replikv daemon started') || this.child.proc.exitCode !== null, 'the daemon to start', o.startMs ?? 30_000);
     if (this.child.proc.exitCode !== null) throw new Error(`daemon exited early: ${this.child.stderr()}`);
     const first = JSON.parse(this.child.stderr().split('\n')[0]!) as { peerId: string; addrs: string[] };
     this.peerId = first.peerId;

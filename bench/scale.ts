@@ -1,0 +1,289 @@
+// Scale benchmark (issue 18, "Real daemons, 50 on this 2-core machine"): `npm run bench -- scale
+// --nodes 50`. N real daemons (the built CLI, real libp2p over 127.0.0.1, real LMDB), started the
+// way an operator would: the first alone, a few more seeds bootstrapping from it, then the rest
+// with --bootstrap pointing at the seeds, a few at a time. Then, in this order:
+//  1. time from the last start until every node has had >= 3 alive peers (status, polled per node);
+//  2. once the alive-peer counts stop changing: TCP connections per daemon (kernel sockets);
+//  3. a quiet window: CPU per daemon (/proc/PID/stat), TCP bytes out (kernel counters) and sync
+//     frame bytes out (status) per daemon per second; nothing polls the daemons in the window;
+//  4. writes on node 1, each timed until every other node's watch feed shows it (feed-watch.ts);
+//  5. keys imported on node 1 through the control API, then until every node has its digest and
+//     key count (status, polled per node);
+//  6. nodes killed with SIGKILL, then a write at once: until every survivor's feed shows it.
+// Prints a table (each figure beside its target) and one JSON line. Every daemon is killed and its
+// directory removed at the end, on failure, and on Ctrl-C. Asserts nothing: the machine is shared.
+import { execFileSync } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { Readable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Status } from '../src/control/api.js';
+import { Fleet, type TestDaemon } from '../test/helpers/daemons.js';
+import { FeedWatch } from './feed-watch.js';
+import { bytesSentBetween, readCpuTicks, readSockets, socketsByPid, ticksPerSecond } from './proc-probe.js';
+import { jsonLine, spread, table, type ScaleFigures } from './scale-report.js';
+
+export interface ScaleOptions {
+  nodes: number;
+  seeds: number;
+  /** Daemons started at once after the seeds. */
+  parallel: number;
+  mode: 'push' | 'pull' | 'hybrid';
+  gossipIntervalMs: number;
+  minPeers: number;
+  /** The alive-peer counts must hold this long before the idle window (or the deadline passes). */
+  settleMs: number;
+  idleMs: number;
+  writes: number;
+  importKeys: number;
+  kill: number;
+  /** How often each node's status is read while waiting for a condition (the times' resolution). */
+  pollMs: number;
+  /** How long any one phase may wait before its figure is "not reached". */
+  timeoutMs: number;
+}
+
+const USAGE = `usage: npm run bench -- scale [--nodes N] [--seeds S] [--parallel P] [--mode push|pull|hybrid]
+  [--gossip-interval MS] [--min-peers K] [--settle-seconds S] [--idle-seconds S] [--writes W]
+  [--import-keys K] [--kill K] [--poll-ms MS] [--timeout-seconds S]`;
+
+/** The options from the command line after "scale"; the defaults are the issue's setup at N=50. */
+export function parseScaleArgs(argv: string[]): ScaleOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: Object.fromEntries(['nodes', 'seeds', 'parallel', 'mode', 'gossip-interval', 'min-peers', 'settle-seconds', 'idle-seconds', 'writes', 'import-keys', 'kill', 'poll-ms', 'timeout-seconds'].map((k) => [k, { type: 'string' as const }])),
+  });
+  const int = (name: string, fallback: number, min: number) => {
+    const v = values[name] === undefined ? fallback : Number(values[name]);
+    if (!Number.isInteger(v) || v < min) throw new Error(`--${name} must be a whole number >= ${min}\n${USAGE}`);
+    return v;
+  };
+  const nodes = int('nodes', 50, 3);
+  const mode = values.mode ?? 'hybrid';
+  if (mode !== 'push' && mode !== 'pull' && mode !== 'hybrid') throw new Error(`--mode must be push, pull or hybrid\n${USAGE}`);
+  const kill = int('kill', Math.min(10, Math.max(1, Math.floor(nodes / 5))), 1);
+  if (kill > nodes - 2) throw new Error(`--kill must leave node 1 and one other: at most ${nodes - 2} of ${nodes}`);
+  return {
+    nodes,
+    seeds: Math.min(nodes, int('seeds', 3, 1)),
+    parallel: int('parallel', 4, 1),
+    mode,
+    gossipIntervalMs: int('gossip-interval', 1000, 10),
+    minPeers: Math.min(nodes - 1, int('min-peers', 3, 1)),
+    settleMs: int('settle-seconds', 5, 0) * 1000,
+    idleMs: int('idle-seconds', 20, 1) * 1000,
+    writes: int('writes', 20, 1),
+    importKeys: int('import-keys', 10_000, 1),
+    kill,
+    pollMs: int('poll-ms', 200, 10),
+    timeoutMs: int('timeout-seconds', 120, 1) * 1000,
+  };
+}
+
+/** Status, or undefined while the node does not answer (starting, busy, or killed). */
+const statusOf = (d: TestDaemon) => d.status().catch(() => undefined);
+
+/** Polls one node until `ok` holds; the time it first did, or null once `deadline` passed. */
+async function firstTime(d: TestDaemon, ok: (s: Status) => boolean, deadline: number, pollMs: number): Promise<number | null> {
+  for (;;) {
+    const s = await statusOf(d);
+    if (s !== undefined && ok(s)) return performance.now();
+    if (performance.now() > deadline) return null;
+    await sleep(pollMs);
+  }
+}
+
+/** The latest of every node's first time, or null if any node never got there. */
+async function lastFirstTime(nodes: readonly TestDaemon[], ok: (s: Status) => boolean, deadline: number, pollMs: number): Promise<number | null> {
+  const times = await Promise.all(nodes.map((d) => firstTime(d, ok, deadline, pollMs)));
+  return times.includes(null) ? null : Math.max(...(times as number[]));
+}
+
+const alive = (s: Status) => s.peers.filter((p) => p.state === 'alive').length;
+
+/** Starts the fleet: node 1, the other seeds from it, then the rest from the seeds, `parallel` at a time. */
+async function startAll(fleet: Fleet, o: ScaleOptions): Promise<{ nodes: TestDaemon[]; spanMs: number; lastStart: number }> {
+  const base = { mode: o.mode, gossipIntervalMs: o.gossipIntervalMs, startMs: o.timeoutMs };
+  const t0 = performance.now();
+  const first = await fleet.start(base);
+  const seeds = [first];
+  for (let i = 1; i < o.seeds; i++) seeds.push(await fleet.start({ ...base, bootstrap: [first.addr] }));
+  const rest: TestDaemon[] = new Array(o.nodes - o.seeds);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < rest.length; i = next++) rest[i] = await fleet.start({ ...base, bootstrap: seeds.map((s) => s.addr) });
+  };
+  await Promise.all(Array.from({ length: o.parallel }, worker));
+  const lastStart = performance.now();
+  return { nodes: [...seeds, ...rest], spanMs: lastStart - t0, lastStart };
+}
+
+/** Reads every node's alive-peer count each second until the counts hold for settleMs (at most a minute: a mesh may never settle). */
+async function settle(nodes: readonly TestDaemon[], o: ScaleOptions): Promise<{ settled: boolean; alive: number[] }> {
+  const deadline = performance.now() + Math.min(o.timeoutMs, 60_000);
+  let last = '';
+  let since = performance.now();
+  for (;;) {
+    const counts = (await Promise.all(nodes.map(statusOf))).map((s) => (s === undefined ? -1 : alive(s)));
+    if (counts.join() !== last) [last, since] = [counts.join(), performance.now()];
+    if (performance.now() - since >= o.settleMs) return { settled: true, alive: counts };
+    if (performance.now() > deadline) return { settled: false, alive: counts };
+    await sleep(1000);
+  }
+}
+
+/** The quiet window: per daemon, CPU % of one core, TCP bytes out per second, sync frame bytes out per second. */
+async function idle(nodes: readonly TestDaemon[], windowMs: number): Promise<ScaleFigures['idle']> {
+  const pids = nodes.map((d) => d.child.proc.pid!);
+  const syncBefore = (await Promise.all(nodes.map((d) => d.status()))).map((s) => s.transfer.bytesSent);
+  const sockBefore = socketsByPid(readSockets(), pids);
+  const cpuBefore = pids.map(readCpuTicks);
+  const t0 = performance.now();
+  await sleep(windowMs); // a measuring window, not a wait for something to happen
+  const cpuAfter = pids.map(readCpuTicks);
+  const seconds = (performance.now() - t0) / 1000;
+  const sockAfter = socketsByPid(readSockets(), pids);
+  const syncAfter = (await Promise.all(nodes.map((d) => d.status()))).map((s) => s.transfer.bytesSent);
+  const hz = ticksPerSecond();
+  const cpu = pids.map((_, i) => ((cpuAfter[i]! - cpuBefore[i]!) / hz / seconds) * 100);
+  const tcp = pids.map((p) => bytesSentBetween(sockBefore.get(p)!, sockAfter.get(p)!));
+  return {
+    windowMs: seconds * 1000,
+    cpuPercent: spread(cpu),
+    cpuAllPercent: cpu.reduce((a, b) => a + b, 0),
+    tcpOutBps: spread(tcp.map((t) => t.bytes / seconds)),
+    syncOutBps: spread(syncAfter.map((b, i) => (b - syncBefore[i]!) / seconds)),
+    socketsClosed: tcp.reduce((a, t) => a + t.closed, 0) / 2, // each connection closed is counted at both ends
+  };
+}
+
+/** Writes on node 1, one at a time, each until every other node's feed shows it. */
+async function writes(nodes: readonly TestDaemon[], feed: FeedWatch, o: ScaleOptions): Promise<ScaleFigures['write']> {
+  const others = nodes.map((_, i) => i).slice(1);
+  const perNode: number[] = [];
+  const onAll: number[] = [];
+  let missed = 0;
+  for (let w = 0; w < o.writes; w++) {
+    const key = `probe/write/${w}`;
+    const t0 = performance.now();
+    await nodes[0]!.client.put(key, Buffer.from(`write ${w}`));
+    const at = await feed.arrivals(key, others, 30_000);
+    for (const t of at.values()) perNode.push(t - t0);
+    missed += others.length - at.size;
+    if (at.size === others.length) onAll.push(Math.max(...at.values()) - t0);
+    await sleep(200); // spacing, so that one write's trailing traffic does not time the next
+  }
+  return { writes: o.writes, perNodeMs: spread(perNode), onAllMs: spread(onAll), missed };
+}
+
+/** Keys imported on node 1 through the control API, then until every node has node 1's digest and key count. */
+async function importKeys(nodes: readonly TestDaemon[], o: ScaleOptions): Promise<ScaleFigures['import']> {
+  const lines = Array.from({ length: o.importKeys }, (_, i) => JSON.stringify({ key: `bulk/${String(i).padStart(8, '0')}`, value: 'v'.repeat(100) }));
+  const body = Buffer.from(lines.join('\n') + '\n');
+  const t0 = performance.now();
+  const reply = await nodes[0]!.client.import(Readable.from([body]));
+  const done = performance.now();
+  if (reply.imported !== o.importKeys) throw new Error(`imported ${reply.imported} of ${o.importKeys} keys`);
+  const want = await nodes[0]!.status();
+  const equal = await lastFirstTime(nodes, (s) => s.digest === want.digest && s.keys === want.keys, done + o.timeoutMs, o.pollMs);
+  return { keys: o.importKeys, importMs: done - t0, equalAfterMs: equal === null ? null : Math.max(0, equal - done) };
+}
+
+/** Kills `kill` nodes spread over the fleet (never node 1), then one write on node 1: until every survivor's feed shows it. */
+async function killThenWrite(nodes: readonly TestDaemon[], feed: FeedWatch, o: ScaleOptions): Promise<ScaleFigures['kill']> {
+  const step = (nodes.length - 1) / o.kill;
+  const victims = new Set(Array.from({ length: o.kill }, (_, k) => 1 + Math.floor(k * step)));
+  await Promise.all([...victims].map((i) => nodes[i]!.stop('SIGKILL')));
+  const survivors = nodes.map((_, i) => i).filter((i) => !victims.has(i));
+  const t0 = performance.now();
+  await nodes[0]!.client.put('probe/after-kill', Buffer.from('after'));
+  const others = survivors.slice(1);
+  const at = await feed.arrivals('probe/after-kill', others, o.timeoutMs);
+  return { killed: victims.size, survivors: survivors.length, allHaveMs: at.size === others.length ? Math.max(...at.values()) - t0 : null };
+}
+
+/** One whole run on a fresh fleet; `fleet` is the caller's, so that it can clean up on a signal too. */
+export async function runScale(o: ScaleOptions, fleet: Fleet, say: (line: string) => void = () => {}): Promise<ScaleFigures> {
+  say(`starting ${o.nodes} daemons (${o.seeds} seeds, ${o.parallel} at a time, ${o.mode}, gossip ${o.gossipIntervalMs} ms)`);
+  const { nodes, spanMs, lastStart } = await startAll(fleet, o);
+  say(`all started in ${(spanMs / 1000).toFixed(1)} s; waiting for >= ${o.minPeers} alive peers everywhere`);
+  const deadline = lastStart + o.timeoutMs;
+  const [peersAt, readyAt] = await Promise.all([
+    lastFirstTime(nodes, (s) => alive(s) >= o.minPeers, deadline, o.pollMs),
+    lastFirstTime(nodes, (s) => s.state === 'ready', deadline, o.pollMs),
+  ]);
+  const settledFrom = performance.now();
+  const { settled, alive: alivePeers } = await settle(nodes, o);
+  const settledMs = performance.now() - settledFrom;
+  const pids = nodes.map((d) => d.child.proc.pid!);
+  const sockets = socketsByPid(readSockets(), pids);
+  const connections = spread(pids.map((p) => sockets.get(p)!.length));
+  say(`${settled ? 'settled' : 'not settled'} after ${(settledMs / 1000).toFixed(1)} s; idle window of ${o.idleMs / 1000} s`);
+  const quiet = await idle(nodes, o.idleMs);
+  const feed = new FeedWatch(nodes, 'probe/');
+  try {
+    await feed.started(nodes.length);
+    say(`${o.writes} writes on node 1`);
+    const write = await writes(nodes, feed, o);
+    say(`importing ${o.importKeys} keys on node 1`);
+    const imported = await importKeys(nodes, o);
+    say(`killing ${o.kill} nodes, then a write`);
+    const kill = await killThenWrite(nodes, feed, o);
+    return {
+      nodes: o.nodes,
+      seeds: o.seeds,
+      mode: o.mode,
+      gossipIntervalMs: o.gossipIntervalMs,
+      startSpanMs: spanMs,
+      minPeers: o.minPeers,
+      peersMs: peersAt === null ? null : peersAt - lastStart,
+      readyMs: readyAt === null ? null : readyAt - lastStart,
+      settledMs,
+      settled,
+      connections,
+      alivePeers: spread(alivePeers),
+      idle: quiet,
+      write,
+      import: imported,
+      kill,
+    };
+  } finally {
+    feed.close();
+  }
+}
+
+function commit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** `npm run bench -- scale ...`: one run, its table and JSON line; every daemon killed however it ends. */
+export async function benchScale(argv: string[]): Promise<void> {
+  const o = parseScaleArgs(argv);
+  const fleet = new Fleet();
+  const onSignal = (signal: NodeJS.Signals) => {
+    console.error(`scale: ${signal}: stopping every daemon`);
+    void fleet.cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  // If this process dies some other way, its daemons must not outlive it.
+  const onExit = () => fleet.daemons.forEach((d) => d.child?.proc.kill('SIGKILL'));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.on('exit', onExit);
+  console.log(`\n# scale: ${o.nodes} daemons on 127.0.0.1`);
+  const load = loadavg()[0]!;
+  try {
+    const f = await runScale(o, fleet, (line) => console.error(`scale: ${line}`));
+    console.log(table(f).join('\n'));
+    console.log(`(status polled every ${o.pollMs} ms per node; visibility from the put's call to the change event on each other node's watch feed; load average ${load.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end)`);
+    console.log(jsonLine(f, { commit: commit(), at: new Date().toISOString(), loadavg: [load, loadavg()[0]] }));
+  } finally {
+    await fleet.cleanup();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('exit', onExit);
+  }
+}
