@@ -92,7 +92,7 @@ async function clockCopier(n: TestDaemon, snapshot: () => DeltaEntry[][]): Promi
   const story: Story = {
     digest: (theirs) => {
       if (theirs !== null) clock = theirs;
-      return { replicaId: HOSTILE_REPLICA, digest: randomBytes(16), clock, peers: [], forgotten: [] };
+      return { replicaId: HOSTILE_REPLICA, digest: randomBytes(16), clock, forgotten: [] };
     },
     snapshot: () => ({ clock, keys: 1e15, chunks: snapshot(), heads }),
   };

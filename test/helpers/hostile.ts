@@ -136,7 +136,7 @@ export async function pushFrom(h: Network, target: string, push: Uint8Array): Pr
  * exchange from an empty clock): what a member holds of other replicas to make its lies believable.
  */
 export async function headsOf(h: Network, target: string, replicaId = 'ab'.repeat(16)): Promise<Head[]> {
-  return (await exchangeWith(h, target, encodeDigest({ replicaId, digest: new Uint8Array(16), clock: Clock.empty(), peers: [], forgotten: [] }))).heads;
+  return (await exchangeWith(h, target, encodeDigest({ replicaId, digest: new Uint8Array(16), clock: Clock.empty(), forgotten: [] }))).heads;
 }
 
 /**
