@@ -317,7 +317,7 @@ async function rebuilds(): Promise<void> {
   await steady.write(Array.from({ length: 100 }, (_, i) => ({ type: 'put' as const, key: `k${i}`, value: Buffer.from('v') })));
   const table = new RetiredTable();
   const digestBytes = (clock: Clock, retired?: Parameters<typeof encodeDigest>[0]['retired']) =>
-    encodeDigest({ replicaId: steady.replicaId, digest: new Uint8Array(16), clock, peers: [], forgotten: [], ...(retired === undefined ? {} : { retired }) }).length;
+    encodeDigest({ replicaId: steady.replicaId, digest: new Uint8Array(16), clock, forgotten: [], ...(retired === undefined ? {} : { retired }) }).length;
   const before = { clock: encodeClock(steady.summary().clock).length, digest: digestBytes(steady.summary().clock) };
   for (let i = 0; i < REBUILDS; i++) {
     const rebuilt = await Keyspace.open(new MemoryBackend()); // a wiped data directory: a new replica

@@ -501,15 +501,33 @@ export function writeClock(w: Writer, clock: Clock): void {
   const replicas = clock.replicas();
   w.varint(replicas.length);
   for (const r of replicas) {
-    const runs = clock.runs(r);
     w.bytes(replicaToBytes(r));
-    w.varint(runs.length);
-    let prevTo = -1;
-    for (const [from, to] of runs) {
-      w.varint(prevTo < 0 ? from - 1 : from - prevTo - 2);
-      w.varint(to - from);
-      prevTo = to;
-    }
+    writeRuns(w, clock.runs(r));
+  }
+}
+
+/** One replica's runs of a clock: their count, then gap and length each (the layout above). */
+export function writeRuns(w: Writer, runs: readonly (readonly [number, number])[]): void {
+  w.varint(runs.length);
+  let prevTo = -1;
+  for (const [from, to] of runs) {
+    w.varint(prevTo < 0 ? from - 1 : from - prevTo - 2);
+    w.varint(to - from);
+    prevTo = to;
+  }
+}
+
+/** Reads `nRuns` runs written by writeRuns (after their count), handing each to `add`. */
+export function readRuns(rd: Reader, nRuns: number, add: (from: number, to: number) => void): void {
+  let prevTo = -1;
+  for (let j = 0; j < nRuns; j++) {
+    const gap = rd.varint();
+    const len = rd.varint();
+    const from = prevTo < 0 ? gap + 1 : prevTo + 2 + gap;
+    const to = from + len;
+    if (!Number.isSafeInteger(to)) rd.fail('counter too large');
+    add(from, to);
+    prevTo = to;
   }
 }
 
@@ -532,16 +550,7 @@ export function readClock(rd: Reader, maxReplicas = 65536, maxRuns = 1 << 20): C
     const nRuns = rd.varint();
     totalRuns += nRuns;
     if (nRuns < 1 || totalRuns > maxRuns) rd.fail(`run count ${nRuns} out of range`);
-    let prevTo = -1;
-    for (let j = 0; j < nRuns; j++) {
-      const gap = rd.varint();
-      const len = rd.varint();
-      const from = prevTo < 0 ? gap + 1 : prevTo + 2 + gap;
-      const to = from + len;
-      if (!Number.isSafeInteger(to)) rd.fail('counter too large');
-      clock.addRange(r, from, to);
-      prevTo = to;
-    }
+    readRuns(rd, nRuns, (from, to) => clock.addRange(r, from, to));
   }
   return clock;
 }

@@ -10,13 +10,14 @@ import { DIGEST_BYTES } from '../core/digest.js';
 import { readForgetRecord, writeForgetRecord, type ForgetRecord } from '../core/forget-record.js';
 import { MAX_FRAME_HEADS, readHeads, writeHead, type Head } from '../core/head.js';
 import { MAX_KEY_BYTES } from '../core/validate.js';
+import { BASE_HASH_BYTES, NO_BASE, readCoreDelta, writeCoreDelta, type CoreDelta, type DigestCore } from './digest-core.js';
 
 // 2.0.0: chunks and snapshots carry signed heads (core/head.ts); a 1.x node cannot vouch for its counters.
 export const SYNC_PROTOCOL = '/replikv/sync/4.0.0';
 
-export const MSG = { digest: 1, delta: 2, end: 3, push: 4, ack: 5, snapRequest: 6, snapBegin: 7, snapChunk: 8, snapEnd: 9, busy: 10, verify: 11, forgotten: 12 } as const;
+export const MSG = { digest: 1, delta: 2, end: 3, push: 4, ack: 5, snapRequest: 6, snapBegin: 7, snapChunk: 8, snapEnd: 9, busy: 10, verify: 11, forgotten: 12, peers: 30, digestDelta: 31, needFull: 32 } as const;
 
-const DIGEST_VERSION = 4;
+const DIGEST_VERSION = 5;
 const MAX_PEER_ADDRS = 1024;
 export const MAX_FORGOTTEN = 1024;
 /** A bitmap over at most 100,000 retired replicas (core/retired.ts, MAX_RETIRED). */
@@ -35,8 +36,11 @@ export interface DigestMessage {
   /** The digest's cutoff (ms since the epoch): it covers every value that lasts or expires after it. */
   digestAt: number;
   clock: Clock;
-  /** Peer exchange: multiaddrs ending in /p2p/PEERID (may be empty). */
-  peers: string[];
+  /**
+   * The newest of the receiver's DIGESTs the sender holds (hex, digest-core.ts coreHash): the base
+   * the receiver may send its next DIGEST against. Absent: none.
+   */
+  heard?: string;
   /**
    * Forgets signed by an operator key (core/forget-record.ts): a receiver obeys one only when it is
    * configured with that key (operatorKeys), and refuses the rest. Unsigned forgets are never sent.
@@ -46,6 +50,25 @@ export interface DigestMessage {
   frontier: Clock;
   /** Retired replicas (core/retired.ts): the sender's table hash, the entries `clock` leaves out, and entries taught. */
   retired: RetiredPart;
+}
+
+/**
+ * A DIGEST sent as a difference from an earlier one of the same sender that the receiver said it
+ * holds (DigestMessage.heard). The receiver rebuilds the whole DIGEST (digest-bases.ts), or, when it
+ * holds no such base, answers NEED_FULL and the sender sends the DIGEST whole.
+ */
+export interface DigestDeltaMessage {
+  type: typeof MSG.digestDelta;
+  heard?: string;
+  core: CoreDelta;
+  forgotten: ForgetRecord[];
+  records: readonly [string, number][];
+}
+
+/** Peer exchange: addresses of the sender and of its peers that are not down (multiaddrs ending in /p2p/PEERID). */
+export interface PeersMessage {
+  type: typeof MSG.peers;
+  addrs: string[];
 }
 
 export interface RetiredPart {
@@ -118,7 +141,9 @@ export type Message =
   | SnapBeginMessage
   | SnapChunkMessage
   | BusyMessage
-  | { type: typeof MSG.end | typeof MSG.snapEnd | typeof MSG.verify | typeof MSG.forgotten };
+  | DigestDeltaMessage
+  | PeersMessage
+  | { type: typeof MSG.end | typeof MSG.snapEnd | typeof MSG.verify | typeof MSG.forgotten | typeof MSG.needFull };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const utf8enc = new TextEncoder();
@@ -128,24 +153,81 @@ export function encodeDigest(m: Omit<DigestMessage, 'type' | 'frontier' | 'retir
   const w = new Writer(128);
   w.u8(MSG.digest);
   w.u8(DIGEST_VERSION);
+  w.bytes(Buffer.from(m.heard ?? NO_BASE, 'hex'));
   w.bytes(Buffer.from(m.replicaId, 'hex'));
   w.bytes(m.digest);
   w.varint(m.digestAt ?? Date.now());
   writeClock(w, m.clock);
-  w.varint(m.peers.length);
-  for (const a of m.peers) w.chunk(utf8enc.encode(a));
-  w.varint(m.forgotten.length);
-  for (const r of m.forgotten) writeForgetRecord(w, r);
+  writeForgotten(w, m.forgotten);
   writeClock(w, m.frontier ?? Clock.empty());
   const r = m.retired ?? NO_RETIRED;
   w.bytes(r.hash);
   w.chunk(r.omitted);
-  w.varint(r.records.length);
-  for (const [id, c] of r.records) {
+  writeRetiredRecords(w, r.records);
+  return w.finish();
+}
+
+/** A DIGEST against `base` (a core the receiver said it holds): the core's difference, then what every DIGEST carries. */
+export function encodeDigestDelta(base: DigestCore, m: Omit<DigestDeltaMessage, 'type'>): Uint8Array {
+  const w = new Writer(64);
+  w.u8(MSG.digestDelta);
+  w.bytes(Buffer.from(m.heard ?? NO_BASE, 'hex'));
+  writeCoreDelta(w, base, m.core);
+  writeForgotten(w, m.forgotten);
+  writeRetiredRecords(w, m.records);
+  return w.finish();
+}
+
+/** The receiver of a DIGEST against a base it does not hold asks for the DIGEST whole. */
+export const NEED_FULL_MESSAGE = Uint8Array.of(MSG.needFull);
+
+/** Peer exchange (on a stream of its own). */
+export function encodePeers(addrs: readonly string[]): Uint8Array {
+  const w = new Writer(64);
+  w.u8(MSG.peers);
+  w.varint(addrs.length);
+  for (const a of addrs) w.chunk(utf8enc.encode(a));
+  return w.finish();
+}
+
+function writeForgotten(w: Writer, forgotten: readonly ForgetRecord[]): void {
+  w.varint(forgotten.length);
+  for (const r of forgotten) writeForgetRecord(w, r);
+}
+
+function readForgotten(rd: Reader): ForgetRecord[] {
+  const f = rd.varint();
+  if (f > MAX_FORGOTTEN) rd.fail(`${f} forgotten peers exceed the limit ${MAX_FORGOTTEN}`);
+  const forgotten: ForgetRecord[] = [];
+  for (let i = 0; i < f; i++) forgotten.push(readForgetRecord(rd));
+  return forgotten;
+}
+
+function writeRetiredRecords(w: Writer, records: readonly (readonly [string, number])[]): void {
+  w.varint(records.length);
+  for (const [id, c] of records) {
     w.bytes(Buffer.from(id, 'hex'));
     w.varint(c);
   }
-  return w.finish();
+}
+
+function readRetiredRecords(rd: Reader): [string, number][] {
+  const nr = rd.varint();
+  if (nr > MAX_RETIRED_RECORDS) rd.fail(`${nr} retired replicas exceed the limit ${MAX_RETIRED_RECORDS}`);
+  const records: [string, number][] = [];
+  for (let i = 0; i < nr; i++) {
+    const id = rd.hex16();
+    const c = rd.varint();
+    if (c < 1) rd.fail('retired replica counter 0');
+    records.push([id, c]);
+  }
+  return records;
+}
+
+/** The `heard` field: absent when all zero. */
+function readHeard(rd: Reader): string | undefined {
+  const h = Buffer.from(rd.bytes(BASE_HASH_BYTES)).toString('hex');
+  return h === NO_BASE ? undefined : h;
 }
 
 /** DELTA or PUSH: a chunk of key states and its claim (a PUSH also carries its sequence number). */
@@ -256,32 +338,34 @@ export function decodeMessage(frame: Uint8Array): Message {
     case MSG.digest: {
       const version = rd.u8();
       if (version !== DIGEST_VERSION) rd.fail(`unsupported digest version ${version}`);
+      const heard = readHeard(rd);
       const replicaId = rd.hex16();
       const digest = rd.bytes(DIGEST_BYTES).slice();
       const digestAt = rd.varint();
       const clock = readClock(rd);
-      const n = rd.varint();
-      if (n > MAX_PEER_ADDRS) rd.fail(`${n} peer addresses exceed the limit ${MAX_PEER_ADDRS}`);
-      const peers: string[] = [];
-      for (let i = 0; i < n; i++) peers.push(readText(rd, MAX_ADDR_BYTES, 'peer address'));
-      const f = rd.varint();
-      if (f > MAX_FORGOTTEN) rd.fail(`${f} forgotten peers exceed the limit ${MAX_FORGOTTEN}`);
-      const forgotten: ForgetRecord[] = [];
-      for (let i = 0; i < f; i++) forgotten.push(readForgetRecord(rd));
+      const forgotten = readForgotten(rd);
       const frontier = readClock(rd);
       const hash = rd.bytes(16).slice();
       const omitted = rd.chunk(MAX_RETIRED_BITMAP_BYTES).slice();
-      const nr = rd.varint();
-      if (nr > MAX_RETIRED_RECORDS) rd.fail(`${nr} retired replicas exceed the limit ${MAX_RETIRED_RECORDS}`);
-      const records: [string, number][] = [];
-      for (let i = 0; i < nr; i++) {
-        const id = rd.hex16();
-        const c = rd.varint();
-        if (c < 1) rd.fail('retired replica counter 0');
-        records.push([id, c]);
-      }
+      const records = readRetiredRecords(rd);
       rd.end();
-      return { type, replicaId, digest, digestAt, clock, peers, forgotten, frontier, retired: { hash, omitted, records } };
+      return { type, ...(heard === undefined ? {} : { heard }), replicaId, digest, digestAt, clock, forgotten, frontier, retired: { hash, omitted, records } };
+    }
+    case MSG.digestDelta: {
+      const heard = readHeard(rd);
+      const core = readCoreDelta(rd);
+      const forgotten = readForgotten(rd);
+      const records = readRetiredRecords(rd);
+      rd.end();
+      return { type, ...(heard === undefined ? {} : { heard }), core, forgotten, records };
+    }
+    case MSG.peers: {
+      const n = rd.varint();
+      if (n > MAX_PEER_ADDRS) rd.fail(`${n} peer addresses exceed the limit ${MAX_PEER_ADDRS}`);
+      const addrs: string[] = [];
+      for (let i = 0; i < n; i++) addrs.push(readText(rd, MAX_ADDR_BYTES, 'peer address'));
+      rd.end();
+      return { type, addrs };
     }
     case MSG.delta:
     case MSG.push: {
@@ -302,6 +386,7 @@ export function decodeMessage(frame: Uint8Array): Message {
     case MSG.snapEnd:
     case MSG.verify:
     case MSG.forgotten:
+    case MSG.needFull:
       rd.end();
       return { type };
     case MSG.snapRequest: {

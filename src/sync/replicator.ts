@@ -27,6 +27,7 @@ import {
   encodeBusy,
   encodeDigest,
   encodeEntries,
+  encodePeers,
   encodeSnapBegin,
   encodeSnapChunk,
   encodeSnapRequest,
@@ -35,13 +36,18 @@ import {
   FORGOTTEN_MESSAGE,
   MAX_FORGOTTEN,
   MSG,
+  NEED_FULL_MESSAGE,
   SNAP_END_MESSAGE,
   SYNC_PROTOCOL,
   VERIFY_MESSAGE,
   type BusyMessage,
+  type DigestDeltaMessage,
   type DigestMessage,
+  type Message,
   type SnapRequestMessage,
 } from './messages.js';
+import { DigestBases, type OutgoingDigest } from './digest-bases.js';
+import { PexSchedule } from './peer-exchange.js';
 import { ExchangeLedger } from './exchange-ledger.js';
 import { Pusher } from './pusher.js';
 import { PeerStreams, ProtocolError, TRANSFER_IDLE_MS, type Transfer } from './peer-streams.js';
@@ -97,7 +103,6 @@ export interface ReplicatorOptions {
 
 /** Connecting (TCP, pnet, Noise, yamux) may be slow on a loaded machine: only a dead address fails it. */
 const CONNECT_TIMEOUT_MS = 30_000;
-const PEX_EVERY_TICKS = 10;
 /** Telling a forgotten peer why it is refused may take this long before it is hung up on. */
 const TURN_AWAY_MS = 5_000;
 
@@ -123,7 +128,10 @@ export class Replicator {
   readonly forgets: Forgets;
   /** Signature checks of peers' heads: heads verified, CPU ms spent on them, frames refused for the budget. */
   readonly headChecks = { checked: 0, ms: 0, refused: 0 };
-  private readonly pexSentAt = new Map<string, number>();
+  /** When each peer gets this node's peer list (PEERS): once per connection, then when it changed. */
+  private readonly pex = new PexSchedule();
+  /** The DIGESTs each peer and this node hold of each other: later ones go as differences (digest-bases.ts). */
+  private readonly digests = new DigestBases();
   private readonly limits: DeltaLimits;
   /** While this node bootstraps it neither starts nor answers sync exchanges, nor serves snapshots. */
   bootstrapping = false;
@@ -212,11 +220,14 @@ export class Replicator {
       if (!this.membership.connected(peer, Date.now())) return void this.turnAway(peer);
       this.aloneLogged = false;
       this.log.info({ peer }, 'peer connected');
+      this.sendPeers(peer, this.exchangeAddrs());
     });
     this.node.addEventListener('peer:disconnect', (e) => {
       const peer = e.detail.toString();
       this.pusher.lost(peer);
       this.retirement.forgetPeer(peer);
+      this.digests.forgetPeer(peer);
+      this.pex.forget(peer);
       if (this.membership.isForgotten(peer)) return;
       this.membership.disconnected(peer, Date.now());
       if (!this.stopped) this.log.info({ peer }, 'peer lost');
@@ -377,6 +388,8 @@ export class Replicator {
     this.noteAlone(now);
     this.known.maybeSave(now);
     for (const plan of this.membership.dueDials(now)) void this.dial(plan);
+    const addrs = this.exchangeAddrs();
+    for (const peer of this.membership.connectedPeers()) this.sendPeers(peer, addrs);
     if (this.bootstrapping) return; // the snapshot stream is bringing everything; rounds would repeat it
     if (this.opts.mode === 'push' && this.tick % 10 !== 1) return; // push mode: rounds only as a backstop
     for (const peer of this.membership.gossipTargets(this.opts.fanout, this.random)) {
@@ -477,17 +490,24 @@ export class Replicator {
       // A peer that stops answering must not hold this slot forever; a slow one may take its time.
       unwatch = this.streams.watch(stream, received, writer);
       const ours = this.ks.summary();
-      await writer.write(this.digestFor(peer, ours));
+      const mine = this.digestFor(peer, ours);
+      await writer.write(mine.frame);
       await writer.flush();
-      const first = await frames.next();
-      if (first.done === true) throw new ProtocolError('stream closed before the digest');
-      const answer = decodeMessage(first.value);
+      let answer = await this.nextMessage(frames, 'the digest');
+      if (answer.type === MSG.needFull && mine.delta) {
+        await writer.write(mine.whole()); // the peer no longer holds the base this DIGEST named
+        await writer.flush();
+        answer = await this.nextMessage(frames, 'the digest');
+      }
       if (answer.type === MSG.busy) {
         this.events.exchange('initiated', 'busy');
         return await writer.close(); // the peer is bootstrapping; try again next round
       }
-      if (answer.type !== MSG.digest) throw new ProtocolError(`expected DIGEST, got message type ${answer.type}`);
-      const theirs = this.retirement.incoming(peer, answer, ours.clock);
+      if (answer.type !== MSG.digest && answer.type !== MSG.digestDelta) throw new ProtocolError(`expected DIGEST, got message type ${answer.type}`);
+      const whole = this.digests.incoming(peer, answer);
+      // It named a base of ours this node no longer holds (evicted by concurrent rounds): the next round starts whole.
+      if (whole === null) throw new Error('the peer answered against a DIGEST this node no longer holds; the next round sends it');
+      const theirs = this.retirement.incoming(peer, whole, ours.clock);
       if (!theirs.partial) this.onPeerDigest?.(peer, atTheirs(this.ks, theirs, [ours]), theirs, 'exchange');
       await this.exchange(peer, ours, theirs, frames, writer);
       this.events.exchange('initiated', 'ok');
@@ -637,13 +657,17 @@ export class Replicator {
         return await stream.close();
       }
       if (m.type === MSG.verify) {
-        // Also a bootstrapping node's probe: the digest carries peer addresses, so it finds the cluster.
+        // Also a bootstrapping node's probe (it learns the cluster's addresses from PEERS, sent on every new connection).
         const w = this.streams.writerFor(stream);
-        await w.write(this.bootstrapping ? this.busy() : this.ownDigest(this.exchangeAddrs()));
+        await w.write(this.bootstrapping ? this.busy() : encodeDigest(this.ownDigest()));
         await w.close();
         return;
       }
-      if ((m.type === MSG.digest || m.type === MSG.snapRequest) && this.bootstrapping) {
+      if (m.type === MSG.peers) {
+        this.learnAddrs(m.addrs);
+        return await stream.close();
+      }
+      if ((m.type === MSG.digest || m.type === MSG.digestDelta || m.type === MSG.snapRequest) && this.bootstrapping) {
         if (m.type === MSG.digest) this.learnPeers(peer, m);
         const w = this.streams.writerFor(stream);
         await w.write(this.busy());
@@ -655,19 +679,20 @@ export class Replicator {
         unwatch = this.streams.watch(stream, received, writer);
         return await this.serveSnapshot(peer, writer, m);
       }
-      if (m.type === MSG.digest) {
+      if (m.type === MSG.digest || m.type === MSG.digestDelta) {
         const writer = this.streams.writerFor(stream);
         unwatch = this.streams.watch(stream, received, writer);
-        const ours = this.ks.summary();
-        const theirs = this.retirement.incoming(peer, m, ours.clock);
         serving = true;
-        await writer.write(this.digestFor(peer, ours));
+        const whole = await this.wholeDigest(peer, m, frames, writer);
+        const ours = this.ks.summary();
+        const theirs = this.retirement.incoming(peer, whole, ours.clock);
+        await writer.write(this.digestFor(peer, ours).frame);
         if (!theirs.partial) this.onPeerDigest?.(peer, atTheirs(this.ks, theirs, [ours]), theirs, 'exchange');
         await this.exchange(peer, ours, theirs, frames, writer);
         this.events.exchange('served', 'ok');
         return;
       }
-      if (m.type !== MSG.push) throw new ProtocolError(`a stream must start with DIGEST or PUSH, not message type ${m.type}`);
+      if (m.type !== MSG.push) throw new ProtocolError(`a stream must start with DIGEST, PUSH, SNAP_REQ, VERIFY or PEERS, not message type ${m.type}`);
       // No watchdog here: a push stream rightly idles between writes; its sender watches it.
       const acks = this.streams.writerFor(stream);
       let push = m;
@@ -770,24 +795,54 @@ export class Replicator {
     );
   }
 
-  private digestFor(peer: string, s: Summary): Uint8Array {
-    const last = this.pexSentAt.get(peer);
-    let peers: string[] = [];
-    if (last === undefined || this.tick - last >= PEX_EVERY_TICKS) {
-      this.pexSentAt.set(peer, this.tick);
-      peers = this.exchangeAddrs();
-    }
-    return this.ownDigest(peers, s, peer);
+  /** This node's DIGEST for `peer`: against a base the peer holds when there is one (digest-bases.ts). */
+  private digestFor(peer: string, s: Summary): OutgoingDigest {
+    return this.digests.outgoing(peer, this.ownDigest(s, peer));
+  }
+
+  /**
+   * A peer's DIGEST made whole: one against a base this node does not hold is answered with
+   * NEED_FULL, and the peer sends it whole next on the stream.
+   */
+  private async wholeDigest(peer: string, m: DigestMessage | DigestDeltaMessage, frames: AsyncGenerator<Uint8Array>, writer: FrameWriter): Promise<DigestMessage> {
+    const whole = this.digests.incoming(peer, m);
+    if (whole !== null) return whole;
+    await writer.write(NEED_FULL_MESSAGE);
+    await writer.flush();
+    const next = await this.nextMessage(frames, 'the whole digest');
+    if (next.type !== MSG.digest) throw new ProtocolError(`expected the whole DIGEST after NEED_FULL, got message type ${next.type}`);
+    return this.digests.incoming(peer, next)!;
+  }
+
+  private async nextMessage(frames: AsyncGenerator<Uint8Array>, what: string): Promise<Message> {
+    const next = await frames.next();
+    if (next.done === true) throw new ProtocolError(`stream closed before ${what}`);
+    return decodeMessage(next.value);
+  }
+
+  /** Sends `peer` this node's peer list on a stream of its own when due (peer-exchange.ts). */
+  private sendPeers(peer: string, addrs: string[]): void {
+    if (this.stopped || !this.pex.due(peer, this.tick, addrs)) return;
+    void (async () => {
+      try {
+        const w = this.streams.writerFor(await this.streams.open(peer));
+        await w.write(encodePeers(addrs));
+        await w.close();
+      } catch (err) {
+        this.pex.forget(peer); // sent again at a later tick
+        if (!this.stopped) this.log.debug({ peer, reason: (err as Error).message }, 'peer list not sent');
+      }
+    })();
   }
 
   private exchangeAddrs(): string[] {
     return [...this.node.getMultiaddrs().map((a) => a.toString()), ...this.membership.exchangeAddrs(Date.now())];
   }
 
-  private ownDigest(peers: string[], s: Summary = this.ks.summary(), to: string | null = null): Uint8Array {
+  private ownDigest(s: Summary = this.ks.summary(), to: string | null = null): Omit<DigestMessage, 'type'> {
     const forgotten = this.forgets.outgoing(Date.now(), MAX_FORGOTTEN);
     const { clock, retired } = this.retirement.outgoing(to, s.clock);
-    return encodeDigest({ replicaId: s.replicaId, digest: hexBytes(s.digest), digestAt: s.digestAt, clock, peers, forgotten, frontier: s.frontier, retired });
+    return { replicaId: s.replicaId, digest: hexBytes(s.digest), digestAt: s.digestAt, clock, forgotten, frontier: s.frontier, retired };
   }
 
   /** BUSY, saying whether this node holds any data yet (a bootstrapping node looks for one that does). */
@@ -905,14 +960,20 @@ export class Replicator {
     this.retirement.retire(r, this.ks.summary().clock, why);
   }
 
-  /** Peer exchange and forgotten peers from a digest. */
-  private learnPeers(from: string, d: DigestMessage): void {
+  /** Peer exchange (PEERS): new peers are dialled now rather than at the next tick. */
+  private learnAddrs(addrs: readonly string[]): void {
     const now = Date.now();
     let learned = false;
     // Bounded and validated: a member must not make this node dial addresses of its choosing by the thousand.
-    for (const { peerId, addr } of pexAddrs(d.peers, this.membership.self)) {
+    for (const { peerId, addr } of pexAddrs(addrs, this.membership.self)) {
       if (this.membership.learn(peerId, [addr], now)) learned = true;
     }
+    if (learned) this.onTickDials();
+  }
+
+  /** Forgotten peers from a digest. */
+  private learnPeers(from: string, d: DigestMessage): void {
+    const now = Date.now();
     let forgot = false;
     const connected = new Set(this.membership.connectedPeers());
     // Only operator-signed forgets by a configured key come back; the rest are refused and counted.
@@ -927,7 +988,6 @@ export class Replicator {
       this.log.info({ peer: r.peer, from }, 'peer forgotten (an operator\'s signed forget, passed on by another node)');
     }
     if (forgot) void this.saveForgotten().catch((err: unknown) => this.log.warn({ reason: (err as Error).message }, 'cannot save the forgotten peers'));
-    if (learned) this.onTickDials();
   }
 
   /** New peers learned: dial them now rather than at the next tick. */

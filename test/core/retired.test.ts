@@ -39,7 +39,7 @@ const honest = (clock: Clock, pick: boolean[]) =>
 /** The DIGEST between two nodes whose tables are equal (steady state: nothing taught, entries left out). */
 const steadyDigest = (t: RetiredTable, clock: Clock) => {
   const { clock: sent, omitted } = t.compress(clock);
-  return encodeDigest({ replicaId: 'b'.repeat(32), digest: new Uint8Array(16), clock: sent, peers: [], forgotten: [], retired: { hash: t.hash(), omitted, records: [] } }).length;
+  return encodeDigest({ replicaId: 'b'.repeat(32), digest: new Uint8Array(16), clock: sent, forgotten: [], retired: { hash: t.hash(), omitted, records: [] } }).length;
 };
 
 /** Two nodes teach each other what the other's clock can keep, `limit` a DIGEST, until equal or out of rounds. */
@@ -180,7 +180,7 @@ describe('retired replicas', () => {
     const { clock: sent, omitted } = t.compress(clock);
     expect(sent.replicas()).toEqual(['a'.repeat(32)]);
     const retired: RetiredPart = { hash: t.hash(), omitted, records: t.entries() };
-    const m = decodeMessage(encodeDigest({ replicaId: 'b'.repeat(32), digest: new Uint8Array(16), clock: sent, peers: [], forgotten: [], retired }));
+    const m = decodeMessage(encodeDigest({ replicaId: 'b'.repeat(32), digest: new Uint8Array(16), clock: sent, forgotten: [], retired }));
     if (m.type !== MSG.digest) throw new Error('not a digest');
     expect(m.retired.records).toEqual(t.entries());
     expect(t.expand(m.clock, m.retired.omitted)!.equals(clock)).toBe(true);

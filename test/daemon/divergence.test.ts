@@ -92,7 +92,7 @@ async function clockCopier(n: TestDaemon, snapshot: () => DeltaEntry[][]): Promi
   const story: Story = {
     digest: (theirs) => {
       if (theirs !== null) clock = theirs;
-      return { replicaId: HOSTILE_REPLICA, digest: randomBytes(16), clock, peers: [], forgotten: [] };
+      return { replicaId: HOSTILE_REPLICA, digest: randomBytes(16), clock, forgotten: [] };
     },
     snapshot: () => ({ clock, keys: 1e15, chunks: snapshot(), heads }),
   };
@@ -209,7 +209,8 @@ describe('divergence at equal clocks', () => {
     const own = evidenced ? { ...mine, ctx: wide } : mine;
     await tellLies(h, {
       // it relays the honest node's address, as members do: the new node can reach both
-      digest: () => ({ replicaId: HOSTILE_REPLICA, digest: randomBytes(16), clock, peers: [honest.addr], forgotten: [] }),
+      digest: () => ({ replicaId: HOSTILE_REPLICA, digest: randomBytes(16), clock, forgotten: [] }),
+      peers: () => [honest.addr],
       snapshot: () => ({ clock, keys: 1e15, chunks: [[{ key: Buffer.from('lonely'), state: encodeKeyState(own) }]], heads }),
     });
     const n = await fleet.start({ bootstrap: [fullAddrs(h)[0]!] });

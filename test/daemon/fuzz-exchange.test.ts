@@ -13,7 +13,7 @@ import { eventually, until } from '../helpers/process.js';
 const { fleet, hostile } = withHostile();
 
 const R = 'cd'.repeat(16);
-const DIGEST = frame(encodeDigest({ replicaId: R, digest: new Uint8Array(16), clock: Clock.empty(), peers: [], forgotten: [] }));
+const DIGEST = frame(encodeDigest({ replicaId: R, digest: new Uint8Array(16), clock: Clock.empty(), forgotten: [] }));
 const EMPTY_PUSH = frame(encodeEntries(MSG.push, { claim: Clock.empty(), entries: [] }, 1));
 const badState = Uint8Array.of(1, 1, ...new Uint8Array(16), 1, 1, 5, 0, 0, 0); // sibling index out of range
 const evilDelta = encodeEntries(MSG.delta, { claim: Clock.fromIntervals([[R, 1, 1]]), entries: [{ key: Buffer.from('evil'), state: badState }] });

@@ -20,7 +20,7 @@ import { testReplica, testReplicas } from '../helpers/replicas.js';
 const { fleet, hostile } = withHostile();
 
 const me = testReplica(); // the hostile's own replica: it may write as itself
-const digestOf = (clock: Clock) => frame(encodeDigest({ replicaId: me.r, digest: new Uint8Array(16), clock, peers: [], forgotten: [] }));
+const digestOf = (clock: Clock) => frame(encodeDigest({ replicaId: me.r, digest: new Uint8Array(16), clock, forgotten: [] }));
 const huge = (replicas: string[]) => Clock.fromIntervals(replicas.map((r) => [r, 1, MAX_COUNTER - 1] as [string, number, number]));
 const sorted = (ctx: [string, number][]) => ctx.sort(([a], [b]) => (a < b ? -1 : 1));
 

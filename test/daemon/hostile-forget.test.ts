@@ -45,7 +45,7 @@ function legacyDigest(forgotten: string[]): Uint8Array {
 function hostileDigests(victim: string, operatorPublicKey: string): Uint8Array[] {
   const own = signForget(newOperatorKey().key, victim, Date.now());
   const forged = { ...signForget(newOperatorKey().key, victim, Date.now()), key: parseOperatorKey(operatorPublicKey) };
-  const digest = (forgotten: (typeof own)[]) => encodeDigest({ replicaId: me.r, digest: new Uint8Array(16), clock: Clock.empty(), peers: [], forgotten });
+  const digest = (forgotten: (typeof own)[]) => encodeDigest({ replicaId: me.r, digest: new Uint8Array(16), clock: Clock.empty(), forgotten });
   return [legacyDigest([victim]), digest([own]), digest([forged])];
 }
 

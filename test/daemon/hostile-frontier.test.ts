@@ -32,12 +32,12 @@ describe('a hostile member sending a GC frontier past the cluster', () => {
 
       const h = await hostile();
       // What it learns as any member would: A's clock and states (an exchange from an empty clock).
-      const seen = await exchangeWith(h, a.addr, encodeDigest({ replicaId: me.r, digest: new Uint8Array(16), clock: Clock.empty(), peers: [], forgotten: [] }));
+      const seen = await exchangeWith(h, a.addr, encodeDigest({ replicaId: me.r, digest: new Uint8Array(16), clock: Clock.empty(), forgotten: [] }));
       const aKeys: DeltaEntry[] = seen.entries.filter((e) => Buffer.from(e.key).toString().startsWith('a/'));
       expect(aKeys).toHaveLength(50);
       const frontier = seen.digest.clock.clone().merge(Clock.fromIntervals([[me.r, 1, 2]]));
       const served = await tellLies(h, {
-        digest: () => ({ replicaId: me.r, digest: new Uint8Array(16), clock: frontier, frontier, peers: [], forgotten: [] }),
+        digest: () => ({ replicaId: me.r, digest: new Uint8Array(16), clock: frontier, frontier, forgotten: [] }),
         snapshot: () => ({
           clock: frontier,
           frontier,
@@ -48,7 +48,7 @@ describe('a hostile member sending a GC frontier past the cluster', () => {
       });
       // The lie, to A: an exchange opening with that DIGEST; A then asks for the snapshot, or refuses.
       const sentBefore = (await Promise.all(nodes.map((n) => n.status()))).reduce((sum, s) => sum + s.transfer.bytesSent, 0);
-      await exchangeWith(h, a.addr, encodeDigest({ replicaId: me.r, digest: new Uint8Array(16), clock: frontier, frontier, peers: [], forgotten: [] }), served.bytes);
+      await exchangeWith(h, a.addr, encodeDigest({ replicaId: me.r, digest: new Uint8Array(16), clock: frontier, frontier, forgotten: [] }), served.bytes);
       await eventually(
         async () => ({ snapshots: served.asked.snapshot, refused: (await a.status()).refused.frontiers }),
         (x) => x.snapshots > 0 || x.refused > 0,

@@ -252,7 +252,7 @@ describe('heads of replicas a member mints', () => {
     const { asked } = await tellLies(h, {
       digest: (theirs) => {
         if (theirs !== null) clock = theirs;
-        return { replicaId: 'ab'.repeat(16), digest: randomBytes(16), clock, peers: [], forgotten: [] };
+        return { replicaId: 'ab'.repeat(16), digest: randomBytes(16), clock, forgotten: [] };
       },
       snapshot: () => ({ clock, keys: 2000, chunks, heads }),
     });

@@ -29,7 +29,7 @@ const FORGED_PER_NODE = 100_000;
 async function teach(h: Network, target: string, own: DigestMessage, records: [string, number][]): Promise<number> {
   const stream = await h.dialProtocol(multiaddr(target), SYNC_PROTOCOL);
   const w = new FrameWriter(stream);
-  const digest = frame(encodeDigest({ replicaId: me, digest: own.digest, clock: own.clock, peers: [], forgotten: [], retired: { hash: randomBytes(16), omitted: new Uint8Array(0), records } }));
+  const digest = frame(encodeDigest({ replicaId: me, digest: own.digest, clock: own.clock, forgotten: [], retired: { hash: randomBytes(16), omitted: new Uint8Array(0), records } }));
   const end = frame(END_MESSAGE);
   stream.send(digest);
   stream.send(end);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Clock } from '../../src/core/clock.js';
 import { MAX_ADDRS_PER_PEER, MAX_DIALS_IN_FLIGHT, MAX_INBOUND_STREAMS_PER_CONNECTION, MAX_PEX_ADDRS_PER_DIGEST } from '../../src/sync/limits.js';
-import { encodeDigest, encodeSnapRequest, SYNC_PROTOCOL } from '../../src/sync/messages.js';
+import { encodeDigest, encodePeers, encodeSnapRequest, SYNC_PROTOCOL } from '../../src/sync/messages.js';
 import { Fleet, untilConnected, untilConverged, type TestDaemon } from '../helpers/daemons.js';
 import { frame, withHostile } from '../helpers/hostile.js';
 import { eventually, until } from '../helpers/process.js';
@@ -17,7 +17,8 @@ import { eventually, until } from '../helpers/process.js';
 const { fleet, hostile } = withHostile();
 
 const R = 'cd'.repeat(16);
-const digest = (peers: string[] = []): Uint8Array => frame(encodeDigest({ replicaId: R, digest: new Uint8Array(16), clock: Clock.empty(), peers, forgotten: [] }));
+const digest = (): Uint8Array => frame(encodeDigest({ replicaId: R, digest: new Uint8Array(16), clock: Clock.empty(), forgotten: [] }));
+const peersFrame = (addrs: string[]): Uint8Array => frame(encodePeers(addrs));
 /** A length prefix announcing a 10-byte frame whose body never comes: negotiates the protocol, says nothing. */
 const SILENT = Uint8Array.of(10);
 
@@ -102,7 +103,7 @@ describe('resource limits against a hostile peer', () => {
     expect((await a.cli('put', 'after', 'snapshot')).code).toBe(0);
   });
 
-  it('learns and dials only a bounded number of peer-exchange addresses from one DIGEST', { timeout: 180_000 }, async () => {
+  it('learns and dials only a bounded number of peer-exchange addresses from one PEERS message', { timeout: 180_000 }, async () => {
     const a = await fleet.start();
     const h = await hostile();
     // 1,024 invented peers at closed local ports (dials fail fast), plus junk the daemon must drop.
@@ -112,10 +113,10 @@ describe('resource limits against a hostile peer', () => {
       invented.push(`/ip4/127.0.0.1/tcp/${1 + i}/p2p/${id}`);
     }
     const junk = ['/ip4/127.0.0.1/tcp/9/p2p/not-a-peer-id', 'nonsense', `/ip4/127.0.0.1/udp/9/p2p/${h.peerId.toString()}`, `/ip4/127.0.0.1/tcp/9/p2p/${a.peerId}`];
-    // One DIGEST with as many addresses as a DIGEST may carry, and one with junk only.
-    (await h.dialProtocol(multiaddr(a.addr), SYNC_PROTOCOL)).send(digest(junk));
-    (await h.dialProtocol(multiaddr(a.addr), SYNC_PROTOCOL)).send(digest(invented));
-    await eventually(() => a.status(), (s) => s.peers.length > 1, 'peers learned from the DIGEST', 30_000);
+    // One PEERS with as many addresses as it may carry, and one with junk only.
+    (await h.dialProtocol(multiaddr(a.addr), SYNC_PROTOCOL)).send(peersFrame(junk));
+    (await h.dialProtocol(multiaddr(a.addr), SYNC_PROTOCOL)).send(peersFrame(invented));
+    await eventually(() => a.status(), (s) => s.peers.length > 1, 'peers learned from the PEERS message', 30_000);
     // Give the daemon several gossip intervals to dial what it learned, then count.
     const seen = await eventually(
       () => a.status(),

@@ -70,11 +70,11 @@ describe('untrusted peers', () => {
       ['unknown message type', [frame(Uint8Array.of(99, 1, 2, 3))]],
       ['a stream that starts with END', [frame(END_MESSAGE)]],
       ['an oversized frame', [Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x04), new Uint8Array(1024)]], // claims 1 GiB
-      ['a truncated digest', [frame(encodeDigest({ replicaId: R, digest: new Uint8Array(16), clock: Clock.empty(), peers: [], forgotten: [] }).subarray(0, 20))]],
+      ['a truncated digest', [frame(encodeDigest({ replicaId: R, digest: new Uint8Array(16), clock: Clock.empty(), forgotten: [] }).subarray(0, 20))]],
       [
         'a delta with a malformed key state',
         [
-          frame(encodeDigest({ replicaId: R, digest: new Uint8Array(16), clock: Clock.empty(), peers: [], forgotten: [] })),
+          frame(encodeDigest({ replicaId: R, digest: new Uint8Array(16), clock: Clock.empty(), forgotten: [] })),
           frame(encodeEntries(MSG.delta, { claim: Clock.fromIntervals([[R, 1, 1]]), entries: [{ key: Buffer.from('evil'), state: badState }] })),
         ],
       ],

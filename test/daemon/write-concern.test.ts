@@ -76,7 +76,7 @@ async function untilEnd(stream: Stream): Promise<number[]> {
 /** A DIGEST of a member claiming every counter `writer` issued or will issue for a long time. */
 function lyingDigest(writer: string): Uint8Array {
   const clock = Clock.fromIntervals([[writer, 1, 1_000_000]]);
-  return frame(encodeDigest({ replicaId: 'ee'.repeat(16), digest: new Uint8Array(16), clock, peers: [], forgotten: [] }));
+  return frame(encodeDigest({ replicaId: 'ee'.repeat(16), digest: new Uint8Array(16), clock, forgotten: [] }));
 }
 
 /**

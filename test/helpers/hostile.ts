@@ -13,10 +13,12 @@ import { createNetwork, type Network } from '../../src/net/node.js';
 import {
   decodeMessage,
   encodeDigest,
+  encodePeers,
   encodeSnapBegin,
   encodeSnapChunk,
   END_MESSAGE,
   MSG,
+  NEED_FULL_MESSAGE,
   SNAP_END_MESSAGE,
   SYNC_PROTOCOL,
   VERIFY_MESSAGE,
@@ -42,6 +44,8 @@ export interface Story {
   digest(theirs: Clock | null): Parameters<typeof encodeDigest>[0];
   /** The snapshot it serves: the clock, key count and heads of SNAP_BEGIN, then the chunks. */
   snapshot(): { clock: Clock; keys: number; chunks: DeltaEntry[][]; heads?: Head[]; frontier?: Clock };
+  /** Addresses it relays (PEERS, once per connection, as members do). */
+  peers?: () => string[];
 }
 
 /**
@@ -51,7 +55,21 @@ export interface Story {
 export async function tellLies(h: Network, story: Story): Promise<{ asked: Record<'digest' | 'verify' | 'snapshot', number>; bytes: Bytes }> {
   const asked = { digest: 0, verify: 0, snapshot: 0 };
   const bytes = { sent: 0, received: 0 };
-  await h.handle(SYNC_PROTOCOL, (stream) => void answer(stream, story, asked, bytes).catch(() => stream.abort(new Error('hostile peer done'))));
+  const told = new Set<string>();
+  await h.handle(SYNC_PROTOCOL, (stream, connection) => {
+    if (story.peers !== undefined && !told.has(connection.id)) {
+      told.add(connection.id);
+      void connection
+        .newStream(SYNC_PROTOCOL)
+        .then(async (s) => {
+          const w = new FrameWriter(s);
+          await w.write(encodePeers(story.peers!()));
+          await w.close();
+        })
+        .catch(() => undefined);
+    }
+    void answer(stream, story, asked, bytes).catch(() => stream.abort(new Error('hostile peer done')));
+  });
   return { asked, bytes };
 }
 
@@ -79,9 +97,18 @@ class CountedWriter extends FrameWriter {
 async function answer(stream: Stream, story: Story, asked: Record<'digest' | 'verify' | 'snapshot', number>, bytes: Bytes): Promise<void> {
   const frames = readFrames(stream, { maxFrameBytes: 64 << 20, onBytes: (n) => (bytes.received += n) });
   const w = new CountedWriter(stream, bytes);
-  const first = await frames.next();
+  let first = await frames.next();
   if (first.done === true) return;
-  const m = decodeMessage(first.value);
+  let m = decodeMessage(first.value);
+  if (m.type === MSG.peers) return await w.close();
+  if (m.type === MSG.digestDelta) {
+    // it keeps no bases: every DIGEST against one is asked for whole
+    await w.write(NEED_FULL_MESSAGE);
+    await w.flush();
+    first = await frames.next();
+    if (first.done === true) return;
+    m = decodeMessage(first.value);
+  }
   if (m.type === MSG.verify) {
     asked.verify++;
     await w.write(encodeDigest(story.digest(null)));
@@ -136,7 +163,7 @@ export async function pushFrom(h: Network, target: string, push: Uint8Array): Pr
  * exchange from an empty clock): what a member holds of other replicas to make its lies believable.
  */
 export async function headsOf(h: Network, target: string, replicaId = 'ab'.repeat(16)): Promise<Head[]> {
-  return (await exchangeWith(h, target, encodeDigest({ replicaId, digest: new Uint8Array(16), clock: Clock.empty(), peers: [], forgotten: [] }))).heads;
+  return (await exchangeWith(h, target, encodeDigest({ replicaId, digest: new Uint8Array(16), clock: Clock.empty(), forgotten: [] }))).heads;
 }
 
 /**

@@ -13,6 +13,8 @@ import {
   decodeMessage,
   encodeAck,
   encodeDigest,
+  encodePeers,
+  NEED_FULL_MESSAGE,
   encodeEntries,
   encodeSnapBegin,
   encodeSnapChunk,
@@ -33,13 +35,13 @@ describe('sync messages', () => {
   it('round-trip', () => {
     const digest = new Uint8Array(16).fill(7);
     const gone = signForget(newOperatorKey().key, '12D3KooWgone', 1_700_000_000_000);
-    const d = decodeMessage(encodeDigest({ replicaId: R, digest, clock, peers: ['/ip4/127.0.0.1/tcp/1/p2p/x'], forgotten: [gone] }));
+    const d = decodeMessage(encodeDigest({ replicaId: R, digest, clock, forgotten: [gone], heard: '0123456789abcdef' }));
     expect(d.type).toBe(MSG.digest);
     if (d.type !== MSG.digest) return;
     expect(d.replicaId).toBe(R);
     expect([...d.digest]).toEqual([...digest]);
     expect(d.clock.equals(clock)).toBe(true);
-    expect(d.peers).toEqual(['/ip4/127.0.0.1/tcp/1/p2p/x']);
+    expect(d.heard).toBe('0123456789abcdef');
     expect(d.forgotten).toEqual([gone]);
     expect(forgetSignatureValid(d.forgotten[0]!)).toBe(true);
 
@@ -52,6 +54,8 @@ describe('sync messages', () => {
       expect(Buffer.compare(m.entries[0]!.state, state)).toBe(0);
     }
     expect(decodeMessage(END_MESSAGE)).toEqual({ type: MSG.end });
+    expect(decodeMessage(encodePeers(['/ip4/127.0.0.1/tcp/1/p2p/x']))).toEqual({ type: MSG.peers, addrs: ['/ip4/127.0.0.1/tcp/1/p2p/x'] });
+    expect(decodeMessage(NEED_FULL_MESSAGE)).toEqual({ type: MSG.needFull });
     expect(decodeMessage(encodeAck(42))).toEqual({ type: MSG.ack, seq: 42 });
     expect(decodeMessage(encodeBusy(false))).toEqual({ type: MSG.busy, hasData: false });
     expect(decodeMessage(encodeBusy(true))).toEqual({ type: MSG.busy, hasData: true });
@@ -73,7 +77,8 @@ describe('sync messages', () => {
 
   it('refuses any malformed frame with DecodeError, never another error', () => {
     const valid = [
-      encodeDigest({ replicaId: R, digest: new Uint8Array(16), clock, peers: ['/ip4/1.2.3.4/tcp/5'], forgotten: [signForget(newOperatorKey().key, 'x', 1)] }),
+      encodeDigest({ replicaId: R, digest: new Uint8Array(16), clock, forgotten: [signForget(newOperatorKey().key, 'x', 1)] }),
+      encodePeers(['/ip4/1.2.3.4/tcp/5']),
       encodeEntries(MSG.delta, { claim: clock, entries: [{ key: Buffer.from('key'), state }] }),
       END_MESSAGE,
     ];
