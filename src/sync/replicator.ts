@@ -5,7 +5,6 @@
 // this file only moves frames and turns peer misbehaviour into a closed stream and a log line.
 
 import type { Connection, Libp2p, Stream } from '@libp2p/interface';
-import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Logger } from 'pino';
 import type { Mode, PeerInfo } from './peer-info.js';
@@ -17,8 +16,9 @@ import type { FrameWriter } from '../net/frames.js';
 import type { Keyspace, Summary } from '../store/keyspace.js';
 import { CheckBudget, HEAD_CHECK_BURST_MS, HEAD_CHECK_MS_PER_SECOND, HEAD_CHECK_TOTAL_BURST_MS, HEAD_CHECK_TOTAL_MS_PER_SECOND, MAX_INBOUND_STREAMS_PER_CONNECTION, pexAddrs, StreamCounter } from './limits.js';
 import { LogLimiter } from '../log-limiter.js';
-import { ForgetError, Membership, transportOf, type DialPlan } from './membership.js';
+import { Membership, transportOf, type DialPlan } from './membership.js';
 import { Forgets } from './forgetting.js';
+import { PeerForgetting } from './peer-forgetting.js';
 import type { ForgetRecord } from '../core/forget-record.js';
 import { KnownPeersSaver } from './known-peers-store.js';
 import {
@@ -33,7 +33,6 @@ import {
   encodeSnapRequest,
   END_MESSAGE,
   EXCHANGE_ACK_MESSAGE,
-  FORGOTTEN_MESSAGE,
   MAX_FORGOTTEN,
   MSG,
   NEED_FULL_MESSAGE,
@@ -103,8 +102,6 @@ export interface ReplicatorOptions {
 
 /** Connecting (TCP, pnet, Noise, yamux) may be slow on a loaded machine: only a dead address fails it. */
 const CONNECT_TIMEOUT_MS = 30_000;
-/** Telling a forgotten peer why it is refused may take this long before it is hung up on. */
-const TURN_AWAY_MS = 5_000;
 
 export class Replicator {
   readonly membership: Membership;
@@ -126,6 +123,8 @@ export class Replicator {
   readonly refused = { frames: 0, claimsCut: 0, forgets: 0 };
   /** Operator-signed forgets kept and passed on; peers' unsigned ones refused (forgetting.ts). */
   readonly forgets: Forgets;
+  /** Forgetting a peer here: `replikv forget`, signed forgets heard, forgotten peers turned away (peer-forgetting.ts). */
+  readonly forgetting: PeerForgetting;
   /** Signature checks of peers' heads: heads verified, CPU ms spent on them, frames refused for the budget. */
   readonly headChecks = { checked: 0, ms: 0, refused: 0 };
   /** When each peer gets this node's peer list (PEERS): once per connection, then when it changed. */
@@ -204,6 +203,21 @@ export class Replicator {
       },
       warn: (key, fields, msg) => this.warn(key, fields, msg),
     });
+    this.forgetting = new PeerForgetting({
+      node,
+      membership: this.membership,
+      forgets: this.forgets,
+      streams: this.streams,
+      events: this.events,
+      log,
+      warnings: this.warnings,
+      stopped: () => this.stopped,
+      dropped: (peer, replica) => {
+        this.holds.delete(peer);
+        this.members.forget(peer); // garbage collection no longer waits for it
+        if (replica !== null) this.retireReplica(replica, 'its peer was forgotten');
+      },
+    });
     if (ks.movedFrom !== null) this.retirement.retire(ks.movedFrom, ks.summary().clock, 'this store moved to a new replica id');
   }
 
@@ -217,7 +231,7 @@ export class Replicator {
     this.known.restore(Date.now()); // after the forgotten ones, which are never restored
     this.node.addEventListener('peer:connect', (e) => {
       const peer = e.detail.toString();
-      if (!this.membership.connected(peer, Date.now())) return void this.turnAway(peer);
+      if (!this.membership.connected(peer, Date.now())) return void this.forgetting.turnAway(peer);
       this.aloneLogged = false;
       this.log.info({ peer }, 'peer connected');
       this.sendPeers(peer, this.exchangeAddrs());
@@ -231,7 +245,7 @@ export class Replicator {
       if (this.membership.isForgotten(peer)) return;
       this.membership.disconnected(peer, Date.now());
       if (!this.stopped) this.log.info({ peer }, 'peer lost');
-      this.dropSignedForgotten(peer);
+      this.forgetting.disconnected(peer);
     });
     this.node.addEventListener('peer:identify', (e) => {
       this.membership.announced(e.detail.peerId.toString(), e.detail.listenAddrs.map((a) => a.toString()), Date.now());
@@ -261,85 +275,14 @@ export class Replicator {
     this.pusher.pushed(keys);
   }
 
-  /**
-   * Forgets a peer on this node at once. Signed by an operator key (`signed`), the forget is passed
-   * on to the other nodes at the next exchanges; without a signature it stays on this node.
-   */
-  async forget(peer: string, force = false, signed?: ForgetRecord): Promise<{ forgotten: boolean; known: boolean; spreads: boolean }> {
-    try {
-      peerIdFromString(peer);
-    } catch (err) {
-      throw new ForgetError(`"${peer}" is not a PeerId: ${(err as Error).message}`);
-    }
-    if (peer === this.membership.self) throw new ForgetError('a node cannot forget itself (stop it, or forget it from another node)');
-    // Forgetting is for machines that are gone; a live one would be cut off for 30 days.
-    if (!force && this.membership.connectedPeers().includes(peer)) {
-      throw new ForgetError(`${peer} is connected to this node right now: stop it first, or pass --force to forget a live peer`);
-    }
-    this.forgets.fromOperator(peer, signed, Date.now()); // a bad signature is refused before anything changes
-    const known = this.membership.list().some((p) => p.peerId === peer);
-    const forgotten = this.drop(peer, Date.now());
-    if (forgotten) await this.tellForgotten(peer);
-    // A signed forget of a peer forgotten already (locally) is kept and passed on from now.
-    if (forgotten || signed !== undefined) await this.saveForgotten();
-    return { forgotten, known, spreads: signed !== undefined };
+  /** `replikv forget` (peer-forgetting.ts). */
+  forget(peer: string, force = false, signed?: ForgetRecord): Promise<{ forgotten: boolean; known: boolean; spreads: boolean }> {
+    return this.forgetting.forget(peer, force, signed);
   }
 
-  /** A peer an operator's signed forget named while it was connected here: forgotten now that it is gone. */
-  private dropSignedForgotten(peer: string): void {
-    const r = this.forgets.signedFor(peer);
-    if (r === undefined || this.stopped || !this.drop(peer, Math.min(r.at, Date.now()))) return;
-    this.log.info({ peer }, 'peer forgotten (an operator\'s signed forget heard while it was connected)');
-    void this.saveForgotten().catch((err: unknown) => this.log.warn({ reason: (err as Error).message }, 'cannot save the forgotten peers'));
-  }
-
-  /** Forgets a peer here: not dialled or learned again, refused, GC stops waiting for it, its replica retired. */
-  private drop(peer: string, at: number): boolean {
-    const replica = this.membership.replicaOf(peer); // before the peer entry goes
-    if (!this.membership.forget(peer, at)) return false;
-    this.holds.delete(peer);
-    this.members.forget(peer); // garbage collection no longer waits for it
-    if (replica !== null) this.retireReplica(replica, 'its peer was forgotten');
-    return true;
-  }
-
-  /** The connection gater's question: is this peer refused? A refusal is logged once a minute per peer. */
+  /** The connection gater's question: is this peer refused? */
   refuses(peer: string): boolean {
-    if (!this.membership.isForgotten(peer)) return false;
-    this.noteRefused(peer);
-    return true;
-  }
-
-  /** A connection of a forgotten peer refused: counted, and logged once a minute per peer. */
-  private noteRefused(peer: string): void {
-    this.events.refused('forgotten_peer');
-    const held = this.warnings.take(`refused|${peer}`, Date.now());
-    if (held !== null) this.log.info({ peer, ...(held > 0 ? { suppressed: held } : {}) }, 'refused a connection of a forgotten peer (replikv forget)');
-  }
-
-  /**
-   * A forgotten peer connected (the gater lets its inbound connections up): it is told so on a
-   * stream of its own (FORGOTTEN, so its status can say why), then hung up on. Logged once a minute.
-   */
-  private async turnAway(peer: string): Promise<void> {
-    this.noteRefused(peer);
-    await this.tellForgotten(peer);
-  }
-
-  /** Tells a connected peer that this node forgot it (FORGOTTEN), then hangs up on it. */
-  private async tellForgotten(peer: string): Promise<void> {
-    const id = peerIdFromString(peer);
-    if (this.node.getConnections(id).length === 0) return; // a dial would be refused: nothing to tell or hang up
-    try {
-      const stream = await this.node.dialProtocol(id, SYNC_PROTOCOL, { signal: AbortSignal.timeout(TURN_AWAY_MS) });
-      const w = this.streams.writerFor(stream);
-      await w.write(FORGOTTEN_MESSAGE);
-      await w.close();
-    } catch {
-      // it is hung up on all the same
-    } finally {
-      await this.node.hangUp(id).catch(() => {});
-    }
+    return this.forgetting.refuses(peer);
   }
 
   /**
@@ -357,11 +300,6 @@ export class Replicator {
   unreachedSeconds(now: number): number | null {
     const since = this.membership.aloneSince();
     return since === null || now - since < aloneWarnAfterMs(this.opts.gossipIntervalMs) ? null : Math.round((now - since) / 1000);
-  }
-
-  private async saveForgotten(): Promise<void> {
-    if (this.stopped) return;
-    await this.forgets.save(this.membership.forgottenPeers(), Date.now());
   }
 
   peers(): PeerInfo[] {
@@ -973,21 +911,7 @@ export class Replicator {
 
   /** Forgotten peers from a digest. */
   private learnPeers(from: string, d: DigestMessage): void {
-    const now = Date.now();
-    let forgot = false;
-    const connected = new Set(this.membership.connectedPeers());
-    // Only operator-signed forgets by a configured key come back; the rest are refused and counted.
-    for (const r of this.forgets.incoming(from, d.forgotten, now)) {
-      if (!isPeerId(r.peer)) continue;
-      this.forgets.keep(r); // passed on from here too
-      forgot = true;
-      // A peer this node is connected to is alive: gossip alone does not cut it off; the forget takes
-      // effect here once the connection ends (peer:disconnect).
-      if (connected.has(r.peer)) continue;
-      if (!this.drop(r.peer, Math.min(r.at, now))) continue; // forgotten here already (without a signature)
-      this.log.info({ peer: r.peer, from }, 'peer forgotten (an operator\'s signed forget, passed on by another node)');
-    }
-    if (forgot) void this.saveForgotten().catch((err: unknown) => this.log.warn({ reason: (err as Error).message }, 'cannot save the forgotten peers'));
+    this.forgetting.heard(from, d.forgotten);
   }
 
   /** New peers learned: dial them now rather than at the next tick. */
@@ -1009,15 +933,6 @@ function handshakeFailure(reason: string): boolean {
 /** How long a node may have no connected peer before it warns (status and log). */
 function aloneWarnAfterMs(gossipIntervalMs: number): number {
   return Math.max(5_000, 10 * gossipIntervalMs);
-}
-
-function isPeerId(s: string): boolean {
-  try {
-    peerIdFromString(s);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function hexBytes(hex: string): Uint8Array {
