@@ -8,7 +8,7 @@ import type { Connection, Libp2p, Stream } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Logger } from 'pino';
 import type { Mode, PeerInfo } from './peer-info.js';
-import { chunkEntries, DEFAULT_DELTA_LIMITS, type DeltaChunk, type DeltaEntry, type DeltaLimits } from '../core/delta.js';
+import { DEFAULT_DELTA_LIMITS, type DeltaChunk, type DeltaLimits } from '../core/delta.js';
 import { Clock } from '../core/clock.js';
 import type { Head } from '../core/head.js';
 import { DecodeError, WriteConcernError } from '../errors.js';
@@ -19,6 +19,7 @@ import { LogLimiter } from '../log-limiter.js';
 import { Membership, transportOf, type DialPlan } from './membership.js';
 import { Forgets } from './forgetting.js';
 import { PeerForgetting } from './peer-forgetting.js';
+import { SnapshotStreams, type SnapshotStream } from './snapshot-streams.js';
 import type { ForgetRecord } from '../core/forget-record.js';
 import { KnownPeersSaver } from './known-peers-store.js';
 import {
@@ -28,22 +29,17 @@ import {
   encodeDigest,
   encodeEntries,
   encodePeers,
-  encodeSnapBegin,
-  encodeSnapChunk,
-  encodeSnapRequest,
   END_MESSAGE,
   EXCHANGE_ACK_MESSAGE,
   MAX_FORGOTTEN,
   MSG,
   NEED_FULL_MESSAGE,
-  SNAP_END_MESSAGE,
   SYNC_PROTOCOL,
   VERIFY_MESSAGE,
   type BusyMessage,
   type DigestDeltaMessage,
   type DigestMessage,
   type Message,
-  type SnapRequestMessage,
 } from './messages.js';
 import { DigestBases, type OutgoingDigest } from './digest-bases.js';
 import { PexSchedule } from './peer-exchange.js';
@@ -56,19 +52,6 @@ import { behindFrontier, withholdFrom } from '../core/gc.js';
 import { MemberClocks, type HorizonGap } from './member-clocks.js';
 import { Retirement } from './retirement.js';
 import { atTheirs } from './healer.js';
-
-/** A peer's snapshot being streamed: what it reflects, its live key count, and its chunks in key order. */
-export interface SnapshotStream {
-  clock: Clock;
-  keys: number;
-  /** The heads that vouch for the snapshot's counters. */
-  heads: Head[];
-  /** The peer's GC frontier: the writes it collected, which the snapshot therefore lacks. */
-  frontier: Clock;
-  chunks: AsyncGenerator<DeltaEntry[]>;
-  /** Frame bytes received on the stream so far (what a heal costs). */
-  received: { readonly bytes: number };
-}
 
 export interface ReplicatorOptions {
   mode: Mode;
@@ -123,6 +106,8 @@ export class Replicator {
   readonly refused = { frames: 0, claimsCut: 0, forgets: 0 };
   /** Operator-signed forgets kept and passed on; peers' unsigned ones refused (forgetting.ts). */
   readonly forgets: Forgets;
+  /** Snapshot streams to and from peers (snapshot-streams.ts). */
+  readonly snapshots: SnapshotStreams;
   /** Forgetting a peer here: `replikv forget`, signed forgets heard, forgotten peers turned away (peer-forgetting.ts). */
   readonly forgetting: PeerForgetting;
   /** Signature checks of peers' heads: heads verified, CPU ms spent on them, frames refused for the budget. */
@@ -202,6 +187,15 @@ export class Replicator {
         this.events.refused('forget');
       },
       warn: (key, fields, msg) => this.warn(key, fields, msg),
+    });
+    this.snapshots = new SnapshotStreams({
+      ks,
+      streams: this.streams,
+      events: this.events,
+      log,
+      limits: this.limits,
+      maxFrameBytes: opts.maxFrameBytes,
+      stopped: () => this.stopped,
     });
     this.forgetting = new PeerForgetting({
       node,
@@ -615,7 +609,7 @@ export class Replicator {
       if (m.type === MSG.snapRequest) {
         const writer = this.streams.writerFor(stream);
         unwatch = this.streams.watch(stream, received, writer);
-        return await this.serveSnapshot(peer, writer, m);
+        return await this.snapshots.serve(peer, writer, m);
       }
       if (m.type === MSG.digest || m.type === MSG.digestDelta) {
         const writer = this.streams.writerFor(stream);
@@ -660,52 +654,6 @@ export class Replicator {
       unwatch?.();
       this.inbound.release(connection.id);
     }
-  }
-
-  /** Streams one consistent snapshot in key order, after the key the requester already has. */
-  private async serveSnapshot(peer: string, writer: FrameWriter, req: SnapRequestMessage): Promise<void> {
-    if (req.since !== undefined) return this.serveRecent(writer, req.since);
-    const snap = this.ks.snapshot();
-    let served = false;
-    try {
-      await writer.write(encodeSnapBegin(snap.clock, snap.keys, snap.heads, snap.frontier));
-      const after = req.after.length > 0 ? Buffer.from(req.after) : undefined;
-      // writer.write waits while the requester is behind
-      for (const chunk of chunkEntries(snap.entries(after), this.limits)) {
-        await writer.write(encodeSnapChunk(chunk.entries));
-        this.events.keysSent(chunk.entries.length);
-      }
-      await writer.write(SNAP_END_MESSAGE);
-      await writer.close();
-      served = true;
-    } finally {
-      this.events.snapshotServed(served ? 'complete' : 'aborted');
-      // A requester that stops reading is cut by the watchdog (watch): the read transaction goes with it.
-      snap.close();
-      if (!served && !this.stopped) this.log.info({ peer }, 'snapshot to peer aborted; its read transaction is released');
-    }
-  }
-
-  /**
-   * A narrowed heal request: the keys holding a live dot `since` lacks (delta selection, one read
-   * snapshot), as a snapshot stream without key count. Nothing is claimed. Its heads are those of
-   * the replicas this node knows past `since`: writes landing between the asker's comparison and
-   * this read name counters past what the asker holds, and a chunk without their heads is refused.
-   */
-  private async serveRecent(writer: FrameWriter, since: Clock): Promise<void> {
-    const s = this.ks.summary();
-    const heads = s.clock.replicas().flatMap((r) => {
-      const h = s.clock.max(r) > since.max(r) ? this.ks.headOf(r) : undefined;
-      return h === undefined ? [] : [h];
-    });
-    await writer.write(encodeSnapBegin(s.clock, 0, heads, s.frontier));
-    for (const chunk of this.ks.delta(since, this.limits)) {
-      if (chunk.entries.length === 0) continue;
-      await writer.write(encodeSnapChunk(chunk.entries));
-      this.events.keysSent(chunk.entries.length);
-    }
-    await writer.write(SNAP_END_MESSAGE);
-    await writer.close();
   }
 
   private learnHeld(peer: string, dots: Clock): void {
@@ -789,57 +737,9 @@ export class Replicator {
     return encodeBusy(s.keys > 0 || !s.clock.isEmpty());
   }
 
-  /**
-   * Opens a snapshot stream from a peer (its keyspace in key order after `after`, one read
-   * transaction on its side): the snapshot's clock and live key count, then the chunks, which end
-   * at SNAP_END. 'busy' when the peer is bootstrapping or repairing. `signal` aborts the stream.
-   */
-  async snapshotFrom(peer: string, after: Uint8Array = new Uint8Array(0), signal?: AbortSignal, since?: Clock): Promise<SnapshotStream | 'busy'> {
-    const stream = await this.streams.open(peer, signal);
-    const stopping = (): void => stream.abort(new Error('stopping'));
-    signal?.addEventListener('abort', stopping, { once: true });
-    const writer = this.streams.writerFor(stream);
-    const received = { bytes: 0 };
-    const frames = this.streams.framesOf(stream, this.opts.maxFrameBytes, received);
-    const unwatch = this.streams.watch(stream, received, writer);
-    // Every end of this stream (SNAP_END, busy, failure, stop) removes both: a bootstrap retries often.
-    const done = (): void => {
-      unwatch();
-      signal?.removeEventListener('abort', stopping);
-    };
-    try {
-      await writer.write(encodeSnapRequest(after, since));
-      await writer.flush();
-      const first = await frames.next();
-      const begin = first.done === true ? undefined : decodeMessage(first.value);
-      if (begin?.type === MSG.busy) {
-        done();
-        await writer.close().catch(() => {});
-        return 'busy';
-      }
-      if (begin?.type !== MSG.snapBegin) throw new ProtocolError(`expected SNAP_BEGIN, got ${begin === undefined ? 'the end of the stream' : `message type ${begin.type}`}`);
-      const chunks = async function* (): AsyncGenerator<DeltaEntry[]> {
-        try {
-          for await (const frame of frames) {
-            const m = decodeMessage(frame);
-            if (m.type === MSG.snapEnd) return void (await writer.close().catch(() => {}));
-            if (m.type !== MSG.snapChunk) throw new ProtocolError(`unexpected message type ${m.type} in a snapshot stream`);
-            yield m.entries;
-          }
-          throw new ProtocolError('the snapshot stream ended before SNAP_END');
-        } catch (err) {
-          stream.abort(err as Error);
-          throw err;
-        } finally {
-          done();
-        }
-      };
-      return { clock: begin.clock, keys: begin.keys, heads: begin.heads, frontier: begin.frontier, chunks: chunks(), received };
-    } catch (err) {
-      done();
-      stream.abort(err as Error);
-      throw err;
-    }
+  /** A snapshot stream from `peer` (snapshot-streams.ts). */
+  snapshotFrom(peer: string, after?: Uint8Array, signal?: AbortSignal, since?: Clock): Promise<SnapshotStream | 'busy'> {
+    return this.snapshots.from(peer, after, signal, since);
   }
 
   /**
