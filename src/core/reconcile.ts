@@ -18,6 +18,8 @@
 // `maxItems` listed hashes, and ask for states that must hash to what was listed. A lying puller
 // can only make the server answer each node once and send each listed key's state once.
 
+import { DecodeError } from '../errors.js';
+
 export const FANOUT_BITS = 4;
 export const FANOUT = 1 << FANOUT_BITS;
 /** The leaves' level: the root is level 0. */
@@ -102,7 +104,8 @@ export interface DiffGroup {
   lists: Uint32Array[];
 }
 
-export class ReconError extends Error {
+/** A peer's reconciliation message that breaks the protocol (counted like any refused frame). */
+export class ReconError extends DecodeError {
   override readonly name = 'ReconError';
 }
 

@@ -50,6 +50,8 @@ import { behindFrontier, withholdFrom } from '../core/gc.js';
 import { MemberClocks, type HorizonGap } from './member-clocks.js';
 import { Retirement } from './retirement.js';
 import { atTheirs } from './healer.js';
+import { isReconType } from './recon-messages.js';
+import { pullRecon, reconIo, serveRecon, type PullOptions, type PullResult } from './reconciler.js';
 
 /** A peer's snapshot being streamed: what it reflects, its live key count, and its chunks in key order. */
 export interface SnapshotStream {
@@ -656,6 +658,12 @@ export class Replicator {
       silent.unref();
       const first = await frames.next().finally(() => clearInterval(silent));
       if (first.done === true) return await stream.close();
+      if (isReconType(first.value[0] ?? 0)) {
+        const writer = this.writerFor(stream);
+        if (this.bootstrapping) return await writer.write(this.busy()).then(() => writer.close());
+        unwatch = this.watch(stream, received, writer);
+        return await serveRecon(this.ks, reconIo(frames, writer), first.value, this.limits);
+      }
       const m = decodeMessage(first.value);
       if (m.type === MSG.forgotten) {
         this.forgets.refusedBy(peer, Date.now());
@@ -997,6 +1005,29 @@ export class Replicator {
       done();
       stream.abort(err as Error);
       throw err;
+    }
+  }
+
+  /**
+   * Pulls a range reconciliation from `peer` (sync/reconciler.ts): only the key states that differ
+   * move. 'busy' when the peer is bootstrapping or repairing; `bytes`: frame bytes received.
+   */
+  async reconcileWith(peer: string, o: PullOptions, signal?: AbortSignal): Promise<(PullResult & { bytes: number }) | 'busy'> {
+    const stream = await this.openStream(peer, signal);
+    const stopping = (): void => stream.abort(new Error('stopping'));
+    signal?.addEventListener('abort', stopping, { once: true });
+    const writer = this.writerFor(stream);
+    const received = { bytes: 0 };
+    const unwatch = this.watch(stream, received, writer);
+    try {
+      const r = await pullRecon(this.ks, reconIo(this.framesOf(stream, this.opts.maxFrameBytes, received), writer), o);
+      return r === 'busy' ? r : { ...r, bytes: received.bytes };
+    } catch (err) {
+      stream.abort(err as Error);
+      throw err;
+    } finally {
+      unwatch();
+      signal?.removeEventListener('abort', stopping);
     }
   }
 
