@@ -1,5 +1,5 @@
 // `npm run bench`: every benchmark, one after the other, so that ratios are measured side by side.
-// `npm run bench -- keyspace`, `-- daemons`, `-- bootstrap`, `-- backup`, `-- crypto`, `-- churn`, `-- cli`, `-- metrics`, `-- resp`, `-- commits` or `-- digest` runs one; BENCH_KEYS=200000
+// `npm run bench -- keyspace`, `-- daemons`, `-- bootstrap`, `-- backup`, `-- crypto`, `-- churn`, `-- cli`, `-- metrics`, `-- resp`, `-- commits`, `-- digest` or `-- recon` runs one; BENCH_KEYS=200000
 // runs the keyspace, bootstrap and backup benchmarks smaller.
 import '../src/polyfill.js';
 import { benchBackup } from './backup.js';
@@ -12,6 +12,7 @@ import { benchDaemons } from './daemons.js';
 import { benchDigestSize } from './digest-size.js';
 import { benchKeyspace } from './keyspace.js';
 import { benchMetrics } from './metrics.js';
+import { benchRecon } from './recon.js';
 import { benchRespProtocol } from './resp-protocol.js';
 
 const only = process.argv[2];
@@ -26,3 +27,4 @@ if (only === undefined || only === 'metrics') await benchMetrics();
 if (only === undefined || only === 'resp') await benchRespProtocol();
 if (only === undefined || only === 'commits') await benchCommitRate();
 if (only === undefined || only === 'digest') benchDigestSize();
+if (only === undefined || only === 'recon') await benchRecon();

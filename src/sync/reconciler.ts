@@ -113,8 +113,6 @@ export interface PullOptions {
   since?: Clock;
   /** Applies a batch of the server's states (with the heads they need); called in order. */
   apply(entries: DeltaEntry[], heads: Head[], from: ReconHello): Promise<void>;
-  /** Called once the states newer than `since` are applied, before the comparison starts. */
-  afterSince?(): Promise<void>;
   limits?: DeltaLimits;
 }
 
@@ -131,28 +129,32 @@ export interface PullResult {
 /** Pulls one session over `io` (RECON_BEGIN not yet sent); 'busy' when the server is bootstrapping or repairing. */
 export async function pullRecon(ks: Keyspace, io: ReconIo, o: PullOptions): Promise<PullResult | 'busy'> {
   await io.write(encodeReconBegin({ at: o.at, word: o.word, ...(o.since === undefined ? {} : { since: o.since }) }));
-  await io.flush();
-  const first = await io.next();
-  if (first?.[0] === MSG.busy) {
-    await io.close();
-    return 'busy';
-  }
-  const hello = decodeRecon(first ?? Uint8Array.of(RECON.end));
-  if (hello.type !== RECON.hello) throw new DecodeError(`expected RECON_HELLO, got type ${hello.type}`);
-  // the peer's key count raises the bound (a catch-up may lack many keys), up to what a snapshot could send
-  const bound = 2 * Math.max(ks.summary().keys, Math.min(hello.keys, MAX_PEER_KEYS)) + SLACK_ENTRIES;
+  let hello: ReconHello | undefined;
   let received = 0;
+  let bound = 0;
   const take = async (entries: DeltaEntry[], heads: Head[]): Promise<void> => {
     received += entries.length;
     if (received > bound) throw new DecodeError(`the peer sent more than ${bound} states in one reconciliation`);
-    await o.apply(entries, heads, hello);
+    await o.apply(entries, heads, hello!);
+  };
+  /** RECON_HELLO, or BUSY (undefined). */
+  const greeting = async (): Promise<ReconHello | undefined> => {
+    const first = await io.next();
+    if (first?.[0] === MSG.busy) return undefined;
+    const m = decodeRecon(first ?? Uint8Array.of(RECON.end));
+    if (m.type !== RECON.hello) throw new DecodeError(`expected RECON_HELLO, got type ${m.type}`);
+    // the peer's key count raises the bound (a catch-up may lack many keys), up to what a snapshot could send
+    bound = 2 * Math.max(ks.summary().keys, Math.min(m.keys, MAX_PEER_KEYS)) + SLACK_ENTRIES;
+    return m;
   };
   if (o.since !== undefined) {
+    // the states newer than this node's clock come first, and are applied before it fingerprints
+    await io.flush();
+    if ((hello = await greeting()) === undefined) return await io.close().then(() => 'busy' as const);
     for (let m = await next(io); m.type !== RECON.end; m = await next(io)) {
       if (m.type !== RECON.states) throw new DecodeError(`expected RECON_STATES, got type ${m.type}`);
       await take(m.entries, m.heads);
     }
-    await o.afterSince?.();
   }
   const view = await ks.rangeView(o.at);
   if (view === null) throw new DecodeError('writes kept landing here: no range index now; try again');
@@ -167,6 +169,8 @@ export async function pullRecon(ks: Keyspace, io: ReconIo, o: PullOptions): Prom
       for (const g of fps) await io.write(encodeFps(g));
       for (const n of needs) await io.write(encodeNeed(n));
       await io.flush();
+      // without a since-step the first fingerprints went with RECON_BEGIN: one round trip less
+      if (hello === undefined && (hello = await greeting()) === undefined) return await io.close().then(() => 'busy' as const);
       const diffs: DiffGroup[] = [];
       for (let i = 0; i < fps.length; i++) diffs.push(...(await expect(io, RECON.diff)).diffs);
       for (let i = 0; i < needs.length; i++) {
@@ -188,7 +192,7 @@ export async function pullRecon(ks: Keyspace, io: ReconIo, o: PullOptions): Prom
     }
     await io.write(RECON_END_MESSAGE);
     await io.close();
-    return { hello, absent: [...candidates.values()], received, rounds: puller.rounds };
+    return { hello: hello!, absent: [...candidates.values()], received, rounds: puller.rounds };
   } finally {
     view.snap.close();
   }

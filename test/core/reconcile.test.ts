@@ -77,6 +77,7 @@ function session(server: Space, puller: Space, lie?: (groups: readonly FpGroup[]
   if (lie === undefined) srv.need(out.need);
   const wanted = new Set(out.need);
   for (const [k, h] of server) if (wanted.has(h) && pull.accept(h)) out.received.push(k);
+  expect(pull.accept(0x12345678) && !wanted.has(0x12345678)).toBe(false); // never a hash not asked for
   const got = new Set(out.received);
   out.absent = candidates.filter((k) => !got.has(k));
   return out;
