@@ -1,5 +1,5 @@
 // `npm run bench`: every benchmark, one after the other, so that ratios are measured side by side.
-// `npm run bench -- keyspace`, `-- daemons`, `-- bootstrap`, `-- backup`, `-- crypto`, `-- churn`, `-- cli`, `-- metrics`, `-- resp`, `-- commits` or `-- digest` runs one; BENCH_KEYS=200000
+// `npm run bench -- keyspace`, `-- daemons`, `-- bootstrap`, `-- backup`, `-- crypto`, `-- churn`, `-- cli`, `-- metrics`, `-- resp`, `-- commits`, `-- digest` or `-- recon` runs one; BENCH_KEYS=200000
 // runs the keyspace, bootstrap and backup benchmarks smaller. `npm run bench -- scale --nodes 50` (bench/scale.ts,
 // flags after the name) runs only when named: it starts 50 daemons.
 import '../src/polyfill.js';
@@ -13,6 +13,7 @@ import { benchDaemons } from './daemons.js';
 import { benchDigestSize } from './digest-size.js';
 import { benchKeyspace } from './keyspace.js';
 import { benchMetrics } from './metrics.js';
+import { benchRecon } from './recon.js';
 import { benchRespProtocol } from './resp-protocol.js';
 import { benchScale } from './scale.js';
 
@@ -28,4 +29,5 @@ if (only === undefined || only === 'metrics') await benchMetrics();
 if (only === undefined || only === 'resp') await benchRespProtocol();
 if (only === undefined || only === 'commits') await benchCommitRate();
 if (only === undefined || only === 'digest') benchDigestSize();
+if (only === undefined || only === 'recon') await benchRecon();
 if (only === 'scale') await benchScale(process.argv.slice(3));

@@ -29,6 +29,7 @@ import { Keyspace, STORE_DIR } from './store/keyspace.js';
 import { Bootstrapper } from './sync/bootstrap.js';
 import { checkBootstrap } from './sync/bootstrap-check.js';
 import { CatchUp } from './sync/catch-up.js';
+import { recoverByRanges } from './sync/recon-recovery.js';
 import { bootstrapUnreached, statusWarnings } from './status-warnings.js';
 import { Healer } from './sync/healer.js';
 import { EquivocationReport } from './sync/equivocation-report.js';
@@ -141,7 +142,20 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     unheard: () => replicator.membership.met(),
   });
   // Behind a peer's GC horizon: only a node restored from a backup takes the peer's word (catch-up.ts).
-  const catchUp = new CatchUp(ks, log, (peer) => api.repair(peer), () => repairing || replicator.bootstrapping, metrics?.events);
+  // It takes only the states that differ (recon-recovery.ts), the node busy meanwhile as in a repair.
+  const recover = async (peer: string): Promise<unknown> => {
+    if (replicator.bootstrapping) throw new RepairError(`the node is ${repairing ? 'already repairing' : 'bootstrapping'}`);
+    repairing = replicator.bootstrapping = healer.paused = true;
+    try {
+      const report = await recoverByRanges(ks, replicator, peer);
+      if (report === 'busy') throw new RepairError(`peer ${peer} is busy (bootstrapping or repairing)`);
+      log.info({ ...report }, 'caught up from the peer by range reconciliation');
+      return report;
+    } finally {
+      repairing = replicator.bootstrapping = healer.paused = false;
+    }
+  };
+  const catchUp = new CatchUp(ks, log, recover, () => repairing || replicator.bootstrapping, metrics?.events);
   replicator.onBehind = (peer, gap, gone) => catchUp.behind(peer, gap.lacking, gone);
   replicator.onWithin = () => catchUp.within();
   const nodeState = (): NodeState => (repairing ? 'recovering' : replicator.bootstrapping ? 'bootstrapping' : 'ready');

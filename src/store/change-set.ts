@@ -16,7 +16,8 @@ import { DecodeError } from '../errors.js';
 import type { WriteView } from './backend.js';
 import { keyId } from './key-text.js';
 import { encodeDigestAt, encodeStoreState, META_DIGEST_AT, META_STATE, type StoreState } from './meta.js';
-import { shiftDigest, xorState } from './state-hash.js';
+import { shiftDigest, xorState, type DigestTarget } from './state-hash.js';
+import type { RangeDelta } from './range-index.js';
 import { siblingChange, type SiblingStats } from './sibling-count.js';
 import { holdsOnlyExpiring } from './expiring-count.js';
 
@@ -61,12 +62,18 @@ export class ChangeSet {
   /** What this transaction changes in the count of keys whose values all expire (expiring-count.ts). */
   expiring = 0;
 
+  /** Where key hashes go: the digest, and the range index's staged changes when one is kept. */
+  private readonly fold: DigestTarget;
+
   constructor(
     private readonly w: WriteView,
     current: StoreState,
     private readonly maxValueBytes: number,
+    /** Given when the store keeps a range index (range-index.ts): it moves with the digest. */
+    readonly ranges?: RangeDelta,
   ) {
     this.next = { ...current, clock: current.clock.clone(), digest: current.digest.clone() };
+    this.fold = ranges === undefined ? this.next.digest : ranges.folding(this.next.digest);
   }
 
   /** Raises what the store has seen of replica r (copying the shared map on the first raise). */
@@ -125,13 +132,13 @@ export class ChangeSet {
     const n = this.next;
     const ops = this.dotOps;
     if (old !== undefined) {
-      xorState(n.digest, key, old.bytes, n.digestAt);
+      xorState(this.fold, key, old.bytes, n.digestAt, -1);
       if (old.facts.live) n.count--;
       n.tombstones -= old.facts.tombs;
       for (const d of old.facts.dots) if (!facts.dots.some((x) => equal24(x, d))) ops.push(d, null);
       for (const g of old.facts.gc) if (!facts.gc.some((x) => equalBytes(x, g))) this.gcOps.push(g, null);
     }
-    xorState(n.digest, key, bytes, n.digestAt);
+    xorState(this.fold, key, bytes, n.digestAt);
     if (facts.live) n.count++;
     n.tombstones += facts.tombs;
     for (const d of facts.dots) {
@@ -182,7 +189,7 @@ export class ChangeSet {
   moveCutoff(to: number): void {
     const n = this.next;
     if (to <= n.digestAt) return;
-    shiftDigest({ gcRange: (a, b) => this.w.gcRange(a, b), getState: (k) => this.w.getState(k) }, n.digest, n.digestAt, to);
+    shiftDigest({ gcRange: (a, b) => this.w.gcRange(a, b), getState: (k) => this.w.getState(k) }, this.fold, n.digestAt, to);
     n.digestAt = to;
     this.setMeta(META_DIGEST_AT, encodeDigestAt(to));
   }
@@ -190,7 +197,7 @@ export class ChangeSet {
   /** Removes the key (garbage collection, repair). `old` may be unreadable damage: facts with no dots, not live. */
   remove(key: Uint8Array, old: Stored): void {
     const n = this.next;
-    xorState(n.digest, key, old.bytes, n.digestAt);
+    xorState(this.fold, key, old.bytes, n.digestAt, -1);
     if (old.facts.live) n.count--;
     n.tombstones -= old.facts.tombs;
     for (const d of old.facts.dots) this.dotOps.push(d, null);

@@ -29,6 +29,7 @@ import { decodeDigestAt, decodeStoreState, encodeDigestAt, encodeStoreState, hea
 import { expiringBetween, LASTING_ONLY, shiftDigest, xorState } from './state-hash.js';
 import { countSiblings, type SiblingStats } from './sibling-count.js';
 import { countExpiring } from './expiring-count.js';
+import { RangeDelta, RangeIndex } from './range-index.js';
 
 export type Durability = 'strict' | 'relaxed';
 
@@ -198,6 +199,8 @@ export class Keyspace {
   private readonly onCommit: ((seconds: number) => void) | undefined;
   /** Null when not kept, or unknown since a commit failed. */
   private sibs: SiblingStats | null = null;
+  /** Range fingerprints (range-index.ts): built on first use, null before or after a failed commit. */
+  private ranges: RangeIndex | null = null;
   /** Keys whose values all expire (expiring-count.ts); null when not kept. */
   private expiring: number | null = null;
 
@@ -769,6 +772,29 @@ export class Keyspace {
       snap.close();
     }
     for (const [id, e] of theirs) keys.set(id, e.key);
+    return this.repairKeys(keys, theirs, peerClock, collected);
+  }
+
+  /**
+   * Repair of chosen keys, as repairRange repairs a range: `remote` is the peer's states of some of
+   * them, `local` the keys of this node to check besides (a range reconciliation found they differ,
+   * sync/reconciler.ts). Absent from `remote` means the peer holds no state for the key.
+   */
+  async repairSome(remote: readonly DeltaEntry[], local: readonly Uint8Array[], peerClock: Clock, collected?: Clock): Promise<{ replaced: number; removed: number }> {
+    this.assertOpen();
+    const theirs = new Map<string, DeltaEntry>();
+    const keys = new Map<string, Uint8Array>();
+    for (const key of local) keys.set(Buffer.from(key).toString('latin1'), key);
+    for (const e of remote) {
+      checkDeltaKey(e.key);
+      const id = Buffer.from(e.key).toString('latin1');
+      theirs.set(id, e);
+      keys.set(id, e.key);
+    }
+    return this.repairKeys(keys, theirs, peerClock, collected);
+  }
+
+  private repairKeys(keys: Map<string, Uint8Array>, theirs: Map<string, DeltaEntry>, peerClock: Clock, collected: Clock | undefined): Promise<{ replaced: number; removed: number }> {
     const limits = this.remoteLimits(false);
     return this.transact((cs) => {
       let replaced = 0;
@@ -1149,6 +1175,37 @@ export class Keyspace {
     return only ?? { entries: [], claim: Clock.empty(), heads: [] };
   }
 
+  /**
+   * For a range reconciliation (sync/reconciler.ts): a read snapshot, its clock, frontier and key
+   * count, and the range index moved to digest cutoff `at`. The index is built on first use, at a
+   * moment when no commit is in flight (its states then match the working digest); null when
+   * writes kept landing.
+   */
+  async rangeView(at: number): Promise<{ snap: Snapshot; index: RangeIndex; summary: Pick<Summary, 'clock' | 'frontier' | 'keys'> } | null> {
+    for (let i = 0; i < 20 && this.ranges === null; i++) {
+      this.assertOpen();
+      await this.backend.write(() => undefined, false); // what is in flight commits first
+      const snap = this.backend.openSnapshot();
+      try {
+        const s = readState(snap);
+        if (s.digestAt === this.work.digestAt && s.digest.hex() === this.work.digest.hex()) this.ranges = RangeIndex.build(snap, s.digestAt);
+      } finally {
+        snap.close();
+      }
+    }
+    this.assertOpen();
+    if (this.ranges === null) return null;
+    const snap = this.backend.openSnapshot();
+    try {
+      const s = readState(snap);
+      const index = this.ranges.shifted(snap, this.work.digestAt, at);
+      return { snap, index, summary: { clock: s.clock, frontier: s.frontier, keys: s.count } };
+    } catch (err) {
+      snap.close();
+      throw err;
+    }
+  }
+
   /** A consistent snapshot of everything; close it when done. */
   snapshot(): KeyspaceSnapshot {
     const { snap, summary } = this.openSummarized(this.now());
@@ -1247,10 +1304,12 @@ export class Keyspace {
     try {
       result = await this.backend.write((w) => {
         const t0 = timed === undefined ? 0 : performance.now();
-        const cs = new ChangeSet(w, this.work, this.maxValueBytes);
+        const ranges = this.ranges === null ? undefined : new RangeDelta();
+        const cs = new ChangeSet(w, this.work, this.maxValueBytes, ranges);
         const result = compute(cs);
         cs.apply();
         this.work = cs.next;
+        if (ranges !== undefined) ranges.applyTo(this.ranges!);
         if (listener !== undefined) batch = cs.changed(origin!);
         if (this.sibs !== null) {
           this.sibs.keys += cs.siblings.keys;
@@ -1265,6 +1324,7 @@ export class Keyspace {
       if (err instanceof DecodeError || err instanceof StoreError) throw err;
       // The commit itself failed (disk full, I/O error): go back to what is on disk.
       this.work = this.loadState();
+      this.ranges = null; // built again when next needed
       this.sibs = null; // the change set was counted; what is on disk is unknown without a new pass
       if (this.expiring !== null) {
         try {

@@ -62,10 +62,18 @@ function hashOf(key: Uint8Array, state: Uint8Array): Uint32Array {
   return murmur3x86_128(scratch, need, 0, words);
 }
 
-/** XORs a key state's hash at cutoff `at` into a digest (nothing when the state adds nothing). */
-export function xorState(digest: { xor(h: ArrayLike<number>): void }, key: Uint8Array, state: Uint8Array, at: number): void {
+/**
+ * What a key's hash is folded into: a Digest, or one that also moves the key's range fingerprint
+ * (range-index.ts), which needs the key and whether the hash goes out (-1) or in (1).
+ */
+export interface DigestTarget {
+  xor(h: ArrayLike<number>, key?: Uint8Array, dir?: 1 | -1): void;
+}
+
+/** XORs a key state's hash at cutoff `at` into a digest (nothing when the state adds nothing); `dir` -1: the state leaves. */
+export function xorState(digest: DigestTarget, key: Uint8Array, state: Uint8Array, at: number, dir: 1 | -1 = 1): void {
   const h = stateHash(key, state, at);
-  if (h !== null) digest.xor(h);
+  if (h !== null) digest.xor(h, key, dir);
 }
 
 /** The cutoff at which a digest leaves out every expiring value: the digest before expiring values counted (store and manifest format 3). */
@@ -91,7 +99,7 @@ export function expiringBetween(view: Pick<ExpiryView, 'gcRange'>, from: number,
  * expires between the two hash differently, and the GC index lists exactly those (by expiry), so
  * this reads those keys and nothing else. Going back is exact only over values still held.
  */
-export function shiftDigest(view: ExpiryView, digest: { xor(h: ArrayLike<number>): void }, from: number, to: number): void {
+export function shiftDigest(view: ExpiryView, digest: DigestTarget, from: number, to: number): void {
   const done = new Set<string>();
   for (const { key } of expiringBetween(view, from, to)) {
     const id = Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1');
@@ -99,7 +107,7 @@ export function shiftDigest(view: ExpiryView, digest: { xor(h: ArrayLike<number>
     done.add(id);
     const state = view.getState(key);
     if (state === undefined) continue;
-    xorState(digest, key, state, from);
-    xorState(digest, key, state, to);
+    xorState(digest, key, state, from, -1);
+    xorState(digest, key, state, to, 1);
   }
 }

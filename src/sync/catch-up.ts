@@ -1,7 +1,8 @@
 // What a node does when a peer's GC frontier covers writes it lacks (replicator.ts, checkHorizon).
 //
-// A frontier is its sender's word. Catching up from it means taking the peer's snapshot and
-// dropping every local write under the frontier that the snapshot lacks ("collected there"): one
+// A frontier is its sender's word. Catching up from it means taking the peer's states where they
+// differ (by range reconciliation: recon-recovery.ts) and dropping every local write under the
+// frontier of a key the peer lacks ("collected there"): one
 // member sending a frontier one dot past the cluster's clock and an empty snapshot made every node
 // drop every key. An honest node that has lost nothing is never behind an honest peer's frontier
 // (collection waits for every member it has met, member-clocks.ts), so only a node that did lose
@@ -16,7 +17,7 @@ import { META_RESTORED } from '../store/meta.js';
 import { NO_SYNC_EVENTS, type SyncEvents } from './events.js';
 import { LogLimiter } from '../log-limiter.js';
 
-/** A catch-up from one peer at most this often (each streams a whole snapshot). */
+/** A catch-up from one peer at most this often (each a range reconciliation, recon-recovery.ts). */
 export const CATCH_UP_EVERY_MS = 60_000;
 
 export type BehindAction = 'catch-up' | 'refuse' | 'wait' | 'gone';
@@ -41,7 +42,7 @@ export class CatchUp {
   constructor(
     private readonly ks: Keyspace,
     private readonly log: Logger,
-    /** A full snapshot from the peer, taking its frontier (the repair path). */
+    /** Takes what differs from the peer, and its frontier (recon-recovery.ts). */
     private readonly repair: (peer: string) => Promise<unknown>,
     /** A bootstrap or repair is under way. */
     private readonly busy: () => boolean,
@@ -78,10 +79,10 @@ export class CatchUp {
         return;
       case 'catch-up':
         this.tried.set(peer, now);
-        this.log.warn({ peer, lacking }, 'restored from a backup and behind the peer\'s garbage-collection horizon: catching up by a full snapshot from it');
+        this.log.warn({ peer, lacking }, 'restored from a backup and behind the peer\'s garbage-collection horizon: catching up from it by range reconciliation (only the states that differ)');
         void this.repair(peer).then(
           () => this.done(),
-          (err: unknown) => this.log.warn({ peer, reason: (err as Error).message }, 'catching up by a full snapshot failed; it is tried again'),
+          (err: unknown) => this.log.warn({ peer, reason: (err as Error).message }, 'catching up from the peer failed; it is tried again'),
         );
     }
   }

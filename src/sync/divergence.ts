@@ -161,7 +161,7 @@ export function divergenceDecision(input: { verdict: Verdict; localDamaged: bool
 /**
  * How many of each replica's newest dots a heal asks for first (narrowHealClock): a forged or
  * equivocated write is most often among them, and then a few keys settle what a whole snapshot
- * would. A divergence they do not explain falls back to the snapshot.
+ * would. A divergence they do not explain falls back to a range reconciliation (reconciler.ts).
  */
 export const HEAL_NEWEST_DOTS = 4;
 

@@ -1,9 +1,10 @@
 // Automatic healing of divergence at equal clocks (divergence.ts decides, this file does the I/O).
 //
-// A heal is merge-only: the peer's snapshot is streamed and every state merged with the same pure
-// merge sync uses, with an empty claim. A merge can only add what the peer knows (and honest merge
+// A heal is merge-only: first the peer's keys holding each replica's newest writes, then a range
+// reconciliation (reconciler.ts) moves only the keys whose states differ (not a whole snapshot),
+// and every state is merged with the same pure merge sync uses, with an empty claim. A merge can only add what the peer knows (and honest merge
 // semantics allow); it never removes a key, and the node clock takes in nothing, so a member that
-// copies this node's clock into its DIGEST beside a false digest gets a snapshot stream, not the
+// copies this node's clock into its DIGEST beside a false digest gets a bounded exchange, not the
 // power to delete or hide data. Both sides detect a divergence, so each pulls what it lacks.
 //
 // If the digests still differ at equal clocks after the merge, this node recounts its own store.
@@ -11,8 +12,10 @@
 // states) lets the peer's states win, through the ordinary repair; otherwise the divergence is
 // logged as persisting and counted, and this node keeps its data.
 
+import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Clock } from '../core/clock.js';
+import type { DeltaChunk } from '../core/delta.js';
 import { DecodeError } from '../errors.js';
 import type { Keyspace, Summary } from '../store/keyspace.js';
 import type { RepairReply } from './integrity.js';
@@ -48,7 +51,7 @@ export class Healer {
 
   constructor(
     private readonly ks: Keyspace,
-    private readonly replicator: Pick<Replicator, 'snapshotFrom' | 'queryDigest' | 'checkHeads'>,
+    private readonly replicator: Pick<Replicator, 'snapshotFrom' | 'queryDigest' | 'checkHeads' | 'reconcileWith'>,
     private readonly log: Logger,
     private readonly opts: HealerOptions,
   ) {
@@ -113,7 +116,7 @@ export class Healer {
     if (merged === 'busy') return 'busy';
     let verdict = await this.recheck(peer);
     if (verdict.verdict === 'diverged') {
-      const whole = await this.mergeFrom(peer);
+      const whole = await this.mergeByRanges(peer);
       if (whole === 'busy') return 'busy';
       merged = { received: merged.received + whole.received, changed: merged.changed + whole.changed, refused: merged.refused + whole.refused };
       verdict = await this.recheck(peer);
@@ -171,19 +174,7 @@ export class Healer {
     for await (const entries of snap.chunks) {
       count();
       out.received += entries.length;
-      try {
-        const chunk = { entries, claim: Clock.empty(), heads: snap.heads };
-        // only the heads this chunk's states need, paced by the peer's budget: a snapshot of
-        // 20,000 fresh heads must neither stall this node nor be checked for nothing
-        const checked = await this.replicator.checkHeads(peer, chunk, 'wait');
-        out.changed += (await this.ks.applyDelta(chunk, { checked })).changed;
-      } catch (err) {
-        // A state from the peer that the store refuses, or a local state damaged beyond reading
-        // (the recount after the merge finds that one). The chunk is refused whole; go on.
-        if (!(err instanceof DecodeError)) throw err;
-        if (out.refused === 0) this.log.warn({ peer, reason: err.message }, 'divergence: a chunk of the peer\'s snapshot was refused');
-        out.refused += entries.length;
-      }
+      await this.mergeChunk(peer, { entries, claim: Clock.empty(), heads: snap.heads }, out);
       if (out.received > bound) {
         cut.abort(new Error('snapshot too long'));
         throw new Error(`the peer's snapshot passed ${bound} keys at a clock equal to ours (this node holds ${this.ks.summary().keys}); cut`);
@@ -191,6 +182,49 @@ export class Healer {
     }
     count();
     return out;
+  }
+
+  /**
+   * Merges the states a range reconciliation finds different (reconciler.ts): the ranges that
+   * differ are narrowed down and only their differing keys move. Merge only, as mergeFrom; the
+   * keys the peer did not list are left alone.
+   */
+  private async mergeByRanges(peer: string): Promise<{ received: number; changed: number; refused: number } | 'busy'> {
+    const out = { received: 0, changed: 0, refused: 0 };
+    const r = await this.replicator.reconcileWith(
+      peer,
+      {
+        at: Date.now(),
+        word: randomInt(4),
+        apply: async (entries, heads) => {
+          out.received += entries.length;
+          await this.mergeChunk(peer, { entries, claim: Clock.empty(), heads }, out);
+        },
+      },
+      this.abort.signal,
+    );
+    if (r === 'busy') {
+      this.log.info({ peer }, 'divergence: the peer is busy (bootstrapping or repairing); healing later');
+      return 'busy';
+    }
+    this.healBytes += r.bytes;
+    return out;
+  }
+
+  /** Merges one chunk of a peer's states; a chunk the store refuses is counted and skipped. */
+  private async mergeChunk(peer: string, chunk: DeltaChunk, out: { changed: number; refused: number }): Promise<void> {
+    try {
+      // only the heads this chunk's states need, paced by the peer's budget: a snapshot of
+      // 20,000 fresh heads must neither stall this node nor be checked for nothing
+      const checked = await this.replicator.checkHeads(peer, chunk, 'wait');
+      out.changed += (await this.ks.applyDelta(chunk, { checked })).changed;
+    } catch (err) {
+      // A state from the peer that the store refuses, or a local state damaged beyond reading
+      // (the recount after the merge finds that one). The chunk is refused whole; go on.
+      if (!(err instanceof DecodeError)) throw err;
+      if (out.refused === 0) this.log.warn({ peer, reason: err.message }, 'divergence: a chunk of the peer\'s states was refused');
+      out.refused += chunk.entries.length;
+    }
   }
 
   /** Asks the peer for its digest until it agrees, or a few times; the last comparison. */

@@ -243,7 +243,7 @@ export function encodeEntries(type: typeof MSG.delta | typeof MSG.push, chunk: D
   return w.finish();
 }
 
-function writeHeadList(w: Writer, heads: readonly Head[]): void {
+export function writeHeadList(w: Writer, heads: readonly Head[]): void {
   w.varint(heads.length);
   for (const h of heads) writeHead(w, h);
 }
@@ -287,7 +287,7 @@ export function encodeSnapChunk(entries: DeltaEntry[]): Uint8Array {
   return w.finish();
 }
 
-function writeEntries(w: Writer, entries: DeltaEntry[]): void {
+export function writeEntries(w: Writer, entries: readonly DeltaEntry[]): void {
   w.varint(entries.length);
   for (const e of entries) {
     w.chunk(e.key);
@@ -295,7 +295,7 @@ function writeEntries(w: Writer, entries: DeltaEntry[]): void {
   }
 }
 
-function readEntries(rd: Reader): DeltaEntry[] {
+export function readEntries(rd: Reader): DeltaEntry[] {
   const n = rd.varint();
   if (n > MAX_ENTRIES) rd.fail(`${n} entries exceed the limit ${MAX_ENTRIES}`);
   const entries: DeltaEntry[] = [];

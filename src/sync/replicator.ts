@@ -52,6 +52,8 @@ import { behindFrontier, withholdFrom } from '../core/gc.js';
 import { MemberClocks, type HorizonGap } from './member-clocks.js';
 import { Retirement } from './retirement.js';
 import { atTheirs } from './healer.js';
+import { isReconType } from './recon-messages.js';
+import { pullRecon, reconIo, serveRecon, type PullOptions, type PullResult } from './reconciler.js';
 
 export interface ReplicatorOptions {
   mode: Mode;
@@ -583,6 +585,12 @@ export class Replicator {
       const frames = this.streams.framesOf(stream, this.opts.maxFrameBytes, received);
       const first = await frames.next().finally(this.streams.watchFirst(stream, received)); // the watch starts now, ends with the first frame
       if (first.done === true) return await stream.close();
+      if (isReconType(first.value[0] ?? 0)) {
+        const writer = this.streams.writerFor(stream);
+        if (this.bootstrapping) return await writer.write(this.busy()).then(() => writer.close());
+        unwatch = this.streams.watch(stream, received, writer);
+        return await serveRecon(this.ks, reconIo(frames, writer), first.value, this.limits);
+      }
       const m = decodeMessage(first.value);
       if (m.type === MSG.forgotten) {
         this.forgets.refusedBy(peer, Date.now());
@@ -740,6 +748,28 @@ export class Replicator {
   /** A snapshot stream from `peer` (snapshot-streams.ts). */
   snapshotFrom(peer: string, after?: Uint8Array, signal?: AbortSignal, since?: Clock): Promise<SnapshotStream | 'busy'> {
     return this.snapshots.from(peer, after, signal, since);
+  }
+
+  /**
+   * Pulls a range reconciliation from `peer` (sync/reconciler.ts): only the key states that differ
+   * move. 'busy' when the peer is bootstrapping or repairing; `bytes`: frame bytes received.
+   */
+  async reconcileWith(peer: string, o: PullOptions, signal?: AbortSignal): Promise<(PullResult & { bytes: number }) | 'busy'> {
+    const stream = await this.streams.open(peer, signal);
+    const stopping = (): void => stream.abort(new Error('stopping'));
+    signal?.addEventListener('abort', stopping, { once: true });
+    const { frames, writer, received } = this.streams.channel(stream, this.opts.maxFrameBytes);
+    const unwatch = this.streams.watch(stream, received, writer);
+    try {
+      const r = await pullRecon(this.ks, reconIo(frames, writer), o);
+      return r === 'busy' ? r : { ...r, bytes: received.bytes };
+    } catch (err) {
+      stream.abort(err as Error);
+      throw err;
+    } finally {
+      unwatch();
+      signal?.removeEventListener('abort', stopping);
+    }
   }
 
   /**

@@ -1,6 +1,6 @@
 // Garbage collection of deletes with real daemons: tombstones collected on every node, a node
 // down past the grace period refused and rebuilt, a restored backup behind a peer's GC horizon
-// catching up, and an incremental backup after a collection taken as full.
+// catching up (by range reconciliation), and an incremental backup after a collection taken as full.
 import { renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -197,7 +197,7 @@ describe('garbage collection with real daemons', () => {
     await expectOnly(rebuilt, kept, deleted);
   });
 
-  it('a node restored from a backup taken before a collection catches up by a full snapshot', async () => {
+  it('a node restored from a backup taken before a collection catches up by range reconciliation', async () => {
     const [a, b] = (await fleet.cluster(2, { extra: GC })) as [TestDaemon, TestDaemon];
     await untilMembers([a, b]);
     await importLines(fleet, a, puts(range(1, 101)));
@@ -222,8 +222,8 @@ describe('garbage collection with real daemons', () => {
     const dataDir = join(fleet.tmpdir(), 'restored');
     await ok(cli('restore', '--repo', repo, '--data-dir', dataDir));
     const c = await fleet.start({ dataDir, bootstrap: [a.addr], extra: GC });
-    const catchingUp = 'behind the peer\'s garbage-collection horizon: catching up by a full snapshot from it';
-    await until(() => logged(c, catchingUp, a.peerId) || logged(c, catchingUp, b.peerId), 'C to catch up by a full snapshot', 30_000);
+    const catchingUp = 'behind the peer\'s garbage-collection horizon: catching up from it by range reconciliation';
+    await until(() => logged(c, catchingUp, a.peerId) || logged(c, catchingUp, b.peerId), 'C to catch up by range reconciliation', 30_000);
     const nodes = [a, b, c];
     const converged = await untilConverged(nodes, 50);
     expect(converged[2]!.gc.refusedAsGone).toBeNull();

@@ -24,6 +24,10 @@ import {
   VERIFY_MESSAGE,
   type DigestMessage,
 } from '../../src/sync/messages.js';
+import { LEAF_LEVEL, leafSpan, levelOf, RangeTree } from '../../src/core/reconcile.js';
+import { leafOf } from '../../src/store/range-index.js';
+import { stateHash } from '../../src/store/state-hash.js';
+import { decodeRecon, encodeDiff, encodeReconHello, encodeReconStates, isReconType, RECON, RECON_END_MESSAGE } from '../../src/sync/recon-messages.js';
 import { Fleet } from './daemons.js';
 
 /** One length-prefixed frame holding `msg`, as the sync protocol sends it. */
@@ -46,14 +50,20 @@ export interface Story {
   snapshot(): { clock: Clock; keys: number; chunks: DeltaEntry[][]; heads?: Head[]; frontier?: Clock };
   /** Addresses it relays (PEERS, once per connection, as members do). */
   peers?: () => string[];
+  /**
+   * How it answers a range reconciliation (its states are the snapshot's): 'split' (the default)
+   * says every range differs down to the leaves and lists its states' hashes there; 'random' says
+   * random ranges differ; 'huge' lists 65,536 random hashes for every range.
+   */
+  recon?: 'split' | 'random' | 'huge';
 }
 
 /**
  * Makes `h` answer the sync protocol with `story`: exchanges (its DIGEST, no delta, and it reads
  * what the asker sends until END), VERIFY queries and snapshot requests. Counts what it was asked.
  */
-export async function tellLies(h: Network, story: Story): Promise<{ asked: Record<'digest' | 'verify' | 'snapshot', number>; bytes: Bytes }> {
-  const asked = { digest: 0, verify: 0, snapshot: 0 };
+export async function tellLies(h: Network, story: Story): Promise<{ asked: Record<'digest' | 'verify' | 'snapshot' | 'recon', number>; bytes: Bytes }> {
+  const asked = { digest: 0, verify: 0, snapshot: 0, recon: 0 };
   const bytes = { sent: 0, received: 0 };
   const told = new Set<string>();
   await h.handle(SYNC_PROTOCOL, (stream, connection) => {
@@ -94,11 +104,16 @@ class CountedWriter extends FrameWriter {
   }
 }
 
-async function answer(stream: Stream, story: Story, asked: Record<'digest' | 'verify' | 'snapshot', number>, bytes: Bytes): Promise<void> {
+async function answer(stream: Stream, story: Story, asked: Record<'digest' | 'verify' | 'snapshot' | 'recon', number>, bytes: Bytes): Promise<void> {
   const frames = readFrames(stream, { maxFrameBytes: 64 << 20, onBytes: (n) => (bytes.received += n) });
   const w = new CountedWriter(stream, bytes);
   let first = await frames.next();
   if (first.done === true) return;
+  if (isReconType(first.value[0]!)) {
+    asked.recon++;
+    await lieInRecon(first.value, frames, w, story);
+    return void (await w.close());
+  }
   let m = decodeMessage(first.value);
   if (m.type === MSG.peers) return await w.close();
   if (m.type === MSG.digestDelta) {
@@ -128,6 +143,47 @@ async function answer(stream: Stream, story: Story, asked: Record<'digest' | 've
     return void stream.abort(new Error('not part of the story'));
   }
   await w.close();
+}
+
+/** Answers a reconciliation with the story's lies (Story.recon), serving the snapshot's states for any hash asked. */
+async function lieInRecon(first: Uint8Array, frames: AsyncGenerator<Uint8Array>, w: FrameWriter, story: Story): Promise<void> {
+  const begin = decodeRecon(first);
+  if (begin.type !== RECON.begin) return;
+  const snap = story.snapshot();
+  const states = snap.chunks.flat();
+  await w.write(encodeReconHello({ clock: snap.clock, frontier: snap.frontier ?? Clock.empty(), keys: snap.keys, heads: snap.heads ?? [] }));
+  if (begin.since !== undefined) {
+    for (const chunk of snap.chunks) await w.write(encodeReconStates(snap.heads ?? [], chunk));
+    await w.write(RECON_END_MESSAGE);
+  }
+  const hashOf = (e: DeltaEntry) => stateHash(e.key, e.state, begin.at)?.[begin.word] ?? 0;
+  const mode = story.recon ?? 'split';
+  for await (const f of frames) {
+    const m = decodeRecon(f);
+    if (m.type === RECON.end) return;
+    if (m.type === RECON.need) {
+      const want = new Set(m.hashes);
+      await w.write(encodeReconStates(snap.heads ?? [], states.filter((e) => want.has(hashOf(e)))));
+      await w.write(RECON_END_MESSAGE);
+    } else if (m.type === RECON.fps) {
+      const diffs = m.groups.map((g) => {
+        const kids = RangeTree.children(g.parent);
+        const atLeaves = levelOf(kids[0]!) === LEAF_LEVEL;
+        const differ = mode === 'random' ? Math.floor(Math.random() * 0x10000) : 0xffff;
+        const listed = atLeaves || mode === 'huge' ? differ : 0;
+        const lists: Uint32Array[] = [];
+        kids.forEach((id, j) => {
+          if ((listed & (1 << j)) === 0) return;
+          if (mode === 'huge') return void lists.push(Uint32Array.from({ length: 65_536 }, () => Math.floor(Math.random() * 2 ** 32)));
+          const { from, to } = leafSpan(id);
+          lists.push(Uint32Array.from(states.filter((e) => leafOf(e.key) >= from && leafOf(e.key) < to), hashOf));
+        });
+        return { differ, listed, lists };
+      });
+      await w.write(encodeDiff(diffs));
+    }
+    await w.flush();
+  }
 }
 
 /** The DIGEST `target` answers a VERIFY with (its clock, digest and peers), asked from `h`. */
