@@ -682,7 +682,7 @@ export class Replicator {
         return await stream.close();
       }
       if (m.type === MSG.verify) {
-        // Also a bootstrapping node's probe: the digest carries peer addresses, so it finds the cluster.
+        // Also a bootstrapping node's probe: it finds which peers hold data (it learns the others from PEERS).
         const w = this.writerFor(stream);
         await w.write(this.bootstrapping ? this.busy() : encodeDigest(this.ownDigest()));
         await w.close();
@@ -980,7 +980,7 @@ export class Replicator {
         await w.write(encodePeers(addrs));
         await w.close();
       } catch (err) {
-        this.pex.forget(peer); // sent again at a later tick
+        this.pex.failed(peer, this.tick); // sent again some ticks later
         if (!this.stopped) this.log.debug({ peer, reason: (err as Error).message }, 'peer list not sent');
       }
     })();
