@@ -11,21 +11,29 @@ export const PEX_EVERY_TICKS = 10;
 export class PexSchedule {
   /** Per peer: the tick and the list (as a hash) last sent on its current connection. */
   private readonly sent = new Map<string, { tick: number; list: string }>();
+  /** The last list hashed: a tick offers one list to every connected peer, hashed once. */
+  private last: { list: readonly string[]; hash: string } | undefined;
 
   constructor(private readonly everyTicks = PEX_EVERY_TICKS) {}
 
   /** Is `list` due to `peer` at `tick`? If so it counts as sent (call forget() when the send fails). */
   due(peer: string, tick: number, list: readonly string[]): boolean {
-    const hash = listHash(list);
+    if (this.last?.list !== list) this.last = { list, hash: listHash(list) };
+    const hash = this.last.hash;
     const last = this.sent.get(peer);
     if (last !== undefined && (last.list === hash || tick - last.tick < this.everyTicks)) return false;
     this.sent.set(peer, { tick, list: hash });
     return true;
   }
 
-  /** The peer disconnected, or the list did not reach it: it gets the list again when next due. */
+  /** The peer disconnected: a new connection gets the list at once. */
   forget(peer: string): void {
     this.sent.delete(peer);
+  }
+
+  /** The list did not reach `peer`: tried again `everyTicks` after `tick` (not every tick: it may not speak PEERS at all). */
+  failed(peer: string, tick: number): void {
+    this.sent.set(peer, { tick, list: '' });
   }
 }
 

@@ -597,7 +597,7 @@ export class Replicator {
         return await stream.close();
       }
       if (m.type === MSG.verify) {
-        // Also a bootstrapping node's probe (it learns the cluster's addresses from PEERS, sent on every new connection).
+        // Also a bootstrapping node's probe: it finds which peers hold data (it learns the others from PEERS).
         const w = this.streams.writerFor(stream);
         await w.write(this.bootstrapping ? this.busy() : encodeDigest(this.ownDigest()));
         await w.close();
@@ -723,7 +723,7 @@ export class Replicator {
         await w.write(encodePeers(addrs));
         await w.close();
       } catch (err) {
-        this.pex.forget(peer); // sent again at a later tick
+        this.pex.failed(peer, this.tick); // sent again some ticks later
         if (!this.stopped) this.log.debug({ peer, reason: (err as Error).message }, 'peer list not sent');
       }
     })();

@@ -232,5 +232,8 @@ describe('PexSchedule', () => {
     expect(p.due('x', 65, ['c'])).toBe(true);
     p.forget('x'); // a new connection
     expect(p.due('x', 66, ['c'])).toBe(true);
+    p.failed('x', 66); // it did not arrive: again ten ticks later, not at once
+    expect(p.due('x', 67, ['c'])).toBe(false);
+    expect(p.due('x', 76, ['c'])).toBe(true);
   });
 });
