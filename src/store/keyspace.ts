@@ -201,6 +201,9 @@ export class Keyspace {
   private sibs: SiblingStats | null = null;
   /** Range fingerprints (range-index.ts): built on first use, null before or after a failed commit. */
   private ranges: RangeIndex | null = null;
+  /** While the index is built: the changes committed meanwhile, folded in once it is done. */
+  private rangesPending: RangeDelta[] | null = null;
+  private rangesBuilt: Promise<void> | null = null;
   /** Keys whose values all expire (expiring-count.ts); null when not kept. */
   private expiring: number | null = null;
 
@@ -1182,17 +1185,7 @@ export class Keyspace {
    * writes kept landing.
    */
   async rangeView(at: number): Promise<{ snap: Snapshot; index: RangeIndex; summary: Pick<Summary, 'clock' | 'frontier' | 'keys'> } | null> {
-    for (let i = 0; i < 20 && this.ranges === null; i++) {
-      this.assertOpen();
-      await this.backend.write(() => undefined, false); // what is in flight commits first
-      const snap = this.backend.openSnapshot();
-      try {
-        const s = readState(snap);
-        if (s.digestAt === this.work.digestAt && s.digest.hex() === this.work.digest.hex()) this.ranges = RangeIndex.build(snap, s.digestAt);
-      } finally {
-        snap.close();
-      }
-    }
+    if (this.ranges === null) await (this.rangesBuilt ??= this.buildRanges().finally(() => (this.rangesBuilt = null)));
     this.assertOpen();
     if (this.ranges === null) return null;
     const snap = this.backend.openSnapshot();
@@ -1203,6 +1196,35 @@ export class Keyspace {
     } catch (err) {
       snap.close();
       throw err;
+    }
+  }
+
+  /**
+   * Builds the range index from a snapshot taken when no commit is in flight (its states then
+   * match the working digest), a batch a turn; commits made meanwhile are folded in at the end.
+   */
+  private async buildRanges(): Promise<void> {
+    for (let i = 0; i < 20 && this.ranges === null; i++) {
+      this.assertOpen();
+      await this.backend.write(() => undefined, false); // what is in flight commits first
+      const snap = this.backend.openSnapshot();
+      let index: RangeIndex;
+      const pending: RangeDelta[] = [];
+      try {
+        const s = readState(snap);
+        if (s.digestAt !== this.work.digestAt || s.digest.hex() !== this.work.digest.hex()) continue;
+        this.rangesPending = pending;
+        index = await RangeIndex.buildInTurns(snap, s.digestAt);
+      } catch (err) {
+        if (this.rangesPending === pending) this.rangesPending = null;
+        throw err;
+      } finally {
+        snap.close();
+      }
+      if (this.rangesPending !== pending) continue; // a commit failed meanwhile: start again
+      for (const d of pending) d.applyTo(index);
+      this.ranges = index;
+      this.rangesPending = null;
     }
   }
 
@@ -1304,12 +1326,15 @@ export class Keyspace {
     try {
       result = await this.backend.write((w) => {
         const t0 = timed === undefined ? 0 : performance.now();
-        const ranges = this.ranges === null ? undefined : new RangeDelta();
+        const ranges = this.ranges === null && this.rangesPending === null ? undefined : new RangeDelta();
         const cs = new ChangeSet(w, this.work, this.maxValueBytes, ranges);
         const result = compute(cs);
         cs.apply();
         this.work = cs.next;
-        if (ranges !== undefined) ranges.applyTo(this.ranges!);
+        if (ranges !== undefined) {
+          if (this.ranges !== null) ranges.applyTo(this.ranges);
+          else this.rangesPending!.push(ranges);
+        }
         if (listener !== undefined) batch = cs.changed(origin!);
         if (this.sibs !== null) {
           this.sibs.keys += cs.siblings.keys;
@@ -1324,7 +1349,7 @@ export class Keyspace {
       if (err instanceof DecodeError || err instanceof StoreError) throw err;
       // The commit itself failed (disk full, I/O error): go back to what is on disk.
       this.work = this.loadState();
-      this.ranges = null; // built again when next needed
+      this.ranges = this.rangesPending = null; // built again when next needed
       this.sibs = null; // the change set was counted; what is on disk is unknown without a new pass
       if (this.expiring !== null) {
         try {

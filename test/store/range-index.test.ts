@@ -71,6 +71,29 @@ describe('range index', () => {
     );
   });
 
+  it('is built a batch a turn while writes go on, and takes them in (LMDB)', async () => {
+    time.now = T0;
+    const dir = mkdtempSync(join(tmpdir(), 'replikv-ranges-'));
+    dirs.push(dir);
+    const ks = await Keyspace.openDir(dir, { now: () => time.now });
+    open.push(ks);
+    for (let b = 0; b < 5; b++) await ks.write(Array.from({ length: 4000 }, (_, i) => ({ type: 'put' as const, key: `k${b * 4000 + i}`, value: Buffer.from(`v${i}`) })));
+    let turns = 0;
+    let built = false;
+    const building = ks.rangeView(time.now).then((v) => {
+      v!.snap.close();
+      built = true;
+    });
+    // writes land while the build takes its turns (five batches of 4,096 keys)
+    for (let i = 0; !built; i++) {
+      await ks.write([{ type: 'put', key: `k${(i * 7919) % 20_000}`, value: Buffer.from(`w${i}`) }, { type: 'del', key: `k${(i * 104_729) % 20_000}` }]);
+      turns++;
+    }
+    await building;
+    expect(turns).toBeGreaterThan(0);
+    await check(ks);
+  });
+
   it('stays in step on LMDB, and a view at a later cutoff equals a build there', async () => {
     time.now = T0;
     const dir = mkdtempSync(join(tmpdir(), 'replikv-ranges-'));
