@@ -45,11 +45,12 @@ export class Metrics {
     if (w !== undefined) w.payloads++;
   }
 
-  delivered(id: Dot, node: number, now: number, how: typeof BY_PUSH | typeof BY_PULL, hop: number): void {
+  /** upSince: when the node (re)started; a node that came later is caught up, not delivered to, and has no latency. */
+  delivered(id: Dot, node: number, now: number, how: typeof BY_PUSH | typeof BY_PULL, hop: number, upSince: number): void {
     const w = this.writes.get(key(id));
     if (w === undefined || w.by[node] !== NONE) return;
     w.by[node] = how;
-    if (!w.measured) return;
+    if (!w.measured || upSince > w.t0) return;
     this.latencies.push(now - w.t0);
     if (how === BY_PUSH && hop > this.maxHop) this.maxHop = hop;
   }

@@ -4,6 +4,7 @@
 
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_HYPARVIEW } from '../src/overlay/hyparview.js';
+import type { Figures } from './metrics.js';
 import { DEFAULT_WORLD, World, type SimNode, type WorldOptions } from './world.js';
 
 export const SCENARIOS = ['one-writer', 'ten-writers', 'all-write', 'crash-30pct', 'partition-heal', 'replace-1pct', 'restore-old-backup'] as const;
@@ -17,15 +18,9 @@ export interface ScenarioOptions {
   world?: Partial<WorldOptions>;
 }
 
-export interface ScenarioResult {
+export interface ScenarioResult extends Figures {
   scenario: ScenarioName;
   nodes: number;
-  writes: number;
-  missed: number;
-  rmr: number;
-  ldh: number;
-  p50: number;
-  p99: number;
   /** Bytes sent per live node per second over two idle shuffle periods after the scenario. */
   idleBytesPerNodeSec: number;
   /** The same, per frame type. */
@@ -175,12 +170,7 @@ export function runScenario(name: ScenarioName, o: ScenarioOptions): ScenarioRes
   return {
     scenario: name,
     nodes: o.nodes,
-    writes: f.writes,
-    missed: f.missed,
-    rmr: f.rmr,
-    ldh: f.ldh,
-    p50: f.p50,
-    p99: f.p99,
+    ...f,
     idleBytesPerNodeSec: idle,
     idleByType,
     equalAfterMs,

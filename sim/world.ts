@@ -215,7 +215,7 @@ export class World {
       }
       for (const a of ptOut) {
         if (a.type === 'send') this.sendOverlay(n, a.to, a.msg);
-        else if (n.replica.apply(a.id, a.payload, this.now)) this.metrics.delivered(a.id, n.index, this.now, BY_PUSH, a.round);
+        else if (n.replica.apply(a.id, a.payload, this.now)) this.metrics.delivered(a.id, n.index, this.now, BY_PUSH, a.round, n.upSince);
       }
     }
     this.schedule(n);
@@ -296,7 +296,7 @@ export class World {
   private applyEntries(n: SimNode, entries: AeEntry[]): void {
     for (const e of entries) {
       this.metrics.payloadIn(e.id);
-      if (n.replica.apply(e.id, e.payload, this.now)) this.metrics.delivered(e.id, n.index, this.now, BY_PULL, 0);
+      if (n.replica.apply(e.id, e.payload, this.now)) this.metrics.delivered(e.id, n.index, this.now, BY_PULL, 0, n.upSince);
     }
   }
 
