@@ -19,6 +19,8 @@ export class ReplicaModel {
   readonly clock = Clock.empty();
   private readonly writes = new Map<ReplicaId, Map<number, Held>>();
   private counter = 0;
+  /** Dots applied so far: lets the anti-entropy skip comparing clocks that cannot have changed. */
+  version = 0;
 
   constructor(readonly id: ReplicaId) {}
 
@@ -40,16 +42,23 @@ export class ReplicaModel {
   apply(d: Dot, payload: Uint8Array, now: number): boolean {
     if (this.has(d)) return false;
     this.clock.add(d.r, d.c);
+    this.version++;
     let m = this.writes.get(d.r);
     if (m === undefined) this.writes.set(d.r, (m = new Map()));
-    m.set(d.c, { payload, at: now });
+    // A copy: a decoded payload is a view into the frame, which shares a writer's 64 KiB arena.
+    m.set(d.c, { payload: payload.slice(), at: now });
     return true;
   }
 
-  /** The writes `theirs` lacks, leaving out those that arrived here after `before` (likely still being pushed). */
-  missingFrom(theirs: Clock, before: number): AeEntry[] {
+  /**
+   * The writes `theirs` lacks, leaving out those that arrived here after `before` (likely still
+   * being pushed); none: `theirs` covers this clock.
+   */
+  missingFrom(theirs: Clock, before: number): AeEntry[] | 'none' {
     const out: AeEntry[] = [];
-    this.clock.difference(theirs).forEachRun((r, from, to) => {
+    const lack = this.clock.difference(theirs);
+    if (lack.isEmpty()) return 'none';
+    lack.forEachRun((r, from, to) => {
       const m = this.writes.get(r);
       for (let c = from; c <= to; c++) {
         const h = m?.get(c);
@@ -63,6 +72,7 @@ export class ReplicaModel {
   snapshot(): ReplicaModel {
     const copy = new ReplicaModel(this.id);
     copy.counter = this.counter;
+    copy.version = this.version;
     copy.clock.merge(this.clock);
     for (const [r, m] of this.writes) copy.writes.set(r, new Map(m));
     return copy;

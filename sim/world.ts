@@ -59,9 +59,11 @@ export class SimNode {
   upSince = 0;
   incarnation = 0;
   part = 0;
-  /** Per active peer: the clock last sent to it, and the peer's clock as last heard (deltas ride on these). */
-  readonly sentTo = new Map<PeerId, Clock>();
+  /** Per active peer: the clock last sent to it (and our version then), and the peer's clock as last heard. */
+  readonly sentTo = new Map<PeerId, { clock: Clock; version: number }>();
   readonly heard = new Map<PeerId, Clock>();
+  /** Per active peer: our version when its heard clock last covered ours (nothing to send while both stay). */
+  readonly coveredAt = new Map<PeerId, number>();
   nextPull = 0;
   tickAt = Infinity;
   tickGen = 0;
@@ -122,6 +124,7 @@ export class World {
     n.pt = new Plumtree({ has: (d) => n.replica.has(d), get: (d) => n.replica.get(d) }, this.opts.plumtree);
     n.sentTo.clear();
     n.heard.clear();
+    n.coveredAt.clear();
     n.up = true;
     n.upSince = this.now;
     n.incarnation++;
@@ -211,6 +214,7 @@ export class World {
           n.pt.neighborDown(a.peer);
           n.sentTo.delete(a.peer);
           n.heard.delete(a.peer);
+          n.coveredAt.delete(a.peer);
         }
       }
       for (const a of ptOut) {
@@ -265,15 +269,28 @@ export class World {
     const mine = n.replica.clock;
     if (!n.hv.isActive(peer)) return { full: true, clock: mine };
     const last = n.sentTo.get(peer);
-    n.sentTo.set(peer, mine.clone());
-    return last === undefined ? { full: true, clock: mine } : { full: false, clock: mine.difference(last) };
+    if (last !== undefined && last.version === n.replica.version) return { full: false, clock: Clock.empty() };
+    n.sentTo.set(peer, { clock: mine.clone(), version: n.replica.version });
+    return last === undefined ? { full: true, clock: mine } : { full: false, clock: mine.difference(last.clock) };
   }
 
   /** The peer's clock as it told us (a delta is added to what we heard before on this link). */
   private heardFrom(n: SimNode, peer: PeerId, full: boolean, clock: Clock): Clock {
-    const view = full ? clock : (n.heard.get(peer)?.clone() ?? Clock.empty()).merge(clock);
+    const before = n.heard.get(peer);
+    if (!full && clock.isEmpty() && before !== undefined) return before;
+    n.coveredAt.delete(peer);
+    const view = full ? clock : (before?.clone() ?? Clock.empty()).merge(clock);
     if (n.hv.isActive(peer)) n.heard.set(peer, view);
     return view;
+  }
+
+  /** What the peer lacks of ours, skipping the comparison when neither clock changed since it last covered ours. */
+  private missingFor(n: SimNode, peer: PeerId, theirs: Clock): AeEntry[] {
+    if (n.coveredAt.get(peer) === n.replica.version) return [];
+    const entries = n.replica.missingFrom(theirs, this.now - this.opts.aeGraceMs);
+    if (entries !== 'none') return entries;
+    if (n.hv.isActive(peer)) n.coveredAt.set(peer, n.replica.version);
+    return [];
   }
 
   private onAe(n: SimNode, from: PeerId, m: AeMessage): void {
@@ -286,7 +303,7 @@ export class World {
     if (m.type !== AE.pull) this.applyEntries(n, m.entries);
     if (m.type === AE.pushBack) return;
     const theirs = this.heardFrom(n, from, m.full, m.clock);
-    const entries = n.replica.missingFrom(theirs, this.now - this.opts.aeGraceMs);
+    const entries = this.missingFor(n, from, theirs);
     if (m.type === AE.pull) {
       const { full, clock } = this.clockFor(n, from);
       this.sendAe(n, from, { type: AE.reply, full, clock, entries });

@@ -101,6 +101,12 @@ export class Plumtree {
   private readonly inflight = new Map<string, number>();
   private readonly lazyQueue = new Map<PeerId, IHaveEntry[]>();
   private flushAt: number | undefined;
+  /**
+   * No graft deadline is earlier than this (it may be earlier than any left, when an id arrived
+   * meanwhile: a tick then finds nothing to do and recomputes it). Keeps nextDeadline O(1) while
+   * thousands of ids are missing.
+   */
+  private earliest: number | undefined;
   private out: PlumtreeAction[] = [];
 
   constructor(
@@ -125,9 +131,9 @@ export class Plumtree {
   }
 
   nextDeadline(): number | undefined {
-    let t = this.flushAt;
-    for (const m of this.missing.values()) if (t === undefined || m.deadline < t) t = m.deadline;
-    return t;
+    if (this.missing.size === 0) this.earliest = undefined;
+    const t = this.flushAt;
+    return t === undefined || (this.earliest !== undefined && this.earliest < t) ? this.earliest : t;
   }
 
   drain(): PlumtreeAction[] {
@@ -182,8 +188,12 @@ export class Plumtree {
 
   tick(now: number): void {
     if (this.flushAt !== undefined && this.flushAt <= now) this.flush();
+    this.earliest = undefined;
     for (const [k, m] of this.missing) {
-      if (m.deadline > now) continue;
+      if (m.deadline > now) {
+        this.due(m.deadline);
+        continue;
+      }
       if (this.seen(m.id)) {
         this.missing.delete(k);
         continue;
@@ -195,6 +205,7 @@ export class Plumtree {
       }
       this.graft(next.peer, m.id, next.round);
       m.deadline = now + this.config.graftRetryMs;
+      this.due(m.deadline);
     }
     for (const [k, expiry] of this.inflight) {
       if (expiry <= now || this.host.has(keyDot(k))) this.inflight.delete(k);
@@ -236,6 +247,7 @@ export class Plumtree {
     if (m === undefined) {
       m = { id: e.id, sources: [], deadline: now + this.config.graftTimeoutMs, bestRound: e.round, bestPeer: from };
       this.missing.set(k, m);
+      this.due(m.deadline);
       if (e.fetch) {
         // An announced large payload: fetch it now from this announcer, the next one only on timeout.
         this.graft(from, e.id, e.round);
@@ -254,6 +266,10 @@ export class Plumtree {
     if (!want) return;
     const payload = this.host.get(id);
     if (payload !== undefined) this.send(from, { type: OVERLAY_MSG.gossip, id, round, payload });
+  }
+
+  private due(deadline: number): void {
+    if (this.earliest === undefined || deadline < this.earliest) this.earliest = deadline;
   }
 
   private graft(peer: PeerId, id: Dot, round: number): void {

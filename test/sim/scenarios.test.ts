@@ -11,6 +11,14 @@ function idleWithinMark(r: ScenarioResult): void {
   expect(r.idleBytesPerNodeSec).toBeLessThanOrEqual(200);
 }
 
+/** Every live replica equal within three pull periods of the fault, and nothing missed by the nodes that stayed up. */
+function caughtUp(r: ScenarioResult): void {
+  expect(r.equalAfterMs).not.toBeNull();
+  expect(r.equalAfterMs!).toBeLessThanOrEqual(3 * r.pullMs);
+  expect(r.missed).toBe(0);
+  idleWithinMark(r);
+}
+
 describe('simulation, 100 nodes', () => {
   it('one writer: nothing missed, RMR <= 0.2, LDH <= 10, p99 <= 500 virtual ms; the same seed gives the same trace', () => {
     const r = run('one-writer');
@@ -40,11 +48,7 @@ describe('simulation, 100 nodes', () => {
   });
 
   it('30% crashed at once: writes two shuffle periods later miss nothing; replicas equal within three pull periods', () => {
-    const r = run('crash-30pct');
-    expect(r.missed).toBe(0);
-    expect(r.equalAfterMs).not.toBeNull();
-    expect(r.equalAfterMs!).toBeLessThanOrEqual(3 * r.pullMs);
-    idleWithinMark(r);
+    caughtUp(run('crash-30pct'));
   });
 
   it('a healed partition: replicas become equal, and later writes miss nothing', () => {
@@ -55,18 +59,10 @@ describe('simulation, 100 nodes', () => {
   });
 
   it('1% replaced by empty nodes: they catch up, and nothing was missed by the nodes that stayed', () => {
-    const r = run('replace-1pct');
-    expect(r.equalAfterMs).not.toBeNull();
-    expect(r.equalAfterMs!).toBeLessThanOrEqual(3 * r.pullMs);
-    expect(r.missed).toBe(0);
-    idleWithinMark(r);
+    caughtUp(run('replace-1pct'));
   });
 
   it('a node restored from an old backup catches up within three pull periods', () => {
-    const r = run('restore-old-backup');
-    expect(r.equalAfterMs).not.toBeNull();
-    expect(r.equalAfterMs!).toBeLessThanOrEqual(3 * r.pullMs);
-    expect(r.missed).toBe(0);
-    idleWithinMark(r);
+    caughtUp(run('restore-old-backup'));
   });
 });
