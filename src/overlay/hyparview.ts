@@ -19,6 +19,7 @@
 
 import type { OverlayMessage, PeerId, PeerInfo } from './messages.js';
 import { MAX_SHUFFLE_NODES, OVERLAY_MSG } from './messages.js';
+import { pick, sample, type Random } from './random.js';
 
 export interface HyParViewConfig {
   /** Active view capacity (5-8; the degree of the broadcast tree's graph). */
@@ -52,7 +53,7 @@ export const DEFAULT_HYPARVIEW: HyParViewConfig = {
   rejoinIntervalMs: 5_000,
 };
 
-export type Random = () => number;
+export type { Random };
 
 export interface HyParViewDeps {
   me: PeerId;
@@ -403,19 +404,11 @@ export class HyParView {
     this.out.push({ type: 'send', to, msg });
   }
 
-  /** A uniformly random element of `from` not in `skip`. */
   private pick(from: readonly PeerId[], skip: readonly PeerId[]): PeerId | undefined {
-    const c = skip.length === 0 ? from : from.filter((p) => !skip.includes(p));
-    return c.length === 0 ? undefined : c[Math.floor(this.deps.random() * c.length)];
+    return pick(this.deps.random, from, skip);
   }
 
-  /** Up to n distinct random elements of `from` not in `skip`. */
   private sample(from: readonly PeerId[], n: number, skip: readonly PeerId[]): PeerId[] {
-    const c = from.filter((p) => !skip.includes(p));
-    for (let i = c.length - 1; i > 0; i--) {
-      const j = Math.floor(this.deps.random() * (i + 1));
-      [c[i], c[j]] = [c[j]!, c[i]!];
-    }
-    return c.slice(0, n);
+    return sample(this.deps.random, from, n, skip);
   }
 }
