@@ -15,7 +15,9 @@
 //                       and, if that fails, call hv.disconnected(to)
 //     close {peer}      close the connection once queued frames are sent (unless other users need it)
 //     up/down {peer}    the active view gained/lost `peer`: tell Plumtree (neighborUp/neighborDown)
-// Randomness is a function returning [0, 1), so a simulator can seed it.
+// Randomness is a function returning [0, 1), so a simulator can seed it. There is no connected()
+// event: an inbound connection means nothing until its first frame. A peer's claims (addresses in
+// shuffles, walks) only ever fill the bounded passive view, and allowed() filters every peer.
 
 import type { OverlayMessage, PeerId, PeerInfo } from './messages.js';
 import { MAX_SHUFFLE_NODES, OVERLAY_MSG } from './messages.js';

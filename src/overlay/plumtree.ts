@@ -26,6 +26,10 @@
 //                                                 apply the write; then has(id) must be true.
 // Large payloads (over `announceAboveBytes`) are only announced, with IHAVE's fetch flag: each
 // receiver grafts at once from one announcer, so the payload crosses each node's link once.
+// Trust: the core believes no payload. The host checks that a delivered payload is the write its
+// id names (heads, claims) before applying it, and calls refused(id) when it is not: the id then
+// counts as unseen again, so another peer's copy (or the anti-entropy) can bring the real one.
+// A GRAFT answers with at most one payload; the host rate-limits a peer that grafts too often.
 
 import type { Dot, ReplicaId } from '../core/replica.js';
 import type { IHaveEntry, OverlayMessage, PeerId } from './messages.js';
@@ -160,6 +164,11 @@ export class Plumtree {
       m.sources = m.sources.filter((s) => s.peer !== peer);
       if (m.sources.length === 0 && m.bestPeer === peer) this.missing.delete(k);
     }
+  }
+
+  /** The host refused a delivered payload (not the write its id names): take the id again. */
+  refused(id: Dot): void {
+    this.inflight.delete(dotKey(id));
   }
 
   /** A local write (already applied: has(id) is true). */

@@ -178,6 +178,20 @@ describe('Plumtree', () => {
     expect([...pt.eagerPeers(origin)]).toEqual(['a']);
   });
 
+  it('a payload the host refused is taken again from the next peer that sends it', () => {
+    const pt = new Plumtree({ has: () => false, get: () => undefined });
+    const id = { r: '3'.repeat(32), c: 1 };
+    pt.neighborUp('a');
+    pt.neighborUp('b');
+    pt.message('a', { type: OVERLAY_MSG.gossip, id, round: 1, payload: Uint8Array.of(66) }, 0);
+    expect(pt.drain().filter((x) => x.type === 'deliver')).toHaveLength(1);
+    pt.message('b', { type: OVERLAY_MSG.gossip, id, round: 1, payload: Uint8Array.of(1) }, 0);
+    expect(pt.drain().filter((x) => x.type === 'deliver')).toHaveLength(0); // seen (in flight)
+    pt.refused(id);
+    pt.message('b', { type: OVERLAY_MSG.gossip, id, round: 1, payload: Uint8Array.of(1) }, 0);
+    expect(pt.drain().filter((x) => x.type === 'deliver')).toEqual([{ type: 'deliver', id, payload: Uint8Array.of(1), from: 'b', round: 1 }]);
+  });
+
   it('a PRUNE changes only the tree of the origin it names (and the shared template)', () => {
     const pt = new Plumtree({ has: () => false, get: () => undefined });
     const [x, y] = ['1'.repeat(32), '2'.repeat(32)];
