@@ -97,8 +97,7 @@ export function runScenario(name: ScenarioName, o: ScenarioOptions): ScenarioRes
       // Writes in flight when 30% of the nodes stop at once; then, two shuffle periods later, new writes.
       writeSeries(20, () => pick(w.live()), false, 50);
       const crashAt = t;
-      const order = w.nodes.map((n) => ({ n, k: w.random() })).sort((a, b) => a.k - b.k);
-      for (const { n } of order.slice(0, Math.floor(o.nodes * 0.3))) w.crash(n);
+      for (const n of shuffled(w, w.nodes).slice(0, Math.floor(o.nodes * 0.3))) w.crash(n);
       equalAfterMs = waitEqual(crashAt, 2 * shuffleMs);
       t = crashAt + 2 * shuffleMs;
       w.run(t);
@@ -124,9 +123,9 @@ export function runScenario(name: ScenarioName, o: ScenarioOptions): ScenarioRes
       writeSeries(o.writes, () => writer, true);
       t += 5_000;
       w.run(t);
-      const gone = w.live().filter((n) => n !== writer).sort(() => 0).slice(0, extra - 1);
+      const gone = shuffled(w, w.live().filter((n) => n !== writer)).slice(0, Math.max(1, Math.floor(o.nodes / 100)));
       const replaceAt = t;
-      for (const n of gone.slice(0, Math.max(1, Math.floor(o.nodes / 100)))) {
+      for (const n of gone) {
         w.crash(n);
         const fresh = w.addNode();
         w.start(fresh, pick(w.live().filter((m) => m !== fresh)));
@@ -181,4 +180,12 @@ export function runScenario(name: ScenarioName, o: ScenarioOptions): ScenarioRes
     maxRssMb: process.resourceUsage().maxRSS / 1024,
     traceHash: w.traceHash(),
   };
+}
+
+/** The nodes in a random order drawn from the world's seeded source. */
+function shuffled(w: World, nodes: SimNode[]): SimNode[] {
+  return nodes
+    .map((n) => ({ n, k: w.random() }))
+    .sort((a, b) => a.k - b.k)
+    .map(({ n }) => n);
 }
