@@ -9,20 +9,43 @@ import { Clock } from '../src/core/clock.js';
 import { readClock, writeClock } from '../src/core/codec.js';
 import type { Dot, ReplicaId } from '../src/core/replica.js';
 
-interface Held {
-  payload: Uint8Array;
-  /** Virtual time it was written or applied here. */
-  at: number;
+/**
+ * Every payload once per world, not once per node: a write's payload is the same bytes on every
+ * replica, and a copy per node cost a million buffers when a thousand nodes each wrote once.
+ */
+export class PayloadStore {
+  private readonly m = new Map<ReplicaId, Uint8Array[]>();
+
+  get(d: Dot): Uint8Array | undefined {
+    return this.m.get(d.r)?.[d.c];
+  }
+
+  put(d: Dot, payload: Uint8Array): void {
+    let a = this.m.get(d.r);
+    if (a === undefined) this.m.set(d.r, (a = []));
+    // A copy: a decoded payload is a view into the frame, which shares a writer's 64 KiB arena.
+    a[d.c] ??= payload.slice();
+  }
 }
 
 export class ReplicaModel {
   readonly clock = Clock.empty();
-  private readonly writes = new Map<ReplicaId, Map<number, Held>>();
+  /** Per replica, per counter: the virtual time the write was made or applied here. */
+  private readonly arrived = new Map<ReplicaId, number[]>();
+  /** The dots in the order they were applied (version v = the first v of them). */
+  private readonly logR: ReplicaId[] = [];
+  private readonly logC: number[] = [];
   private counter = 0;
-  /** Dots applied so far: lets the anti-entropy skip comparing clocks that cannot have changed. */
-  version = 0;
 
-  constructor(readonly id: ReplicaId) {}
+  constructor(
+    readonly id: ReplicaId,
+    private readonly payloads: PayloadStore,
+  ) {}
+
+  /** Dots applied so far: lets the anti-entropy skip comparing clocks that cannot have changed. */
+  get version(): number {
+    return this.logC.length;
+  }
 
   write(payload: Uint8Array, now: number): Dot {
     const dot = { r: this.id, c: ++this.counter };
@@ -35,19 +58,27 @@ export class ReplicaModel {
   }
 
   get(d: Dot): Uint8Array | undefined {
-    return this.writes.get(d.r)?.get(d.c)?.payload;
+    return this.has(d) ? this.payloads.get(d) : undefined;
   }
 
   /** Stores a write; false if it was already here. */
   apply(d: Dot, payload: Uint8Array, now: number): boolean {
     if (this.has(d)) return false;
     this.clock.add(d.r, d.c);
-    this.version++;
-    let m = this.writes.get(d.r);
-    if (m === undefined) this.writes.set(d.r, (m = new Map()));
-    // A copy: a decoded payload is a view into the frame, which shares a writer's 64 KiB arena.
-    m.set(d.c, { payload: payload.slice(), at: now });
+    this.logR.push(d.r);
+    this.logC.push(d.c);
+    let a = this.arrived.get(d.r);
+    if (a === undefined) this.arrived.set(d.r, (a = []));
+    a[d.c] = now;
+    this.payloads.put(d, payload);
     return true;
+  }
+
+  /** The dots applied since `version` (what a clock sent then lacks): no copy of the clock is kept per peer. */
+  since(version: number): Clock {
+    const c = Clock.empty();
+    for (let i = version; i < this.logC.length; i++) c.add(this.logR[i]!, this.logC[i]!);
+    return c;
   }
 
   /**
@@ -59,10 +90,10 @@ export class ReplicaModel {
     const lack = this.clock.difference(theirs);
     if (lack.isEmpty()) return 'none';
     lack.forEachRun((r, from, to) => {
-      const m = this.writes.get(r);
+      const a = this.arrived.get(r);
       for (let c = from; c <= to; c++) {
-        const h = m?.get(c);
-        if (h !== undefined && h.at <= before) out.push({ id: { r, c }, payload: h.payload });
+        const at = a?.[c];
+        if (at !== undefined && at <= before) out.push({ id: { r, c }, payload: this.payloads.get({ r, c })! });
       }
     });
     return out;
@@ -70,11 +101,12 @@ export class ReplicaModel {
 
   /** A copy, as a backup taken now would hold. */
   snapshot(): ReplicaModel {
-    const copy = new ReplicaModel(this.id);
+    const copy = new ReplicaModel(this.id, this.payloads);
     copy.counter = this.counter;
-    copy.version = this.version;
     copy.clock.merge(this.clock);
-    for (const [r, m] of this.writes) copy.writes.set(r, new Map(m));
+    copy.logR.push(...this.logR);
+    copy.logC.push(...this.logC);
+    for (const [r, a] of this.arrived) copy.arrived.set(r, a.slice());
     return copy;
   }
 }

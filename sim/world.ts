@@ -13,7 +13,7 @@ import { Plumtree, type PlumtreeConfig } from '../src/overlay/plumtree.js';
 import { EventQueue } from './event-queue.js';
 import { BY_PULL, BY_PUSH, Metrics } from './metrics.js';
 import { prng } from './prng.js';
-import { AE, clockHash, decodeAe, encodeAe, ReplicaModel, type AeEntry, type AeMessage } from './replica-model.js';
+import { AE, clockHash, decodeAe, encodeAe, PayloadStore, ReplicaModel, type AeEntry, type AeMessage } from './replica-model.js';
 
 export interface WorldOptions {
   nodes: number;
@@ -59,8 +59,8 @@ export class SimNode {
   upSince = 0;
   incarnation = 0;
   part = 0;
-  /** Per active peer: the clock last sent to it (and our version then), and the peer's clock as last heard. */
-  readonly sentTo = new Map<PeerId, { clock: Clock; version: number }>();
+  /** Per active peer: our version when we last sent it our clock, and the peer's clock as last heard. */
+  readonly sentTo = new Map<PeerId, number>();
   readonly heard = new Map<PeerId, Clock>();
   /** Per active peer: our version when its heard clock last covered ours (nothing to send while both stay). */
   readonly coveredAt = new Map<PeerId, number>();
@@ -86,6 +86,7 @@ export class World {
   /** Bytes sent per frame type (overlay 40-49, anti-entropy 60-63). */
   readonly bytesByType = new Float64Array(256);
   private readonly byId = new Map<PeerId, SimNode>();
+  private readonly payloads = new PayloadStore();
   private readonly lastArrival = new Map<number, number>();
   private readonly w = new Writer(1 << 16);
   private h1 = 0x811c9dc5;
@@ -111,7 +112,7 @@ export class World {
     const index = this.nodes.length;
     // Sizes like a libp2p peer id and a TCP multiaddr, so shuffle bytes are realistic.
     const peerId = `12D3KooW${index.toString(36).padStart(44, 'x')}`;
-    const n = new SimNode(index, peerId, replica ?? new ReplicaModel(index.toString(16).padStart(32, '0')));
+    const n = new SimNode(index, peerId, replica ?? new ReplicaModel(index.toString(16).padStart(32, '0'), this.payloads));
     this.nodes.push(n);
     this.byId.set(peerId, n);
     this.boot(n);
@@ -269,9 +270,8 @@ export class World {
     const mine = n.replica.clock;
     if (!n.hv.isActive(peer)) return { full: true, clock: mine };
     const last = n.sentTo.get(peer);
-    if (last !== undefined && last.version === n.replica.version) return { full: false, clock: Clock.empty() };
-    n.sentTo.set(peer, { clock: mine.clone(), version: n.replica.version });
-    return last === undefined ? { full: true, clock: mine } : { full: false, clock: mine.difference(last.clock) };
+    n.sentTo.set(peer, n.replica.version);
+    return last === undefined ? { full: true, clock: mine } : { full: false, clock: n.replica.since(last) };
   }
 
   /** The peer's clock as it told us (a delta is added to what we heard before on this link). */
