@@ -110,8 +110,9 @@ export class World {
   /** A new node (it joins when start() is called). */
   addNode(replica?: ReplicaModel): SimNode {
     const index = this.nodes.length;
-    // Sizes like a libp2p peer id and a TCP multiaddr, so shuffle bytes are realistic.
-    const peerId = `12D3KooW${index.toString(36).padStart(44, 'x')}`;
+    // Sizes like a libp2p peer id and a TCP multiaddr, so shuffle bytes are realistic. The padding
+    // is no base-36 digit's (an 'x' made node 1188's id node 0's).
+    const peerId = `12D3KooW${index.toString(36).padStart(44, '0')}`;
     const n = new SimNode(index, peerId, replica ?? new ReplicaModel(index.toString(16).padStart(32, '0'), this.payloads));
     this.nodes.push(n);
     this.byId.set(peerId, n);
