@@ -15,10 +15,13 @@
 //                       and, if that fails, call hv.disconnected(to)
 //     close {peer}      close the connection once queued frames are sent (unless other users need it)
 //     up/down {peer}    the active view gained/lost `peer`: tell Plumtree (neighborUp/neighborDown)
-// Randomness is a function returning [0, 1), so a simulator can seed it.
+// Randomness is a function returning [0, 1), so a simulator can seed it. There is no connected()
+// event: an inbound connection means nothing until its first frame. A peer's claims (addresses in
+// shuffles, walks) only ever fill the bounded passive view, and allowed() filters every peer.
 
 import type { OverlayMessage, PeerId, PeerInfo } from './messages.js';
 import { MAX_SHUFFLE_NODES, OVERLAY_MSG } from './messages.js';
+import { pick, sample, type Random } from './random.js';
 
 export interface HyParViewConfig {
   /** Active view capacity (5-8; the degree of the broadcast tree's graph). */
@@ -52,7 +55,7 @@ export const DEFAULT_HYPARVIEW: HyParViewConfig = {
   rejoinIntervalMs: 5_000,
 };
 
-export type Random = () => number;
+export type { Random };
 
 export interface HyParViewDeps {
   me: PeerId;
@@ -403,19 +406,11 @@ export class HyParView {
     this.out.push({ type: 'send', to, msg });
   }
 
-  /** A uniformly random element of `from` not in `skip`. */
   private pick(from: readonly PeerId[], skip: readonly PeerId[]): PeerId | undefined {
-    const c = skip.length === 0 ? from : from.filter((p) => !skip.includes(p));
-    return c.length === 0 ? undefined : c[Math.floor(this.deps.random() * c.length)];
+    return pick(this.deps.random, from, skip);
   }
 
-  /** Up to n distinct random elements of `from` not in `skip`. */
   private sample(from: readonly PeerId[], n: number, skip: readonly PeerId[]): PeerId[] {
-    const c = from.filter((p) => !skip.includes(p));
-    for (let i = c.length - 1; i > 0; i--) {
-      const j = Math.floor(this.deps.random() * (i + 1));
-      [c[i], c[j]] = [c[j]!, c[i]!];
-    }
-    return c.slice(0, n);
+    return sample(this.deps.random, from, n, skip);
   }
 }

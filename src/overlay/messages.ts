@@ -4,7 +4,7 @@
 // DecodeError; every list and string has a bound, so a peer cannot make us allocate without limit.
 
 import { Reader, Writer } from '../core/bytes.js';
-import type { Dot } from '../core/replica.js';
+import type { Dot, ReplicaId } from '../core/replica.js';
 
 export const OVERLAY_MSG = {
   join: 40,
@@ -53,9 +53,10 @@ export type OverlayMessage =
   /** round: hops from the origin so far. */
   | { type: typeof OVERLAY_MSG.gossip; id: Dot; round: number; payload: Uint8Array }
   | { type: typeof OVERLAY_MSG.ihave; entries: IHaveEntry[] }
-  /** id null: only "make me eager again" (a tree optimisation, nothing to send). */
-  | { type: typeof OVERLAY_MSG.graft; id: Dot | null; round: number }
-  | { type: typeof OVERLAY_MSG.prune };
+  /** Make the link eager in the tree of id's origin (id.r) and, if `want`, send id's payload. */
+  | { type: typeof OVERLAY_MSG.graft; id: Dot; round: number; want: boolean }
+  /** Make the link lazy in the tree of writes by replica `origin`. */
+  | { type: typeof OVERLAY_MSG.prune; origin: ReplicaId };
 
 /** fetch: the sender announces instead of pushing (a large payload); graft it now, not after a timeout. */
 export interface IHaveEntry {
@@ -106,11 +107,12 @@ export function encodeOverlay(m: OverlayMessage, w = new Writer(64)): Uint8Array
       }
       break;
     case OVERLAY_MSG.graft:
-      w.u8(m.id === null ? 0 : 1);
-      if (m.id !== null) writeDot(w, m.id);
+      writeDot(w, m.id);
       w.varint(m.round);
+      w.u8(m.want ? 1 : 0);
       break;
     case OVERLAY_MSG.prune:
+      w.bytes(Buffer.from(m.origin, 'hex'));
       break;
   }
   return w.take();
@@ -165,12 +167,13 @@ export function decodeOverlay(buf: Uint8Array): OverlayMessage {
       break;
     }
     case OVERLAY_MSG.graft: {
-      const id = readBool(r) ? readDot(r) : null;
-      m = { type, id, round: readRound(r) };
+      const id = readDot(r);
+      const round = readRound(r);
+      m = { type, id, round, want: readBool(r) };
       break;
     }
     case OVERLAY_MSG.prune:
-      m = { type };
+      m = { type, origin: r.hex16() };
       break;
     default:
       return r.fail(`unknown overlay message type ${type}`);

@@ -6,6 +6,13 @@
 // tends towards the fastest paths; a lazy link whose announcement beats the eager path by more than
 // `optimizeThreshold` hops replaces it.
 //
+// One tree per origin (the writing replica, the dot's r) for the `maxTrees` most recent origins, each
+// started as a copy of a shared tree that every write shapes. With one shared tree only (the paper's
+// base case, iroh's choice), concurrent writers keep re-shaping the same links: each origin wants
+// its own fastest tree, and a PRUNE from one write cut paths another write in flight needed. In the
+// simulator that cost 1.35 payloads per delivery with 10 writers; per-origin trees: see
+// docs/simulation.md. PRUNE and GRAFT therefore name the origin whose tree they change.
+//
 // The message id is the write's dot: "already seen" is the host's has(dot) (covered by its clock),
 // so no seen-cache is kept, only the ids delivered but not yet applied by the host.
 //
@@ -19,8 +26,12 @@
 //                                                 apply the write; then has(id) must be true.
 // Large payloads (over `announceAboveBytes`) are only announced, with IHAVE's fetch flag: each
 // receiver grafts at once from one announcer, so the payload crosses each node's link once.
+// Trust: the core believes no payload. The host checks that a delivered payload is the write its
+// id names (heads, claims) before applying it, and calls refused(id) when it is not: the id then
+// counts as unseen again, so another peer's copy (or the anti-entropy) can bring the real one.
+// A GRAFT answers with at most one payload; the host rate-limits a peer that grafts too often.
 
-import type { Dot } from '../core/replica.js';
+import type { Dot, ReplicaId } from '../core/replica.js';
 import type { IHaveEntry, OverlayMessage, PeerId } from './messages.js';
 import { MAX_IHAVE, OVERLAY_MSG } from './messages.js';
 
@@ -37,6 +48,8 @@ export interface PlumtreeConfig {
   announceAboveBytes: number;
   /** Delivered ids the host has not applied yet are kept at most this long (as "seen"). */
   inflightMs: number;
+  /** Origins with a tree of their own (the most recent ones); the others use the shared tree. */
+  maxTrees: number;
 }
 
 export const DEFAULT_PLUMTREE: PlumtreeConfig = {
@@ -46,6 +59,7 @@ export const DEFAULT_PLUMTREE: PlumtreeConfig = {
   optimizeThreshold: 4,
   announceAboveBytes: 64 * 1024,
   inflightMs: 30_000,
+  maxTrees: 64,
 };
 
 export interface PlumtreeHost {
@@ -70,19 +84,33 @@ interface Missing {
   bestPeer: PeerId;
 }
 
+/** A tree: the links a write is pushed over (eager) and the links it is only announced over (lazy). */
+interface Tree {
+  eager: Set<PeerId>;
+  lazy: Set<PeerId>;
+}
+
 export function dotKey(id: Dot): string {
   return `${id.r}:${id.c}`;
 }
 
 export class Plumtree {
   readonly config: PlumtreeConfig;
-  private readonly eager = new Set<PeerId>();
-  private readonly lazy = new Set<PeerId>();
+  /** The shared tree: shaped by every write, the starting point of each origin's own tree. */
+  private readonly shared: Tree = { eager: new Set(), lazy: new Set() };
+  /** Per origin, in least-recently-used order. */
+  private readonly trees = new Map<ReplicaId, Tree>();
   private readonly missing = new Map<string, Missing>();
   /** Delivered to the host, maybe not applied yet: key -> expiry. */
   private readonly inflight = new Map<string, number>();
   private readonly lazyQueue = new Map<PeerId, IHaveEntry[]>();
   private flushAt: number | undefined;
+  /**
+   * No graft deadline is earlier than this (it may be earlier than any left, when an id arrived
+   * meanwhile: a tick then finds nothing to do and recomputes it). Keeps nextDeadline O(1) while
+   * thousands of ids are missing.
+   */
+  private earliest: number | undefined;
   private out: PlumtreeAction[] = [];
 
   constructor(
@@ -92,12 +120,13 @@ export class Plumtree {
     this.config = { ...DEFAULT_PLUMTREE, ...config };
   }
 
-  eagerPeers(): ReadonlySet<PeerId> {
-    return this.eager;
+  /** Eager links of the tree of `origin` (the shared tree when omitted). */
+  eagerPeers(origin?: ReplicaId): ReadonlySet<PeerId> {
+    return (origin === undefined ? this.shared : this.tree(origin)).eager;
   }
 
-  lazyPeers(): ReadonlySet<PeerId> {
-    return this.lazy;
+  lazyPeers(origin?: ReplicaId): ReadonlySet<PeerId> {
+    return (origin === undefined ? this.shared : this.tree(origin)).lazy;
   }
 
   /** Ids announced to us that we lack and are waiting for. */
@@ -106,9 +135,9 @@ export class Plumtree {
   }
 
   nextDeadline(): number | undefined {
-    let t = this.flushAt;
-    for (const m of this.missing.values()) if (t === undefined || m.deadline < t) t = m.deadline;
-    return t;
+    if (this.missing.size === 0) this.earliest = undefined;
+    const t = this.flushAt;
+    return t === undefined || (this.earliest !== undefined && this.earliest < t) ? this.earliest : t;
   }
 
   drain(): PlumtreeAction[] {
@@ -119,18 +148,27 @@ export class Plumtree {
 
   /** A new active neighbour starts eager: the tree then spans it at once. */
   neighborUp(peer: PeerId): void {
-    this.lazy.delete(peer);
-    this.eager.add(peer);
+    for (const t of this.allTrees()) {
+      t.lazy.delete(peer);
+      t.eager.add(peer);
+    }
   }
 
   neighborDown(peer: PeerId): void {
-    this.eager.delete(peer);
-    this.lazy.delete(peer);
+    for (const t of this.allTrees()) {
+      t.eager.delete(peer);
+      t.lazy.delete(peer);
+    }
     this.lazyQueue.delete(peer);
     for (const [k, m] of this.missing) {
       m.sources = m.sources.filter((s) => s.peer !== peer);
       if (m.sources.length === 0 && m.bestPeer === peer) this.missing.delete(k);
     }
+  }
+
+  /** The host refused a delivered payload (not the write its id names): take the id again. */
+  refused(id: Dot): void {
+    this.inflight.delete(dotKey(id));
   }
 
   /** A local write (already applied: has(id) is true). */
@@ -147,10 +185,10 @@ export class Plumtree {
         for (const e of msg.entries) this.onIHave(from, e, now);
         break;
       case OVERLAY_MSG.graft:
-        this.onGraft(from, msg.id, msg.round);
+        this.onGraft(from, msg.id, msg.round, msg.want);
         break;
       case OVERLAY_MSG.prune:
-        if (this.eager.delete(from)) this.lazy.add(from);
+        this.setLazy(msg.origin, from);
         break;
       default:
         return; // HyParView's messages are not ours
@@ -159,8 +197,12 @@ export class Plumtree {
 
   tick(now: number): void {
     if (this.flushAt !== undefined && this.flushAt <= now) this.flush();
+    this.earliest = undefined;
     for (const [k, m] of this.missing) {
-      if (m.deadline > now) continue;
+      if (m.deadline > now) {
+        this.due(m.deadline);
+        continue;
+      }
       if (this.seen(m.id)) {
         this.missing.delete(k);
         continue;
@@ -172,6 +214,7 @@ export class Plumtree {
       }
       this.graft(next.peer, m.id, next.round);
       m.deadline = now + this.config.graftRetryMs;
+      this.due(m.deadline);
     }
     for (const [k, expiry] of this.inflight) {
       if (expiry <= now || this.host.has(keyDot(k))) this.inflight.delete(k);
@@ -187,8 +230,8 @@ export class Plumtree {
   private onGossip(from: PeerId, id: Dot, round: number, payload: Uint8Array, now: number): void {
     if (this.seen(id)) {
       // A duplicate: the link it came over is not needed in the tree.
-      if (this.eager.delete(from)) this.lazy.add(from);
-      this.send(from, { type: OVERLAY_MSG.prune });
+      this.setLazy(id.r, from);
+      this.send(from, { type: OVERLAY_MSG.prune, origin: id.r });
       return;
     }
     const k = dotKey(id);
@@ -196,15 +239,12 @@ export class Plumtree {
     const m = this.missing.get(k);
     this.missing.delete(k);
     this.out.push({ type: 'deliver', id, payload, from, round });
-    if (this.lazy.has(from) || this.eager.has(from)) {
-      this.lazy.delete(from);
-      this.eager.add(from);
-    }
+    this.setEager(id.r, from);
     // An announcement came over a path much shorter than this one: make that link the tree's.
     if (m !== undefined && m.bestPeer !== from && m.bestRound + this.config.optimizeThreshold < round) {
-      this.graftLink(m.bestPeer, m.bestRound);
-      if (this.eager.delete(from)) this.lazy.add(from);
-      this.send(from, { type: OVERLAY_MSG.prune });
+      if (this.setEager(id.r, m.bestPeer)) this.send(m.bestPeer, { type: OVERLAY_MSG.graft, id, round: m.bestRound, want: false });
+      this.setLazy(id.r, from);
+      this.send(from, { type: OVERLAY_MSG.prune, origin: id.r });
     }
     this.push(id, payload, round + 1, from, now);
   }
@@ -216,6 +256,7 @@ export class Plumtree {
     if (m === undefined) {
       m = { id: e.id, sources: [], deadline: now + this.config.graftTimeoutMs, bestRound: e.round, bestPeer: from };
       this.missing.set(k, m);
+      this.due(m.deadline);
       if (e.fetch) {
         // An announced large payload: fetch it now from this announcer, the next one only on timeout.
         this.graft(from, e.id, e.round);
@@ -229,35 +270,63 @@ export class Plumtree {
     if (!m.sources.some((s) => s.peer === from)) m.sources.push({ peer: from, round: e.round });
   }
 
-  private onGraft(from: PeerId, id: Dot | null, round: number): void {
-    this.lazy.delete(from);
-    this.eager.add(from);
-    if (id === null) return;
+  private onGraft(from: PeerId, id: Dot, round: number, want: boolean): void {
+    this.setEager(id.r, from);
+    if (!want) return;
     const payload = this.host.get(id);
     if (payload !== undefined) this.send(from, { type: OVERLAY_MSG.gossip, id, round, payload });
   }
 
-  private graft(peer: PeerId, id: Dot, round: number): void {
-    if (this.lazy.delete(peer)) this.eager.add(peer);
-    this.send(peer, { type: OVERLAY_MSG.graft, id, round });
+  private due(deadline: number): void {
+    if (this.earliest === undefined || deadline < this.earliest) this.earliest = deadline;
   }
 
-  private graftLink(peer: PeerId, round: number): void {
-    if (!this.lazy.has(peer) && !this.eager.has(peer)) return;
-    this.lazy.delete(peer);
-    this.eager.add(peer);
-    this.send(peer, { type: OVERLAY_MSG.graft, id: null, round });
+  private graft(peer: PeerId, id: Dot, round: number): void {
+    this.setEager(id.r, peer);
+    this.send(peer, { type: OVERLAY_MSG.graft, id, round, want: true });
+  }
+
+  /** The tree of `origin`, made from the shared one on first use; the least recently used one goes. */
+  private tree(origin: ReplicaId): Tree {
+    let t = this.trees.get(origin);
+    if (t !== undefined) {
+      this.trees.delete(origin);
+    } else {
+      t = { eager: new Set(this.shared.eager), lazy: new Set(this.shared.lazy) };
+      if (this.trees.size >= this.config.maxTrees) this.trees.delete(this.trees.keys().next().value!);
+    }
+    this.trees.set(origin, t);
+    return t;
+  }
+
+  private *allTrees(): Iterable<Tree> {
+    yield this.shared;
+    yield* this.trees.values();
+  }
+
+  /** Makes a neighbour's link eager in origin's tree and the shared one; false if it is no neighbour. */
+  private setEager(origin: ReplicaId, peer: PeerId): boolean {
+    for (const t of [this.shared, this.tree(origin)]) {
+      if (!t.lazy.delete(peer) && !t.eager.has(peer)) return false;
+      t.eager.add(peer);
+    }
+    return true;
+  }
+
+  private setLazy(origin: ReplicaId, peer: PeerId): void {
+    for (const t of [this.shared, this.tree(origin)]) if (t.eager.delete(peer)) t.lazy.add(peer);
   }
 
   /** Sends to eager peers (payload, or an announcement if it is large) and queues IHAVEs for lazy ones. */
   private push(id: Dot, payload: Uint8Array, round: number, from: PeerId | undefined, now: number): void {
     const announce = payload.length > this.config.announceAboveBytes;
-    for (const p of this.eager) {
+    const tree = this.tree(id.r);
+    for (const p of tree.eager) {
       if (p === from) continue;
       if (announce) this.send(p, { type: OVERLAY_MSG.ihave, entries: [{ id, round, fetch: true }] });
       else this.send(p, { type: OVERLAY_MSG.gossip, id, round, payload });
     }
-    for (const p of this.lazy) {
+    for (const p of tree.lazy) {
       if (p === from) continue;
       if (announce) {
         this.send(p, { type: OVERLAY_MSG.ihave, entries: [{ id, round, fetch: true }] });

@@ -4,18 +4,9 @@
 import { DecodeError } from '../../src/errors.js';
 import { HyParView, type HyParViewConfig } from '../../src/overlay/hyparview.js';
 import { decodeOverlay, encodeOverlay, type PeerId } from '../../src/overlay/messages.js';
+import { prng } from '../../sim/prng.js';
 
-/** A small seeded PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng };
 
 export class Cluster {
   readonly nodes = new Map<PeerId, HyParView>();

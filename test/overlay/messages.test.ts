@@ -20,8 +20,8 @@ const message: fc.Arbitrary<OverlayMessage> = fc.oneof(
   fc.record({ type: fc.constant(OVERLAY_MSG.shuffleReply), nodes: fc.array(peer, { maxLength: 8 }) }),
   fc.record({ type: fc.constant(OVERLAY_MSG.gossip), id: dot, round, payload: fc.uint8Array({ maxLength: 64 }) }),
   fc.record({ type: fc.constant(OVERLAY_MSG.ihave), entries: fc.array(fc.record({ id: dot, round, fetch: fc.boolean() }), { maxLength: 10 }) }),
-  fc.record({ type: fc.constant(OVERLAY_MSG.graft), id: fc.option(dot, { nil: null }), round }),
-  fc.record({ type: fc.constant(OVERLAY_MSG.prune) }),
+  fc.record({ type: fc.constant(OVERLAY_MSG.graft), id: dot, round, want: fc.boolean() }),
+  fc.record({ type: fc.constant(OVERLAY_MSG.prune), origin: fc.stringMatching(/^[0-9a-f]{32}$/) }),
 );
 
 describe('overlay messages', () => {
@@ -56,7 +56,7 @@ describe('overlay messages', () => {
     const walk = encodeOverlay({ type: OVERLAY_MSG.forwardJoin, peer: { id: 'p', addrs: [] }, ttl: 1 }).slice();
     walk[walk.length - 1] = 17;
     expect(() => decodeOverlay(walk)).toThrow(/ttl 17/);
-    expect(() => decodeOverlay(Uint8Array.from([...encodeOverlay({ type: OVERLAY_MSG.prune }), 0]))).toThrow(/trailing/);
+    expect(() => decodeOverlay(Uint8Array.from([...encodeOverlay({ type: OVERLAY_MSG.prune, origin: 'ab'.repeat(16) }), 0]))).toThrow(/trailing/);
     expect(() => decodeOverlay(Uint8Array.of(60))).toThrow(/unknown overlay message type 60/);
   });
 });

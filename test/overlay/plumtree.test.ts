@@ -169,11 +169,37 @@ describe('Plumtree', () => {
 
   it('a GRAFT for a write the node does not hold sends nothing but still makes the link eager', () => {
     const pt = new Plumtree({ has: () => false, get: () => undefined });
+    const origin = '0'.repeat(32);
     pt.neighborUp('a');
-    pt.message('a', { type: OVERLAY_MSG.prune }, 0);
-    expect([...pt.lazyPeers()]).toEqual(['a']);
-    pt.message('a', { type: OVERLAY_MSG.graft, id: { r: '0'.repeat(32), c: 1 }, round: 1 }, 0);
+    pt.message('a', { type: OVERLAY_MSG.prune, origin }, 0);
+    expect([...pt.lazyPeers(origin)]).toEqual(['a']);
+    pt.message('a', { type: OVERLAY_MSG.graft, id: { r: origin, c: 1 }, round: 1, want: true }, 0);
     expect(pt.drain()).toEqual([]);
-    expect([...pt.eagerPeers()]).toEqual(['a']);
+    expect([...pt.eagerPeers(origin)]).toEqual(['a']);
+  });
+
+  it('a payload the host refused is taken again from the next peer that sends it', () => {
+    const pt = new Plumtree({ has: () => false, get: () => undefined });
+    const id = { r: '3'.repeat(32), c: 1 };
+    pt.neighborUp('a');
+    pt.neighborUp('b');
+    pt.message('a', { type: OVERLAY_MSG.gossip, id, round: 1, payload: Uint8Array.of(66) }, 0);
+    expect(pt.drain().filter((x) => x.type === 'deliver')).toHaveLength(1);
+    pt.message('b', { type: OVERLAY_MSG.gossip, id, round: 1, payload: Uint8Array.of(1) }, 0);
+    expect(pt.drain().filter((x) => x.type === 'deliver')).toHaveLength(0); // seen (in flight)
+    pt.refused(id);
+    pt.message('b', { type: OVERLAY_MSG.gossip, id, round: 1, payload: Uint8Array.of(1) }, 0);
+    expect(pt.drain().filter((x) => x.type === 'deliver')).toEqual([{ type: 'deliver', id, payload: Uint8Array.of(1), from: 'b', round: 1 }]);
+  });
+
+  it('a PRUNE changes only the tree of the origin it names (and the shared template)', () => {
+    const pt = new Plumtree({ has: () => false, get: () => undefined });
+    const [x, y] = ['1'.repeat(32), '2'.repeat(32)];
+    pt.neighborUp('a');
+    expect([...pt.eagerPeers(y)]).toEqual(['a']); // y's tree exists before the prune
+    pt.message('a', { type: OVERLAY_MSG.prune, origin: x }, 0);
+    expect([...pt.lazyPeers(x)]).toEqual(['a']);
+    expect([...pt.eagerPeers(y)]).toEqual(['a']);
+    expect([...pt.lazyPeers()]).toEqual(['a']);
   });
 });
