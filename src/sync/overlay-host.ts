@@ -20,6 +20,7 @@ import type { DeltaChunk } from '../core/delta.js';
 import type { Dot } from '../core/replica.js';
 import type { FrameWriter } from '../net/frames.js';
 import { decodeOverlay, dotKey, encodeOverlay, HyParView, OVERLAY_MSG, Plumtree, type HyParViewAction, type OverlayMessage, type PlumtreeAction, type PeerInfo } from '../overlay/index.js';
+import { MAX_ADDRS } from '../overlay/messages.js';
 import { SYNC_PROTOCOL } from './messages.js';
 import type { PeerStreams } from './peer-streams.js';
 
@@ -88,7 +89,7 @@ export class OverlayHost {
   constructor(private readonly d: OverlayHostDeps) {
     const me = d.node.peerId.toString();
     this.hv = new HyParView(
-      { me, addrs: d.node.getMultiaddrs().map((a) => a.toString()), allowed: d.allowed, random: d.random },
+      { me, addrs: d.node.getMultiaddrs().slice(0, MAX_ADDRS).map((a) => a.toString()), allowed: d.allowed, random: d.random },
       { activeSize: d.activeView, passiveSize: d.passiveView },
     );
     this.pt = new Plumtree(
