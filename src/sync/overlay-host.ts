@@ -184,13 +184,14 @@ export class OverlayHost {
     this.pt.message(peer, { type: OVERLAY_MSG.gossip, id, round: 1, payload: frame }, Date.now());
     this.arriving = undefined;
     const actions = this.pt.drain();
+    this.schedule(); // the IHAVEs it queued for lazy peers go at Plumtree's next deadline
     if (!novel) {
       this.carryOut(actions, undefined);
       return () => {};
     }
     return () => {
       this.cache(id, chunk);
-      this.carryOut(actions, id);
+      this.carryOut(actions, undefined);
     };
   }
 
