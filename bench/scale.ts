@@ -298,6 +298,13 @@ async function benchScaleOnce(o: ScaleOptions): Promise<void> {
     console.log(table(f).join('\n'));
     console.log(`(status polled every ${o.pollMs} ms per node; visibility from the put's call to the change event on each other node's watch feed; load average ${load.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end)`);
     console.log(jsonLine(f, { commit: commit(), at: new Date().toISOString(), loadavg: [load, loadavg()[0]] }));
+  } catch (err) {
+    // A daemon that died during the run is the likeliest cause: name it, with its last log lines.
+    for (const d of fleet.daemons) {
+      if (d.child?.proc.exitCode === null && d.child.proc.signalCode === null) continue;
+      console.error(`scale: daemon ${d.peerId} exited (${d.child?.proc.exitCode ?? d.child?.proc.signalCode}):\n${d.child?.stderr().split('\n').slice(-30).join('\n')}`);
+    }
+    throw err;
   } finally {
     await fleet.cleanup();
     process.off('SIGINT', onSignal);
