@@ -715,7 +715,8 @@ export class Replicator {
       if (serving) this.events.exchange('served', 'failed');
       this.countRefusal(err);
       // One line per peer and kind of fault a minute: a peer sending different faults shows each.
-      const reason = (err as Error).message;
+      // A stream ended by a closed connection may reject with no Error at all (seen with the overlay).
+      const reason = err instanceof Error ? err.message : String(err);
       this.warn(`${peer}|${reason.replace(/\d+/g, '#')}`, { peer, reason }, 'closing sync stream from peer');
       stream.abort(err as Error);
     } finally {
