@@ -149,7 +149,8 @@ async function settle(nodes: readonly TestDaemon[], o: ScaleOptions): Promise<{ 
 /** The quiet window: per daemon, CPU % of one core, TCP bytes out per second, sync frame bytes out per second. */
 async function idle(nodes: readonly TestDaemon[], windowMs: number): Promise<ScaleFigures['idle']> {
   const pids = nodes.map((d) => d.child.proc.pid!);
-  const syncBefore = (await Promise.all(nodes.map((d) => d.status()))).map((s) => s.transfer.bytesSent);
+  // A daemon too loaded to answer (EPIPE on its control socket at load average 90) gives no figure, not a failed run.
+  const syncBefore = (await Promise.all(nodes.map(statusOf))).map((s) => s?.transfer.bytesSent ?? Number.NaN);
   const sockBefore = socketsByPid(readSockets(), pids);
   const cpuBefore = pids.map(readCpuTicks);
   const t0 = performance.now();
@@ -157,7 +158,7 @@ async function idle(nodes: readonly TestDaemon[], windowMs: number): Promise<Sca
   const cpuAfter = pids.map(readCpuTicks);
   const seconds = (performance.now() - t0) / 1000;
   const sockAfter = socketsByPid(readSockets(), pids);
-  const syncAfter = (await Promise.all(nodes.map((d) => d.status()))).map((s) => s.transfer.bytesSent);
+  const syncAfter = (await Promise.all(nodes.map(statusOf))).map((s) => s?.transfer.bytesSent ?? Number.NaN);
   const hz = ticksPerSecond();
   const cpu = pids.map((_, i) => ((cpuAfter[i]! - cpuBefore[i]!) / hz / seconds) * 100);
   const tcp = pids.map((p) => bytesSentBetween(sockBefore.get(p)!, sockAfter.get(p)!));
@@ -166,7 +167,7 @@ async function idle(nodes: readonly TestDaemon[], windowMs: number): Promise<Sca
     cpuPercent: spread(cpu),
     cpuAllPercent: cpu.reduce((a, b) => a + b, 0),
     tcpOutBps: spread(tcp.map((t) => t.bytes / seconds)),
-    syncOutBps: spread(syncAfter.map((b, i) => (b - syncBefore[i]!) / seconds)),
+    syncOutBps: spread(syncAfter.map((b, i) => (b - syncBefore[i]!) / seconds).filter((x) => !Number.isNaN(x))),
     socketsClosed: tcp.reduce((a, t) => a + t.closed, 0) / 2, // each connection closed is counted at both ends
   };
 }
