@@ -23,12 +23,19 @@ import { FeedWatch } from './feed-watch.js';
 import { bytesSentBetween, readCpuTicks, readSockets, socketsByPid, ticksPerSecond } from './proc-probe.js';
 import { jsonLine, spread, table, type ScaleFigures } from './scale-report.js';
 
+type Topology = 'mesh' | 'overlay';
+
 export interface ScaleOptions {
   nodes: number;
   seeds: number;
   /** Daemons started at once after the seeds. */
   parallel: number;
   mode: 'push' | 'pull' | 'hybrid';
+  /** The topology of this run; `topologies`: every one asked for, run one after the other on fresh fleets. */
+  topology: Topology;
+  topologies: Topology[];
+  /** overlay: the active view's size (--active-view). */
+  activeView: number;
   gossipIntervalMs: number;
   minPeers: number;
   /** The alive-peer counts must hold this long before the idle window (or the deadline passes). */
@@ -44,6 +51,7 @@ export interface ScaleOptions {
 }
 
 const USAGE = `usage: npm run bench -- scale [--nodes N] [--seeds S] [--parallel P] [--mode push|pull|hybrid]
+  [--topology mesh|overlay|mesh,overlay] [--active-view N]
   [--gossip-interval MS] [--min-peers K] [--settle-seconds S] [--idle-seconds S] [--writes W]
   [--import-keys K] [--kill K] [--poll-ms MS] [--timeout-seconds S]`;
 
@@ -51,7 +59,7 @@ const USAGE = `usage: npm run bench -- scale [--nodes N] [--seeds S] [--parallel
 export function parseScaleArgs(argv: string[]): ScaleOptions {
   const { values } = parseArgs({
     args: argv,
-    options: Object.fromEntries(['nodes', 'seeds', 'parallel', 'mode', 'gossip-interval', 'min-peers', 'settle-seconds', 'idle-seconds', 'writes', 'import-keys', 'kill', 'poll-ms', 'timeout-seconds'].map((k) => [k, { type: 'string' as const }])),
+    options: Object.fromEntries(['nodes', 'seeds', 'parallel', 'mode', 'topology', 'active-view', 'gossip-interval', 'min-peers', 'settle-seconds', 'idle-seconds', 'writes', 'import-keys', 'kill', 'poll-ms', 'timeout-seconds'].map((k) => [k, { type: 'string' as const }])),
   });
   const int = (name: string, fallback: number, min: number) => {
     const v = values[name] === undefined ? fallback : Number(values[name]);
@@ -61,6 +69,8 @@ export function parseScaleArgs(argv: string[]): ScaleOptions {
   const nodes = int('nodes', 50, 3);
   const mode = values.mode ?? 'hybrid';
   if (mode !== 'push' && mode !== 'pull' && mode !== 'hybrid') throw new Error(`--mode must be push, pull or hybrid\n${USAGE}`);
+  const topologies = (values.topology ?? 'mesh').split(',');
+  if (topologies.length === 0 || topologies.some((t) => t !== 'mesh' && t !== 'overlay')) throw new Error(`--topology must be mesh, overlay, or both separated by a comma\n${USAGE}`);
   const kill = int('kill', Math.min(10, Math.max(1, Math.floor(nodes / 5))), 1);
   if (kill > nodes - 2) throw new Error(`--kill must leave node 1 and one other: at most ${nodes - 2} of ${nodes}`);
   return {
@@ -68,6 +78,9 @@ export function parseScaleArgs(argv: string[]): ScaleOptions {
     seeds: Math.min(nodes, int('seeds', 3, 1)),
     parallel: int('parallel', 4, 1),
     mode,
+    topology: topologies[0] as Topology,
+    topologies: topologies as Topology[],
+    activeView: int('active-view', 6, 1),
     gossipIntervalMs: int('gossip-interval', 1000, 10),
     minPeers: Math.min(nodes - 1, int('min-peers', 3, 1)),
     settleMs: int('settle-seconds', 5, 0) * 1000,
@@ -103,7 +116,8 @@ const alive = (s: Status) => s.peers.filter((p) => p.state === 'alive').length;
 
 /** Starts the fleet: node 1, the other seeds from it, then the rest from the seeds, `parallel` at a time. */
 async function startAll(fleet: Fleet, o: ScaleOptions): Promise<{ nodes: TestDaemon[]; spanMs: number; lastStart: number }> {
-  const base = { mode: o.mode, gossipIntervalMs: o.gossipIntervalMs, startMs: o.timeoutMs };
+  const extra = o.topology === 'overlay' ? ['--topology', 'overlay', '--active-view', String(o.activeView)] : [];
+  const base = { mode: o.mode, gossipIntervalMs: o.gossipIntervalMs, startMs: o.timeoutMs, extra };
   const t0 = performance.now();
   const first = await fleet.start(base);
   const seeds = [first];
@@ -135,7 +149,8 @@ async function settle(nodes: readonly TestDaemon[], o: ScaleOptions): Promise<{ 
 /** The quiet window: per daemon, CPU % of one core, TCP bytes out per second, sync frame bytes out per second. */
 async function idle(nodes: readonly TestDaemon[], windowMs: number): Promise<ScaleFigures['idle']> {
   const pids = nodes.map((d) => d.child.proc.pid!);
-  const syncBefore = (await Promise.all(nodes.map((d) => d.status()))).map((s) => s.transfer.bytesSent);
+  // A daemon too loaded to answer (EPIPE on its control socket at load average 90) gives no figure, not a failed run.
+  const syncBefore = (await Promise.all(nodes.map(statusOf))).map((s) => s?.transfer.bytesSent ?? Number.NaN);
   const sockBefore = socketsByPid(readSockets(), pids);
   const cpuBefore = pids.map(readCpuTicks);
   const t0 = performance.now();
@@ -143,7 +158,7 @@ async function idle(nodes: readonly TestDaemon[], windowMs: number): Promise<Sca
   const cpuAfter = pids.map(readCpuTicks);
   const seconds = (performance.now() - t0) / 1000;
   const sockAfter = socketsByPid(readSockets(), pids);
-  const syncAfter = (await Promise.all(nodes.map((d) => d.status()))).map((s) => s.transfer.bytesSent);
+  const syncAfter = (await Promise.all(nodes.map(statusOf))).map((s) => s?.transfer.bytesSent ?? Number.NaN);
   const hz = ticksPerSecond();
   const cpu = pids.map((_, i) => ((cpuAfter[i]! - cpuBefore[i]!) / hz / seconds) * 100);
   const tcp = pids.map((p) => bytesSentBetween(sockBefore.get(p)!, sockAfter.get(p)!));
@@ -152,7 +167,7 @@ async function idle(nodes: readonly TestDaemon[], windowMs: number): Promise<Sca
     cpuPercent: spread(cpu),
     cpuAllPercent: cpu.reduce((a, b) => a + b, 0),
     tcpOutBps: spread(tcp.map((t) => t.bytes / seconds)),
-    syncOutBps: spread(syncAfter.map((b, i) => (b - syncBefore[i]!) / seconds)),
+    syncOutBps: spread(syncAfter.map((b, i) => (b - syncBefore[i]!) / seconds).filter((x) => !Number.isNaN(x))),
     socketsClosed: tcp.reduce((a, t) => a + t.closed, 0) / 2, // each connection closed is counted at both ends
   };
 }
@@ -204,7 +219,7 @@ async function killThenWrite(nodes: readonly TestDaemon[], feed: FeedWatch, o: S
 
 /** One whole run on a fresh fleet; `fleet` is the caller's, so that it can clean up on a signal too. */
 export async function runScale(o: ScaleOptions, fleet: Fleet, say: (line: string) => void = () => {}): Promise<ScaleFigures> {
-  say(`starting ${o.nodes} daemons (${o.seeds} seeds, ${o.parallel} at a time, ${o.mode}, gossip ${o.gossipIntervalMs} ms)`);
+  say(`starting ${o.nodes} daemons (${o.seeds} seeds, ${o.parallel} at a time, ${o.mode}, ${o.topology}, gossip ${o.gossipIntervalMs} ms)`);
   const { nodes, spanMs, lastStart } = await startAll(fleet, o);
   say(`all started in ${(spanMs / 1000).toFixed(1)} s; waiting for >= ${o.minPeers} alive peers everywhere`);
   const deadline = lastStart + o.timeoutMs;
@@ -232,7 +247,7 @@ export async function runScale(o: ScaleOptions, fleet: Fleet, say: (line: string
     return {
       nodes: o.nodes,
       seeds: o.seeds,
-      mode: o.mode,
+      mode: o.topology === 'mesh' ? o.mode : `${o.mode}, ${o.topology} (active view ${o.activeView})`,
       gossipIntervalMs: o.gossipIntervalMs,
       startSpanMs: spanMs,
       minPeers: o.minPeers,
@@ -262,7 +277,11 @@ function commit(): string {
 
 /** `npm run bench -- scale ...`: one run, its table and JSON line; every daemon killed however it ends. */
 export async function benchScale(argv: string[]): Promise<void> {
-  const o = parseScaleArgs(argv);
+  const all = parseScaleArgs(argv);
+  for (const topology of all.topologies) await benchScaleOnce({ ...all, topology });
+}
+
+async function benchScaleOnce(o: ScaleOptions): Promise<void> {
   const fleet = new Fleet();
   const onSignal = (signal: NodeJS.Signals) => {
     console.error(`scale: ${signal}: stopping every daemon`);
@@ -273,13 +292,20 @@ export async function benchScale(argv: string[]): Promise<void> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   process.on('exit', onExit);
-  console.log(`\n# scale: ${o.nodes} daemons on 127.0.0.1`);
+  console.log(`\n# scale: ${o.nodes} daemons on 127.0.0.1, ${o.topology}`);
   const load = loadavg()[0]!;
   try {
     const f = await runScale(o, fleet, (line) => console.error(`scale: ${line}`));
     console.log(table(f).join('\n'));
     console.log(`(status polled every ${o.pollMs} ms per node; visibility from the put's call to the change event on each other node's watch feed; load average ${load.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end)`);
     console.log(jsonLine(f, { commit: commit(), at: new Date().toISOString(), loadavg: [load, loadavg()[0]] }));
+  } catch (err) {
+    // A daemon that died during the run is the likeliest cause: name it, with its last log lines.
+    for (const d of fleet.daemons) {
+      if (d.child?.proc.exitCode === null && d.child.proc.signalCode === null) continue;
+      console.error(`scale: daemon ${d.peerId} exited (${d.child?.proc.exitCode ?? d.child?.proc.signalCode}):\n${d.child?.stderr().split('\n').slice(-30).join('\n')}`);
+    }
+    throw err;
   } finally {
     await fleet.cleanup();
     process.off('SIGINT', onSignal);

@@ -54,6 +54,16 @@ export const ConfigSchema = z.strictObject({
   /** Peers to run a sync exchange with every gossip interval. */
   fanout: z.number().int().min(1).max(64).default(1),
   /**
+   * mesh: every node dials every peer it knows and pushes each write to all of them; overlay: a
+   * bounded active view (HyParView) holds the connections and writes travel along a tree of them
+   * (Plumtree), with sync rounds to one random active peer.
+   */
+  topology: z.enum(['mesh', 'overlay']).default('mesh'),
+  /** overlay: peers this node keeps connections to (the active view). */
+  activeView: z.number().int().min(1).max(64).default(6),
+  /** overlay: addresses kept to replace a lost active peer from (the passive view). */
+  passiveView: z.number().int().min(1).max(1000).default(30),
+  /**
    * Pre-shared swarm key file (replikv keygen): only nodes with the same key can connect. null:
    * DATA_DIR/swarm.key, generated on first start; "none": an open network (any host can connect).
    */

@@ -19,6 +19,9 @@ export function daemonCommand(): Command {
     .option('--bootstrap <multiaddr>', 'a peer to contact at start; repeat for more (peers met before are remembered in the store and dialled too)', collect)
     .addOption(new Option('--mode <mode>', 'how writes move: push, pull or hybrid (default hybrid)').choices(['push', 'pull', 'hybrid']))
     .option('--gossip-interval <ms>', 'milliseconds between digest rounds (default 1000)', (v) => Number(v))
+    .addOption(new Option('--topology <topology>', 'mesh: connect to every known peer and push to all (default); overlay: keep a bounded active view (HyParView) and push along a tree of it (Plumtree)').choices(['mesh', 'overlay']))
+    .option('--active-view <n>', 'overlay: peers this node keeps connections to (default 6)', (v) => Number(v))
+    .option('--passive-view <n>', 'overlay: addresses kept to replace lost active peers from (default 30)', (v) => Number(v))
     .option('--swarm-key <file>', 'private network key shared by every node (default DATA_DIR/swarm.key, generated on first start; make one with: replikv keygen --out FILE)')
     .option('--identity <file>', 'private key file (default DATA_DIR/identity.key, created if missing)')
     .option('--control <path>', 'control socket (default DATA_DIR/control.sock)')
@@ -75,6 +78,9 @@ created or written, or a listen address (--listen, --metrics, --resp) is in use;
         bootstrap: opts.bootstrap as string[] | undefined,
         mode: opts.mode as Config['mode'] | undefined,
         gossipIntervalMs: opts.gossipInterval as number | undefined,
+        topology: opts.topology as Config['topology'] | undefined,
+        activeView: opts.activeView as number | undefined,
+        passiveView: opts.passiveView as number | undefined,
         swarmKey: opts.swarmKey as string | undefined,
         identity: opts.identity as string | undefined,
         control: opts.control as string | undefined,

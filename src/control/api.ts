@@ -35,6 +35,8 @@ export interface Status {
   digest: string;
   clock: ClockJSON;
   peers: { peerId: string; state: PeerState; behind: number }[];
+  /** Overlay topology only (--topology overlay): the active view (peers held), the passive view's size, and the tree's eager peers. */
+  overlay?: { active: string[]; passive: number; eager: string[] };
   /** Sync traffic since the daemon started: frame bytes each way, and key states applied from peers. */
   transfer: { bytesReceived: number; bytesSent: number; keysReceived: number };
   /**

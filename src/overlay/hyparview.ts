@@ -117,6 +117,11 @@ export class HyParView {
     return this.addrs.get(peer) ?? this.seeds.get(peer) ?? [];
   }
 
+  /** A NEIGHBOR or JOIN request to `peer` awaits its answer (the host keeps that connection too). */
+  isPending(peer: PeerId): boolean {
+    return this.pending.has(peer);
+  }
+
   /** No active peer and no request under way: the host may want to join a seed (tick does it too). */
   isolated(): boolean {
     return this.active.length === 0 && this.pending.size === 0;
@@ -162,6 +167,16 @@ export class HyParView {
     } else {
       this.aliveLeft.delete(peer);
     }
+  }
+
+  /**
+   * Addresses the host learned elsewhere (peers remembered across a restart, peer exchange): taken
+   * into the passive view, and a free active slot asks one of them.
+   */
+  offer(peers: readonly PeerInfo[], now: number): void {
+    this.at(now);
+    for (const p of peers) this.addPassive(p);
+    this.refill([]);
   }
 
   /** The operator forgot `peer` (the host's allowed() refuses it from now on). */

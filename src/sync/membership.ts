@@ -324,9 +324,10 @@ export class Membership {
   /**
    * Dials due now: seeds nobody is connected at, then unconnected peers with an address, each at
    * most once per backoff and never two at a time to one address or one peer. The caller reports each plan's
-   * outcome with dialSucceeded or dialFailed.
+   * outcome with dialSucceeded or dialFailed. `seedsOnly`: the overlay topology, where only seeds
+   * are dialled this way (HyParView decides whom else to connect to).
    */
-  dueDials(now: number): DialPlan[] {
+  dueDials(now: number, seedsOnly = false): DialPlan[] {
     const plans: DialPlan[] = [];
     const seedTransports = new Set<string>();
     for (const s of this.seeds.values()) {
@@ -338,6 +339,7 @@ export class Membership {
       this.inFlight.add(s.transport);
       s.nextDialAt = now + this.opts.intervalMs;
     }
+    if (seedsOnly) return plans;
     const maxInFlight = this.opts.maxDialsInFlight ?? MAX_DIALS_IN_FLIGHT;
     let learnedInFlight = [...this.peers.values()].filter((p) => p.dialing).length;
     // The longest overdue first: peers that never answer cannot keep the slots from the others.

@@ -12,8 +12,8 @@ import { MAX_FRAME_HEADS, readHeads, writeHead, type Head } from '../core/head.j
 import { MAX_KEY_BYTES } from '../core/validate.js';
 import { BASE_HASH_BYTES, NO_BASE, readCoreDelta, writeCoreDelta, type CoreDelta, type DigestCore } from './digest-core.js';
 
-// 2.0.0: chunks and snapshots carry signed heads (core/head.ts); a 1.x node cannot vouch for its counters.
-export const SYNC_PROTOCOL = '/replikv/sync/4.0.0';
+// 5.0.0: DIGEST as a difference, PEERS, range reconciliation, overlay frames (docs/protocol.md, the version history).
+export const SYNC_PROTOCOL = '/replikv/sync/5.0.0';
 
 export const MSG = { digest: 1, delta: 2, end: 3, push: 4, ack: 5, snapRequest: 6, snapBegin: 7, snapChunk: 8, snapEnd: 9, busy: 10, verify: 11, forgotten: 12, peers: 30, digestDelta: 31, needFull: 32 } as const;
 

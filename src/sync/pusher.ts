@@ -5,7 +5,7 @@
 import type { Stream } from '@libp2p/interface';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
-import type { DeltaLimits } from '../core/delta.js';
+import type { DeltaChunk, DeltaLimits } from '../core/delta.js';
 import type { FrameWriter } from '../net/frames.js';
 import type { Keyspace } from '../store/keyspace.js';
 import type { SyncEvents } from './events.js';
@@ -27,8 +27,13 @@ export interface PusherDeps {
   events: SyncEvents;
   log: Logger;
   limits: DeltaLimits;
-  /** The peers a write is pushed to now. */
-  targets: () => string[];
+  /**
+   * The peers a chunk of local writes is pushed to now (mesh: every connected peer; overlay: the
+   * tree's eager peers, and the chunk is announced to the lazy ones, overlay-host.ts).
+   */
+  targets: (chunk: DeltaChunk) => string[];
+  /** Told of every push stream this node opens (the overlay keeps such long-lived streams apart). */
+  opened?: (stream: Stream) => void;
   /** A peer acknowledged holding these dots. */
   held: (peer: string, dots: Clock) => void;
 }
@@ -73,24 +78,36 @@ export class Pusher {
     if (this.stopped || this.queue.size === 0) return;
     const keys = [...this.queue];
     this.queue.clear();
-    const peers = this.d.targets();
-    if (peers.length === 0) return;
     // Chunks within the DELTA limits: one write of 200,000 keys (an MSET, an import) would otherwise
     // be one frame past what a peer accepts, refused as malformed.
     for (const chunk of this.d.ks.pushChunks(keys, this.d.limits)) {
-      const seq = ++this.seq;
-      this.claims.set(seq, chunk.claim);
-      if (this.claims.size > PUSH_CLAIMS_KEPT) this.claims.delete(seq - PUSH_CLAIMS_KEPT);
-      const frame = encodeEntries(MSG.push, chunk, seq);
-      await Promise.all(peers.map((peer) => this.send(peer, frame, chunk.entries.length)));
+      await this.pushChunk(this.d.targets(chunk), chunk);
       if (this.stopped || !this.d.ks.isOpen()) return; // the rest goes by sync exchanges, as any push lost
     }
+  }
+
+  /** Pushes one chunk to `peers` under this node's own seq (local writes, and the overlay's relays). */
+  async pushChunk(peers: readonly string[], chunk: DeltaChunk): Promise<void> {
+    if (peers.length === 0 || this.stopped) return;
+    const seq = ++this.seq;
+    this.claims.set(seq, chunk.claim);
+    if (this.claims.size > PUSH_CLAIMS_KEPT) this.claims.delete(seq - PUSH_CLAIMS_KEPT);
+    const frame = encodeEntries(MSG.push, chunk, seq);
+    await Promise.all(peers.map((peer) => this.send(peer, frame, chunk.entries.length)));
+  }
+
+  /** `peer` left the overlay's active view: our push stream to it ends (its queued pushes go first). */
+  close(peer: string): void {
+    const open = this.open.get(peer);
+    this.open.delete(peer);
+    void open?.then((p) => p.writer.close()).catch(() => {});
   }
 
   private async send(peer: string, frame: Uint8Array, keys: number): Promise<void> {
     let open = this.open.get(peer);
     if (open === undefined) {
       open = this.d.streams.open(peer).then((stream) => {
+        this.d.opened?.(stream);
         const push: PushStream = { writer: this.d.streams.writerFor(stream), unacked: 0 };
         const received = { bytes: 0 };
         // Stalled only while a push is unsent or unacknowledged: between pushes the stream idles.
@@ -128,7 +145,9 @@ export class Pusher {
       if (!this.stopped) this.d.log.debug({ peer, reason: (err as Error).message }, 'push stream closed');
       stream.abort(err as Error);
     } finally {
-      this.open.delete(peer);
+      // Only this stream's entry: after close(), a newer stream to the peer may be in the map.
+      const current = this.open.get(peer);
+      void current?.then((p) => p === push && this.open.get(peer) === current && this.open.delete(peer), () => {});
     }
   }
 }

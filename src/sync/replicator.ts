@@ -54,6 +54,8 @@ import { Retirement } from './retirement.js';
 import { atTheirs } from './healer.js';
 import { isReconType } from './recon-messages.js';
 import { pullRecon, reconIo, serveRecon, type PullOptions, type PullResult } from './reconciler.js';
+import { OverlayHost } from './overlay-host.js';
+import { isOverlayType } from '../overlay/index.js';
 
 export interface ReplicatorOptions {
   mode: Mode;
@@ -82,6 +84,12 @@ export interface ReplicatorOptions {
   operatorKeys?: readonly Uint8Array[];
   /** How far ahead of this node's clock a signed forget's time may be; default 10 minutes. */
   maxClockSkewMs?: number;
+  /** mesh (default): dial every known peer, push to all; overlay: HyParView + Plumtree (overlay-host.ts). */
+  topology?: 'mesh' | 'overlay';
+  activeView?: number;
+  passiveView?: number;
+  /** When not empty, only these PeerIds may connect (the gater refuses the rest; the overlay never takes them). */
+  allowList?: readonly string[];
 }
 
 
@@ -97,6 +105,8 @@ export class Replicator {
   private readonly rounds = new Set<string>();
   /** Active push of local writes (pusher.ts). */
   private readonly pusher: Pusher;
+  /** The overlay topology's shell (overlay-host.ts); undefined in a mesh. */
+  readonly overlay: OverlayHost | undefined;
   /** Per peer: the dots it acknowledged holding durably (pushes, sync exchanges); never its digest's word. */
   private readonly holds = new Map<string, Clock>();
   readonly concern = new WriteConcern(() => this.holds.values());
@@ -175,9 +185,11 @@ export class Replicator {
       events: this.events,
       log,
       limits: this.limits,
-      targets: () => this.membership.connectedPeers(),
+      targets: (chunk) => (this.overlay === undefined ? this.membership.connectedPeers() : this.overlay.broadcast(chunk)),
       held: (peer, dots) => this.learnHeld(peer, dots),
+      opened: (stream) => this.overlay?.keep(stream),
     });
+    if (opts.topology === 'overlay') this.overlay = this.overlayHost(opts);
     this.members = opts.members ?? new MemberClocks();
     this.retirement = new Retirement(ks, log);
     this.forgets = new Forgets(ks, log, {
@@ -211,6 +223,7 @@ export class Replicator {
       dropped: (peer, replica) => {
         this.holds.delete(peer);
         this.members.forget(peer); // garbage collection no longer waits for it
+        this.overlay?.forget(peer);
         if (replica !== null) this.retireReplica(replica, 'its peer was forgotten');
       },
     });
@@ -225,6 +238,7 @@ export class Replicator {
     });
     this.membership.restoreForgotten(this.forgets.load());
     this.known.restore(Date.now()); // after the forgotten ones, which are never restored
+    this.overlay?.offer(this.membership.list().map((p) => ({ id: p.peerId, addrs: p.addrs }))); // remembered peers: passive candidates
     this.node.addEventListener('peer:connect', (e) => {
       const peer = e.detail.toString();
       if (!this.membership.connected(peer, Date.now())) return void this.forgetting.turnAway(peer);
@@ -235,6 +249,7 @@ export class Replicator {
     this.node.addEventListener('peer:disconnect', (e) => {
       const peer = e.detail.toString();
       this.pusher.lost(peer);
+      this.overlay?.disconnected(peer);
       this.retirement.forgetPeer(peer);
       this.digests.forgetPeer(peer);
       this.pex.forget(peer);
@@ -259,6 +274,7 @@ export class Replicator {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    this.overlay?.stop();
     await this.node.unhandle(SYNC_PROTOCOL).catch(() => {});
     await this.pusher.stop();
     await this.known.save(Date.now());
@@ -321,12 +337,14 @@ export class Replicator {
     }
     this.noteAlone(now);
     this.known.maybeSave(now);
-    for (const plan of this.membership.dueDials(now)) void this.dial(plan);
+    this.onTickDials();
+    this.overlay?.reap(now);
     const addrs = this.exchangeAddrs();
     for (const peer of this.membership.connectedPeers()) this.sendPeers(peer, addrs);
     if (this.bootstrapping) return; // the snapshot stream is bringing everything; rounds would repeat it
     if (this.opts.mode === 'push' && this.tick % 10 !== 1) return; // push mode: rounds only as a backstop
-    for (const peer of this.membership.gossipTargets(this.opts.fanout, this.random)) {
+    const targets = this.overlay?.pullTargets(this.opts.fanout) ?? this.membership.gossipTargets(this.opts.fanout, this.random);
+    for (const peer of targets) {
       if (!this.rounds.has(peer)) void this.syncRound(peer);
     }
   }
@@ -347,6 +365,7 @@ export class Replicator {
       const before = this.membership.dialSucceeded(plan, peer, Date.now());
       if (before !== null) this.log.info({ addr: plan.addr, peer, before }, 'a bootstrap address answers as a new peer (its machine has a new identity)');
       if (!this.membership.connected(peer, Date.now())) await this.node.hangUp(conn.remotePeer).catch(() => {});
+      else if (plan.seed) this.overlay?.seedReached(peer, plan.addr);
     } catch (err) {
       if (this.stopped) return;
       this.membership.dialFailed(plan, Date.now());
@@ -591,6 +610,7 @@ export class Replicator {
         unwatch = this.streams.watch(stream, received, writer);
         return await serveRecon(this.ks, reconIo(frames, writer), first.value, this.limits);
       }
+      if (this.overlay !== undefined && isOverlayType(first.value[0] ?? 0)) return await this.overlay.serve(peer, stream, first.value, frames);
       const m = decodeMessage(first.value);
       if (m.type === MSG.forgotten) {
         this.forgets.refusedBy(peer, Date.now());
@@ -635,11 +655,15 @@ export class Replicator {
       if (m.type !== MSG.push) throw new ProtocolError(`a stream must start with DIGEST, PUSH, SNAP_REQ, VERIFY or PEERS, not message type ${m.type}`);
       // No watchdog here: a push stream rightly idles between writes; its sender watches it.
       const acks = this.streams.writerFor(stream);
+      this.overlay?.keep(stream);
       let push = m;
+      let raw = first.value;
       for (;;) {
         this.transfer.keysReceived += push.entries.length; // on receipt, as in receiveDelta
+        const relay = this.overlay?.received(peer, push, raw); // the tree's decision, before it is applied
         const checked = await this.checkHeads(peer, push);
         this.noteCut(peer, await this.ks.applyDelta(push, { checked }));
+        relay?.(); // checked and stored: only now is it passed on
         this.membership.heard(peer, Date.now());
         this.events.pushReceived();
         await acks.write(encodeAck(push.seq)); // applyDelta resolved: stored as durably as configured
@@ -649,13 +673,15 @@ export class Replicator {
         const msg = decodeMessage(next.value);
         if (msg.type !== MSG.push) throw new ProtocolError(`expected PUSH, got message type ${msg.type}`);
         push = msg;
+        raw = next.value;
       }
     } catch (err) {
       if (this.stopped) return;
       if (serving) this.events.exchange('served', 'failed');
       this.countRefusal(err);
       // One line per peer and kind of fault a minute: a peer sending different faults shows each.
-      const reason = (err as Error).message;
+      // A stream ended by a closed connection may reject with no Error at all (seen with the overlay).
+      const reason = err instanceof Error ? err.message : String(err);
       this.warn(`${peer}|${reason.replace(/\d+/g, '#')}`, { peer, reason }, 'closing sync stream from peer');
       stream.abort(err as Error);
     } finally {
@@ -676,7 +702,10 @@ export class Replicator {
    * every dot in `dots`. Rejects with WriteConcernError after `timeoutMs`.
    */
   waitForReplicas(dots: Clock, w: number | 'all', timeoutMs: number): Promise<number> {
-    const wanted = w === 'all' ? 1 + this.membership.connectedPeers().length : w;
+    // overlay: 'all' is this node and its active peers; lazy ones got only an announcement, so a
+    // sync round (which sends the dots a waiting write concern needs, deltaBase) brings their ACK.
+    const wanted = w === 'all' ? 1 + (this.overlay?.activeView().length ?? this.membership.connectedPeers().length) : w;
+    for (const peer of this.overlay?.pt.lazyPeers() ?? []) void this.syncWith(peer);
     return this.concern.wait(dots, wanted, timeoutMs).then(
       (n) => {
         this.events.concernWait('met');
@@ -836,6 +865,7 @@ export class Replicator {
     for (const { peerId, addr } of pexAddrs(addrs, this.membership.self)) {
       if (this.membership.learn(peerId, [addr], now)) learned = true;
     }
+    if (learned) this.overlay?.offer(pexAddrs(addrs, this.membership.self).map(({ peerId, addr }) => ({ id: peerId, addrs: [addr] })));
     if (learned) this.onTickDials();
   }
 
@@ -844,9 +874,30 @@ export class Replicator {
     this.forgetting.heard(from, d.forgotten);
   }
 
-  /** New peers learned: dial them now rather than at the next tick. */
+  /** Dials due (new peers learned: now rather than at the next tick). Overlay: only seeds, while isolated. */
   private onTickDials(): void {
-    for (const plan of this.membership.dueDials(Date.now())) void this.dial(plan);
+    if (this.overlay !== undefined && !this.overlay.isolated()) return;
+    for (const plan of this.membership.dueDials(Date.now(), this.overlay !== undefined)) void this.dial(plan);
+  }
+
+  private overlayHost(opts: ReplicatorOptions): OverlayHost {
+    const allow = new Set(opts.allowList ?? []);
+    return new OverlayHost({
+      node: this.node,
+      streams: this.streams,
+      log: this.log,
+      activeView: opts.activeView ?? 6,
+      passiveView: opts.passiveView ?? 30,
+      gossipIntervalMs: opts.gossipIntervalMs,
+      maxFrameBytes: opts.maxFrameBytes,
+      random: this.random,
+      allowed: (p) => !this.membership.isForgotten(p) && (allow.size === 0 || allow.has(p)),
+      addrsOf: (p) => this.membership.list().find((e) => e.peerId === p)?.addrs ?? [],
+      clock: () => this.ks.summary().clock,
+      push: (peers, chunk) => void this.pusher.pushChunk(peers, chunk),
+      syncWith: (peer) => void this.syncWith(peer),
+      down: (peer) => this.pusher.close(peer),
+    });
   }
 }
 
