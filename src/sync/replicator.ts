@@ -14,11 +14,12 @@ import type { Head } from '../core/head.js';
 import { DecodeError, WriteConcernError } from '../errors.js';
 import type { FrameWriter } from '../net/frames.js';
 import type { Keyspace, Summary } from '../store/keyspace.js';
-import { CheckBudget, HEAD_CHECK_BURST_MS, HEAD_CHECK_MS_PER_SECOND, HEAD_CHECK_TOTAL_BURST_MS, HEAD_CHECK_TOTAL_MS_PER_SECOND, MAX_INBOUND_STREAMS_PER_CONNECTION, pexAddrs, StreamCounter } from './limits.js';
+import { MAX_INBOUND_STREAMS_PER_CONNECTION, pexAddrs, StreamCounter } from './limits.js';
 import { LogLimiter } from '../log-limiter.js';
 import { Membership, transportOf, type DialPlan } from './membership.js';
 import { Forgets } from './forgetting.js';
 import { PeerForgetting } from './peer-forgetting.js';
+import { HeadChecks } from './head-checks.js';
 import { SnapshotStreams, type SnapshotStream } from './snapshot-streams.js';
 import type { ForgetRecord } from '../core/forget-record.js';
 import { KnownPeersSaver } from './known-peers-store.js';
@@ -123,7 +124,8 @@ export class Replicator {
   /** Forgetting a peer here: `replikv forget`, signed forgets heard, forgotten peers turned away (peer-forgetting.ts). */
   readonly forgetting: PeerForgetting;
   /** Signature checks of peers' heads: heads verified, CPU ms spent on them, frames refused for the budget. */
-  readonly headChecks = { checked: 0, ms: 0, refused: 0 };
+  readonly headChecks: HeadChecks['counts'];
+  private readonly heads: HeadChecks;
   /** When each peer gets this node's peer list (PEERS): once per connection, then when it changed. */
   private readonly pex = new PexSchedule();
   /** The DIGESTs each peer and this node hold of each other: later ones go as differences (digest-bases.ts). */
@@ -135,7 +137,6 @@ export class Replicator {
   private readonly warnings = new LogLimiter();
   /** Open inbound sync streams per connection (limits.ts); past the bound a new one is reset. */
   private readonly inbound = new StreamCounter(MAX_INBOUND_STREAMS_PER_CONNECTION);
-  private readonly checks = new CheckBudget();
   private readonly events: SyncEvents;
   /** When this node last logged that it is alone (no peer connected), so it says it once per spell. */
   private aloneLogged = false;
@@ -202,6 +203,8 @@ export class Replicator {
       },
       warn: (key, fields, msg) => this.warn(key, fields, msg),
     });
+    this.heads = new HeadChecks(ks, (peer) => this.membership.replicaOf(peer), () => this.stopped);
+    this.headChecks = this.heads.counts;
     this.snapshots = new SnapshotStreams({
       ks,
       streams: this.streams,
@@ -374,33 +377,9 @@ export class Replicator {
     }
   }
 
-  /**
-   * Verifies the heads a peer's frame needs (keyspace.ts, headsToCheck) on its CPU budget and the
-   * total one (limits.ts, CheckBudget), a batch per turn of the event loop. `wait`: a snapshot's
-   * chunk waits until the budget allows (it is this node's own catch-up); otherwise a frame of a
-   * peer in debt is refused. Forged heads throw, and the frame is refused.
-   */
-  async checkHeads(peer: string, chunk: DeltaChunk, mode: 'refuse' | 'wait' = 'refuse', need = this.ks.headsToCheck(chunk)): Promise<Head[]> {
-    if (need.length === 0) return need;
-    const own = need.length === 1 && need[0]!.r === this.membership.replicaOf(peer);
-    this.headChecks.checked += need.length;
-    await this.ks.checkHeads(need, {
-      before: async () => {
-        for (;;) {
-          if (this.checks.allowed(peer, Date.now(), own)) return;
-          if (mode === 'refuse' || this.stopped) {
-            this.headChecks.refused++;
-            throw new ProtocolError(`the peer's heads cost more signature checks than the budget (${HEAD_CHECK_BURST_MS} ms of CPU, then ${HEAD_CHECK_MS_PER_SECOND} ms a second per peer; ${HEAD_CHECK_TOTAL_BURST_MS} ms, then ${HEAD_CHECK_TOTAL_MS_PER_SECOND} ms a second for all peers)`);
-          }
-          await new Promise((ok) => setTimeout(ok, Math.min(1000, Math.max(10, this.checks.waitMs(peer, Date.now())))));
-        }
-      },
-      spent: (ms) => {
-        this.headChecks.ms += ms;
-        this.checks.charge(peer, ms, Date.now(), own);
-      },
-    });
-    return need; // verified: the caller hands them to applyDelta (checked)
+  /** Verifies the heads a peer's frame needs, on the peer's and the total check budgets (head-checks.ts). */
+  checkHeads(peer: string, chunk: DeltaChunk, mode: 'refuse' | 'wait' = 'refuse', need?: Head[]): Promise<Head[]> {
+    return this.heads.check(peer, chunk, mode, need);
   }
 
   /** A frame refused for its content (not a network fault) is counted for status. */
