@@ -35,11 +35,16 @@ export interface ScaleFigures {
   peersMs: number | null;
   /** From the last start until every node had said "ready". */
   readyMs: number | null;
+  /** Nodes that never said "ready" before the deadline. */
+  notReady: number;
   /** After settling: TCP connections each daemon holds (kernel sockets), and alive peers in its status. */
   settledMs: number;
   settled: boolean;
   connections: Spread;
   alivePeers: Spread;
+  /** Before the idle window: nodes whose status did not answer (left out of alivePeers), and daemons that had exited on their own. */
+  silent: number;
+  exited: number;
   /** A quiet window: CPU % of one core per daemon, TCP bytes out and sync frame bytes out per daemon per second. */
   idle: { windowMs: number; cpuPercent: Spread; cpuAllPercent: number; tcpOutBps: Spread; syncOutBps: Spread; socketsClosed: number };
   /** Writes on node 1, each seen in the watch feed of every other node: per (write, node), and per write on all of them. */
@@ -69,9 +74,10 @@ export function rows(f: ScaleFigures): Row[] {
   return [
     { measure: `daemons started (first start to last "started")`, value: `${f.nodes} in ${ms(f.startSpanMs)}, ${f.seeds} seed(s)`, target: '', met: null },
     { measure: `every node >= ${f.minPeers} connected peers, after the last start`, value: ms(f.peersMs), target: '<= 10 s', met: reached(f.peersMs, 10_000) },
-    { measure: 'every node ready, after the last start', value: ms(f.readyMs), target: '', met: null },
+    { measure: 'every node ready, after the last start', value: `${ms(f.readyMs)}${f.notReady > 0 ? ` (${f.notReady} never)` : ''}`, target: '', met: null },
     { measure: `TCP connections per node${f.settled ? '' : ' (still changing)'}: max, p50`, value: `${num(f.connections.max)}, ${num(f.connections.p50)} (min ${num(f.connections.min)})`, target: '<= 8', met: upTo(f.connections.max, 8) },
-    { measure: 'alive peers per node (status): min, p50, max', value: `${num(f.alivePeers.min)}, ${num(f.alivePeers.p50)}, ${num(f.alivePeers.max)}`, target: '', met: null },
+    { measure: 'alive peers per node (status): min, p50, max', value: `${num(f.alivePeers.min)}, ${num(f.alivePeers.p50)}, ${num(f.alivePeers.max)}${f.silent > 0 ? `; ${f.silent} did not answer` : ''}`, target: '', met: null },
+    { measure: 'daemons that exited on their own before the kills', value: String(f.exited), target: '', met: null },
     { measure: `idle CPU per daemon, ${ms(f.idle.windowMs)} window: mean (max)`, value: `${num(f.idle.cpuPercent.mean, 2)}% (${num(f.idle.cpuPercent.max, 2)}%); all: ${num(f.idle.cpuAllPercent, 1)}% of a core`, target: '<= 0.5%', met: upTo(f.idle.cpuPercent.mean, 0.5) },
     { measure: `idle TCP bytes out per daemon: mean (max)${f.idle.socketsClosed > 0 ? `, ${f.idle.socketsClosed} sockets closed in the window` : ''}`, value: `${num(f.idle.tcpOutBps.mean)} B/s (${num(f.idle.tcpOutBps.max)} B/s)`, target: '<= 300 B/s', met: upTo(f.idle.tcpOutBps.mean, 300) },
     { measure: 'idle sync frame bytes out per daemon (status): mean (max)', value: `${num(f.idle.syncOutBps.mean)} B/s (${num(f.idle.syncOutBps.max)} B/s)`, target: '', met: null },
