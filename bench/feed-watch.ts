@@ -3,6 +3,7 @@
 // process. So a visibility time is from a write's call to the moment the other node's feed told
 // this process, with the feed's Unix-socket hop (well under a millisecond) and this process's own
 // event loop included; no polling of GETs, which would load the daemons being measured.
+import { setMaxListeners } from 'node:events';
 import type { TestDaemon } from '../test/helpers/daemons.js';
 import { until } from '../test/helpers/process.js';
 
@@ -13,6 +14,7 @@ export class FeedWatch {
   private readonly abort = new AbortController();
 
   constructor(nodes: readonly TestDaemon[], prefix: string) {
+    setMaxListeners(nodes.length + 10, this.abort.signal); // one listener per feed is no leak
     nodes.forEach((node, i) => void this.follow(node, i, prefix));
   }
 

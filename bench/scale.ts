@@ -100,6 +100,10 @@ async function lastFirstTime(nodes: readonly TestDaemon[], ok: (s: Status) => bo
   return { at: missing.length > 0 ? null : Math.max(...(times as number[])), missing };
 }
 
+/** Each node's last log line, for a report of what held it up. */
+const lastLines = (nodes: readonly TestDaemon[], which: readonly number[]) =>
+  which.map((i) => `  node ${i + 1}: ${nodes[i]!.child.stderr().trimEnd().split('\n').at(-1)!.slice(0, 400)}`).join('\n');
+
 /** "nodes 3 (exited 1), 7": 1-based, as the table names node 1; with how a node that is gone ended. */
 function nodeList(nodes: readonly TestDaemon[], which: readonly number[]): string {
   const gone = (d: TestDaemon) => d.child.proc.exitCode ?? d.child.proc.signalCode;
@@ -235,7 +239,7 @@ export async function runScale(o: ScaleOptions, fleet: Fleet, say: (line: string
     lastFirstTime(nodes, (s) => s.state === 'ready', deadline, o.pollMs),
   ]);
   if (peers.missing.length > 0) say(`never >= ${o.minPeers} alive peers in ${o.timeoutMs / 1000} s: ${nodeList(nodes, peers.missing)}`);
-  if (ready.missing.length > 0) say(`never ready in ${o.timeoutMs / 1000} s: ${nodeList(nodes, ready.missing)}`);
+  if (ready.missing.length > 0) say(`never ready in ${o.timeoutMs / 1000} s: ${nodeList(nodes, ready.missing)}; their last log lines:\n${lastLines(nodes, ready.missing)}`);
   const settledFrom = performance.now();
   const { settled, alive: alivePeers, silent } = await settle(nodes, o);
   if (silent.length > 0) say(`no status answer: ${nodeList(nodes, silent)}`);
@@ -247,7 +251,7 @@ export async function runScale(o: ScaleOptions, fleet: Fleet, say: (line: string
   const quiet = await idle(nodes, o.idleMs);
   const feed = new FeedWatch(nodes, 'probe/');
   try {
-    await feed.started(nodes.length);
+    await feed.started(nodes.length, o.timeoutMs);
     say(`${o.writes} writes on node 1`);
     const write = await writes(nodes, feed, o);
     say(`importing ${o.importKeys} keys on node 1`);
