@@ -80,8 +80,15 @@ export function parseScaleArgs(argv: string[]): ScaleOptions {
   };
 }
 
+/** Why each node's last status request failed, for the report of nodes that did not answer. */
+const statusErrors = new WeakMap<TestDaemon, string>();
+
 /** Status, or undefined while the node does not answer (starting, busy, or killed). */
-const statusOf = (d: TestDaemon) => d.status().catch(() => undefined);
+const statusOf = (d: TestDaemon) =>
+  d.status().catch((err: Error) => {
+    statusErrors.set(d, err.message);
+    return undefined;
+  });
 
 /** Polls one node until `ok` holds; the time it first did, or null once `deadline` passed. */
 async function firstTime(d: TestDaemon, ok: (s: Status) => boolean, deadline: number, pollMs: number): Promise<number | null> {
@@ -183,8 +190,8 @@ async function idle(nodes: readonly TestDaemon[], windowMs: number): Promise<Sca
 }
 
 /** Writes on node 1, one at a time, each until every other node's feed shows it. */
-async function writes(nodes: readonly TestDaemon[], feed: FeedWatch, o: ScaleOptions): Promise<ScaleFigures['write']> {
-  const others = nodes.map((_, i) => i).slice(1);
+async function writes(nodes: readonly TestDaemon[], watched: readonly number[], feed: FeedWatch, o: ScaleOptions): Promise<ScaleFigures['write']> {
+  const others = watched.filter((i) => i !== 0);
   const perNode: number[] = [];
   const onAll: number[] = [];
   let missed = 0;
@@ -198,7 +205,7 @@ async function writes(nodes: readonly TestDaemon[], feed: FeedWatch, o: ScaleOpt
     if (at.size === others.length) onAll.push(Math.max(...at.values()) - t0);
     await sleep(200); // spacing, so that one write's trailing traffic does not time the next
   }
-  return { writes: o.writes, perNodeMs: spread(perNode), onAllMs: spread(onAll), missed };
+  return { writes: o.writes, perNodeMs: spread(perNode), onAllMs: spread(onAll), missed, unwatched: nodes.length - 1 - others.length };
 }
 
 /** Keys imported on node 1 through the control API, then until every node has node 1's digest and key count. */
@@ -216,16 +223,16 @@ async function importKeys(nodes: readonly TestDaemon[], o: ScaleOptions, say: (l
 }
 
 /** Kills `kill` nodes spread over the fleet (never node 1), then one write on node 1: until every survivor's feed shows it. */
-async function killThenWrite(nodes: readonly TestDaemon[], feed: FeedWatch, o: ScaleOptions): Promise<ScaleFigures['kill']> {
+async function killThenWrite(nodes: readonly TestDaemon[], watched: readonly number[], feed: FeedWatch, o: ScaleOptions): Promise<ScaleFigures['kill']> {
   const step = (nodes.length - 1) / o.kill;
   const victims = new Set(Array.from({ length: o.kill }, (_, k) => 1 + Math.floor(k * step)));
   await Promise.all([...victims].map((i) => nodes[i]!.stop('SIGKILL')));
   const survivors = nodes.map((_, i) => i).filter((i) => !victims.has(i));
   const t0 = performance.now();
   await nodes[0]!.client.put('probe/after-kill', Buffer.from('after'));
-  const others = survivors.slice(1);
+  const others = survivors.filter((i) => i !== 0 && watched.includes(i));
   const at = await feed.arrivals('probe/after-kill', others, o.timeoutMs);
-  return { killed: victims.size, survivors: survivors.length, allHaveMs: at.size === others.length ? Math.max(...at.values()) - t0 : null };
+  return { killed: victims.size, survivors: survivors.length, timed: others.length, allHaveMs: at.size === others.length ? Math.max(...at.values()) - t0 : null };
 }
 
 /** One whole run on a fresh fleet; `fleet` is the caller's, so that it can clean up on a signal too. */
@@ -242,7 +249,7 @@ export async function runScale(o: ScaleOptions, fleet: Fleet, say: (line: string
   if (ready.missing.length > 0) say(`never ready in ${o.timeoutMs / 1000} s: ${nodeList(nodes, ready.missing)}; their last log lines:\n${lastLines(nodes, ready.missing)}`);
   const settledFrom = performance.now();
   const { settled, alive: alivePeers, silent } = await settle(nodes, o);
-  if (silent.length > 0) say(`no status answer: ${nodeList(nodes, silent)}`);
+  if (silent.length > 0) say(`no status answer: ${nodeList(nodes, silent)}: ${silent.map((i) => statusErrors.get(nodes[i]!)).join('; ')}`);
   const settledMs = performance.now() - settledFrom;
   const pids = nodes.map((d) => d.child.proc.pid!);
   const sockets = socketsByPid(readSockets(), pids);
@@ -251,14 +258,17 @@ export async function runScale(o: ScaleOptions, fleet: Fleet, say: (line: string
   const quiet = await idle(nodes, o.idleMs);
   const feed = new FeedWatch(nodes, 'probe/');
   try {
-    await feed.started(nodes.length, o.timeoutMs);
+    const watched = await feed.started(nodes.length, o.timeoutMs);
+    const unwatched = nodes.map((_, i) => i).filter((i) => !watched.includes(i));
+    if (unwatched.includes(0)) throw new Error(`node 1's watch feed did not start: ${feed.errors.get(0) ?? 'no answer'}`);
+    if (unwatched.length > 0) say(`no watch feed (left out of the visibility figures): ${nodeList(nodes, unwatched)}: ${unwatched.map((i) => feed.errors.get(i) ?? 'no answer').join('; ')}`);
     say(`${o.writes} writes on node 1`);
-    const write = await writes(nodes, feed, o);
+    const write = await writes(nodes, watched, feed, o);
     say(`importing ${o.importKeys} keys on node 1`);
     const imported = await importKeys(nodes, o, say);
     const exited = nodes.filter((d) => d.child.proc.exitCode !== null || d.child.proc.signalCode !== null).length;
     say(`killing ${o.kill} nodes, then a write`);
-    const kill = await killThenWrite(nodes, feed, o);
+    const kill = await killThenWrite(nodes, watched, feed, o);
     return {
       nodes: o.nodes,
       seeds: o.seeds,
