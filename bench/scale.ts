@@ -185,7 +185,7 @@ async function idle(nodes: readonly TestDaemon[], windowMs: number): Promise<Sca
     cpuAllPercent: cpu.reduce((a, b) => a + b, 0),
     tcpOutBps: spread(tcp.map((t) => t.bytes / seconds)),
     syncOutBps: spread(syncAfter.map((b, i) => (b - syncBefore[i]!) / seconds).filter(Number.isFinite)),
-    socketsClosed: tcp.reduce((a, t) => a + t.closed, 0) / 2, // each connection closed is counted at both ends
+    socketsClosed: tcp.reduce((a, t) => a + t.closed, 0), // socket ends: a connection closed between two fleet daemons counts twice
   };
 }
 
