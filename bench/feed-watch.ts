@@ -3,6 +3,7 @@
 // process. So a visibility time is from a write's call to the moment the other node's feed told
 // this process, with the feed's Unix-socket hop (well under a millisecond) and this process's own
 // event loop included; no polling of GETs, which would load the daemons being measured.
+import { setMaxListeners } from 'node:events';
 import type { TestDaemon } from '../test/helpers/daemons.js';
 import { until } from '../test/helpers/process.js';
 
@@ -13,12 +14,20 @@ export class FeedWatch {
   private readonly abort = new AbortController();
 
   constructor(nodes: readonly TestDaemon[], prefix: string) {
+    setMaxListeners(nodes.length + 10, this.abort.signal); // one listener per feed is no leak
     nodes.forEach((node, i) => void this.follow(node, i, prefix));
   }
 
-  /** Waits until every feed has started (said hello), so no change is missed before it. */
-  started(count: number, ms = 30_000): Promise<void> {
-    return until(() => this.hellos.size === count, `${count} watch feeds to start`, ms);
+  /** Why a feed ended or never started, per node index. */
+  readonly errors = new Map<number, string>();
+
+  /**
+   * Waits until every feed has started (said hello), so no change is missed before it, or `ms`
+   * passed; returns the indexes of the feeds that started (the others cannot be timed).
+   */
+  async started(count: number, ms: number): Promise<number[]> {
+    await until(() => this.hellos.size === count, `${count} watch feeds to start`, ms).catch(() => undefined);
+    return [...this.hellos].sort((a, b) => a - b);
   }
 
   /**
@@ -46,8 +55,9 @@ export class FeedWatch {
           this.seen.set(ev.key, at);
         }
       }
-    } catch {
+    } catch (err) {
       // the node was killed (or the run is ending): its feed ends here, and what it did not show is missed
+      this.errors.set(i, (err as Error).message);
     }
   }
 }

@@ -93,8 +93,15 @@ export function parseScaleArgs(argv: string[]): ScaleOptions {
   };
 }
 
+/** Why each node's last status request failed, for the report of nodes that did not answer. */
+const statusErrors = new WeakMap<TestDaemon, string>();
+
 /** Status, or undefined while the node does not answer (starting, busy, or killed). */
-const statusOf = (d: TestDaemon) => d.status().catch(() => undefined);
+const statusOf = (d: TestDaemon) =>
+  d.status().catch((err: Error) => {
+    statusErrors.set(d, err.message);
+    return undefined;
+  });
 
 /** Polls one node until `ok` holds; the time it first did, or null once `deadline` passed. */
 async function firstTime(d: TestDaemon, ok: (s: Status) => boolean, deadline: number, pollMs: number): Promise<number | null> {
@@ -106,10 +113,21 @@ async function firstTime(d: TestDaemon, ok: (s: Status) => boolean, deadline: nu
   }
 }
 
-/** The latest of every node's first time, or null if any node never got there. */
-async function lastFirstTime(nodes: readonly TestDaemon[], ok: (s: Status) => boolean, deadline: number, pollMs: number): Promise<number | null> {
+/** The latest of every node's first time (null if any node never got there), and the nodes that never did. */
+async function lastFirstTime(nodes: readonly TestDaemon[], ok: (s: Status) => boolean, deadline: number, pollMs: number): Promise<{ at: number | null; missing: number[] }> {
   const times = await Promise.all(nodes.map((d) => firstTime(d, ok, deadline, pollMs)));
-  return times.includes(null) ? null : Math.max(...(times as number[]));
+  const missing = times.flatMap((t, i) => (t === null ? [i] : []));
+  return { at: missing.length > 0 ? null : Math.max(...(times as number[])), missing };
+}
+
+/** Each node's last log line, for a report of what held it up. */
+const lastLines = (nodes: readonly TestDaemon[], which: readonly number[]) =>
+  which.map((i) => `  node ${i + 1}: ${nodes[i]!.child.stderr().trimEnd().split('\n').at(-1)!.slice(0, 400)}`).join('\n');
+
+/** "nodes 3 (exited 1), 7": 1-based, as the table names node 1; with how a node that is gone ended. */
+function nodeList(nodes: readonly TestDaemon[], which: readonly number[]): string {
+  const gone = (d: TestDaemon) => d.child.proc.exitCode ?? d.child.proc.signalCode;
+  return `node${which.length === 1 ? '' : 's'} ${which.map((i) => `${i + 1}${gone(nodes[i]!) === null ? '' : ` (exited ${gone(nodes[i]!)})`}`).join(', ')}`;
 }
 
 const alive = (s: Status) => s.peers.filter((p) => p.state === 'alive').length;
@@ -132,16 +150,22 @@ async function startAll(fleet: Fleet, o: ScaleOptions): Promise<{ nodes: TestDae
   return { nodes: [...seeds, ...rest], spanMs: lastStart - t0, lastStart };
 }
 
-/** Reads every node's alive-peer count each second until the counts hold for settleMs (at most a minute: a mesh may never settle). */
-async function settle(nodes: readonly TestDaemon[], o: ScaleOptions): Promise<{ settled: boolean; alive: number[] }> {
+/**
+ * Reads every node's alive-peer count each second until the counts hold for settleMs (at most a
+ * minute: a mesh may never settle). Returns the last counts of the nodes that answered, and the ones that did not.
+ */
+async function settle(nodes: readonly TestDaemon[], o: ScaleOptions): Promise<{ settled: boolean; alive: number[]; silent: number[] }> {
   const deadline = performance.now() + Math.min(o.timeoutMs, 60_000);
   let last = '';
   let since = performance.now();
   for (;;) {
-    const counts = (await Promise.all(nodes.map(statusOf))).map((s) => (s === undefined ? -1 : alive(s)));
+    const statuses = await Promise.all(nodes.map(statusOf));
+    const counts = statuses.map((s) => (s === undefined ? -1 : alive(s)));
     if (counts.join() !== last) [last, since] = [counts.join(), performance.now()];
-    if (performance.now() - since >= o.settleMs) return { settled: true, alive: counts };
-    if (performance.now() > deadline) return { settled: false, alive: counts };
+    const settled = performance.now() - since >= o.settleMs;
+    if (settled || performance.now() > deadline) {
+      return { settled, alive: counts.filter((c) => c >= 0), silent: counts.flatMap((c, i) => (c < 0 ? [i] : [])) };
+    }
     await sleep(1000);
   }
 }
@@ -149,32 +173,39 @@ async function settle(nodes: readonly TestDaemon[], o: ScaleOptions): Promise<{ 
 /** The quiet window: per daemon, CPU % of one core, TCP bytes out per second, sync frame bytes out per second. */
 async function idle(nodes: readonly TestDaemon[], windowMs: number): Promise<ScaleFigures['idle']> {
   const pids = nodes.map((d) => d.child.proc.pid!);
-  // A daemon too loaded to answer (EPIPE on its control socket at load average 90) gives no figure, not a failed run.
-  const syncBefore = (await Promise.all(nodes.map(statusOf))).map((s) => s?.transfer.bytesSent ?? Number.NaN);
+  const sync = async () => (await Promise.all(nodes.map(statusOf))).map((s) => s?.transfer.bytesSent ?? NaN); // NaN: left out
+  const syncBefore = await sync();
   const sockBefore = socketsByPid(readSockets(), pids);
-  const cpuBefore = pids.map(readCpuTicks);
+  const ticks = (pid: number) => {
+    try {
+      return readCpuTicks(pid);
+    } catch {
+      return NaN; // the daemon is gone: left out
+    }
+  };
+  const cpuBefore = pids.map(ticks);
   const t0 = performance.now();
   await sleep(windowMs); // a measuring window, not a wait for something to happen
-  const cpuAfter = pids.map(readCpuTicks);
+  const cpuAfter = pids.map(ticks);
   const seconds = (performance.now() - t0) / 1000;
   const sockAfter = socketsByPid(readSockets(), pids);
-  const syncAfter = (await Promise.all(nodes.map(statusOf))).map((s) => s?.transfer.bytesSent ?? Number.NaN);
+  const syncAfter = await sync();
   const hz = ticksPerSecond();
-  const cpu = pids.map((_, i) => ((cpuAfter[i]! - cpuBefore[i]!) / hz / seconds) * 100);
+  const cpu = pids.map((_, i) => ((cpuAfter[i]! - cpuBefore[i]!) / hz / seconds) * 100).filter(Number.isFinite);
   const tcp = pids.map((p) => bytesSentBetween(sockBefore.get(p)!, sockAfter.get(p)!));
   return {
     windowMs: seconds * 1000,
     cpuPercent: spread(cpu),
     cpuAllPercent: cpu.reduce((a, b) => a + b, 0),
     tcpOutBps: spread(tcp.map((t) => t.bytes / seconds)),
-    syncOutBps: spread(syncAfter.map((b, i) => (b - syncBefore[i]!) / seconds).filter((x) => !Number.isNaN(x))),
-    socketsClosed: tcp.reduce((a, t) => a + t.closed, 0) / 2, // each connection closed is counted at both ends
+    syncOutBps: spread(syncAfter.map((b, i) => (b - syncBefore[i]!) / seconds).filter(Number.isFinite)),
+    socketsClosed: tcp.reduce((a, t) => a + t.closed, 0), // socket ends: a connection closed between two fleet daemons counts twice
   };
 }
 
 /** Writes on node 1, one at a time, each until every other node's feed shows it. */
-async function writes(nodes: readonly TestDaemon[], feed: FeedWatch, o: ScaleOptions): Promise<ScaleFigures['write']> {
-  const others = nodes.map((_, i) => i).slice(1);
+async function writes(nodes: readonly TestDaemon[], watched: readonly number[], feed: FeedWatch, o: ScaleOptions): Promise<ScaleFigures['write']> {
+  const others = watched.filter((i) => i !== 0);
   const perNode: number[] = [];
   const onAll: number[] = [];
   let missed = 0;
@@ -188,11 +219,11 @@ async function writes(nodes: readonly TestDaemon[], feed: FeedWatch, o: ScaleOpt
     if (at.size === others.length) onAll.push(Math.max(...at.values()) - t0);
     await sleep(200); // spacing, so that one write's trailing traffic does not time the next
   }
-  return { writes: o.writes, perNodeMs: spread(perNode), onAllMs: spread(onAll), missed };
+  return { writes: o.writes, perNodeMs: spread(perNode), onAllMs: spread(onAll), missed, unwatched: nodes.length - 1 - others.length };
 }
 
 /** Keys imported on node 1 through the control API, then until every node has node 1's digest and key count. */
-async function importKeys(nodes: readonly TestDaemon[], o: ScaleOptions): Promise<ScaleFigures['import']> {
+async function importKeys(nodes: readonly TestDaemon[], o: ScaleOptions, say: (line: string) => void): Promise<ScaleFigures['import']> {
   const lines = Array.from({ length: o.importKeys }, (_, i) => JSON.stringify({ key: `bulk/${String(i).padStart(8, '0')}`, value: 'v'.repeat(100) }));
   const body = Buffer.from(lines.join('\n') + '\n');
   const t0 = performance.now();
@@ -201,20 +232,21 @@ async function importKeys(nodes: readonly TestDaemon[], o: ScaleOptions): Promis
   if (reply.imported !== o.importKeys) throw new Error(`imported ${reply.imported} of ${o.importKeys} keys`);
   const want = await nodes[0]!.status();
   const equal = await lastFirstTime(nodes, (s) => s.digest === want.digest && s.keys === want.keys, done + o.timeoutMs, o.pollMs);
-  return { keys: o.importKeys, importMs: done - t0, equalAfterMs: equal === null ? null : Math.max(0, equal - done) };
+  if (equal.missing.length > 0) say(`not equal to node 1 after ${o.timeoutMs / 1000} s: ${nodeList(nodes, equal.missing)}`);
+  return { keys: o.importKeys, importMs: done - t0, equalAfterMs: equal.at === null ? null : Math.max(0, equal.at - done) };
 }
 
 /** Kills `kill` nodes spread over the fleet (never node 1), then one write on node 1: until every survivor's feed shows it. */
-async function killThenWrite(nodes: readonly TestDaemon[], feed: FeedWatch, o: ScaleOptions): Promise<ScaleFigures['kill']> {
+async function killThenWrite(nodes: readonly TestDaemon[], watched: readonly number[], feed: FeedWatch, o: ScaleOptions): Promise<ScaleFigures['kill']> {
   const step = (nodes.length - 1) / o.kill;
   const victims = new Set(Array.from({ length: o.kill }, (_, k) => 1 + Math.floor(k * step)));
   await Promise.all([...victims].map((i) => nodes[i]!.stop('SIGKILL')));
   const survivors = nodes.map((_, i) => i).filter((i) => !victims.has(i));
   const t0 = performance.now();
   await nodes[0]!.client.put('probe/after-kill', Buffer.from('after'));
-  const others = survivors.slice(1);
+  const others = survivors.filter((i) => i !== 0 && watched.includes(i));
   const at = await feed.arrivals('probe/after-kill', others, o.timeoutMs);
-  return { killed: victims.size, survivors: survivors.length, allHaveMs: at.size === others.length ? Math.max(...at.values()) - t0 : null };
+  return { killed: victims.size, survivors: survivors.length, timed: others.length, allHaveMs: at.size === others.length ? Math.max(...at.values()) - t0 : null };
 }
 
 /** One whole run on a fresh fleet; `fleet` is the caller's, so that it can clean up on a signal too. */
@@ -223,12 +255,15 @@ export async function runScale(o: ScaleOptions, fleet: Fleet, say: (line: string
   const { nodes, spanMs, lastStart } = await startAll(fleet, o);
   say(`all started in ${(spanMs / 1000).toFixed(1)} s; waiting for >= ${o.minPeers} alive peers everywhere`);
   const deadline = lastStart + o.timeoutMs;
-  const [peersAt, readyAt] = await Promise.all([
+  const [peers, ready] = await Promise.all([
     lastFirstTime(nodes, (s) => alive(s) >= o.minPeers, deadline, o.pollMs),
     lastFirstTime(nodes, (s) => s.state === 'ready', deadline, o.pollMs),
   ]);
+  if (peers.missing.length > 0) say(`never >= ${o.minPeers} alive peers in ${o.timeoutMs / 1000} s: ${nodeList(nodes, peers.missing)}`);
+  if (ready.missing.length > 0) say(`never ready in ${o.timeoutMs / 1000} s: ${nodeList(nodes, ready.missing)}; their last log lines:\n${lastLines(nodes, ready.missing)}`);
   const settledFrom = performance.now();
-  const { settled, alive: alivePeers } = await settle(nodes, o);
+  const { settled, alive: alivePeers, silent } = await settle(nodes, o);
+  if (silent.length > 0) say(`no status answer: ${nodeList(nodes, silent)}: ${silent.map((i) => statusErrors.get(nodes[i]!)).join('; ')}`);
   const settledMs = performance.now() - settledFrom;
   const pids = nodes.map((d) => d.child.proc.pid!);
   const sockets = socketsByPid(readSockets(), pids);
@@ -237,13 +272,17 @@ export async function runScale(o: ScaleOptions, fleet: Fleet, say: (line: string
   const quiet = await idle(nodes, o.idleMs);
   const feed = new FeedWatch(nodes, 'probe/');
   try {
-    await feed.started(nodes.length);
+    const watched = await feed.started(nodes.length, o.timeoutMs);
+    const unwatched = nodes.map((_, i) => i).filter((i) => !watched.includes(i));
+    if (unwatched.includes(0)) throw new Error(`node 1's watch feed did not start: ${feed.errors.get(0) ?? 'no answer'}`);
+    if (unwatched.length > 0) say(`no watch feed (left out of the visibility figures): ${nodeList(nodes, unwatched)}: ${unwatched.map((i) => feed.errors.get(i) ?? 'no answer').join('; ')}`);
     say(`${o.writes} writes on node 1`);
-    const write = await writes(nodes, feed, o);
+    const write = await writes(nodes, watched, feed, o);
     say(`importing ${o.importKeys} keys on node 1`);
-    const imported = await importKeys(nodes, o);
+    const imported = await importKeys(nodes, o, say);
+    const exited = nodes.filter((d) => d.child.proc.exitCode !== null || d.child.proc.signalCode !== null).length;
     say(`killing ${o.kill} nodes, then a write`);
-    const kill = await killThenWrite(nodes, feed, o);
+    const kill = await killThenWrite(nodes, watched, feed, o);
     return {
       nodes: o.nodes,
       seeds: o.seeds,
@@ -251,12 +290,15 @@ export async function runScale(o: ScaleOptions, fleet: Fleet, say: (line: string
       gossipIntervalMs: o.gossipIntervalMs,
       startSpanMs: spanMs,
       minPeers: o.minPeers,
-      peersMs: peersAt === null ? null : peersAt - lastStart,
-      readyMs: readyAt === null ? null : readyAt - lastStart,
+      peersMs: peers.at === null ? null : peers.at - lastStart,
+      readyMs: ready.at === null ? null : ready.at - lastStart,
+      notReady: ready.missing.length,
       settledMs,
       settled,
       connections,
       alivePeers: spread(alivePeers),
+      silent: silent.length,
+      exited,
       idle: quiet,
       write,
       import: imported,

@@ -104,12 +104,12 @@ describe('options', () => {
 describe('judging and printing', () => {
   const s = (x: number) => spread([x]);
   const figures: ScaleFigures = {
-    nodes: 50, seeds: 3, mode: 'hybrid', gossipIntervalMs: 1000, startSpanMs: 30_000, minPeers: 3, peersMs: 9_000, readyMs: 2_000, settledMs: 5_000, settled: true,
-    connections: s(8), alivePeers: s(6),
+    nodes: 50, seeds: 3, mode: 'hybrid', gossipIntervalMs: 1000, startSpanMs: 30_000, minPeers: 3, peersMs: 9_000, readyMs: 2_000, notReady: 0, settledMs: 5_000, settled: true,
+    connections: s(8), alivePeers: s(6), silent: 0, exited: 0,
     idle: { windowMs: 20_000, cpuPercent: s(0.4), cpuAllPercent: 20, tcpOutBps: s(250), syncOutBps: s(100), socketsClosed: 0 },
-    write: { writes: 20, perNodeMs: spread([10, 20]), onAllMs: spread([40, 240]), missed: 0 },
+    write: { writes: 20, perNodeMs: spread([10, 20]), onAllMs: spread([40, 240]), missed: 0, unwatched: 0 },
     import: { keys: 10_000, importMs: 300, equalAfterMs: 4_000 },
-    kill: { killed: 10, survivors: 40, allHaveMs: 1_000 },
+    kill: { killed: 10, survivors: 40, timed: 39, allHaveMs: 1_000 },
   };
   const judged = (f: ScaleFigures) => rows(f).filter((r) => r.met !== null).map((r) => r.met);
 

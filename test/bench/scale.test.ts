@@ -28,9 +28,9 @@ describe('scale benchmark driver', () => {
     expect(bad, table(f).join('\n')).toEqual([]);
     expect(leaves(f).length).toBeGreaterThan(40);
     // What the run did: 4 nodes, 3 writes each seen by all 3 others, 300 keys, one killed of 4.
-    expect(f).toMatchObject({ nodes: 4, minPeers: 3, write: { writes: 3, missed: 0 }, import: { keys: 300 }, kill: { killed: 1, survivors: 3 } });
+    expect(f).toMatchObject({ nodes: 4, minPeers: 3, notReady: 0, silent: 0, exited: 0, write: { writes: 3, missed: 0, unwatched: 0 }, import: { keys: 300 }, kill: { killed: 1, survivors: 3, timed: 2 } });
     expect(f.connections.min).toBeGreaterThanOrEqual(3); // each node holds a connection to each of the other three
-    expect(table(f)).toHaveLength(13);
+    expect(table(f)).toHaveLength(14);
     expect(fleet.daemons).toHaveLength(0);
   });
 });
