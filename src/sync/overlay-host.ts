@@ -28,6 +28,8 @@ import type { PeerStreams } from './peer-streams.js';
 const CHUNKS_KEPT = 1024;
 const CONNECT_TIMEOUT_MS = 30_000;
 const NONE = new Uint8Array(0);
+/** Gossip intervals an unheld connection with only long-lived streams left is kept before it is closed. */
+const LINGER_INTERVALS = 10;
 
 export interface OverlayHostDeps {
   node: Libp2p;
@@ -214,11 +216,19 @@ export class OverlayHost {
       const since = this.unheldSince.get(peer) ?? now;
       this.unheldSince.set(peer, since);
       // In use: a sync round, snapshot, VERIFY or a stream that has not said what it is yet.
-      const inUse = conn.streams.some((s) => s.protocol === SYNC_PROTOCOL && !this.longLived.has(s));
-      if (!inUse && now - since >= this.d.gossipIntervalMs) {
-        this.unheldSince.delete(peer);
-        void conn.close().catch(() => {});
+      const sync = conn.streams.filter((s) => s.protocol === SYNC_PROTOCOL);
+      if (sync.some((s) => !this.longLived.has(s)) || now - since < this.d.gossipIntervalMs) continue;
+      // Our overlay and push streams to it end first, and the peer's end when its HyParView closes
+      // the link: yamux (@chainsafe/libp2p-yamux 8) sends a window update in a microtask after a
+      // read, and if the connection is closing by then it throws uncaught and the daemon dies (seen
+      // in the scale benchmark). So a connection is closed under a peer's stream only after LINGER.
+      if (sync.length > 0 && now - since < LINGER_INTERVALS * this.d.gossipIntervalMs) {
+        this.closeTo(peer);
+        this.d.down(peer);
+        continue;
       }
+      this.unheldSince.delete(peer);
+      void conn.close().catch(() => {});
     }
   }
 
@@ -323,6 +333,13 @@ export class OverlayHost {
       try {
         await w.write(frame);
         await w.flush();
+        // To a peer in no view of ours (a shuffle's reply, a refused request) the stream is one-shot:
+        // closed once nothing more is queued on it, so the idle connection can be hung up.
+        if (this.out.get(to) === next && !this.hv.isActive(to) && !this.hv.isPending(to)) {
+          this.out.delete(to);
+          await w.close();
+          return undefined;
+        }
         return w;
       } catch {
         return this.failed(to, next);
