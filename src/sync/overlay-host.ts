@@ -92,7 +92,12 @@ export class OverlayHost {
     const me = d.node.peerId.toString();
     this.hv = new HyParView(
       { me, addrs: d.node.getMultiaddrs().slice(0, MAX_ADDRS).map((a) => a.toString()), allowed: d.allowed, random: d.random },
-      { activeSize: d.activeView, passiveSize: d.passiveView },
+      // A NEIGHBOR or JOIN unanswered within the timeout drops the peer from the passive view. On a
+      // loaded machine a dial and handshake may take seconds (CONNECT_TIMEOUT_MS, as any dial
+      // here): HyParView's 2 s default drained whole passive views under load and left a node whose
+      // neighbours crashed isolated, with no address left to ask. A dead peer still fails at once
+      // (the dial is refused: disconnected()).
+      { activeSize: d.activeView, passiveSize: d.passiveView, neighborTimeoutMs: CONNECT_TIMEOUT_MS },
     );
     this.pt = new Plumtree(
       {
