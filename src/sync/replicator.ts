@@ -345,11 +345,32 @@ export class Replicator {
     const addrs = this.exchangeAddrs();
     for (const peer of this.membership.connectedPeers()) this.sendPeers(peer, addrs);
     if (this.bootstrapping) return; // the snapshot stream is bringing everything; rounds would repeat it
+    if (this.overlay !== undefined && this.tick % 10 === 5) void this.syncWithPassive();
     if (this.opts.mode === 'push' && this.tick % 10 !== 1) return; // push mode: rounds only as a backstop
     const targets = this.overlay?.pullTargets(this.opts.fanout) ?? this.membership.gossipTargets(this.opts.fanout, this.random);
     for (const peer of targets) {
       if (!this.rounds.has(peer)) void this.syncRound(peer);
     }
+  }
+
+  /**
+   * Overlay: one sync round in ten gossip intervals with a random passive peer, as the simulator's
+   * anti-entropy does. Active views can close into separate groups (every view full within its
+   * group, after crashes); the tree never crosses between them, these rounds do.
+   */
+  private async syncWithPassive(): Promise<void> {
+    const passive = this.overlay?.hv.passiveView() ?? [];
+    if (passive.length === 0) return;
+    const peer = passive[Math.floor(this.random() * passive.length)]!;
+    if (this.rounds.has(peer)) return;
+    const addrs = this.membership.list().find((p) => p.peerId === peer)?.addrs ?? [];
+    try {
+      // by address: a peer this node never connected to has none in libp2p's peer store
+      if (addrs.length > 0) await this.node.dial(addrs.map((a) => multiaddr(a)), { signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS) });
+    } catch (err) {
+      return this.warn(peer, { peer, reason: (err as Error).message }, 'dial failed');
+    }
+    await this.syncWith(peer);
   }
 
   /** A node with data and no connected peer for a while says so, once per spell (status says it too). */
@@ -856,6 +877,9 @@ export class Replicator {
   /** Dials due (new peers learned: now rather than at the next tick). Overlay: only seeds, while isolated. */
   private onTickDials(): void {
     if (this.overlay !== undefined && !this.overlay.isolated()) return;
+    // An isolated overlay node whose seeds are gone (crashed, or it had one) asks every peer its
+    // address book knows, not only the few its passive view held: HyParView's views start small.
+    if (this.overlay !== undefined) this.overlay.offer(this.membership.list().map((p) => ({ id: p.peerId, addrs: p.addrs })));
     for (const plan of this.membership.dueDials(Date.now(), this.overlay !== undefined)) void this.dial(plan);
   }
 
